@@ -1,0 +1,186 @@
+// Package bus connects Riposte's stages through NATS JetStream. By default it
+// runs a NATS server with JetStream inside the process, listening on
+// 127.0.0.1 with credentials so local shippers can publish; with an external
+// URL the same streams live on a NATS cluster and several nodes share them.
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Config says where the bus lives.
+type Config struct {
+	// URL of an external NATS JetStream server; empty runs one embedded.
+	URL string
+	// Listen is the embedded server's client address (host:port).
+	Listen string
+	// StoreDir holds the embedded server's JetStream files.
+	StoreDir string
+	// User and Password protect the embedded server, and are used to
+	// connect to an external one when set.
+	User, Password string
+	// SyncAlways makes the embedded server fsync every stored message
+	// before acknowledging it, so an acknowledged event also survives
+	// power loss, not just a process crash.
+	SyncAlways bool
+	// MaxPayload is the largest message in bytes.
+	MaxPayload int32
+}
+
+// Bus is a connection to JetStream, and the embedded server if there is one.
+type Bus struct {
+	Conn *nats.Conn
+	JS   jetstream.JetStream
+	srv  *server.Server
+	// ClientURL is what shippers connect to.
+	ClientURL string
+}
+
+// Start starts the embedded server (unless cfg.URL is set) and connects.
+func Start(cfg Config, log *slog.Logger) (*Bus, error) {
+	if cfg.MaxPayload == 0 {
+		cfg.MaxPayload = 8 << 20
+	}
+	b := &Bus{}
+	var opts []nats.Option
+	opts = append(opts, nats.Name("riposte"), nats.MaxReconnects(-1), nats.ReconnectBufSize(64<<20))
+	if cfg.User != "" {
+		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+	}
+	if cfg.URL == "" {
+		host, portS, err := net.SplitHostPort(cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("nats listen address %q: %w", cfg.Listen, err)
+		}
+		port, err := strconv.Atoi(portS)
+		if err != nil {
+			return nil, fmt.Errorf("nats listen address %q: bad port", cfg.Listen)
+		}
+		sopts := &server.Options{
+			ServerName:         "riposte",
+			Host:               host,
+			Port:               port,
+			JetStream:          true,
+			StoreDir:           cfg.StoreDir,
+			Username:           cfg.User,
+			Password:           cfg.Password,
+			MaxPayload:         cfg.MaxPayload,
+			MaxPending:         int64(cfg.MaxPayload) * 8,
+			SyncAlways:         cfg.SyncAlways,
+			NoSigs:             true,
+			NoLog:              true,
+			JetStreamMaxMemory: 256 << 20,
+		}
+		srv, err := server.NewServer(sopts)
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats: %w", err)
+		}
+		go srv.Start()
+		if !srv.ReadyForConnections(30 * time.Second) {
+			srv.Shutdown()
+			return nil, fmt.Errorf("embedded nats did not start on %s (is the port taken?)", cfg.Listen)
+		}
+		b.srv = srv
+		b.ClientURL = srv.ClientURL()
+		// In-process connection: no loopback TCP between stages of one node.
+		opts = append(opts, nats.InProcessServer(srv))
+		log.Info("embedded nats started", "listen", b.ClientURL, "store", cfg.StoreDir)
+	} else {
+		b.ClientURL = cfg.URL
+	}
+	nc, err := nats.Connect(b.ClientURL, opts...)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("connect to nats %s: %w", b.ClientURL, err)
+	}
+	b.Conn = nc
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	b.JS = js
+	return b, nil
+}
+
+// Close drains the connection and stops the embedded server.
+func (b *Bus) Close() {
+	if b.Conn != nil {
+		_ = b.Conn.Drain()
+		deadline := time.Now().Add(5 * time.Second)
+		for !b.Conn.IsClosed() && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		b.Conn.Close()
+	}
+	if b.srv != nil {
+		b.srv.Shutdown()
+		b.srv.WaitForShutdown()
+	}
+}
+
+// Stream names and subjects. Subjects carry the source so a consumer can
+// pick some sources only; partitioned subjects come with scale-out.
+const (
+	EventsStream  = "EVENTS"
+	EventsSubject = "events"
+)
+
+// StreamLimits bound the events stream. Messages leave it once every
+// consumer acknowledged them (interest retention); when consumers fall
+// behind and the stream is full, publishing fails, and sources answer with
+// back-pressure instead of dropping what is already stored.
+type StreamLimits struct {
+	MaxBytes int64
+	MaxAge   time.Duration
+	// Dedup is how long a batch key is remembered against resubmission.
+	Dedup time.Duration
+}
+
+// EnsureEvents creates or updates the events stream.
+func (b *Bus) EnsureEvents(ctx context.Context, l StreamLimits) (jetstream.Stream, error) {
+	cfg := jetstream.StreamConfig{
+		Name:       EventsStream,
+		Subjects:   []string{EventsSubject + ".>"},
+		Retention:  jetstream.InterestPolicy,
+		Discard:    jetstream.DiscardNew,
+		Storage:    jetstream.FileStorage,
+		MaxBytes:   l.MaxBytes,
+		MaxAge:     l.MaxAge,
+		Duplicates: l.Dedup,
+	}
+	s, err := b.JS.CreateOrUpdateStream(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("events stream: %w", err)
+	}
+	return s, nil
+}
+
+// ErrFull is returned when the bus refuses a message because a stream is at
+// its limit; the caller should push back on its sender.
+var ErrFull = errors.New("event stream is full: consumers are behind")
+
+// Classify maps JetStream publish errors to ErrFull where that is the cause.
+func Classify(err error) error {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode {
+		case 10077, // store failed: maximum bytes or messages reached
+			10047, 10023, 10028, 10002: // storage, memory or account resources exhausted
+		default:
+			return err
+		}
+		return fmt.Errorf("%w (%v)", ErrFull, err)
+	}
+	return err
+}

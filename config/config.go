@@ -1,0 +1,323 @@
+// Package config reads riposte.yaml, applies RIPOSTE_* environment
+// variables and flags on top, and validates the result once, naming every
+// problem with its line, so runtime packages build from a checked Config and
+// never re-check input.
+package config
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of a Riposte node.
+type Config struct {
+	// Data is the directory holding the databases, the embedded NATS store
+	// and the generated secrets.
+	Data string `yaml:"data"`
+	Log  Log    `yaml:"log"`
+	HTTP HTTP   `yaml:"http"`
+	NATS NATS   `yaml:"nats"`
+	// Database tunes the SQLite files.
+	Database  Database  `yaml:"database"`
+	Ingest    Ingest    `yaml:"ingest"`
+	Retention Retention `yaml:"retention"`
+}
+
+// Log configures the process log.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// HTTP configures the API server.
+type HTTP struct {
+	// Listen is host:port of the API, UI and /metrics.
+	Listen string `yaml:"listen"`
+	// ShutdownGrace is how long in-flight requests may take to finish on stop.
+	ShutdownGrace Duration `yaml:"shutdown_grace"`
+}
+
+// NATS configures the bus.
+type NATS struct {
+	// URL of an external NATS JetStream server; empty runs one embedded.
+	URL string `yaml:"url"`
+	// Listen is the embedded server's address; keep it on loopback unless
+	// shippers on other hosts publish to it.
+	Listen string `yaml:"listen"`
+	// SyncAlways fsyncs each message before acknowledging it (power-loss
+	// safe); off, data is safe against a process crash but an OS crash may
+	// lose the last seconds.
+	SyncAlways bool `yaml:"sync_always"`
+	// MaxPayload is the largest bus message.
+	MaxPayload Size `yaml:"max_payload"`
+}
+
+// Database tunes SQLite.
+type Database struct {
+	// Sync is SQLite's synchronous mode: full (fsync each commit) or normal.
+	Sync string `yaml:"sync"`
+}
+
+// Ingest configures the sources and their limits.
+type Ingest struct {
+	// MaxEventBytes bounds one event (one line, object or syslog frame).
+	MaxEventBytes Size `yaml:"max_event_bytes"`
+	// MaxBodyBytes bounds one HTTP request body after decompression.
+	MaxBodyBytes Size `yaml:"max_body_bytes"`
+	// MaxBatchEvents bounds the events of one HTTP request.
+	MaxBatchEvents int `yaml:"max_batch_events"`
+	// MaxInflightBytes bounds the request bytes being processed at once
+	// across HTTP ingest; beyond it requests get 429 with Retry-After.
+	MaxInflightBytes Size `yaml:"max_inflight_bytes"`
+	// Rate limits events per second across HTTP ingest (0: unlimited).
+	Rate Rate `yaml:"rate"`
+	// Stream bounds the events stream that buffers between ingest and
+	// its consumers.
+	Stream Stream `yaml:"stream"`
+	Syslog Syslog `yaml:"syslog"`
+	// Files are followed like tail -F.
+	Files []File `yaml:"files"`
+	// Subjects are NATS subjects whose messages are taken as events.
+	Subjects []Subject `yaml:"nats_subjects"`
+}
+
+// Rate is a token bucket.
+type Rate struct {
+	EventsPerSecond float64 `yaml:"events_per_second"`
+	Burst           int     `yaml:"burst"`
+}
+
+// Stream bounds the events stream.
+type Stream struct {
+	MaxBytes    Size     `yaml:"max_bytes"`
+	MaxAge      Duration `yaml:"max_age"`
+	DedupWindow Duration `yaml:"dedup_window"`
+}
+
+// Syslog configures the syslog listeners.
+type Syslog struct {
+	// Listen is host:port for both UDP and TCP; empty disables syslog.
+	Listen string `yaml:"listen"`
+	UDP    bool   `yaml:"udp"`
+	TCP    bool   `yaml:"tcp"`
+}
+
+// File is one followed file.
+type File struct {
+	Path    string `yaml:"path"`
+	StartAt string `yaml:"start_at"` // beginning or end, for a file never seen before
+}
+
+// Subject is one NATS subject source.
+type Subject struct {
+	Subject string `yaml:"subject"`
+	// URL of the NATS server to subscribe on; empty uses Riposte's own bus.
+	URL   string `yaml:"url"`
+	Queue string `yaml:"queue"`
+}
+
+// Retention bounds the event store.
+type Retention struct {
+	MaxAge   Duration `yaml:"max_age"`
+	MaxBytes Size     `yaml:"max_bytes"`
+}
+
+// Default is the configuration of `riposte serve` with no file, env or flag.
+func Default() Config {
+	return Config{
+		Data: "./riposte-data",
+		Log:  Log{Level: "info", Format: "text"},
+		HTTP: HTTP{Listen: "127.0.0.1:8080", ShutdownGrace: Duration(15 * time.Second)},
+		NATS: NATS{Listen: "127.0.0.1:4223", SyncAlways: true, MaxPayload: 8 << 20},
+		Database: Database{Sync: "normal"},
+		Ingest: Ingest{
+			MaxEventBytes:    256 << 10,
+			MaxBodyBytes:     64 << 20,
+			MaxBatchEvents:   100000,
+			MaxInflightBytes: 512 << 20,
+			Stream:           Stream{MaxBytes: 2 << 30, MaxAge: Duration(7 * 24 * time.Hour), DedupWindow: Duration(10 * time.Minute)},
+			Syslog:           Syslog{Listen: "127.0.0.1:5514", UDP: true, TCP: true},
+		},
+		Retention: Retention{MaxAge: Duration(30 * 24 * time.Hour), MaxBytes: 20 << 30},
+	}
+}
+
+// Env applies RIPOSTE_* variables. Only the settings people change per
+// deployment have one; the file holds the rest.
+func (c *Config) Env(getenv func(string) string) error {
+	set := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	set("RIPOSTE_DATA", &c.Data)
+	set("RIPOSTE_HTTP", &c.HTTP.Listen)
+	set("RIPOSTE_SYSLOG", &c.Ingest.Syslog.Listen)
+	set("RIPOSTE_NATS_URL", &c.NATS.URL)
+	set("RIPOSTE_NATS_LISTEN", &c.NATS.Listen)
+	set("RIPOSTE_LOG_LEVEL", &c.Log.Level)
+	set("RIPOSTE_LOG_FORMAT", &c.Log.Format)
+	set("RIPOSTE_DB_SYNC", &c.Database.Sync)
+	if v := getenv("RIPOSTE_NATS_SYNC_ALWAYS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("RIPOSTE_NATS_SYNC_ALWAYS: %q is not true or false", v)
+		}
+		c.NATS.SyncAlways = b
+	}
+	return nil
+}
+
+// Problem is one thing wrong with a configuration; Line is 0 when the value
+// came from a default, a flag or the environment.
+type Problem struct {
+	Path string
+	Line int
+	Msg  string
+}
+
+func (p Problem) String() string {
+	if p.Line > 0 {
+		return fmt.Sprintf("line %d: %s: %s", p.Line, p.Path, p.Msg)
+	}
+	return fmt.Sprintf("%s: %s", p.Path, p.Msg)
+}
+
+// Problems is every problem found; it is an error when not empty.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, "\n")
+}
+
+// Validate checks meaning (addresses, ranges, choices). lines maps a key
+// path to its line in the file, when the value came from one.
+func (c *Config) Validate(lines map[string]int) Problems {
+	var ps Problems
+	bad := func(path, format string, a ...any) {
+		ps = append(ps, Problem{Path: path, Line: lines[path], Msg: fmt.Sprintf(format, a...)})
+	}
+	addr := func(path, v string, mayBeEmpty bool) {
+		if v == "" {
+			if !mayBeEmpty {
+				bad(path, "must not be empty")
+			}
+			return
+		}
+		if _, p, err := net.SplitHostPort(v); err != nil {
+			bad(path, "%q is not host:port", v)
+		} else if n, err := strconv.Atoi(p); err != nil || n < 0 || n > 65535 {
+			bad(path, "port %q is not a number from 0 to 65535", p)
+		}
+	}
+	oneOf := func(path, v string, choices ...string) {
+		for _, c := range choices {
+			if v == c {
+				return
+			}
+		}
+		bad(path, "%q is not one of %s", v, strings.Join(choices, ", "))
+	}
+	if c.Data == "" {
+		bad("data", "must not be empty")
+	}
+	oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	oneOf("log.format", c.Log.Format, "text", "json")
+	addr("http.listen", c.HTTP.Listen, false)
+	if c.NATS.URL == "" {
+		addr("nats.listen", c.NATS.Listen, false)
+	} else if !strings.HasPrefix(c.NATS.URL, "nats://") && !strings.HasPrefix(c.NATS.URL, "tls://") {
+		bad("nats.url", "%q must start with nats:// or tls://", c.NATS.URL)
+	}
+	if c.NATS.MaxPayload < 64<<10 || c.NATS.MaxPayload > 64<<20 {
+		bad("nats.max_payload", "%s is outside 64KiB..64MiB", c.NATS.MaxPayload)
+	}
+	oneOf("database.sync", c.Database.Sync, "full", "normal")
+	in := &c.Ingest
+	if in.MaxEventBytes < 256 {
+		bad("ingest.max_event_bytes", "%s is too small (at least 256B)", in.MaxEventBytes)
+	}
+	if in.MaxEventBytes*2 > c.NATS.MaxPayload {
+		bad("ingest.max_event_bytes", "%s must be at most half of nats.max_payload (%s)", in.MaxEventBytes, c.NATS.MaxPayload)
+	}
+	if in.MaxBodyBytes < in.MaxEventBytes {
+		bad("ingest.max_body_bytes", "%s is smaller than ingest.max_event_bytes", in.MaxBodyBytes)
+	}
+	if in.MaxBatchEvents < 1 {
+		bad("ingest.max_batch_events", "must be at least 1")
+	}
+	if in.MaxInflightBytes < in.MaxBodyBytes {
+		bad("ingest.max_inflight_bytes", "%s is smaller than ingest.max_body_bytes", in.MaxInflightBytes)
+	}
+	if in.Rate.EventsPerSecond < 0 {
+		bad("ingest.rate.events_per_second", "must not be negative")
+	}
+	if in.Rate.Burst < 0 {
+		bad("ingest.rate.burst", "must not be negative")
+	}
+	if in.Stream.MaxBytes < 16<<20 {
+		bad("ingest.stream.max_bytes", "%s is too small (at least 16MiB)", in.Stream.MaxBytes)
+	}
+	if in.Stream.DedupWindow <= 0 {
+		bad("ingest.stream.dedup_window", "must be positive")
+	}
+	if in.Syslog.Listen != "" {
+		addr("ingest.syslog.listen", in.Syslog.Listen, true)
+	}
+	seen := map[string]bool{}
+	for i, f := range in.Files {
+		p := fmt.Sprintf("ingest.files[%d]", i)
+		if f.Path == "" {
+			bad(p+".path", "must not be empty")
+		} else if seen[f.Path] {
+			bad(p+".path", "%q is listed twice", f.Path)
+		}
+		seen[f.Path] = true
+		if f.StartAt != "" {
+			oneOf(p+".start_at", f.StartAt, "beginning", "end")
+		}
+	}
+	for i, s := range in.Subjects {
+		p := fmt.Sprintf("ingest.nats_subjects[%d]", i)
+		if s.Subject == "" {
+			bad(p+".subject", "must not be empty")
+		} else if strings.HasPrefix(s.Subject, "events.") || s.Subject == "events" || strings.HasPrefix(s.Subject, "$") {
+			bad(p+".subject", "%q is reserved for Riposte's own streams", s.Subject)
+		}
+	}
+	if c.Retention.MaxAge < 0 {
+		bad("retention.max_age", "must not be negative")
+	}
+	if c.Retention.MaxBytes < 0 {
+		bad("retention.max_bytes", "must not be negative")
+	}
+	return ps
+}
+
+// LoadFile reads path (if not empty) over the defaults; the returned map
+// gives each key path's line for Validate. Problems found while reading
+// (syntax, unknown keys, wrong types) are all returned together.
+func LoadFile(path string) (Config, map[string]int, error) {
+	c := Default()
+	lines := map[string]int{}
+	if path == "" {
+		return c, lines, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return c, lines, err
+	}
+	ps := decode(data, &c, lines)
+	if len(ps) > 0 {
+		return c, lines, ps
+	}
+	return c, lines, nil
+}

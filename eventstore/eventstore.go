@@ -1,0 +1,262 @@
+// Package eventstore keeps normalized events in their own SQLite file so
+// people and playbooks can look back at a time window (investigation,
+// evidence collection). It consumes the events stream written by ingest and
+// applies retention by age and size.
+package eventstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/riposte-soar/riposte/event"
+	"github.com/riposte-soar/riposte/store"
+)
+
+var migrations = []store.Migration{
+	`CREATE TABLE events (
+		id        TEXT PRIMARY KEY,
+		time      INTEGER NOT NULL,
+		received  INTEGER NOT NULL,
+		host      TEXT NOT NULL,
+		source    TEXT NOT NULL,
+		product   TEXT NOT NULL,
+		service   TEXT NOT NULL,
+		category  TEXT NOT NULL,
+		fields    TEXT NOT NULL,
+		raw       BLOB NOT NULL
+	) WITHOUT ROWID;
+	CREATE INDEX events_time ON events (time, id);
+	CREATE INDEX events_host_time ON events (host, time, id);`,
+}
+
+// Store is the event store.
+type Store struct {
+	db *store.DB
+}
+
+// Open opens or creates the event database at path.
+func Open(path, sync string) (*Store, error) {
+	db, err := store.Open(path, sync, migrations)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Insert stores events; an event whose ID is already stored is skipped, so a
+// batch redelivered after a crash is stored once.
+func (s *Store) Insert(ctx context.Context, evs []event.Event) (int, error) {
+	n := 0
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO events
+			(id, time, received, host, source, product, service, category, fields, raw)
+			VALUES (?,?,?,?,?,?,?,?,?,?)`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for i := range evs {
+			e := &evs[i]
+			f, err := json.Marshal(e.Fields)
+			if err != nil {
+				return fmt.Errorf("event %s fields: %w", e.ID, err)
+			}
+			t := e.Time
+			if t.IsZero() {
+				t = e.Received
+			}
+			res, err := st.ExecContext(ctx, e.ID, t.UnixNano(), e.Received.UnixNano(), e.Host, e.Source,
+				e.LogSource.Product, e.LogSource.Service, e.LogSource.Category, string(f), e.Raw)
+			if err != nil {
+				return err
+			}
+			if k, _ := res.RowsAffected(); k > 0 {
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Query selects events. Zero values mean "no constraint".
+type Query struct {
+	Host string
+	From time.Time // inclusive, on event time
+	To   time.Time // exclusive
+	// Text matches events whose raw bytes or fields contain it, ignoring
+	// ASCII case.
+	Text string
+	// After is the paging cursor: the last event of the previous page.
+	After string
+	Limit int
+}
+
+// Cursor is an opaque page position: event time and ID of the last event.
+func cursor(e *event.Event) string {
+	t := e.Time
+	if t.IsZero() {
+		t = e.Received
+	}
+	return fmt.Sprintf("%d.%s", t.UnixNano(), e.ID)
+}
+
+// Find returns events ordered by event time, then ID, and the cursor for the
+// next page ("" when this was the last).
+func (s *Store) Find(ctx context.Context, q Query) ([]event.Event, string, error) {
+	if q.Limit <= 0 || q.Limit > 10000 {
+		q.Limit = 1000
+	}
+	var where []string
+	var args []any
+	if q.Host != "" {
+		where = append(where, "host = ?")
+		args = append(args, q.Host)
+	}
+	if !q.From.IsZero() {
+		where = append(where, "time >= ?")
+		args = append(args, q.From.UnixNano())
+	}
+	if !q.To.IsZero() {
+		where = append(where, "time < ?")
+		args = append(args, q.To.UnixNano())
+	}
+	if q.Text != "" {
+		// LIKE with an escape so %, _ in the user's text are literal.
+		pat := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q.Text) + "%"
+		where = append(where, `(CAST(raw AS TEXT) LIKE ? ESCAPE '\' OR fields LIKE ? ESCAPE '\')`)
+		args = append(args, pat, pat)
+	}
+	if q.After != "" {
+		ts, id, ok := strings.Cut(q.After, ".")
+		var t int64
+		if _, err := fmt.Sscan(ts, &t); !ok || err != nil {
+			return nil, "", fmt.Errorf("invalid cursor %q", q.After)
+		}
+		where = append(where, "(time > ? OR (time = ? AND id > ?))")
+		args = append(args, t, t, id)
+	}
+	sqlq := `SELECT id, time, received, host, source, product, service, category, fields, raw FROM events`
+	if len(where) > 0 {
+		sqlq += " WHERE " + strings.Join(where, " AND ")
+	}
+	sqlq += " ORDER BY time, id LIMIT ?"
+	args = append(args, q.Limit+1)
+	rows, err := s.db.R.QueryContext(ctx, sqlq, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []event.Event
+	for rows.Next() {
+		var e event.Event
+		var t, r int64
+		var f string
+		if err := rows.Scan(&e.ID, &t, &r, &e.Host, &e.Source, &e.LogSource.Product, &e.LogSource.Service,
+			&e.LogSource.Category, &f, &e.Raw); err != nil {
+			return nil, "", err
+		}
+		e.Time, e.Received = time.Unix(0, t).UTC(), time.Unix(0, r).UTC()
+		if err := json.Unmarshal([]byte(f), &e.Fields); err != nil {
+			return nil, "", fmt.Errorf("event %s: stored fields unreadable: %w", e.ID, err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > q.Limit {
+		out = out[:q.Limit]
+		next = cursor(&out[len(out)-1])
+	}
+	return out, next, nil
+}
+
+// Count returns the number of stored events.
+func (s *Store) Count(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.R.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&n)
+	return n, err
+}
+
+// Retention bounds the store.
+type Retention struct {
+	MaxAge   time.Duration // 0: keep forever
+	MaxBytes int64         // 0: no size bound
+}
+
+// Prune deletes events older than MaxAge, then the oldest events until the
+// database's used pages fit MaxBytes. It deletes in slices so ingest, which
+// shares the writer, is never held up for long.
+func (s *Store) Prune(ctx context.Context, r Retention, now time.Time) (int64, error) {
+	var total int64
+	if r.MaxAge > 0 {
+		cut := now.Add(-r.MaxAge).UnixNano()
+		for {
+			res, err := s.db.W.ExecContext(ctx,
+				`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time < ? ORDER BY time LIMIT 5000)`, cut)
+			if err != nil {
+				return total, err
+			}
+			n, _ := res.RowsAffected()
+			total += n
+			if n < 5000 {
+				break
+			}
+		}
+	}
+	if r.MaxBytes > 0 {
+		for {
+			used, err := s.usedBytes(ctx)
+			if err != nil {
+				return total, err
+			}
+			if used <= r.MaxBytes {
+				break
+			}
+			// Delete a share of the rows proportional to the excess, at
+			// least one slice, so large excesses converge quickly.
+			var count int64
+			if err := s.db.W.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&count); err != nil || count == 0 {
+				return total, err
+			}
+			k := count*(used-r.MaxBytes)/used + 1
+			k = min(max(k, 100), 5000)
+			res, err := s.db.W.ExecContext(ctx,
+				`DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY time LIMIT ?)`, k)
+			if err != nil {
+				return total, err
+			}
+			n, _ := res.RowsAffected()
+			total += n
+			if n == 0 {
+				break
+			}
+		}
+	}
+	return total, nil
+}
+
+// usedBytes counts pages in use; freed pages are reused by later inserts, so
+// they do not count against the bound.
+func (s *Store) usedBytes(ctx context.Context) (int64, error) {
+	var pages, free, size int64
+	if err := s.db.W.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
+		return 0, err
+	}
+	if err := s.db.W.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free); err != nil {
+		return 0, err
+	}
+	if err := s.db.W.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&size); err != nil {
+		return 0, err
+	}
+	return (pages - free) * size, nil
+}

@@ -1,0 +1,120 @@
+// Package store opens Riposte's SQLite databases and applies their
+// migrations. Every stateful package (auth, audit, eventstore, and later the
+// alarm and engine stores) receives a *DB from here; none opens files itself.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"runtime"
+
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+)
+
+// DB is one SQLite file opened twice: a single writer connection, because
+// SQLite admits one writer at a time and queueing in Go is cheaper than
+// SQLITE_BUSY retries, and a pool of readers that WAL lets run beside it.
+type DB struct {
+	W    *sql.DB
+	R    *sql.DB
+	Path string
+}
+
+// Migration is one schema step. Steps run in order, each in its own
+// transaction, and PRAGMA user_version records how many have run.
+type Migration string
+
+// Open opens (creating if needed) the database at path and brings its schema
+// up to date. sync selects SQLite's synchronous mode: "full" fsyncs every
+// commit, "normal" fsyncs at checkpoints (safe against a process crash,
+// which is what a SIGKILL is, but not against power loss).
+func Open(path, sync string, migrations []Migration) (*DB, error) {
+	if sync == "" {
+		sync = "full"
+	}
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "synchronous("+sync+")")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_txlock", "immediate")
+	dsn := "file:" + path + "?" + q.Encode()
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	if err := w.Ping(); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := migrate(w, migrations); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	rq := url.Values{}
+	rq.Add("_pragma", "busy_timeout(10000)")
+	rq.Add("_pragma", "query_only(1)")
+	r, err := sql.Open("sqlite", "file:"+path+"?"+rq.Encode())
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(max(4, runtime.NumCPU()))
+	return &DB{W: w, R: r, Path: path}, nil
+}
+
+func migrate(db *sql.DB, ms []Migration) error {
+	var have int
+	if err := db.QueryRow("PRAGMA user_version").Scan(&have); err != nil {
+		return err
+	}
+	if have > len(ms) {
+		return fmt.Errorf("database schema version %d is newer than this binary knows (%d): use a newer riposte", have, len(ms))
+	}
+	for i := have; i < len(ms); i++ {
+		tx, err := db.Begin()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(string(ms[i])); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("step %d: %w", i+1, err)
+		}
+		if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", i+1)); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close closes both handles.
+func (d *DB) Close() error {
+	err1 := d.R.Close()
+	err2 := d.W.Close()
+	if err1 != nil {
+		return err1
+	}
+	return err2
+}
+
+// Tx runs fn in a write transaction and commits it when fn returns nil.
+func (d *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := d.W.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
