@@ -1,0 +1,202 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/riposte-soar/riposte/auth"
+	"github.com/riposte-soar/riposte/eventstore"
+	"github.com/riposte-soar/riposte/internal/httpjson"
+)
+
+func (s *Server) table() []Route {
+	return []Route{
+		{Method: "GET", Path: "/healthz", Role: Public, Summary: "Liveness: 200 while the process runs.", handler: s.healthz},
+		{Method: "GET", Path: "/readyz", Role: Public, Summary: "Readiness: 200 when the stores and the bus answer, 503 otherwise.", handler: s.readyz},
+		{Method: "GET", Path: "/metrics", Role: Public, Summary: "Prometheus metrics.", handler: s.metrics},
+		{Method: "GET", Path: "/api/v1/openapi.json", Role: Public, Summary: "This API's OpenAPI 3.1 document.", handler: s.openapi},
+		{Method: "GET", Path: "/api/v1/whoami", Role: anyRole, Summary: "The calling token's name and role.", handler: s.whoami},
+		{Method: "POST", Path: "/api/v1/events", Role: auth.Ingest, Summary: "Ingest events: one JSON object, an array, or NDJSON; gzip allowed. 202 once stored, with the lines refused and why.",
+			Body: "JSON object, JSON array of objects, or NDJSON", handler: s.postEvents},
+		{Method: "GET", Path: "/api/v1/events", Role: auth.Viewer, Summary: "Stored events in a time window, oldest first, paged.", handler: s.getEvents,
+			Query: []Param{{"host", "exact host name", false}, {"from", "RFC 3339 time, inclusive", false}, {"to", "RFC 3339 time, exclusive", false},
+				{"q", "text contained in the raw event or its fields (case-insensitive for ASCII)", false}, {"limit", "page size, 1-10000 (default 1000)", false},
+				{"cursor", "next_cursor of the previous page", false}}},
+		{Method: "GET", Path: "/api/v1/tokens", Role: auth.Admin, Summary: "List API tokens (never their secrets).", handler: s.listTokens},
+		{Method: "POST", Path: "/api/v1/tokens", Role: auth.Admin, Summary: "Create a token; the secret is in this answer only.", Body: `{"name": "...", "role": "viewer|analyst|responder|admin|ingest"}`, handler: s.createToken},
+		{Method: "DELETE", Path: "/api/v1/tokens/{id}", Role: auth.Admin, Summary: "Revoke a token.", handler: s.revokeToken},
+		{Method: "GET", Path: "/api/v1/audit", Role: auth.Admin, Summary: "Audit log entries after a sequence number.", handler: s.listAudit,
+			Query: []Param{{"after", "sequence number to start after (default 0)", false}, {"limit", "1-1000 (default 100)", false}}},
+		{Method: "GET", Path: "/api/v1/audit/verify", Role: auth.Admin, Summary: "Verify the audit hash chain; names the first broken entry.", handler: s.verifyAudit},
+	}
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ *Caller) {
+	httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok", "version": s.d.Version})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *Caller) {
+	if err := s.d.Ready(r.Context()); err != nil {
+		httpjson.Error(w, http.StatusServiceUnavailable, "not_ready", err.Error())
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request, _ *Caller) { s.d.Metrics.ServeHTTP(w, r) }
+
+func (s *Server) whoami(w http.ResponseWriter, r *http.Request, c *Caller) {
+	httpjson.Write(w, http.StatusOK, c.Token)
+}
+
+func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, _ *Caller) {
+	s.d.Ingest.ServeHTTP(w, r)
+}
+
+func badRequest(w http.ResponseWriter, format string, a ...any) {
+	httpjson.Error(w, http.StatusBadRequest, "bad_request", fmt.Sprintf(format, a...))
+}
+
+func (s *Server) getEvents(w http.ResponseWriter, r *http.Request, _ *Caller) {
+	q := r.URL.Query()
+	var eq eventstore.Query
+	eq.Host, eq.Text, eq.After = q.Get("host"), q.Get("q"), q.Get("cursor")
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &eq.From}, {"to", &eq.To}} {
+		if v := q.Get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				badRequest(w, "%s=%q is not an RFC 3339 time like 2026-11-26T10:00:00Z", p.name, v)
+				return
+			}
+			*p.dst = t
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			badRequest(w, "limit=%q must be a whole number from 1 to 10000", v)
+			return
+		}
+		eq.Limit = n
+	}
+	evs, next, err := s.d.Events.Find(r.Context(), eq)
+	if err != nil {
+		if eq.After != "" {
+			badRequest(w, "%v", err)
+			return
+		}
+		httpjson.Error(w, http.StatusInternalServerError, "store_error", err.Error())
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"events": nonNil(evs), "next_cursor": next})
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, _ *Caller) {
+	ts, err := s.d.Tokens.List(r.Context())
+	if err != nil {
+		httpjson.Error(w, http.StatusInternalServerError, "store_error", err.Error())
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"tokens": nonNil(ts)})
+}
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	d := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		badRequest(w, "request body: %v", err)
+		return false
+	}
+	return true
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *Caller) {
+	var in struct {
+		Name string `json:"name"`
+		Role string `json:"role"`
+	}
+	if !decodeBody(w, r, &in) {
+		return
+	}
+	role, err := auth.ParseRole(in.Role)
+	if err != nil {
+		badRequest(w, "role: %v", err)
+		return
+	}
+	secret, tok, err := s.d.Tokens.Create(r.Context(), in.Name, role, c.Actor())
+	if err != nil {
+		badRequest(w, "%v", err)
+		return
+	}
+	if err := s.d.Audit.Append(r.Context(), c.Actor(), "token.create", "token:"+tok.ID,
+		map[string]string{"name": tok.Name, "role": string(tok.Role)}); err != nil {
+		s.d.Log.Error("audit append failed", "err", err)
+	}
+	httpjson.Write(w, http.StatusCreated, map[string]any{"token": tok, "secret": secret})
+}
+
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, c *Caller) {
+	id := r.PathValue("id")
+	if err := s.d.Tokens.Revoke(r.Context(), id); err != nil {
+		if errors.Is(err, auth.ErrUnknownToken) {
+			httpjson.Error(w, http.StatusNotFound, "not_found", err.Error())
+			return
+		}
+		httpjson.Error(w, http.StatusInternalServerError, "store_error", err.Error())
+		return
+	}
+	if err := s.d.Audit.Append(r.Context(), c.Actor(), "token.revoke", "token:"+id, nil); err != nil {
+		s.d.Log.Error("audit append failed", "err", err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, _ *Caller) {
+	q := r.URL.Query()
+	after, limit := int64(0), 100
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			badRequest(w, "after=%q must be a sequence number", v)
+			return
+		}
+		after = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			badRequest(w, "limit=%q must be a whole number from 1 to 1000", v)
+			return
+		}
+		limit = n
+	}
+	es, err := s.d.Audit.List(r.Context(), after, limit)
+	if err != nil {
+		httpjson.Error(w, http.StatusInternalServerError, "store_error", err.Error())
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"entries": nonNil(es)})
+}
+
+func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request, _ *Caller) {
+	n, brk, err := s.d.Audit.Verify(r.Context())
+	if err != nil {
+		httpjson.Error(w, http.StatusInternalServerError, "store_error", err.Error())
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"entries": n, "intact": brk == nil, "break": brk})
+}

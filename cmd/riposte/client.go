@@ -1,0 +1,27 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// serverFlags adds --server and --token, defaulting to RIPOSTE_SERVER and
+// RIPOSTE_TOKEN, for commands that talk to a running server.
+func serverFlags(c *cobra.Command, server, token *string) {
+	def := os.Getenv("RIPOSTE_SERVER")
+	if def == "" {
+		def = "http://127.0.0.1:8080"
+	}
+	c.Flags().StringVar(server, "server", def, "Riposte server URL (RIPOSTE_SERVER)")
+	c.Flags().StringVar(token, "token", os.Getenv("RIPOSTE_TOKEN"), "API token (RIPOSTE_TOKEN)")
+}
+
+func needToken(token string) error {
+	if strings.TrimSpace(token) == "" {
+		return &exitError{code: 2, err: fmt.Errorf("no token: pass --token or set RIPOSTE_TOKEN (riposte token create makes one)")}
+	}
+	return nil
+}

@@ -1,0 +1,59 @@
+// Command riposte is the whole of Riposte in one binary: the server
+// (serve), and the commands people and scripts use against a data directory
+// or a running server. Exit codes: 0 success, 1 a negative answer (invalid,
+// not found, broken), 2 a usage or I/O error; the reason goes to stderr.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// exitError carries an exit code with the message for stderr.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+// negative is an answer of "no" (exit 1), as opposed to a failure (exit 2).
+func negative(format string, a ...any) error {
+	return &exitError{code: 1, err: fmt.Errorf(format, a...)}
+}
+
+func main() {
+	root := &cobra.Command{
+		Use:           "riposte",
+		Short:         "Riposte: security orchestration, automation and response in one binary",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &exitError{code: 2, err: fmt.Errorf("%v (see %s --help)", err, c.CommandPath())}
+	})
+	root.AddCommand(serveCmd(), configCmd(), tokenCmd(), auditCmd(), benchCmd(), versionCmd())
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "riposte:", err)
+		var ee *exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
+		os.Exit(2)
+	}
+}
+
+func versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run:   func(c *cobra.Command, _ []string) { fmt.Fprintln(c.OutOrStdout(), version) },
+	}
+}

@@ -1,0 +1,299 @@
+// Package server assembles one Riposte node from a validated config: the
+// stores, the bus, the ingest sources, the consumers and the HTTP API, and
+// stops them in the order that loses nothing (sources first, then the
+// consumers, then the bus and the stores).
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/riposte-soar/riposte/api"
+	"github.com/riposte-soar/riposte/audit"
+	"github.com/riposte-soar/riposte/auth"
+	"github.com/riposte-soar/riposte/bus"
+	"github.com/riposte-soar/riposte/config"
+	"github.com/riposte-soar/riposte/event"
+	"github.com/riposte-soar/riposte/eventstore"
+	"github.com/riposte-soar/riposte/ingest"
+	"github.com/riposte-soar/riposte/ingest/sources/file"
+	"github.com/riposte-soar/riposte/ingest/sources/httpin"
+	"github.com/riposte-soar/riposte/ingest/sources/natsin"
+	"github.com/riposte-soar/riposte/ingest/sources/syslogin"
+	"github.com/riposte-soar/riposte/normalize"
+	"github.com/riposte-soar/riposte/store"
+)
+
+// Files in the data directory.
+const (
+	ControlDB     = "riposte.db"
+	EventsDB      = "events.db"
+	NATSDir       = "nats"
+	NATSPassword  = "nats.password"
+	AdminToken    = "admin.token"
+	TailStateDir  = "tail"
+	natsUser      = "riposte"
+	adminTokenMsg = "first start: an admin token was created"
+)
+
+// OpenControl opens the control database of a data directory; the CLI uses
+// it to work on a data directory with or without a server running.
+func OpenControl(data, sync string) (*store.DB, error) {
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return nil, err
+	}
+	return store.Open(filepath.Join(data, ControlDB), sync, store.Control)
+}
+
+// Run runs a node until ctx ends.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version string) error {
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	ctl, err := OpenControl(cfg.Data, cfg.Database.Sync)
+	if err != nil {
+		return err
+	}
+	defer ctl.Close()
+	tokens := auth.NewStore(ctl)
+	auditLog := audit.New(ctl)
+	if err := firstStart(ctx, cfg.Data, tokens, auditLog, log); err != nil {
+		return err
+	}
+	events, err := eventstore.Open(filepath.Join(cfg.Data, EventsDB), cfg.Database.Sync)
+	if err != nil {
+		return err
+	}
+	defer events.Close()
+
+	password, err := secretFile(filepath.Join(cfg.Data, NATSPassword))
+	if err != nil {
+		return err
+	}
+	bcfg := bus.Config{URL: cfg.NATS.URL, Listen: cfg.NATS.Listen, StoreDir: filepath.Join(cfg.Data, NATSDir),
+		User: natsUser, Password: password, SyncAlways: cfg.NATS.SyncAlways, MaxPayload: int32(cfg.NATS.MaxPayload)}
+	if cfg.NATS.URL != "" {
+		bcfg.User, bcfg.Password = "", ""
+	}
+	b, err := bus.Start(bcfg, log)
+	if err != nil {
+		return err
+	}
+	busClosed := false
+	defer func() {
+		if !busClosed {
+			b.Close()
+		}
+	}()
+	if _, err := b.EnsureEvents(ctx, bus.StreamLimits{MaxBytes: int64(cfg.Ingest.Stream.MaxBytes),
+		MaxAge: cfg.Ingest.Stream.MaxAge.D(), Dedup: cfg.Ingest.Stream.DedupWindow.D()}); err != nil {
+		return err
+	}
+	cons, err := eventstore.EnsureConsumer(ctx, b.JS)
+	if err != nil {
+		return fmt.Errorf("event store consumer: %w", err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := ingest.NewMetrics(reg)
+	storedEvents := prometheus.NewCounter(prometheus.CounterOpts{Name: "riposte_eventstore_events_written_total", Help: "Events written to the event store."})
+	prunedEvents := prometheus.NewCounter(prometheus.CounterOpts{Name: "riposte_eventstore_events_pruned_total", Help: "Events removed by retention."})
+	reg.MustRegister(storedEvents, prunedEvents)
+	pipe := ingest.NewPipeline(b.JS, int(cfg.NATS.MaxPayload)-4096, metrics)
+
+	// Consumers run on their own context: they stop after the sources so
+	// that what the sources stored last is still written.
+	consCtx, stopConsumers := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopConsumers()
+	var consWG sync.WaitGroup
+	consWG.Add(2)
+	go func() {
+		defer consWG.Done()
+		if err := events.Consume(consCtx, cons, func(n int) { storedEvents.Add(float64(n)) }, log); err != nil {
+			log.Error("event store consumer", "err", err)
+		}
+	}()
+	go func() {
+		defer consWG.Done()
+		retention(consCtx, events, eventstore.Retention{MaxAge: cfg.Retention.MaxAge.D(), MaxBytes: int64(cfg.Retention.MaxBytes)}, prunedEvents, log)
+	}()
+
+	// Sources.
+	srcCtx, stopSources := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSources()
+	var srcWG sync.WaitGroup
+	httpIngest := httpin.New(pipe, metrics, httpin.Limits{
+		MaxEventBytes: int(cfg.Ingest.MaxEventBytes), MaxBodyBytes: int64(cfg.Ingest.MaxBodyBytes),
+		MaxBatchEvents: cfg.Ingest.MaxBatchEvents, MaxInflightBytes: int64(cfg.Ingest.MaxInflightBytes),
+		EventsPerSecond: cfg.Ingest.Rate.EventsPerSecond, Burst: cfg.Ingest.Rate.Burst,
+	}, normalize.FromJSON, log)
+	if sl := cfg.Ingest.Syslog; sl.Listen != "" && (sl.UDP || sl.TCP) {
+		srv, err := syslogin.Listen(syslogin.Config{Listen: sl.Listen, UDP: sl.UDP, TCP: sl.TCP, MaxMessage: int(cfg.Ingest.MaxEventBytes)}, pipe, metrics, log)
+		if err != nil {
+			return fmt.Errorf("syslog listener on %s: %w", sl.Listen, err)
+		}
+		log.Info("syslog listening", "addr", sl.Listen, "udp", sl.UDP, "tcp", sl.TCP)
+		srcWG.Add(1)
+		go func() { defer srcWG.Done(); srv.Run(srcCtx) }()
+	}
+	for _, f := range cfg.Ingest.Files {
+		state := filepath.Join(cfg.Data, TailStateDir, stateName(f.Path))
+		if err := os.MkdirAll(filepath.Dir(state), 0o700); err != nil {
+			return err
+		}
+		t, err := file.New(file.Config{Path: f.Path, StartAt: f.StartAt, MaxLineBytes: int(cfg.Ingest.MaxEventBytes)}, state, pipe,
+			func(line []byte, ev *event.Event) { normalize.FromLine(line, nil, ev) }, log)
+		if err != nil {
+			return fmt.Errorf("file source %s: %w", f.Path, err)
+		}
+		log.Info("following file", "path", f.Path)
+		srcWG.Add(1)
+		go func() {
+			defer srcWG.Done()
+			if err := t.Run(srcCtx); err != nil {
+				log.Error("file source stopped", "path", f.Path, "err", err)
+			}
+		}()
+	}
+	for _, sc := range cfg.Ingest.Subjects {
+		nc := b.Conn
+		if sc.URL != "" {
+			if nc, err = connectExternal(sc.URL); err != nil {
+				return fmt.Errorf("nats subject %s: %w", sc.Subject, err)
+			}
+			defer nc.Close()
+		}
+		src, err := natsin.Subscribe(nc, natsin.Config{Subject: sc.Subject, Queue: sc.Queue, MaxEventBytes: int(cfg.Ingest.MaxEventBytes)}, pipe, metrics, log)
+		if err != nil {
+			return fmt.Errorf("nats subject %s: %w", sc.Subject, err)
+		}
+		log.Info("subscribed", "subject", sc.Subject)
+		srcWG.Add(1)
+		go func() { defer srcWG.Done(); src.Run(srcCtx) }()
+	}
+
+	a := api.New(api.Deps{
+		Tokens: tokens, Audit: auditLog, Events: events, Ingest: httpIngest,
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+		Ready: func(ctx context.Context) error {
+			if !b.Conn.IsConnected() {
+				return errors.New("not connected to the bus")
+			}
+			if err := ctl.R.PingContext(ctx); err != nil {
+				return fmt.Errorf("control database: %w", err)
+			}
+			return nil
+		},
+		Log: log, Version: version,
+	})
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("http listener on %s: %w", cfg.HTTP.Listen, err)
+	}
+	hs := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- hs.Serve(ln) }()
+	log.Info("riposte ready", "http", "http://"+ln.Addr().String(), "data", cfg.Data, "nats", b.ClientURL, "version", version)
+
+	select {
+	case <-ctx.Done():
+	case err := <-httpDone:
+		return fmt.Errorf("http server: %w", err)
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	shCtx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownGrace.D())
+	defer cancel()
+	if err := hs.Shutdown(shCtx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	stopSources()
+	srcWG.Wait()
+	stopConsumers()
+	consWG.Wait()
+	b.Close()
+	busClosed = true
+	log.Info("stopped")
+	return nil
+}
+
+func retention(ctx context.Context, s *eventstore.Store, r eventstore.Retention, pruned prometheus.Counter, log *slog.Logger) {
+	if r.MaxAge <= 0 && r.MaxBytes <= 0 {
+		return
+	}
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		n, err := s.Prune(ctx, r, time.Now())
+		if err != nil && ctx.Err() == nil {
+			log.Warn("retention", "err", err)
+		}
+		pruned.Add(float64(n))
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// firstStart creates the first admin token when there is none and writes it
+// to a file only the owner can read, so it never appears in a log.
+func firstStart(ctx context.Context, data string, tokens *auth.Store, l *audit.Log, log *slog.Logger) error {
+	n, err := tokens.Count(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	secret, tok, err := tokens.Create(ctx, "admin", auth.Admin, "system")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(data, AdminToken)
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write admin token: %w", err)
+	}
+	if err := l.Append(ctx, "system", "token.create", "token:"+tok.ID, map[string]string{"name": "admin", "role": "admin", "why": "first start"}); err != nil {
+		return err
+	}
+	abs, _ := filepath.Abs(path)
+	log.Warn(adminTokenMsg, "file", abs, "read it with", "cat "+abs)
+	return nil
+}
+
+// secretFile returns the secret kept in path, creating it on first use.
+func secretFile(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	var r [24]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return "", err
+	}
+	s := hex.EncodeToString(r[:])
+	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
+func stateName(path string) string {
+	r := strings.NewReplacer("/", "_", "\\", "_", ":", "_")
+	return r.Replace(strings.TrimPrefix(filepath.Clean(path), "/")) + ".pos"
+}
