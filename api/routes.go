@@ -47,7 +47,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *Caller) {
 	httpjson.Write(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-func (s *Server) metrics(w http.ResponseWriter, r *http.Request, _ *Caller) { s.d.Metrics.ServeHTTP(w, r) }
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request, _ *Caller) {
+	s.d.Metrics.ServeHTTP(w, r)
+}
 
 func (s *Server) whoami(w http.ResponseWriter, r *http.Request, c *Caller) {
 	httpjson.Write(w, http.StatusOK, c.Token)

@@ -110,7 +110,9 @@ type Break struct {
 	Reason string `json:"reason"`
 }
 
-func (b *Break) Error() string { return fmt.Sprintf("audit chain broken at entry %d: %s", b.Seq, b.Reason) }
+func (b *Break) Error() string {
+	return fmt.Sprintf("audit chain broken at entry %d: %s", b.Seq, b.Reason)
+}
 
 // Verify walks the whole chain. It returns the number of entries checked and
 // the first break, or nil when every entry and the head agree.

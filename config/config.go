@@ -129,10 +129,10 @@ type Retention struct {
 // Default is the configuration of `riposte serve` with no file, env or flag.
 func Default() Config {
 	return Config{
-		Data: "./riposte-data",
-		Log:  Log{Level: "info", Format: "text"},
-		HTTP: HTTP{Listen: "127.0.0.1:8080", ShutdownGrace: Duration(15 * time.Second)},
-		NATS: NATS{Listen: "127.0.0.1:4223", SyncAlways: true, MaxPayload: 8 << 20},
+		Data:     "./riposte-data",
+		Log:      Log{Level: "info", Format: "text"},
+		HTTP:     HTTP{Listen: "127.0.0.1:8080", ShutdownGrace: Duration(15 * time.Second)},
+		NATS:     NATS{Listen: "127.0.0.1:4223", SyncAlways: true, MaxPayload: 8 << 20},
 		Database: Database{Sync: "normal"},
 		Ingest: Ingest{
 			MaxEventBytes:    256 << 10,

@@ -86,7 +86,7 @@ func xmlNode(f map[string]any, name string, m map[string]any, depth int, set fun
 				if a == "xmlns" || strings.HasPrefix(a, "xmlns:") {
 					continue
 				}
-				set(f, name+"_"+a, xmlValue(av))
+				set(f, underscore(name, a), xmlValue(av))
 			}
 		case strings.HasPrefix(k, "@"): // xmltodict-style attribute
 			if k == "@xmlns" || strings.HasPrefix(k, "@xmlns:") {
@@ -101,6 +101,29 @@ func xmlNode(f map[string]any, name string, m map[string]any, depth int, set fun
 			}
 		}
 	}
+}
+
+// xmlJoined holds the System names every event has, so that writing them
+// costs no string concatenation.
+var xmlJoined = map[[2]string]string{
+	{"Provider", "Name"}:                 "Provider_Name",
+	{"Provider", "Guid"}:                 "Provider_Guid",
+	{"Provider", "EventSourceName"}:      "Provider_EventSourceName",
+	{"EventID", "Qualifiers"}:            "EventID_Qualifiers",
+	{"TimeCreated", "SystemTime"}:        "TimeCreated_SystemTime",
+	{"Execution", "ProcessID"}:           "Execution_ProcessID",
+	{"Execution", "ThreadID"}:            "Execution_ThreadID",
+	{"Security", "UserID"}:               "Security_UserID",
+	{"Correlation", "ActivityID"}:        "Correlation_ActivityID",
+	{"Correlation", "RelatedActivityID"}: "Correlation_RelatedActivityID",
+}
+
+// underscore returns name_attr.
+func underscore(name, attr string) string {
+	if s, ok := xmlJoined[[2]string{name, attr}]; ok {
+		return s
+	}
+	return name + "_" + attr
 }
 
 // dataName returns the Name attribute of a <Data Name="..."> element as
