@@ -11,7 +11,6 @@ import (
 
 	"github.com/riposte-soar/riposte/bus"
 	"github.com/riposte-soar/riposte/event"
-	"github.com/riposte-soar/riposte/ingest"
 )
 
 // ConsumerName is the durable JetStream consumer the store reads through.
@@ -24,8 +23,11 @@ func EnsureConsumer(ctx context.Context, js jetstream.JetStream) (jetstream.Cons
 	return js.CreateOrUpdateConsumer(ctx, bus.EventsStream, jetstream.ConsumerConfig{
 		Durable:       ConsumerName,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       2 * time.Minute,
-		MaxAckPending: 20000,
+		// A short AckWait matters after a crash: messages delivered but not
+		// acknowledged before it are redelivered only once it passes.
+		// Batches are small enough to be written well within it.
+		AckWait:       15 * time.Second,
+		MaxAckPending: 4096,
 		FilterSubject: bus.EventsSubject + ".>",
 	})
 }
@@ -39,7 +41,9 @@ func (s *Store) Consume(ctx context.Context, cons jetstream.Consumer, stored fun
 		if ctx.Err() != nil {
 			return nil
 		}
-		batch, err := cons.Fetch(512, jetstream.FetchMaxWait(500*time.Millisecond))
+		// 32 messages of up to a thousand events each: one transaction
+		// that takes well under AckWait even on a busy machine.
+		batch, err := cons.Fetch(32, jetstream.FetchMaxWait(100*time.Millisecond))
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -49,14 +53,19 @@ func (s *Store) Consume(ctx context.Context, cons jetstream.Consumer, stored fun
 			continue
 		}
 		var msgs []jetstream.Msg
-		var evs []event.Event
+		var evs []event.Wire
 		for m := range batch.Messages() {
 			msgs = append(msgs, m)
-			dec, err := ingest.Decode(m.Data())
+			dec, err := event.DecodeMessage(m.Data())
 			if err != nil {
-				// A message this version cannot read stays in the stream for
-				// a person to look at instead of being dropped.
-				log.Error("event store: undecodable message left unacknowledged", "subject", m.Subject(), "err", err)
+				// Redelivery cannot help a message this version cannot
+				// read: terminate it and say which one it was.
+				meta, _ := m.Metadata()
+				var seq uint64
+				if meta != nil {
+					seq = meta.Sequence.Stream
+				}
+				log.Error("event store: undecodable message skipped", "subject", m.Subject(), "stream_seq", seq, "err", err)
 				_ = m.Term()
 				msgs = msgs[:len(msgs)-1]
 				continue

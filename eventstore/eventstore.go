@@ -7,7 +7,6 @@ package eventstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -52,7 +51,7 @@ func (s *Store) Close() error { return s.db.Close() }
 
 // Insert stores events; an event whose ID is already stored is skipped, so a
 // batch redelivered after a crash is stored once.
-func (s *Store) Insert(ctx context.Context, evs []event.Event) (int, error) {
+func (s *Store) Insert(ctx context.Context, evs []event.Wire) (int, error) {
 	n := 0
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO events
@@ -64,16 +63,16 @@ func (s *Store) Insert(ctx context.Context, evs []event.Event) (int, error) {
 		defer st.Close()
 		for i := range evs {
 			e := &evs[i]
-			f, err := json.Marshal(e.Fields)
-			if err != nil {
-				return fmt.Errorf("event %s fields: %w", e.ID, err)
-			}
 			t := e.Time
 			if t.IsZero() {
 				t = e.Received
 			}
+			raw := e.Raw
+			if raw == nil {
+				raw = []byte{} // the column is NOT NULL; an empty event is still an event
+			}
 			res, err := st.ExecContext(ctx, e.ID, t.UnixNano(), e.Received.UnixNano(), e.Host, e.Source,
-				e.LogSource.Product, e.LogSource.Service, e.LogSource.Category, string(f), e.Raw)
+				e.Product, e.Service, e.Category, string(e.FieldsJSON), raw)
 			if err != nil {
 				return err
 			}
@@ -164,7 +163,7 @@ func (s *Store) Find(ctx context.Context, q Query) ([]event.Event, string, error
 			return nil, "", err
 		}
 		e.Time, e.Received = time.Unix(0, t).UTC(), time.Unix(0, r).UTC()
-		if err := json.Unmarshal([]byte(f), &e.Fields); err != nil {
+		if e.Fields, err = event.DecodeFieldsJSON([]byte(f)); err != nil {
 			return nil, "", fmt.Errorf("event %s: stored fields unreadable: %w", e.ID, err)
 		}
 		out = append(out, e)

@@ -1,9 +1,7 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -84,53 +82,33 @@ func (p *Pipeline) Submit(ctx context.Context, batch []event.Event, dedupKey str
 	return nil
 }
 
-// Encode turns a batch into bus messages of at most maxPayload bytes each:
-// newline-separated event JSON. A single event larger than maxPayload is an
+// Encode turns a batch into bus messages of at most maxPayload bytes each,
+// in the event wire format. A single event larger than maxPayload is an
 // error: sources enforce a smaller event limit before they get here.
 func Encode(batch []event.Event, maxPayload int) ([][]byte, error) {
 	var chunks [][]byte
-	var buf bytes.Buffer
+	msg := event.NewMessage(64 << 10)
 	for i := range batch {
-		b, err := json.Marshal(batch[i])
-		if err != nil {
-			return nil, fmt.Errorf("encode event %d: %w", i, err)
-		}
-		if len(b)+1 > maxPayload {
-			return nil, fmt.Errorf("event %d is %d bytes encoded, over the bus limit of %d", i, len(b), maxPayload)
-		}
-		if buf.Len()+len(b)+1 > maxPayload {
-			chunks = append(chunks, bytes.Clone(buf.Bytes()))
-			buf.Reset()
-		}
-		buf.Write(b)
-		buf.WriteByte('\n')
-	}
-	if buf.Len() > 0 {
-		chunks = append(chunks, buf.Bytes())
-	}
-	return chunks, nil
-}
-
-// Decode reads what Encode wrote.
-func Decode(data []byte) ([]event.Event, error) {
-	out := make([]event.Event, 0, bytes.Count(data, []byte{'\n'}))
-	for len(data) > 0 {
-		line := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			data = nil
-		}
-		if len(line) == 0 {
+		mark := len(msg)
+		msg = event.AppendWire(msg, &batch[i])
+		if len(msg) <= maxPayload {
 			continue
 		}
-		var e event.Event
-		if err := json.Unmarshal(line, &e); err != nil {
-			return out, fmt.Errorf("decode event: %w", err)
+		if mark == 1 {
+			return nil, fmt.Errorf("event %d is %d bytes encoded, over the bus limit of %d", i, len(msg)-1, maxPayload)
 		}
-		out = append(out, e)
+		// Move the event that did not fit into a fresh message.
+		next := append(event.NewMessage(64<<10), msg[mark:]...)
+		chunks = append(chunks, msg[:mark])
+		msg = next
+		if len(msg) > maxPayload {
+			return nil, fmt.Errorf("event %d is %d bytes encoded, over the bus limit of %d", i, len(msg)-1, maxPayload)
+		}
 	}
-	return out, nil
+	if len(msg) > 1 {
+		chunks = append(chunks, msg)
+	}
+	return chunks, nil
 }
 
 // ErrOverloaded is returned by sources' admission control when the node has

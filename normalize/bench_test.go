@@ -2,8 +2,10 @@ package normalize
 
 import (
 	"testing"
+	"time"
 
 	"github.com/riposte-soar/riposte/event"
+	"github.com/riposte-soar/riposte/parse/syslog"
 )
 
 func benchJSON(b *testing.B, file, layout string) {
@@ -30,9 +32,15 @@ func BenchmarkFromJSONWinlogbeat(b *testing.B) {
 
 func BenchmarkFromLineSSHD(b *testing.B) {
 	line := []byte("<38>Mar  5 10:00:02 bastion sshd[1201]: Failed password for invalid user admin from 203.0.113.5 port 52150 ssh2")
+	msg, err := syslog.Parse(line, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
 	for b.Loop() {
 		var ev event.Event
-		FromLine(line, nil, &ev)
+		if FromLine(line, &msg, &ev) != ParserSSHD {
+			b.Fatal("parser")
+		}
 	}
 }

@@ -16,6 +16,9 @@ func setSys(f map[string]any, k string, v any) {
 	if v == nil {
 		return
 	}
+	if k == "" {
+		k = "_"
+	}
 	if sysKeys[k] {
 		f[k] = v
 		return
@@ -267,12 +270,17 @@ func fromWinlogbeat(obj, wl map[string]any, ev *event.Event) {
 	}
 	for k, v := range wl {
 		if k != "event_data" && k != "user_data" {
-			flattenValue(f, "winlog."+k, v, 2, false)
+			flattenValue(f, joinKey("winlog", k), v, 2, false)
 		}
 	}
 	for _, p := range winlogbeatNames {
 		if v, ok := f[p[0]]; ok {
 			setSys(f, p[1], v)
+		}
+	}
+	if _, ok := f["EventID"]; !ok {
+		if v, ok := f["event.code"]; ok {
+			f["EventID"] = v
 		}
 	}
 	if !present(toString(f["Computer"])) {

@@ -7,6 +7,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -293,7 +294,13 @@ func secretFile(path string) (string, error) {
 	return s, nil
 }
 
+// stateName gives each followed file its own position file: the base name
+// for people, a hash of the full path so two files never share one.
 func stateName(path string) string {
-	r := strings.NewReplacer("/", "_", "\\", "_", ":", "_")
-	return r.Replace(strings.TrimPrefix(filepath.Clean(path), "/")) + ".pos"
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	h := sha256.Sum256([]byte(abs))
+	return filepath.Base(abs) + "-" + hex.EncodeToString(h[:6]) + ".pos"
 }

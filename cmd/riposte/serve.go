@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // served only when RIPOSTE_PPROF names an address
 	"os"
 	"os/signal"
 	"syscall"
@@ -65,6 +67,10 @@ Settings come from defaults, then --config FILE, then RIPOSTE_* variables, then 
 			cfg, err := loadConfig(c, cfgPath)
 			if err != nil {
 				return err
+			}
+			if addr := os.Getenv("RIPOSTE_PPROF"); addr != "" {
+				// Profiling stays off unless asked for: it exposes internals.
+				go func() { _ = http.ListenAndServe(addr, nil) }()
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()

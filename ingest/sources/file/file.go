@@ -355,6 +355,10 @@ func (t *Tailer) start(ctx context.Context, f *os.File, fi os.FileInfo, st *stat
 		}
 		t.log.Info("resuming file", "offset", cur.off, "ino", cur.id.Ino)
 	}
+	if st != nil && st.Pending != nil && cur.pending == nil {
+		t.log.Warn("a batch submitted before the stop cannot be re-read; it may or may not have been stored",
+			"start", st.Pending.Start, "end", st.Pending.End)
+	}
 	t.offset.Store(cur.off)
 	if err := t.persist(ctx, cur, cur.pending); err != nil {
 		return nil, err

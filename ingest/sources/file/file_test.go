@@ -15,6 +15,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/riposte-soar/riposte/config"
 	"github.com/riposte-soar/riposte/event"
 )
 
@@ -29,7 +30,7 @@ type memSink struct {
 	seen        map[string]bool // keys stored
 	failNext    int             // fail this many calls
 	block       chan struct{}   // when set, each call waits for a receive
-	started     int // Submit calls entered
+	started     int             // Submit calls entered
 	inflight    int
 	maxInflight int
 }
@@ -699,22 +700,37 @@ func TestCorruptStateStopsRun(t *testing.T) {
 }
 
 func TestSampleConfig(t *testing.T) {
+	// The sample is valid riposte.yaml (unknown keys are rejected there).
+	p := filepath.Join(t.TempDir(), "riposte.yaml")
+	if err := os.WriteFile(p, []byte(SampleConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := config.LoadFile(p)
+	if err != nil {
+		t.Fatalf("sample.conf: %v", err)
+	}
+	if len(c.Ingest.Files) != 2 || c.Ingest.Files[0].Path != "/var/log/auth.log" || c.Ingest.Files[0].StartAt != "end" {
+		t.Fatalf("sample.conf decodes to %+v", c.Ingest.Files)
+	}
+	for _, f := range c.Ingest.Files {
+		cfg := Config{Path: f.Path, StartAt: f.StartAt, MaxLineBytes: int(c.Ingest.MaxEventBytes)}
+		tl, err := New(cfg, "s", newSink(), build, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tl.cfg.MaxLineBytes != 256<<10 {
+			t.Errorf("max line %d", tl.cfg.MaxLineBytes)
+		}
+	}
+	// The YAML tags on Config match the names used in riposte.yaml.
 	var doc struct {
-		Ingest struct {
-			Sources struct {
-				File []Config `yaml:"file"`
-			} `yaml:"sources"`
-		} `yaml:"ingest"`
+		Files []Config `yaml:"files"`
 	}
-	if err := yaml.Unmarshal([]byte(SampleConfig), &doc); err != nil {
+	if err := yaml.Unmarshal([]byte("files:\n- {path: /x, start_at: beginning, poll_interval: 1s, max_line_bytes: 10, batch_lines: 5}\n"), &doc); err != nil {
 		t.Fatal(err)
 	}
-	want := Config{Path: "/var/log/auth.log", StartAt: "end", PollInterval: defaultPollInterval,
-		MaxLineBytes: defaultMaxLineBytes, BatchLines: defaultBatchLines}
-	if len(doc.Ingest.Sources.File) != 1 || doc.Ingest.Sources.File[0] != want {
-		t.Fatalf("sample config decodes to %+v", doc.Ingest.Sources.File)
-	}
-	if _, err := New(want, "s", newSink(), build, nil); err != nil {
-		t.Fatal(err)
+	want := Config{Path: "/x", StartAt: "beginning", PollInterval: time.Second, MaxLineBytes: 10, BatchLines: 5}
+	if len(doc.Files) != 1 || doc.Files[0] != want {
+		t.Errorf("decoded %+v", doc.Files)
 	}
 }

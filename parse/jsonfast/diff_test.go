@@ -1,0 +1,190 @@
+package jsonfast
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// stdDecode is the reference: what the ingest path did before jsonfast, a
+// json.Decoder with UseNumber, plus the rule that only whitespace may
+// follow the value.
+func stdDecode(b []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	for _, c := range b[dec.InputOffset():] {
+		if !isSpace(c) {
+			return nil, errors.New("data after the top-level value")
+		}
+	}
+	return v, nil
+}
+
+// checkSame fails t unless jsonfast and encoding/json agree on b.
+func checkSame(t *testing.T, b []byte) {
+	t.Helper()
+	want, wantErr := stdDecode(b)
+	got, err := Decode(b)
+	if (err == nil) != (wantErr == nil) {
+		t.Fatalf("input %q:\njsonfast error:      %v\nencoding/json error: %v", b, err, wantErr)
+	}
+	if err != nil {
+		var se *SyntaxError
+		if !errors.As(err, &se) {
+			t.Fatalf("input %q: error %T is not a *SyntaxError", b, err)
+		}
+		if se.Offset < 0 || se.Offset > int64(len(b)) || se.Msg == "" {
+			t.Fatalf("input %q: bad error %+v", b, se)
+		}
+		if m, oerr := DecodeObject(b); oerr == nil || m != nil {
+			t.Fatalf("input %q: Decode failed but DecodeObject = %v, %v", b, m, oerr)
+		}
+		return
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("input %q:\njsonfast:      %#v\nencoding/json: %#v", b, got, want)
+	}
+	m, oerr := DecodeObject(b)
+	if _, isObj := want.(map[string]any); isObj {
+		if oerr != nil || !reflect.DeepEqual(m, want) {
+			t.Fatalf("input %q: DecodeObject = %#v, %v; want %#v", b, m, oerr, want)
+		}
+	} else if oerr == nil || m != nil || !strings.HasPrefix(oerr.(*SyntaxError).Msg, "not a JSON object") {
+		t.Fatalf("input %q: DecodeObject of a non-object = %v, %v", b, m, oerr)
+	}
+}
+
+// trickySeeds are the handwritten cases the fuzz test starts from, besides
+// the real events from the corpus.
+var trickySeeds = []string{
+	`{"a\"b\\c\/d\b\f\n\r\t":"\u0041\u00e9\u20AC\u0000","":""}`,
+	`["\ud83d\ude00","\ud83d","\ude00\ud83d","\ud800\ud800\udc00","\uD800\u0041","\ud800\n"]`,
+	"{\"\xff\":\"a\xfeb\xe2\x82 \xed\xa0\x80 \xc0\xaf \xf4\x90\x80\x80 \xef\xbf\xbd\\n\",\"\xfe\":2}",
+	`[12345678901234567890123456789,-0,0.0,-0.0e-0,1e400,1E+2,2.5e-400,-1.5E-07]`,
+	`[01,1.,.5,+1,1e,-,0x10,NaN,Infinity]`,
+	strings.Repeat(`[{"a":`, 50) + `0` + strings.Repeat(`}]`, 50),
+	strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth),
+	strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1),
+	`{}`,
+	`[]`,
+	" \t\r\n{ \"a\" :\t[ 1 ,\r\n2 ] ,\n\"b\":{ } }\r\n ",
+	"\f{}",
+	"{}\x00",
+	`{"a":1,"a":{"x":[true,false,null]},"a":"last"}`,
+	"\"ctl \x01 del \x7f\"",
+	`{"a":1,}`,
+	`"\u12g4" "\x"`,
+	`tru nul fals`,
+	`{"event":{"code":"4688"}} {"event":{}}`,
+}
+
+// corpusEvents returns up to max events from the Sigma regression corpus,
+// each twice: as stored (pretty-printed) and compacted onto one line as it
+// arrives on the ingest path. Nil when the corpus is not on this machine.
+func corpusEvents(tb testing.TB, max int) [][]byte {
+	root := "/work/shared/corpus/sigma/regression_data"
+	var files []string
+	filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".json") {
+			files = append(files, path)
+		}
+		return nil
+	})
+	slices.Sort(files)
+	var out [][]byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// A file is a stream of one or more events.
+		dec := json.NewDecoder(bytes.NewReader(b))
+		for len(out) < max {
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err == io.EOF {
+				break
+			} else if err != nil {
+				tb.Fatalf("%s: %v", f, err)
+			}
+			var compact bytes.Buffer
+			if err := json.Compact(&compact, raw); err != nil {
+				tb.Fatalf("%s: %v", f, err)
+			}
+			out = append(out, slices.Clone(raw), compact.Bytes())
+		}
+		if len(out) >= max {
+			break
+		}
+	}
+	return out
+}
+
+func TestDifferentialCorpus(t *testing.T) {
+	events := corpusEvents(t, 1<<20)
+	if events == nil {
+		t.Skip("corpus not present")
+	}
+	for _, e := range events {
+		checkSame(t, e)
+	}
+	t.Logf("%d events agree", len(events))
+}
+
+// TestDifferentialMutations runs every tricky seed and a few corpus events
+// through systematic damage (every truncation, every single-byte
+// replacement with a byte that matters to the grammar) and compares.
+func TestDifferentialMutations(t *testing.T) {
+	inputs := [][]byte{}
+	for _, s := range trickySeeds {
+		if len(s) < 1000 {
+			inputs = append(inputs, []byte(s))
+		}
+	}
+	inputs = append(inputs, corpusEvents(t, 4)...)
+	subst := []byte("\x00\x1f \t\n\"\\/{}[]:,.-+0159eEuUabfnrtx\x7f\x80\xbf\xc2\xe2\xed\xf0\xf4\xff")
+	n := 0
+	for _, in := range inputs {
+		for i := 0; i <= len(in); i++ {
+			checkSame(t, in[:i])
+			checkSame(t, in[i:])
+			n += 2
+		}
+		if len(in) > 400 {
+			continue
+		}
+		buf := slices.Clone(in)
+		for i := range in {
+			for _, c := range subst {
+				buf[i] = c
+				checkSame(t, buf)
+				n++
+			}
+			buf[i] = in[i]
+		}
+	}
+	t.Logf("%d inputs agree", n)
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, e := range corpusEvents(f, 12) {
+		f.Add(e)
+	}
+	for _, s := range trickySeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		checkSame(t, b)
+	})
+}
