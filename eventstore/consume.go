@@ -21,8 +21,8 @@ const ConsumerName = "eventstore"
 // exist (interest retention).
 func EnsureConsumer(ctx context.Context, js jetstream.JetStream) (jetstream.Consumer, error) {
 	return js.CreateOrUpdateConsumer(ctx, bus.EventsStream, jetstream.ConsumerConfig{
-		Durable:       ConsumerName,
-		AckPolicy:     jetstream.AckExplicitPolicy,
+		Durable:   ConsumerName,
+		AckPolicy: jetstream.AckExplicitPolicy,
 		// A short AckWait matters after a crash: messages delivered but not
 		// acknowledged before it are redelivered only once it passes.
 		// Batches are small enough to be written well within it.
