@@ -1,6 +1,7 @@
 package jsonfast
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"strconv"
 	"sync"
@@ -287,6 +288,20 @@ var plain = func() (t [256]bool) {
 	return t
 }()
 
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// special8 reports whether any of the 8 bytes in w is not plain: '"', '\\',
+// a control character or a byte >= 0x80. (Each term may set spurious bits
+// above a byte that really matches, never when none does.)
+func special8(w uint64) bool {
+	q := w ^ (lsb * '"')
+	b := w ^ (lsb * '\\')
+	return ((q-lsb)&^q|(b-lsb)&^b|(w-lsb*0x20)|w)&msb != 0
+}
+
 // str decodes the string whose opening quote is at data[i-1] and returns
 // the offset just past the closing quote.
 func (d *decoder) str(i int) (string, int, *SyntaxError) {
@@ -294,6 +309,13 @@ func (d *decoder) str(i int) (string, int, *SyntaxError) {
 	start := i
 	ascii := true
 	for i < len(data) {
+		// Skip 8 plain bytes at a time while none needs a closer look.
+		for i+8 <= len(data) && !special8(binary.LittleEndian.Uint64(data[i:])) {
+			i += 8
+		}
+		if i >= len(data) {
+			break
+		}
 		c := data[i]
 		if plain[c] {
 			i++
