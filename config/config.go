@@ -203,7 +203,11 @@ func (ps Problems) Error() string {
 func (c *Config) Validate(lines map[string]int) Problems {
 	var ps Problems
 	bad := func(path, format string, a ...any) {
-		ps = append(ps, Problem{Path: path, Line: lines[path], Msg: fmt.Sprintf(format, a...)})
+		line := lines[path]
+		if i := strings.LastIndex(path, "]."); line == 0 && i >= 0 {
+			line = lines[path[:i+1]] // a key missing from a list entry: the entry's line
+		}
+		ps = append(ps, Problem{Path: path, Line: line, Msg: fmt.Sprintf(format, a...)})
 	}
 	addr := func(path, v string, mayBeEmpty bool) {
 		if v == "" {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
 )
 
 // decode walks the YAML tree itself, instead of unmarshalling in one go, so
@@ -17,14 +19,33 @@ import (
 func decode(data []byte, c *Config, lines map[string]int) Problems {
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
-		return Problems{{Path: "(file)", Msg: "YAML syntax: " + strings.TrimSpace(err.Error())}}
+		p := Problem{Path: "(file)", Msg: "YAML syntax: " + strings.TrimSpace(err.Error())}
+		var te interface{ GetToken() *token.Token }
+		if errors.As(err, &te) {
+			if tk := te.GetToken(); tk != nil && tk.Position != nil {
+				p.Line = tk.Position.Line
+			}
+		}
+		return Problems{p}
+	}
+	// Aliases (*name) stand for the value of their anchor (&name).
+	anchors := map[string]ast.Node{}
+	for _, doc := range f.Docs {
+		if doc.Body == nil {
+			continue
+		}
+		for _, a := range ast.Filter(ast.AnchorType, doc.Body) {
+			if a, ok := a.(*ast.AnchorNode); ok && a.Name != nil {
+				anchors[a.Name.GetToken().Value] = a.Value
+			}
+		}
 	}
 	var ps Problems
 	for _, doc := range f.Docs {
 		if doc.Body == nil {
 			continue
 		}
-		walk(doc.Body, reflect.ValueOf(c).Elem(), "", lines, &ps)
+		walk(doc.Body, reflect.ValueOf(c).Elem(), "", lines, anchors, &ps)
 	}
 	return ps
 }
@@ -43,7 +64,7 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-func walk(n ast.Node, v reflect.Value, path string, lines map[string]int, ps *Problems) {
+func walk(n ast.Node, v reflect.Value, path string, lines map[string]int, anchors map[string]ast.Node, ps *Problems) {
 	bad := func(format string, a ...any) {
 		*ps = append(*ps, Problem{Path: pathOrRoot(path), Line: line(n), Msg: fmt.Sprintf(format, a...)})
 	}
@@ -55,6 +76,21 @@ func walk(n ast.Node, v reflect.Value, path string, lines map[string]int, ps *Pr
 		case *ast.AnchorNode:
 			n = t.Value
 			continue
+		case *ast.AliasNode:
+			name := ""
+			if t.Value != nil {
+				name = t.Value.GetToken().Value
+			}
+			a, ok := anchors[name]
+			if !ok {
+				bad("alias *%s names no anchor &%s", name, name)
+				return
+			}
+			walk(a, v, path, lines, anchors, ps)
+			if path != "" {
+				lines[path] = line(n) // Validate points at the alias
+			}
+			return
 		case *ast.CommentGroupNode:
 			return
 		}
@@ -82,6 +118,9 @@ func walk(n ast.Node, v reflect.Value, path string, lines map[string]int, ps *Pr
 		}
 		for _, mv := range m {
 			key := mv.Key.String()
+			if k, ok := mv.Key.(ast.ScalarNode); ok {
+				key = scalarText(k) // without quotes or comments
+			}
 			i, ok := fields[key]
 			if !ok {
 				*ps = append(*ps, Problem{Path: join(path, key), Line: line(mv.Key),
@@ -89,7 +128,7 @@ func walk(n ast.Node, v reflect.Value, path string, lines map[string]int, ps *Pr
 				continue
 			}
 			lines[join(path, key)] = line(mv.Key)
-			walk(mv.Value, v.Field(i), join(path, key), lines, ps)
+			walk(mv.Value, v.Field(i), join(path, key), lines, anchors, ps)
 		}
 	case reflect.Slice:
 		seq, ok := n.(*ast.SequenceNode)
@@ -99,7 +138,7 @@ func walk(n ast.Node, v reflect.Value, path string, lines map[string]int, ps *Pr
 		}
 		s := reflect.MakeSlice(v.Type(), len(seq.Values), len(seq.Values))
 		for i, item := range seq.Values {
-			walk(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i), lines, ps)
+			walk(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i), lines, anchors, ps)
 		}
 		v.Set(s)
 	default:
@@ -109,10 +148,32 @@ func walk(n ast.Node, v reflect.Value, path string, lines map[string]int, ps *Pr
 			return
 		}
 		raw := fmt.Sprint(sc.GetValue())
+		if _, lit := sc.(*ast.LiteralNode); lit || v.Kind() == reflect.String {
+			// A string keeps the text as written: 010 is not 8, 1.0 not 1.
+			raw = scalarText(sc)
+		}
 		if err := setScalar(v, raw); err != nil {
 			bad("%v", err)
 		}
 	}
+}
+
+// scalarText is a scalar's text: a string's unquoted value, a block
+// scalar's content, and anything else as written in the file.
+func scalarText(n ast.ScalarNode) string {
+	switch t := n.(type) {
+	case *ast.StringNode:
+		return t.Value
+	case *ast.LiteralNode:
+		if t.Value != nil {
+			return t.Value.Value
+		}
+	case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.InfinityNode, *ast.NanNode:
+		if tok := n.GetToken(); tok != nil {
+			return tok.Value
+		}
+	}
+	return fmt.Sprint(n.GetValue())
 }
 
 func pathOrRoot(p string) string {

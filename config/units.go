@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -29,8 +30,12 @@ func ParseSize(s string) (Size, error) {
 		}
 	}
 	n, err := strconv.ParseFloat(t, 64)
-	if err != nil || n < 0 {
+	// NaN fails every comparison, so test for the good range.
+	if err != nil || !(n >= 0) {
 		return 0, fmt.Errorf("%q is not a size like 65536, 64KiB or 2GiB", s)
+	}
+	if b := n * float64(mult); !(b < math.MaxInt64) {
+		return 0, fmt.Errorf("%q is too large a size", s)
 	}
 	return Size(n * float64(mult)), nil
 }

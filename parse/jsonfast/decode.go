@@ -3,6 +3,7 @@ package jsonfast
 import (
 	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"strconv"
 	"sync"
 	"unicode/utf16"
@@ -202,11 +203,11 @@ func (d *decoder) value(i int) (any, int, *SyntaxError) {
 		return nil, j, err
 	default:
 		if c == '-' || c-'0' < 10 {
-			n, j, err := d.number(i)
+			j, err := d.numberEnd(i)
 			if err != nil {
 				return nil, j, err
 			}
-			return n, j, nil
+			return json.Number(data[i:j]), j, nil
 		}
 		return nil, i, d.invalid(i, "looking for beginning of value")
 	}
@@ -228,14 +229,14 @@ func (d *decoder) literal(i int, lit string) (int, *SyntaxError) {
 	panic("unreachable")
 }
 
-// number scans -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? at data[i].
-func (d *decoder) number(i int) (json.Number, int, *SyntaxError) {
+// numberEnd scans -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? at data[i]
+// and returns the offset just past it.
+func (d *decoder) numberEnd(i int) (int, *SyntaxError) {
 	data := d.data
-	start := i
 	if data[i] == '-' {
 		i++
 		if i >= len(data) {
-			return "", i, d.eof()
+			return i, d.eof()
 		}
 	}
 	switch c := data[i]; {
@@ -247,15 +248,15 @@ func (d *decoder) number(i int) (json.Number, int, *SyntaxError) {
 			i++
 		}
 	default:
-		return "", i, d.invalid(i, "in numeric literal (expecting a digit)")
+		return i, d.invalid(i, "in numeric literal (expecting a digit)")
 	}
 	if i < len(data) && data[i] == '.' {
 		i++
 		if i >= len(data) {
-			return "", i, d.eof()
+			return i, d.eof()
 		}
 		if data[i]-'0' >= 10 {
-			return "", i, d.invalid(i, "after decimal point in numeric literal (expecting a digit)")
+			return i, d.invalid(i, "after decimal point in numeric literal (expecting a digit)")
 		}
 		for i < len(data) && data[i]-'0' < 10 {
 			i++
@@ -267,16 +268,16 @@ func (d *decoder) number(i int) (json.Number, int, *SyntaxError) {
 			i++
 		}
 		if i >= len(data) {
-			return "", i, d.eof()
+			return i, d.eof()
 		}
 		if data[i]-'0' >= 10 {
-			return "", i, d.invalid(i, "in exponent of numeric literal (expecting a digit)")
+			return i, d.invalid(i, "in exponent of numeric literal (expecting a digit)")
 		}
 		for i < len(data) && data[i]-'0' < 10 {
 			i++
 		}
 	}
-	return json.Number(data[start:i]), i, nil
+	return i, nil
 }
 
 // plain[c] is true for bytes that stand for themselves inside a string and
@@ -288,66 +289,75 @@ var plain = func() (t [256]bool) {
 	return t
 }()
 
-const (
-	lsb = 0x0101010101010101
-	msb = 0x8080808080808080
-)
-
-// special8 reports whether any of the 8 bytes in w is not plain: '"', '\\',
-// a control character or a byte >= 0x80. (Each term may set spurious bits
-// above a byte that really matches, never when none does.)
-func special8(w uint64) bool {
-	q := w ^ (lsb * '"')
-	b := w ^ (lsb * '\\')
-	return ((q-lsb)&^q|(b-lsb)&^b|(w-lsb*0x20)|w)&msb != 0
-}
-
-// str decodes the string whose opening quote is at data[i-1] and returns
-// the offset just past the closing quote.
-func (d *decoder) str(i int) (string, int, *SyntaxError) {
+// cleanStr scans the string whose opening quote is at data[i-1]. If it
+// needs no decoding (no escapes, valid UTF-8) it returns the offset of the
+// closing quote; otherwise, or if the string is malformed, -1.
+func (d *decoder) cleanStr(i int) int {
 	data := d.data
 	start := i
 	ascii := true
-	for i < len(data) {
-		// Skip 8 plain bytes at a time while none needs a closer look.
-		for i+8 <= len(data) && !special8(binary.LittleEndian.Uint64(data[i:])) {
-			i += 8
-		}
-		if i >= len(data) {
-			break
+	for {
+		if i = skipPlain(data, i); i >= len(data) {
+			return -1
 		}
 		c := data[i]
-		if plain[c] {
-			i++
-			continue
-		}
 		if c >= utf8.RuneSelf {
 			ascii = false
 			i++
 			continue
 		}
-		if c == '"' {
-			if ascii || utf8.Valid(data[start:i]) {
-				return string(data[start:i]), i + 1, nil
-			}
-			return d.strSlow(start, start)
+		if c == '"' && (ascii || utf8.Valid(data[start:i])) {
+			return i
 		}
-		if c == '\\' {
-			if ascii {
-				return d.strSlow(start, i)
-			}
-			return d.strSlow(start, start)
-		}
-		return "", i, d.invalid(i, "in string literal (control characters must be escaped)")
+		return -1
 	}
-	return "", i, d.eof()
 }
 
-// strSlow decodes a string that has escapes or invalid UTF-8. The string
-// started at data[start]; data[start:i] is known to be plain ASCII.
-func (d *decoder) strSlow(start, i int) (string, int, *SyntaxError) {
+// skipPlain returns the offset of the first byte at or after i that is not
+// plain, or len(data).
+func skipPlain(data []byte, i int) int {
+	for len(data)-i >= 8 {
+		if m := notPlain8(binary.LittleEndian.Uint64(data[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	for i < len(data) && plain[data[i]] {
+		i++
+	}
+	return i
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// notPlain8 looks at 8 bytes at once (little-endian) and returns a mask
+// whose lowest set bit is the top bit of the first byte that is not plain:
+// '"', '\\', a control character or >= 0x80; zero if all are plain. Each
+// term can set spurious bits only above a lane that really matches (borrows
+// start at a matching lane), so the lowest set bit is always exact.
+func notPlain8(w uint64) uint64 {
+	q := w ^ (lsb * '"')
+	b := w ^ (lsb * '\\')
+	return ((q-lsb)&^q | (b-lsb)&^b | (w - lsb*0x20) | w) & msb
+}
+
+// str decodes the string whose opening quote is at data[i-1] and returns
+// the offset just past the closing quote.
+func (d *decoder) str(i int) (string, int, *SyntaxError) {
+	if j := d.cleanStr(i); j >= 0 {
+		return string(d.data[i:j]), j + 1, nil
+	}
+	return d.strSlow(i)
+}
+
+// strSlow decodes the string whose opening quote is at data[i-1] when it
+// has escapes or invalid UTF-8 (or is malformed: strSlow reports why).
+func (d *decoder) strSlow(i int) (string, int, *SyntaxError) {
 	data := d.data
-	buf := append(d.buf[:0], data[start:i]...)
+	buf := d.buf[:0]
 	for {
 		if i >= len(data) {
 			d.buf = buf
@@ -355,10 +365,7 @@ func (d *decoder) strSlow(start, i int) (string, int, *SyntaxError) {
 		}
 		c := data[i]
 		if plain[c] {
-			j := i + 1
-			for j < len(data) && plain[data[j]] {
-				j++
-			}
+			j := skipPlain(data, i+1)
 			buf = append(buf, data[i:j]...)
 			i = j
 			continue
@@ -475,6 +482,10 @@ func getu4(s []byte) rune {
 	return r
 }
 
+// maxShared is the longest key-to-value span (key, separator and value
+// bytes) that object decodes into one shared allocation.
+const maxShared = 64
+
 // object decodes the object whose '{' is at data[i-1].
 func (d *decoder) object(i int) (map[string]any, int, *SyntaxError) {
 	if d.depth++; d.depth > MaxDepth {
@@ -499,20 +510,64 @@ func (d *decoder) object(i int) (map[string]any, int, *SyntaxError) {
 		if data[i] != '"' {
 			return nil, i, d.invalid(i, "looking for beginning of object key string")
 		}
-		k, j, err := d.str(i + 1)
-		if err != nil {
-			return nil, j, err
+		var (
+			k   string
+			v   any
+			err *SyntaxError
+		)
+		kstart := i + 1
+		kend := d.cleanStr(kstart)
+		if kend >= 0 {
+			i = kend + 1
+		} else if k, i, err = d.strSlow(kstart); err != nil {
+			return nil, i, err
 		}
-		if i = skipSpace(data, j); i >= len(data) {
+		if i = skipSpace(data, i); i >= len(data) {
 			return nil, i, d.eof()
 		}
 		if data[i] != ':' {
 			return nil, i, d.invalid(i, "after object key (expecting ':')")
 		}
-		v, j, err := d.value(skipSpace(data, i+1))
-		if err != nil {
-			return nil, j, err
+		i = skipSpace(data, i+1)
+		if kend >= 0 {
+			// A short plain key with a short plain string or number close
+			// behind it: one allocation holds both, saving one of the
+			// three a member costs. The span is capped so that a key or
+			// value the caller keeps pins at most a few dozen bytes more.
+			if i-kend <= 8 && i < len(data) {
+				switch c := data[i]; {
+				case c == '"':
+					if vend := d.cleanStr(i + 1); vend >= 0 && vend-kstart <= maxShared {
+						s := string(data[kstart:vend])
+						k = s[:kend-kstart]
+						v = s[i+1-kstart:]
+						i = vend + 1
+						goto member
+					}
+				case c == '-' || c-'0' < 10:
+					vend, err := d.numberEnd(i)
+					if err != nil {
+						return nil, vend, err
+					}
+					if vend-kstart <= maxShared {
+						s := string(data[kstart:vend])
+						k = s[:kend-kstart]
+						v = json.Number(s[i-kstart:])
+						i = vend
+						goto member
+					}
+					k = string(data[kstart:kend])
+					v = json.Number(data[i:vend])
+					i = vend
+					goto member
+				}
+			}
+			k = string(data[kstart:kend])
 		}
+		if v, i, err = d.value(i); err != nil {
+			return nil, i, err
+		}
+	member:
 		if n < len(local) {
 			local[n] = kv{k, v}
 			n++
@@ -523,7 +578,7 @@ func (d *decoder) object(i int) (map[string]any, int, *SyntaxError) {
 			}
 			d.kvs = append(d.kvs, kv{k, v})
 		}
-		if i = skipSpace(data, j); i >= len(data) {
+		if i = skipSpace(data, i); i >= len(data) {
 			return nil, i, d.eof()
 		}
 		if data[i] == ',' {

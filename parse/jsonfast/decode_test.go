@@ -255,34 +255,3 @@ func TestPoolState(t *testing.T) {
 		}
 	}
 }
-
-func TestSpecial8(t *testing.T) {
-	ref := func(w uint64) bool {
-		for k := 0; k < 8; k++ {
-			if !plain[byte(w>>(8*k))] {
-				return true
-			}
-		}
-		return false
-	}
-	base := uint64(0x6162636465666768) // "hgfedcba", all plain
-	for k := 0; k < 8; k++ {
-		for c := 0; c < 256; c++ {
-			w := base&^(0xff<<(8*k)) | uint64(c)<<(8*k)
-			if special8(w) != ref(w) {
-				t.Fatalf("special8(%#016x) = %v", w, !ref(w))
-			}
-		}
-	}
-	// Pairs of bytes, to catch borrows from one lane into the next.
-	for c1 := 0; c1 < 256; c1++ {
-		for c2 := 0; c2 < 256; c2++ {
-			for _, k := range []int{0, 3, 6} {
-				w := base&^(0xffff<<(8*k)) | uint64(c1)<<(8*k) | uint64(c2)<<(8*k+8)
-				if special8(w) != ref(w) {
-					t.Fatalf("special8(%#016x) = %v", w, !ref(w))
-				}
-			}
-		}
-	}
-}

@@ -35,7 +35,7 @@ func TestShapes(t *testing.T) {
 		{"bad line in the middle", "{\"a\":1}\n{\"a\":\n{\"a\":3}", 0, []got{{1, true, ""}, {2, false, "invalid JSON"}, {3, true, ""}}},
 		{"not an object", "{\"a\":1}\n[1,2]\n\"x\"\n", 0, []got{{1, true, ""}, {2, false, "not a JSON object (got an array)"}, {3, false, "a string"}}},
 		{"concatenated on a line", "{\"a\":1} {\"b\":2}\n", 0, []got{{1, true, ""}, {1, true, ""}}},
-		{"trailing garbage", "{\"a\":1}\n{\"a\":1} x\n", 0, []got{{1, true, ""}, {2, false, "one object per line"}}},
+		{"trailing garbage", "{\"a\":1}\n{\"a\":1} x\n", 0, []got{{1, true, ""}, {2, false, "after top-level value"}}},
 		{"too large", "{\"a\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}\n{}\n", 20, []got{{1, false, "too large"}, {2, true, ""}}},
 		{"array", "[\n {\"a\":1},\n {\"a\":2},\n 3\n]", 0, []got{{2, true, ""}, {3, true, ""}, {4, false, "not a JSON object"}}},
 		{"array broken", "[{\"a\":1}, {\"a\":}]", 0, []got{{1, true, ""}, {1, false, "rest of the array"}}},

@@ -161,7 +161,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		indexes = append(indexes, it.Index)
 	})
 	if total-res.Rejected > h.limits.MaxBatchEvents {
-		h.metrics.Rejected.WithLabelValues(source, "too_large").Add(float64(total))
+		// Malformed items are already counted under their own reason.
+		h.metrics.Rejected.WithLabelValues(source, "too_large").Add(float64(total - res.Rejected))
 		httpjson.Error(w, http.StatusRequestEntityTooLarge, "batch_too_large",
 			fmt.Sprintf("request holds %d events, the limit is %d per request: nothing was stored, split the batch", total-res.Rejected, h.limits.MaxBatchEvents))
 		return
@@ -176,16 +177,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.limiter != nil {
 		rv := h.limiter.ReserveN(now, len(evs))
-		if !rv.OK() || rv.Delay() > 0 {
-			wait := time.Second
-			if rv.OK() {
-				wait = rv.Delay()
-				rv.Cancel()
-			}
+		if !rv.OK() {
+			// More events than the bucket ever holds: waiting cannot help,
+			// so a 429 would have the sender retry the same batch forever.
+			h.metrics.Rejected.WithLabelValues(source, "too_large").Add(float64(len(evs)))
+			httpjson.Error(w, http.StatusRequestEntityTooLarge, "batch_too_large",
+				fmt.Sprintf("request holds %d events, more than the rate limit's burst of %d: nothing was stored, split the batch", len(evs), h.limiter.Burst()))
+			return
+		}
+		if rv.Delay() > 0 {
+			wait := rv.Delay()
+			rv.Cancel()
 			h.metrics.Rejected.WithLabelValues(source, "rate_limited").Add(float64(len(evs)))
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 			httpjson.Error(w, http.StatusTooManyRequests, "rate_limited",
-				fmt.Sprintf("over the ingest rate of %.0f events/s: nothing was stored, retry after the delay in Retry-After", h.limits.EventsPerSecond))
+				fmt.Sprintf("over the ingest rate of %g events/s: nothing was stored, retry after the delay in Retry-After", h.limits.EventsPerSecond))
 			return
 		}
 	}

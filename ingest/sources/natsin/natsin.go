@@ -10,6 +10,7 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strconv"
 	"time"
@@ -152,7 +153,11 @@ func (s *Source) add(m *nats.Msg, batch []event.Event, waiting []pending) ([]eve
 			if it.Err != nil {
 				p.reply.Rejected++
 				p.reply.Errors = append(p.reply.Errors, "line "+strconv.Itoa(it.Line)+": "+it.Err.Error())
-				s.metrics.Rejected.WithLabelValues(source, "malformed").Inc()
+				reason := "malformed"
+				if errors.Is(it.Err, ndjson.ErrTooLarge) {
+					reason = "too_large"
+				}
+				s.metrics.Rejected.WithLabelValues(source, reason).Inc()
 				return
 			}
 			ev := event.Event{ID: event.NewID(now), Received: now, Source: source, Raw: bytes.Clone(it.Raw)}

@@ -1,0 +1,687 @@
+package httpin
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riposte-soar/riposte/bus"
+	"github.com/riposte-soar/riposte/event"
+	"github.com/riposte-soar/riposte/ingest"
+	"github.com/riposte-soar/riposte/internal/httpjson"
+	"github.com/riposte-soar/riposte/normalize"
+)
+
+const (
+	accepted = "riposte_ingest_events_accepted_total"
+	rejected = "riposte_ingest_events_rejected_total"
+	bytesIn  = "riposte_ingest_bytes_total"
+)
+
+var testLimits = Limits{MaxEventBytes: 256, MaxBodyBytes: 4096, MaxBatchEvents: 20, MaxInflightBytes: 1 << 20}
+
+// answer is what a sender reads back: a Result, or an error body.
+type answer struct {
+	status int
+	header http.Header
+	Result
+	Error *httpjson.ErrorDetail `json:"error"`
+}
+
+// req describes one POST.
+type req struct {
+	body     []byte
+	encoding string // Content-Encoding
+	chunked  bool   // no Content-Length, as with Transfer-Encoding: chunked
+	key      string // Idempotency-Key
+	ctx      context.Context
+}
+
+func post(t *testing.T, h http.Handler, r req) answer {
+	t.Helper()
+	return postReader(t, h, bytes.NewReader(r.body), int64(len(r.body)), r)
+}
+
+func postReader(t *testing.T, h http.Handler, body io.Reader, length int64, r req) answer {
+	t.Helper()
+	hr := httptest.NewRequest(http.MethodPost, "/api/v1/events", body)
+	hr.ContentLength = length
+	if r.chunked {
+		hr.ContentLength = -1
+	}
+	if r.encoding != "" {
+		hr.Header.Set("Content-Encoding", r.encoding)
+	}
+	if r.key != "" {
+		hr.Header.Set("Idempotency-Key", r.key)
+	}
+	if r.ctx != nil {
+		hr = hr.WithContext(r.ctx)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, hr)
+	a := answer{status: w.Code, header: w.Header()}
+	if ct := w.Header().Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("Content-Type %q, want application/json", ct)
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &a); err != nil {
+		t.Fatalf("answer %q is not JSON: %v", w.Body.String(), err)
+	}
+	return a
+}
+
+func gz(t *testing.T, s string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	if _, err := w.Write([]byte(s)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// lines makes n NDJSON lines {"msg":"<prefix><i>"}.
+func lines(prefix string, n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "{\"msg\":\"%s%d\"}\n", prefix, i)
+	}
+	return b.String()
+}
+
+func raws(evs []event.Event) []string {
+	out := []string{}
+	for _, e := range evs {
+		out = append(out, string(e.Raw))
+	}
+	return out
+}
+
+func msgs(evs []event.Event) []string {
+	out := []string{}
+	for _, e := range evs {
+		out = append(out, e.GetString("msg"))
+	}
+	return out
+}
+
+func TestPost(t *testing.T) {
+	tb := startBus(t, 0)
+	h := New(tb.pipe, tb.m, testLimits, normalize.FromJSON, discardLog())
+
+	big := `{"msg":"` + strings.Repeat("x", 300) + `"}`
+	cases := []struct {
+		name string
+		req  req
+		// plain is the body as the handler sees it after decompression;
+		// its length is added to the bytes counter when the body was read.
+		plain      string
+		bodyRead   bool
+		wantStatus int
+		wantCode   string  // error answers
+		wantRes    *Result // Result answers
+		wantRaw    []string
+		// rejected counter increments by reason
+		wantRejected map[string]float64
+	}{
+		{
+			name: "single object", req: req{body: []byte(`{"msg":"one","host":"web1"}`)},
+			plain: `{"msg":"one","host":"web1"}`, bodyRead: true,
+			wantStatus: 202, wantRes: &Result{Accepted: 1}, wantRaw: []string{`{"msg":"one","host":"web1"}`},
+		},
+		{
+			name: "array", req: req{body: []byte("[{\"msg\":\"a\"},\n {\"msg\":\"b\"}]")},
+			plain: "[{\"msg\":\"a\"},\n {\"msg\":\"b\"}]", bodyRead: true,
+			wantStatus: 202, wantRes: &Result{Accepted: 2}, wantRaw: []string{`{"msg":"a"}`, `{"msg":"b"}`},
+		},
+		{
+			name: "ndjson with CRLF and a blank line", req: req{body: []byte("{\"msg\":\"a\"}\r\n\r\n{\"msg\":\"b\"}\n{\"msg\":\"c\"}")},
+			plain: "{\"msg\":\"a\"}\r\n\r\n{\"msg\":\"b\"}\n{\"msg\":\"c\"}", bodyRead: true,
+			wantStatus: 202, wantRes: &Result{Accepted: 3}, wantRaw: []string{`{"msg":"a"}`, `{"msg":"b"}`, `{"msg":"c"}`},
+		},
+		{
+			name: "pretty-printed objects", req: req{body: []byte("{\n  \"msg\": \"a\"\n}\n{\n  \"msg\": \"b\"\n}\n")},
+			plain: "{\n  \"msg\": \"a\"\n}\n{\n  \"msg\": \"b\"\n}\n", bodyRead: true,
+			wantStatus: 202, wantRes: &Result{Accepted: 2}, wantRaw: []string{"{\n  \"msg\": \"a\"\n}", "{\n  \"msg\": \"b\"\n}"},
+		},
+		{
+			name: "gzip ndjson", req: req{body: gz(t, lines("g", 3)), encoding: "gzip"},
+			plain: lines("g", 3), bodyRead: true,
+			wantStatus: 202, wantRes: &Result{Accepted: 3}, wantRaw: []string{`{"msg":"g0"}`, `{"msg":"g1"}`, `{"msg":"g2"}`},
+		},
+		{
+			name: "x-gzip chunked", req: req{body: gz(t, lines("x", 2)), encoding: "x-gzip", chunked: true},
+			plain: lines("x", 2), bodyRead: true,
+			wantStatus: 202, wantRes: &Result{Accepted: 2}, wantRaw: []string{`{"msg":"x0"}`, `{"msg":"x1"}`},
+		},
+		{
+			name: "identity encoding", req: req{body: []byte(`{"msg":"i"}`), encoding: "identity"},
+			plain: `{"msg":"i"}`, bodyRead: true,
+			wantStatus: 202, wantRes: &Result{Accepted: 1}, wantRaw: []string{`{"msg":"i"}`},
+		},
+		{
+			name: "bad gzip", req: req{body: []byte(`{"msg":"not compressed"}`), encoding: "gzip"},
+			wantStatus: 400, wantCode: "bad_body",
+		},
+		{
+			name: "truncated gzip", req: req{body: gz(t, lines("t", 50))[:40], encoding: "gzip"},
+			wantStatus: 400, wantCode: "bad_body",
+		},
+		{
+			name: "unsupported encoding", req: req{body: []byte(`{"msg":"b"}`), encoding: "br"},
+			wantStatus: 415, wantCode: "bad_body",
+		},
+		{
+			name: "malformed lines among good ones",
+			req:  req{body: []byte("{\"msg\":\"a\"}\n{\"msg\":\n{\"msg\":\"c\"}\n42\n{\"msg\":\"e\"}\n[1]\n{\"msg\":\"g\"} {}\n")},
+			plain: "{\"msg\":\"a\"}\n{\"msg\":\n{\"msg\":\"c\"}\n42\n{\"msg\":\"e\"}\n[1]\n{\"msg\":\"g\"} {}\n", bodyRead: true,
+			wantStatus: 202,
+			wantRes: &Result{Accepted: 3, Rejected: 4, Errors: []Reject{
+				{Line: 2, Index: 1, Reason: "invalid JSON: unexpected end of input"},
+				{Line: 4, Index: 3, Reason: "not a JSON object (got a number)"},
+				{Line: 6, Index: 5, Reason: "not a JSON object (got an array)"},
+				{Line: 7, Index: 6, Reason: "unexpected data after the JSON value (one object per line)"},
+			}},
+			wantRaw:      []string{`{"msg":"a"}`, `{"msg":"c"}`, `{"msg":"e"}`},
+			wantRejected: map[string]float64{"malformed": 4},
+		},
+		{
+			name: "all lines malformed", req: req{body: []byte("{\"msg\":\"a\"\nnope\n")},
+			plain: "{\"msg\":\"a\"\nnope\n", bodyRead: true,
+			wantStatus: 400,
+			wantRes: &Result{Rejected: 2, Errors: []Reject{
+				{Line: 1, Index: 0, Reason: "invalid JSON: unexpected end of input"},
+				{Line: 2, Index: 1, Reason: "invalid JSON at byte 2: invalid character 'o' in literal null (expecting 'u')"},
+			}},
+			wantRejected: map[string]float64{"malformed": 2},
+		},
+		{
+			name: "empty body", req: req{body: nil}, bodyRead: true,
+			wantStatus: 400, wantCode: "empty",
+		},
+		{
+			name: "blank body", req: req{body: []byte(" \n\r\n\t")}, plain: " \n\r\n\t", bodyRead: true,
+			wantStatus: 400, wantCode: "empty",
+		},
+		{
+			name: "empty array", req: req{body: []byte("[]")}, plain: "[]", bodyRead: true,
+			wantStatus: 400, wantCode: "empty",
+		},
+		{
+			name: "content-length over max_body_bytes", req: req{body: []byte(lines("L", 400))},
+			wantStatus: 413, wantCode: "body_too_large", wantRejected: map[string]float64{"too_large": 1},
+		},
+		{
+			name: "chunked body over max_body_bytes", req: req{body: []byte(lines("C", 400)), chunked: true},
+			wantStatus: 413, wantCode: "body_too_large", wantRejected: map[string]float64{"too_large": 1},
+		},
+		{
+			name: "gzip body over max_body_bytes after decompression", req: req{body: gz(t, lines("Z", 400)), encoding: "gzip"},
+			wantStatus: 413, wantCode: "body_too_large", wantRejected: map[string]float64{"too_large": 1},
+		},
+		{
+			name: "exactly max_batch_events", req: req{body: []byte(lines("m", 20))}, plain: lines("m", 20), bodyRead: true,
+			wantStatus: 202, wantRes: &Result{Accepted: 20}, wantRaw: strings.Split(strings.TrimSuffix(lines("m", 20), "\n"), "\n"),
+		},
+		{
+			name: "more events than max_batch_events", req: req{body: []byte(lines("n", 21) + "bad\n")}, plain: lines("n", 21) + "bad\n", bodyRead: true,
+			wantStatus: 413, wantCode: "batch_too_large",
+			wantRejected: map[string]float64{"too_large": 21, "malformed": 1},
+		},
+		{
+			name: "event over max_event_bytes", req: req{body: []byte("{\"msg\":\"a\"}\n" + big + "\n{\"msg\":\"c\"}\n")},
+			plain: "{\"msg\":\"a\"}\n" + big + "\n{\"msg\":\"c\"}\n", bodyRead: true,
+			wantStatus: 202,
+			wantRes: &Result{Accepted: 2, Rejected: 1, Errors: []Reject{
+				{Line: 2, Index: 1, Reason: "event too large: 310 bytes, the limit is 256"},
+			}},
+			wantRaw:      []string{`{"msg":"a"}`, `{"msg":"c"}`},
+			wantRejected: map[string]float64{"too_large": 1},
+		},
+		{
+			name: "only event over max_event_bytes", req: req{body: []byte(big)}, plain: big, bodyRead: true,
+			wantStatus: 400,
+			wantRes: &Result{Rejected: 1, Errors: []Reject{
+				{Line: 1, Index: 0, Reason: "event too large: 310 bytes, the limit is 256"},
+			}},
+			wantRejected: map[string]float64{"too_large": 1},
+		},
+	}
+	reasons := []string{"malformed", "too_large", "rate_limited", "overloaded", "store_failed"}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := map[string]float64{}
+			for _, r := range reasons {
+				before[r] = counter(t, tb.reg, rejected, "source", "http", "reason", r)
+			}
+			acc0 := counter(t, tb.reg, accepted, "source", "http")
+			bytes0 := counter(t, tb.reg, bytesIn, "source", "http")
+
+			a := post(t, h, tc.req)
+			if a.status != tc.wantStatus {
+				t.Fatalf("status %d, want %d (answer %+v %+v)", a.status, tc.wantStatus, a.Result, a.Error)
+			}
+			if tc.wantCode != "" {
+				if a.Error == nil || a.Error.Code != tc.wantCode || a.Error.Message == "" {
+					t.Errorf("error %+v, want code %q with a message", a.Error, tc.wantCode)
+				}
+			} else {
+				if a.Error != nil {
+					t.Errorf("unexpected error answer %+v", a.Error)
+				}
+				if !reflect.DeepEqual(a.Result, *tc.wantRes) {
+					t.Errorf("answer\n got %+v\nwant %+v", a.Result, *tc.wantRes)
+				}
+			}
+			// The handler answers after storing: what it stored is
+			// readable now, without waiting.
+			got := tb.stored(t)
+			if want := tc.wantRaw; !reflect.DeepEqual(raws(got), append([]string{}, want...)) {
+				t.Errorf("stored %q, want %q", raws(got), want)
+			}
+			for _, e := range got {
+				if e.Source != "http" || e.ID == "" || e.Received.IsZero() || e.GetString("msg") == "" {
+					t.Errorf("stored event %+v: want source http, an id, a receive time and the msg field", e)
+				}
+			}
+
+			if d := counter(t, tb.reg, accepted, "source", "http") - acc0; d != float64(len(tc.wantRaw)) {
+				t.Errorf("accepted counter +%v, want +%d", d, len(tc.wantRaw))
+			}
+			for _, r := range reasons {
+				if d := counter(t, tb.reg, rejected, "source", "http", "reason", r) - before[r]; d != tc.wantRejected[r] {
+					t.Errorf("rejected{reason=%s} +%v, want +%v", r, d, tc.wantRejected[r])
+				}
+			}
+			wantBytes := 0.0
+			if tc.bodyRead {
+				wantBytes = float64(len(tc.plain))
+			}
+			if d := counter(t, tb.reg, bytesIn, "source", "http") - bytes0; d != wantBytes {
+				t.Errorf("bytes counter +%v, want +%v", d, wantBytes)
+			}
+		})
+	}
+}
+
+func TestNormalizedFields(t *testing.T) {
+	tb := startBus(t, 0)
+	h := New(tb.pipe, tb.m, testLimits, normalize.FromJSON, discardLog())
+	body := `{"@timestamp":"2024-03-05T10:00:01Z","host":{"name":"web1"},"src_ip":"203.0.113.5","n":9007199254740993}`
+	if a := post(t, h, req{body: []byte(body)}); a.status != 202 || a.Accepted != 1 {
+		t.Fatalf("answer %d %+v", a.status, a.Result)
+	}
+	evs := tb.stored(t)
+	if len(evs) != 1 {
+		t.Fatalf("stored %d events, want 1", len(evs))
+	}
+	e := evs[0]
+	if !e.Time.Equal(time.Date(2024, 3, 5, 10, 0, 1, 0, time.UTC)) || e.Host != "web1" {
+		t.Errorf("time %v host %q: want the event's own time and host", e.Time, e.Host)
+	}
+	if e.GetString("source.ip") != "203.0.113.5" || e.Fields["n"] != int64(9007199254740993) {
+		t.Errorf("fields %v: want source.ip from src_ip and n exact", e.Fields)
+	}
+	if string(e.Raw) != body {
+		t.Errorf("raw %q, want the exact bytes sent", e.Raw)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	tb := startBus(t, 0)
+	l := testLimits
+	l.EventsPerSecond, l.Burst = 1, 5
+	h := New(tb.pipe, tb.m, l, normalize.FromJSON, discardLog())
+
+	steps := []struct {
+		name       string
+		body       string
+		wantStatus int
+		wantCode   string
+		retryAfter bool
+		stored     int
+		limited    float64
+		tooLarge   float64
+	}{
+		{"within the burst", lines("a", 5), 202, "", false, 5, 0, 0},
+		{"bucket empty", lines("b", 3), 429, "rate_limited", true, 0, 3, 0},
+		// More than the bucket ever holds can never pass: retrying is
+		// useless, so the answer is not a 429.
+		{"batch over the burst", lines("c", 6), 413, "batch_too_large", false, 0, 0, 6},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			lim0 := counter(t, tb.reg, rejected, "source", "http", "reason", "rate_limited")
+			big0 := counter(t, tb.reg, rejected, "source", "http", "reason", "too_large")
+			a := post(t, h, req{body: []byte(s.body)})
+			if a.status != s.wantStatus {
+				t.Fatalf("status %d, want %d (%+v %+v)", a.status, s.wantStatus, a.Result, a.Error)
+			}
+			if s.wantCode != "" && (a.Error == nil || a.Error.Code != s.wantCode) {
+				t.Errorf("error %+v, want code %q", a.Error, s.wantCode)
+			}
+			ra := a.header.Get("Retry-After")
+			if s.retryAfter {
+				// 3 events missing at 1 event/s: about 3 seconds.
+				if n, err := strconv.Atoi(ra); err != nil || n < 2 || n > 3 {
+					t.Errorf("Retry-After %q, want 2 or 3 seconds", ra)
+				}
+			} else if ra != "" {
+				t.Errorf("Retry-After %q on a %d", ra, a.status)
+			}
+			if got := tb.stored(t); len(got) != s.stored {
+				t.Errorf("stored %d events, want %d", len(got), s.stored)
+			}
+			if d := counter(t, tb.reg, rejected, "source", "http", "reason", "rate_limited") - lim0; d != s.limited {
+				t.Errorf("rate_limited +%v, want +%v", d, s.limited)
+			}
+			if d := counter(t, tb.reg, rejected, "source", "http", "reason", "too_large") - big0; d != s.tooLarge {
+				t.Errorf("too_large +%v, want +%v", d, s.tooLarge)
+			}
+		})
+	}
+}
+
+func TestDefaultBurstTakesAFullBatch(t *testing.T) {
+	tb := startBus(t, 0)
+	l := testLimits
+	l.EventsPerSecond = 2 // burst 0: max(2/s, max_batch_events 20)
+	h := New(tb.pipe, tb.m, l, normalize.FromJSON, discardLog())
+	if a := post(t, h, req{body: []byte(lines("a", 20))}); a.status != 202 || a.Accepted != 20 {
+		t.Fatalf("a full batch: %d %+v %+v", a.status, a.Result, a.Error)
+	}
+	if a := post(t, h, req{body: []byte(lines("b", 1))}); a.status != 429 || a.header.Get("Retry-After") == "" {
+		t.Fatalf("after the burst: %d %+v, want 429 with Retry-After", a.status, a.header)
+	}
+	if n := len(tb.stored(t)); n != 20 {
+		t.Errorf("stored %d, want 20", n)
+	}
+}
+
+func TestInflightBytes(t *testing.T) {
+	tb := startBus(t, 0)
+	l := testLimits
+	l.MaxInflightBytes = l.MaxBodyBytes // the smallest the config allows
+	h := New(tb.pipe, tb.m, l, normalize.FromJSON, discardLog())
+
+	// A body of unknown length reserves max_body_bytes while it is read.
+	pr, pw := io.Pipe()
+	slow := make(chan answer, 1)
+	go func() {
+		slow <- postReader(t, h, pr, -1, req{})
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for h.inflight.Load() != l.MaxBodyBytes {
+		if time.Now().After(deadline) {
+			t.Fatalf("in-flight bytes %d, want %d reserved", h.inflight.Load(), l.MaxBodyBytes)
+		}
+		time.Sleep(time.Millisecond)
+	}
+
+	over0 := counter(t, tb.reg, rejected, "source", "http", "reason", "overloaded")
+	a := post(t, h, req{body: []byte(`{"msg":"second"}`)})
+	if a.status != 429 || a.header.Get("Retry-After") != "1" || a.Error == nil || a.Error.Code != "overloaded" {
+		t.Fatalf("while full: %d %v %+v, want 429 overloaded with Retry-After 1", a.status, a.header, a.Error)
+	}
+	if d := counter(t, tb.reg, rejected, "source", "http", "reason", "overloaded") - over0; d != 1 {
+		t.Errorf("overloaded +%v, want +1", d)
+	}
+	if n := len(tb.stored(t)); n != 0 {
+		t.Errorf("%d events stored from a refused request", n)
+	}
+
+	if _, err := pw.Write([]byte(`{"msg":"slow"}`)); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	if a := <-slow; a.status != 202 || a.Accepted != 1 {
+		t.Fatalf("slow request: %d %+v", a.status, a.Result)
+	}
+	if h.inflight.Load() != 0 {
+		t.Errorf("in-flight bytes %d after all requests ended, want 0", h.inflight.Load())
+	}
+	if a := post(t, h, req{body: []byte(`{"msg":"retry"}`)}); a.status != 202 {
+		t.Fatalf("retry after the slow one ended: %d %+v", a.status, a.Error)
+	}
+	if got := msgs(tb.stored(t)); !reflect.DeepEqual(got, []string{"slow", "retry"}) {
+		t.Errorf("stored %q", got)
+	}
+}
+
+// failSink stores through next unless fail says no for the batch.
+type failSink struct {
+	next ingest.Sink
+	fail func(batch []event.Event) error
+}
+
+func (s *failSink) Submit(ctx context.Context, batch []event.Event, key string) error {
+	if err := s.fail(batch); err != nil {
+		return err
+	}
+	return s.next.Submit(ctx, batch, key)
+}
+
+func TestSinkFailure(t *testing.T) {
+	errDown := errors.New("bus unavailable")
+	errFull := fmt.Errorf("%w (test)", bus.ErrFull)
+	// Lines: 1 a, 2 b, 3 malformed, 4 c, 5 d, 6 e. With 2 events per
+	// chunk the chunks are [a b] [c d] [e].
+	body := "{\"msg\":\"a\"}\n{\"msg\":\"b\"}\nbad\n{\"msg\":\"c\"}\n{\"msg\":\"d\"}\n{\"msg\":\"e\"}\n"
+	malformed := Reject{Line: 3, Index: 2, Reason: "invalid JSON at byte 1: invalid character 'b' looking for beginning of value"}
+	cases := []struct {
+		name       string
+		failFirst  string // fail the chunk whose first event has this msg; "*" all
+		err        error
+		wantStatus int
+		retryAfter string
+		wantRes    Result
+		wantStored []string
+		reason     string
+	}{
+		{
+			name: "first chunk fails", failFirst: "a", err: errDown, wantStatus: 202,
+			wantRes: Result{Accepted: 3, Rejected: 3, Errors: []Reject{
+				{Line: 1, Index: 0, Reason: "not stored: bus unavailable"},
+				{Line: 2, Index: 1, Reason: "not stored: bus unavailable"},
+				malformed,
+			}},
+			wantStored: []string{"c", "d", "e"}, reason: "store_failed",
+		},
+		{
+			name: "last chunk fails", failFirst: "e", err: errDown, wantStatus: 202,
+			wantRes: Result{Accepted: 4, Rejected: 2, Errors: []Reject{
+				malformed,
+				{Line: 6, Index: 5, Reason: "not stored: bus unavailable"},
+			}},
+			wantStored: []string{"a", "b", "c", "d"}, reason: "store_failed",
+		},
+		{
+			name: "every chunk fails", failFirst: "*", err: errDown, wantStatus: 503, retryAfter: "1",
+			wantRes: Result{Rejected: 6, Errors: []Reject{
+				{Line: 1, Index: 0, Reason: "not stored: bus unavailable"},
+				{Line: 2, Index: 1, Reason: "not stored: bus unavailable"},
+				malformed,
+				{Line: 4, Index: 3, Reason: "not stored: bus unavailable"},
+				{Line: 5, Index: 4, Reason: "not stored: bus unavailable"},
+				{Line: 6, Index: 5, Reason: "not stored: bus unavailable"},
+			}},
+			wantStored: []string{}, reason: "store_failed",
+		},
+		{
+			name: "stream full", failFirst: "*", err: errFull, wantStatus: 429, retryAfter: "1",
+			wantRes: Result{Rejected: 6, Errors: []Reject{
+				{Line: 1, Index: 0, Reason: "not stored: " + errFull.Error()},
+				{Line: 2, Index: 1, Reason: "not stored: " + errFull.Error()},
+				malformed,
+				{Line: 4, Index: 3, Reason: "not stored: " + errFull.Error()},
+				{Line: 5, Index: 4, Reason: "not stored: " + errFull.Error()},
+				{Line: 6, Index: 5, Reason: "not stored: " + errFull.Error()},
+			}},
+			wantStored: []string{}, reason: "overloaded",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tb := startBus(t, 0)
+			sink := &failSink{next: tb.pipe, fail: func(b []event.Event) error {
+				if tc.failFirst == "*" || b[0].GetString("msg") == tc.failFirst {
+					return tc.err
+				}
+				return nil
+			}}
+			h := New(sink, tb.m, testLimits, normalize.FromJSON, discardLog())
+			h.ChunkEvents = 2
+			a := post(t, h, req{body: []byte(body)})
+			if a.status != tc.wantStatus {
+				t.Fatalf("status %d, want %d (%+v)", a.status, tc.wantStatus, a.Result)
+			}
+			if ra := a.header.Get("Retry-After"); ra != tc.retryAfter {
+				t.Errorf("Retry-After %q, want %q", ra, tc.retryAfter)
+			}
+			if !reflect.DeepEqual(a.Result, tc.wantRes) {
+				t.Errorf("answer\n got %+v\nwant %+v", a.Result, tc.wantRes)
+			}
+			// Chunks are stored concurrently, so the stream holds them in
+			// any order; IDs follow the body's order.
+			stored := tb.stored(t)
+			slices.SortFunc(stored, func(a, b event.Event) int { return strings.Compare(a.ID, b.ID) })
+			if got := msgs(stored); !reflect.DeepEqual(got, tc.wantStored) {
+				t.Errorf("stored %q, want %q", got, tc.wantStored)
+			}
+			notStored := float64(tc.wantRes.Rejected - 1)
+			if got := counter(t, tb.reg, rejected, "source", "http", "reason", tc.reason); got != notStored {
+				t.Errorf("rejected{reason=%s} = %v, want %v", tc.reason, got, notStored)
+			}
+			if got := counter(t, tb.reg, accepted, "source", "http"); got != float64(tc.wantRes.Accepted) {
+				t.Errorf("accepted = %v, want %v", got, tc.wantRes.Accepted)
+			}
+		})
+	}
+}
+
+// TestStreamFull fills a real, small events stream: the bus refuses the
+// batch, and the sender is told to come back later rather than told the
+// events are stored.
+func TestStreamFull(t *testing.T) {
+	tb := startBus(t, 4096)
+	h := New(tb.pipe, tb.m, testLimits, normalize.FromJSON, discardLog())
+	var a answer
+	ok := 0
+	for i := range 100 {
+		a = post(t, h, req{body: []byte(fmt.Sprintf(`{"msg":"%d","pad":"%s"}`, i, strings.Repeat("p", 150)))})
+		if a.status != 202 {
+			break
+		}
+		ok++
+	}
+	if ok == 0 || a.status != 429 || a.header.Get("Retry-After") != "1" {
+		t.Fatalf("after %d stored: %d %v %+v, want 429 with Retry-After", ok, a.status, a.header, a.Result)
+	}
+	if a.Rejected != 1 || len(a.Errors) != 1 || !strings.Contains(a.Errors[0].Reason, "not stored: event stream is full") {
+		t.Errorf("answer %+v, want the event listed as not stored because the stream is full", a.Result)
+	}
+	if got := counter(t, tb.reg, rejected, "source", "http", "reason", "overloaded"); got != 1 {
+		t.Errorf("overloaded = %v, want 1", got)
+	}
+	if n := len(tb.stored(t)); n != ok {
+		t.Errorf("stored %d events, want the %d acknowledged", n, ok)
+	}
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	tb := startBus(t, 0)
+	h := New(tb.pipe, tb.m, testLimits, normalize.FromJSON, discardLog())
+	h.ChunkEvents = 2 // several chunks, each deduplicated
+	body := []byte(lines("k", 5))
+	steps := []struct {
+		name   string
+		req    req
+		stored int
+	}{
+		{"first post", req{body: body, key: "batch-1"}, 5},
+		{"same key again", req{body: body, key: "batch-1"}, 0},
+		{"same key, gzip", req{body: gz(t, string(body)), encoding: "gzip", key: "batch-1"}, 0},
+		{"another key", req{body: body, key: "batch-2"}, 5},
+		{"no key", req{body: body}, 5},
+		{"no key again", req{body: body}, 5},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			a := post(t, h, s.req)
+			// A retry is told its events are stored: they are, once.
+			if a.status != 202 || a.Accepted != 5 || a.Rejected != 0 {
+				t.Fatalf("answer %d %+v", a.status, a.Result)
+			}
+			if got := tb.stored(t); len(got) != s.stored {
+				t.Errorf("stored %d events, want %d", len(got), s.stored)
+			}
+		})
+	}
+}
+
+// TestSenderHangsUp: a request whose sender went away is still stored whole,
+// so what is in the stream does not depend on when the client gave up.
+func TestSenderHangsUp(t *testing.T) {
+	tb := startBus(t, 0)
+	h := New(tb.pipe, tb.m, testLimits, normalize.FromJSON, discardLog())
+	h.ChunkEvents = 1
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	a := post(t, h, req{body: []byte(lines("h", 4)), ctx: ctx})
+	if a.status != 202 || a.Accepted != 4 {
+		t.Fatalf("answer %d %+v", a.status, a.Result)
+	}
+	if n := len(tb.stored(t)); n != 4 {
+		t.Errorf("stored %d, want 4", n)
+	}
+}
+
+func TestConcurrentPosts(t *testing.T) {
+	tb := startBus(t, 0)
+	h := New(tb.pipe, tb.m, testLimits, normalize.FromJSON, discardLog())
+	h.ChunkEvents = 3
+	const senders, each = 8, 10
+	var wg sync.WaitGroup
+	for i := range senders {
+		wg.Go(func() {
+			a := post(t, h, req{body: []byte(lines(fmt.Sprintf("s%d-", i), each))})
+			if a.status != 202 || a.Accepted != each {
+				t.Errorf("sender %d: %d %+v", i, a.status, a.Result)
+			}
+		})
+	}
+	wg.Wait()
+	evs := tb.stored(t)
+	seen := map[string]bool{}
+	for _, e := range evs {
+		if seen[e.ID] || seen[e.GetString("msg")] {
+			t.Errorf("duplicate event %s %q", e.ID, e.GetString("msg"))
+		}
+		seen[e.ID], seen[e.GetString("msg")] = true, true
+	}
+	if len(evs) != senders*each {
+		t.Errorf("stored %d, want %d", len(evs), senders*each)
+	}
+	if got := counter(t, tb.reg, accepted, "source", "http"); got != senders*each {
+		t.Errorf("accepted = %v", got)
+	}
+	if h.inflight.Load() != 0 {
+		t.Errorf("in-flight bytes %d after all requests, want 0", h.inflight.Load())
+	}
+}
