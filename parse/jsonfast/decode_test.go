@@ -68,6 +68,19 @@ func TestDecodeValid(t *testing.T) {
 		{"\"\xef\xbf\xbd\"", "\uFFFD"},                       // a real U+FFFD stays
 		{"\"\xff\\n\"", "\uFFFD\n"},                          // invalid UTF-8 and an escape
 		{"{\"\xff\":1,\"\xfe\":2}", obj{"\uFFFD": num("2")}},
+		// Members whose key and value share an allocation, and the
+		// neighbouring cases that must not.
+		{`{"a":"b","c":-1.5e3,"":"","d":""}`, obj{"a": "b", "c": num("-1.5e3"), "": "", "d": ""}},
+		{"{\"a\" \t:\r\n \"b\"}", obj{"a": "b"}},
+		{"{\"a\":        \"far\",\"n\":          7}", obj{"a": "far", "n": num("7")}},
+		{`{"k":"` + strings.Repeat("x", 80) + `","n":1` + strings.Repeat("0", 80) + `}`,
+			obj{"k": strings.Repeat("x", 80), "n": num("1" + strings.Repeat("0", 80))}},
+		{`{"k\u0041":"v","k":"v\u0041","e":"\u00e9"}`, obj{"kA": "v", "k": "vA", "e": "\u00e9"}},
+		{"{\"k\":\"a\xffb\",\"\xff\":\"v\"}", obj{"k": "a\uFFFDb", "\uFFFD": "v"}},
+		{`{"k":true,"l":null,"m":[],"n":{}}`, obj{"k": true, "l": nil, "m": arr{}, "n": obj{}}},
+		{`{"1":1,"2":2,"3":3,"4":4,"5":5,"6":6,"7":7,"8":8,"9":9,"10":10,"1":"dup"}`,
+			obj{"1": "dup", "2": num("2"), "3": num("3"), "4": num("4"), "5": num("5"), "6": num("6"),
+				"7": num("7"), "8": num("8"), "9": num("9"), "10": num("10")}},
 	}
 	for _, tt := range tests {
 		got, err := Decode([]byte(tt.in))
@@ -102,6 +115,12 @@ func TestDecodeInvalid(t *testing.T) {
 		{`"\`, 2, "unexpected end of JSON input"},
 		{`"\u12`, 5, "unexpected end of JSON input"},
 		{`[1,]`, 3, `invalid character ']' looking for beginning of value`},
+		{`{"a":-}`, 6, `invalid character '}' in numeric literal`},
+		{`{"a":-`, 6, "unexpected end of JSON input"},
+		{`{"a":1.}`, 7, `invalid character '}' after decimal point`},
+		{`{"a":"b`, 7, "unexpected end of JSON input"},
+		{`{"a":"b\`, 8, "unexpected end of JSON input"},
+		{`{"a` + "\x00" + `":1}`, 3, `invalid character '\x00' in string literal`},
 		{`{"a":1,}`, 7, `invalid character '}' looking for beginning of object key string`},
 		{`{a:1}`, 1, `invalid character 'a' looking for beginning of object key string`},
 		{`{'a':1}`, 1, `invalid character '\'' looking for beginning of object key string`},

@@ -10,6 +10,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -19,6 +21,7 @@ import (
 	"time"
 
 	"github.com/riposte-soar/riposte/bus"
+	"github.com/riposte-soar/riposte/config"
 	"github.com/riposte-soar/riposte/event"
 	"github.com/riposte-soar/riposte/ingest"
 	"github.com/riposte-soar/riposte/internal/httpjson"
@@ -188,8 +191,8 @@ func TestPost(t *testing.T) {
 			wantStatus: 415, wantCode: "bad_body",
 		},
 		{
-			name: "malformed lines among good ones",
-			req:  req{body: []byte("{\"msg\":\"a\"}\n{\"msg\":\n{\"msg\":\"c\"}\n42\n{\"msg\":\"e\"}\n[1]\n{\"msg\":\"g\"} {}\n")},
+			name:  "malformed lines among good ones",
+			req:   req{body: []byte("{\"msg\":\"a\"}\n{\"msg\":\n{\"msg\":\"c\"}\n42\n{\"msg\":\"e\"}\n[1]\n{\"msg\":\"g\"} {}\n")},
 			plain: "{\"msg\":\"a\"}\n{\"msg\":\n{\"msg\":\"c\"}\n42\n{\"msg\":\"e\"}\n[1]\n{\"msg\":\"g\"} {}\n", bodyRead: true,
 			wantStatus: 202,
 			wantRes: &Result{Accepted: 3, Rejected: 4, Errors: []Reject{
@@ -683,5 +686,32 @@ func TestConcurrentPosts(t *testing.T) {
 	}
 	if h.inflight.Load() != 0 {
 		t.Errorf("in-flight bytes %d after all requests, want 0", h.inflight.Load())
+	}
+}
+
+// TestSampleConfig: sample.conf is valid riposte.yaml and says what it
+// documents.
+func TestSampleConfig(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "riposte.yaml")
+	if err := os.WriteFile(p, []byte(SampleConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, lines, err := config.LoadFile(p)
+	if err != nil {
+		t.Fatalf("sample.conf: %v", err)
+	}
+	if ps := c.Validate(lines); len(ps) > 0 {
+		t.Fatalf("sample.conf: %v", ps)
+	}
+	in := c.Ingest
+	if in.MaxEventBytes != 256<<10 || in.MaxBodyBytes != 64<<20 || in.MaxBatchEvents != 100000 ||
+		in.MaxInflightBytes != 512<<20 || in.Rate != (config.Rate{}) {
+		t.Errorf("sample.conf decodes to %+v", in)
+	}
+	for _, k := range []string{"ingest.max_event_bytes", "ingest.max_body_bytes", "ingest.max_batch_events",
+		"ingest.max_inflight_bytes", "ingest.rate.events_per_second", "ingest.rate.burst"} {
+		if lines[k] == 0 {
+			t.Errorf("sample.conf does not show %s", k)
+		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/riposte-soar/riposte/config"
 	"github.com/riposte-soar/riposte/event"
 	"github.com/riposte-soar/riposte/ingest"
 )
@@ -391,5 +394,30 @@ func TestQueueGroup(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("stored %q", got)
+	}
+}
+
+// TestSampleConfig: sample.conf is valid riposte.yaml and says what it
+// documents.
+func TestSampleConfig(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "riposte.yaml")
+	if err := os.WriteFile(p, []byte(SampleConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, lines, err := config.LoadFile(p)
+	if err != nil {
+		t.Fatalf("sample.conf: %v", err)
+	}
+	if ps := c.Validate(lines); len(ps) > 0 {
+		t.Fatalf("sample.conf: %v", ps)
+	}
+	want := []config.Subject{{Subject: "logs.>", Queue: "riposte"}}
+	if !reflect.DeepEqual(c.Ingest.Subjects, want) {
+		t.Errorf("sample.conf decodes to %+v", c.Ingest.Subjects)
+	}
+	for _, k := range []string{"ingest.nats_subjects[0].subject", "ingest.nats_subjects[0].queue", "ingest.nats_subjects[0].url"} {
+		if lines[k] == 0 {
+			t.Errorf("sample.conf does not show %s", k)
+		}
 	}
 }

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/riposte-soar/riposte/config"
 	"github.com/riposte-soar/riposte/event"
 	"github.com/riposte-soar/riposte/ingest"
 )
@@ -394,5 +397,30 @@ func TestManyConnections(t *testing.T) {
 			t.Errorf("%q stored after %q", m, last[conn])
 		}
 		last[conn] = m
+	}
+}
+
+// TestSampleConfig: sample.conf is valid riposte.yaml and says what it
+// documents.
+func TestSampleConfig(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "riposte.yaml")
+	if err := os.WriteFile(p, []byte(SampleConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, lines, err := config.LoadFile(p)
+	if err != nil {
+		t.Fatalf("sample.conf: %v", err)
+	}
+	if ps := c.Validate(lines); len(ps) > 0 {
+		t.Fatalf("sample.conf: %v", ps)
+	}
+	want := config.Syslog{Listen: "127.0.0.1:5514", UDP: true, TCP: true}
+	if c.Ingest.Syslog != want || c.Ingest.MaxEventBytes != 256<<10 {
+		t.Errorf("sample.conf decodes to %+v, max_event_bytes %v", c.Ingest.Syslog, c.Ingest.MaxEventBytes)
+	}
+	for _, k := range []string{"ingest.max_event_bytes", "ingest.syslog.listen", "ingest.syslog.udp", "ingest.syslog.tcp"} {
+		if lines[k] == 0 {
+			t.Errorf("sample.conf does not show %s", k)
+		}
 	}
 }
