@@ -124,3 +124,24 @@ func FuzzFromSyslogMessage(f *testing.F) {
 		checkEvent(t, &ev)
 	})
 }
+
+// FuzzFromLine feeds arbitrary text lines (file tails): access logs, syslog
+// without PRI, audit records and garbage must all become an event without a
+// panic, and the line is always kept in the message field.
+func FuzzFromLine(f *testing.F) {
+	for _, s := range []string{
+		`203.0.113.9 - - [10/Oct/2026:13:55:36 -0700] "GET / HTTP/1.1" 200 1 "-" "x"`,
+		`Nov 26 10:00:00 web-1 sshd[77]: Failed password for root from 192.0.2.4 port 22 ssh2`,
+		`type=EXECVE msg=audit(1.0:1): argc=1 a0="id"`,
+		`{"a":{"b":1}}`, `1.2.3.4 - - [`, `a - b [x] "`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var ev event.Event
+		p := FromLine(line, nil, &ev)
+		if p != LayoutJSON && p != LayoutEvtx && p != LayoutWinlogbeat && p != LayoutWindowsFlat && ev.Fields["message"] == nil {
+			t.Fatalf("parser %s dropped the message", p)
+		}
+	})
+}

@@ -528,3 +528,37 @@ func TestEventMarshals(t *testing.T) {
 		}
 	}
 }
+
+func TestFromLineAccessLogAndSyslogFile(t *testing.T) {
+	cases := []struct {
+		line   string
+		parser string
+		want   map[string]any
+		ls     event.LogSource
+	}{
+		{`203.0.113.9 - frank [10/Oct/2026:13:55:36 -0700] "GET /index.php?id=1%27%20OR%201=1 HTTP/1.1" 200 2326 "http://ref/" "sqlmap/1.7"`,
+			ParserAccessLog, map[string]any{"c-ip": "203.0.113.9", "source.ip": "203.0.113.9", "cs-method": "GET", "cs-uri-stem": "/index.php",
+				"cs-uri-query": "id=1%27%20OR%201=1", "url.decoded": "/index.php?id=1' OR 1=1", "sc-status": int64(200),
+				"cs-user-agent": "sqlmap/1.7", "cs-username": "frank", "cs-referer": "http://ref/"}, event.LogSource{Category: "webserver"}},
+		{`::1 - - [26/Nov/2026:10:00:00 +0000] "POST /login HTTP/2.0" 401 0 "-" "-"`,
+			ParserAccessLog, map[string]any{"source.ip": "::1", "sc-status": int64(401), "http.request.method": "POST"}, event.LogSource{Category: "webserver"}},
+		{`Nov 26 10:00:00 web-1 sshd[77]: Failed password for root from 192.0.2.4 port 22 ssh2`,
+			ParserSSHD, map[string]any{"user.name": "root", "source.ip": "192.0.2.4", "event.outcome": "failure"}, event.LogSource{Product: "linux", Service: "sshd"}},
+		{`just words [not a log] "x" 200`, ParserText, map[string]any{"message": `just words [not a log] "x" 200`}, event.LogSource{}},
+	}
+	for _, c := range cases {
+		var ev event.Event
+		if got := FromLine([]byte(c.line), nil, &ev); got != c.parser {
+			t.Errorf("%q: parser %q, want %q", c.line, got, c.parser)
+			continue
+		}
+		for k, v := range c.want {
+			if ev.Fields[k] != v {
+				t.Errorf("%q: %s = %#v, want %#v", c.line, k, ev.Fields[k], v)
+			}
+		}
+		if ev.LogSource != c.ls {
+			t.Errorf("%q: logsource %+v, want %+v", c.line, ev.LogSource, c.ls)
+		}
+	}
+}

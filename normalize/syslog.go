@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/riposte-soar/riposte/event"
 	"github.com/riposte-soar/riposte/parse/syslog"
@@ -116,6 +117,16 @@ func FromLine(line []byte, msg *syslog.Message, ev *event.Event) string {
 		return FromSyslog(*msg, ev)
 	}
 	s := string(bytes.TrimRight(line, "\r\n"))
+	if accessLog(s, ev) {
+		ev.Fields["message"] = s
+		return ParserAccessLog
+	}
+	// Log files such as /var/log/auth.log hold syslog lines without PRI;
+	// take them as syslog only when a timestamp and a program name parse,
+	// so that free text is not mistaken for a message from some host.
+	if m, err := syslog.Parse(t, time.Now()); err == nil && !m.Timestamp.IsZero() && m.AppName != "" {
+		return FromSyslog(m, ev)
+	}
 	f := ensureFields(ev, 32)
 	if isAuditLine(s) && auditFields(f, s, ev) {
 		f["message"] = s
