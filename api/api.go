@@ -23,6 +23,8 @@ type Deps struct {
 	Audit   *audit.Log
 	Events  *eventstore.Store
 	Ingest  http.Handler // POST /api/v1/events
+	Rules   RuleService
+	Alerts  AlertReader
 	Metrics http.Handler // Prometheus exposition
 	// Ready reports nil when the node can take traffic.
 	Ready   func(context.Context) error
@@ -77,7 +79,7 @@ type Server struct {
 // New builds the API.
 func New(d Deps) *Server {
 	s := &Server{d: d}
-	s.routes = s.table()
+	s.routes = append(s.table(), s.ruleRoutes()...)
 	return s
 }
 

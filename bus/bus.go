@@ -184,3 +184,29 @@ func Classify(err error) error {
 	}
 	return err
 }
+
+// Alerts stream: detection publishes here; the alarm stage and the alert
+// store read it. Limits retention keeps history for consumers added later
+// (a new alarm node replays what it missed), bounded by age and size.
+const (
+	AlertsStream  = "ALERTS"
+	AlertsSubject = "alerts"
+)
+
+// EnsureAlerts creates or updates the alerts stream.
+func (b *Bus) EnsureAlerts(ctx context.Context, maxAge time.Duration, maxBytes int64) (jetstream.Stream, error) {
+	s, err := b.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       AlertsStream,
+		Subjects:   []string{AlertsSubject + ".>"},
+		Retention:  jetstream.LimitsPolicy,
+		Discard:    jetstream.DiscardOld,
+		Storage:    jetstream.FileStorage,
+		MaxAge:     maxAge,
+		MaxBytes:   maxBytes,
+		Duplicates: 10 * time.Minute,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("alerts stream: %w", err)
+	}
+	return s, nil
+}

@@ -25,6 +25,54 @@ type Config struct {
 	Database  Database  `yaml:"database"`
 	Ingest    Ingest    `yaml:"ingest"`
 	Retention Retention `yaml:"retention"`
+	Detect    Detect    `yaml:"detect"`
+}
+
+// Detect configures detection.
+type Detect struct {
+	// DefaultRules imports Riposte's own rule set into the rule store on
+	// start (rules already there, and their later versions, are kept).
+	DefaultRules bool `yaml:"default_rules"`
+	// Rules are files or folders of Sigma rules imported into the rule
+	// store on every start; a changed file becomes a new version.
+	Rules []string `yaml:"rules"`
+	// Mapping is a YAML file extending the built-in logsource and field
+	// mappings.
+	Mapping string `yaml:"mapping"`
+	Intel        Intel               `yaml:"intel"`
+	// Workers is how many goroutines evaluate events (0: one per CPU).
+	Workers int `yaml:"workers"`
+}
+
+// Intel configures threat-intelligence feeds.
+type Intel struct {
+	// MinConfidence drops indicator hits below it (0-100).
+	MinConfidence int    `yaml:"min_confidence"`
+	Feeds         []Feed `yaml:"feeds"`
+}
+
+// Feed is one indicator source.
+type Feed struct {
+	Name string `yaml:"name"`
+	// Type is stix (a bundle file), misp (a feed folder), csv (a list
+	// file) or taxii (a TAXII 2.1 collection).
+	Type string `yaml:"type"`
+	// Path is the file or folder for stix, misp and csv.
+	Path string `yaml:"path"`
+	// URL, Collection, User and PasswordEnv describe a TAXII collection;
+	// the password is read from the named environment variable so it never
+	// sits in the file.
+	URL         string `yaml:"url"`
+	Collection  string `yaml:"collection"`
+	User        string `yaml:"user"`
+	PasswordEnv string `yaml:"password_env"`
+	// Kind fixes the indicator kind of a csv list (ipv4, domain, sha256...);
+	// empty detects it per value.
+	Kind string `yaml:"kind"`
+	// Confidence is the default confidence of a csv list's indicators.
+	Confidence int `yaml:"confidence"`
+	// Refresh is how often the feed is read again (0: only at start).
+	Refresh Duration `yaml:"refresh"`
 }
 
 // Log configures the process log.
@@ -143,6 +191,7 @@ func Default() Config {
 			Syslog:           Syslog{Listen: "127.0.0.1:5514", UDP: true, TCP: true},
 		},
 		Retention: Retention{MaxAge: Duration(30 * 24 * time.Hour), MaxBytes: 20 << 30},
+		Detect:    Detect{DefaultRules: true},
 	}
 }
 
@@ -295,6 +344,53 @@ func (c *Config) Validate(lines map[string]int) Problems {
 			bad(p+".subject", "must not be empty")
 		} else if strings.HasPrefix(s.Subject, "events.") || s.Subject == "events" || strings.HasPrefix(s.Subject, "$") {
 			bad(p+".subject", "%q is reserved for Riposte's own streams", s.Subject)
+		}
+	}
+	d := &c.Detect
+	for i, p := range d.Rules {
+		if p == "" {
+			bad(fmt.Sprintf("detect.rules[%d]", i), "must not be empty")
+		} else if _, err := os.Stat(p); err != nil {
+			bad(fmt.Sprintf("detect.rules[%d]", i), "%v", err)
+		}
+	}
+	if d.Mapping != "" {
+		if _, err := os.Stat(d.Mapping); err != nil {
+			bad("detect.mapping", "%v", err)
+		}
+	}
+	if d.Workers < 0 {
+		bad("detect.workers", "must not be negative")
+	}
+	if d.Intel.MinConfidence < 0 || d.Intel.MinConfidence > 100 {
+		bad("detect.intel.min_confidence", "%d is outside 0..100", d.Intel.MinConfidence)
+	}
+	names := map[string]bool{}
+	for i, f := range d.Intel.Feeds {
+		p := fmt.Sprintf("detect.intel.feeds[%d]", i)
+		if f.Name == "" {
+			bad(p+".name", "must not be empty")
+		} else if names[f.Name] {
+			bad(p+".name", "%q is used twice", f.Name)
+		}
+		names[f.Name] = true
+		switch f.Type {
+		case "stix", "misp", "csv":
+			if f.Path == "" {
+				bad(p+".path", "a %s feed needs a path", f.Type)
+			}
+		case "taxii":
+			if !strings.HasPrefix(f.URL, "https://") && !strings.HasPrefix(f.URL, "http://") {
+				bad(p+".url", "a taxii feed needs an http(s) URL")
+			}
+			if f.Collection == "" {
+				bad(p+".collection", "a taxii feed needs a collection id")
+			}
+		default:
+			bad(p+".type", "%q is not one of stix, misp, csv, taxii", f.Type)
+		}
+		if f.Confidence < 0 || f.Confidence > 100 {
+			bad(p+".confidence", "%d is outside 0..100", f.Confidence)
 		}
 	}
 	if c.Retention.MaxAge < 0 {

@@ -29,6 +29,7 @@ import (
 	"github.com/riposte-soar/riposte/auth"
 	"github.com/riposte-soar/riposte/bus"
 	"github.com/riposte-soar/riposte/config"
+	"github.com/riposte-soar/riposte/detect"
 	"github.com/riposte-soar/riposte/event"
 	"github.com/riposte-soar/riposte/eventstore"
 	"github.com/riposte-soar/riposte/ingest"
@@ -112,6 +113,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	det, err := setupDetect(ctx, cfg, b, ctl, reg, log)
+	if err != nil {
+		return err
+	}
 	metrics := ingest.NewMetrics(reg)
 	storedEvents := prometheus.NewCounter(prometheus.CounterOpts{Name: "riposte_eventstore_events_written_total", Help: "Events written to the event store."})
 	prunedEvents := prometheus.NewCounter(prometheus.CounterOpts{Name: "riposte_eventstore_events_pruned_total", Help: "Events removed by retention."})
@@ -123,7 +128,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	consCtx, stopConsumers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopConsumers()
 	var consWG sync.WaitGroup
-	consWG.Add(2)
+	consWG.Add(3)
+	go func() {
+		defer consWG.Done()
+		det.run(consCtx, b, log)
+	}()
 	go func() {
 		defer consWG.Done()
 		if err := events.Consume(consCtx, cons, func(n int) { storedEvents.Add(float64(n)) }, log); err != nil {
@@ -191,6 +200,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 
 	a := api.New(api.Deps{
 		Tokens: tokens, Audit: auditLog, Events: events, Ingest: httpIngest,
+		Rules: det.manager, Alerts: detect.AlertReader{JS: b.JS},
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		Ready: func(ctx context.Context) error {
 			if !b.Conn.IsConnected() {

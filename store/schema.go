@@ -43,4 +43,61 @@ var Control = []Migration{
 		enabled  INTEGER NOT NULL,
 		kind     TEXT NOT NULL
 	);`,
+	`CREATE TABLE incidents (
+		id         TEXT PRIMARY KEY,
+		status     TEXT NOT NULL,
+		prio       INTEGER NOT NULL,
+		created_at INTEGER NOT NULL,
+		updated_at INTEGER NOT NULL,
+		assignee   TEXT NOT NULL,
+		doc        TEXT NOT NULL
+	);
+	CREATE INDEX incidents_queue ON incidents (status, prio, created_at);
+	CREATE TABLE alerts (
+		id            TEXT PRIMARY KEY,
+		fingerprint   TEXT NOT NULL,
+		incident_id   TEXT NOT NULL,
+		rule_id       TEXT NOT NULL,
+		first_seen    INTEGER NOT NULL,
+		last_seen     INTEGER NOT NULL,
+		suppressed_by TEXT NOT NULL,
+		doc           TEXT NOT NULL
+	);
+	CREATE INDEX alerts_incident ON alerts (incident_id);
+	CREATE INDEX alerts_last_seen ON alerts (last_seen);
+	CREATE INDEX alerts_suppressed ON alerts (suppressed_by) WHERE suppressed_by != '';
+	CREATE TABLE alert_sources (
+		id TEXT PRIMARY KEY
+	) WITHOUT ROWID;
+	CREATE TABLE incident_entities (
+		kind        TEXT NOT NULL,
+		value       TEXT NOT NULL,
+		incident_id TEXT NOT NULL,
+		PRIMARY KEY (kind, value, incident_id)
+	) WITHOUT ROWID;
+	CREATE TABLE timeline (
+		seq         INTEGER PRIMARY KEY,
+		incident_id TEXT NOT NULL,
+		at          INTEGER NOT NULL,
+		actor       TEXT NOT NULL,
+		kind        TEXT NOT NULL,
+		text        TEXT NOT NULL,
+		detail      TEXT NOT NULL
+	);
+	CREATE INDEX timeline_incident ON timeline (incident_id, seq);
+	CREATE TABLE silences (
+		id         TEXT PRIMARY KEY,
+		ends_at    INTEGER NOT NULL,
+		doc        TEXT NOT NULL
+	);
+	CREATE TABLE assets (
+		kind        TEXT NOT NULL,
+		name        TEXT NOT NULL,
+		criticality INTEGER NOT NULL,
+		discovered  INTEGER NOT NULL,
+		first_seen  INTEGER NOT NULL,
+		last_seen   INTEGER NOT NULL,
+		doc         TEXT NOT NULL,
+		PRIMARY KEY (kind, name)
+	);`,
 }

@@ -28,7 +28,8 @@ func (e *SyntaxError) Error() string {
 // Decode parses exactly one JSON value from b (surrounding whitespace
 // allowed, nothing else after it) and returns it as encoding/json with
 // UseNumber would: map[string]any, []any, string, json.Number, bool, nil.
-// Errors are *SyntaxError. b is not retained and not modified.
+// Errors are *SyntaxError. b is not retained and not modified, and no
+// returned string shares memory with it. Safe for concurrent use.
 func Decode(b []byte) (any, error) {
 	d := getDecoder(b)
 	v, err := d.top()

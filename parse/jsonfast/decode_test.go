@@ -3,6 +3,7 @@ package jsonfast
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -273,4 +274,51 @@ func TestPoolState(t *testing.T) {
 			t.Fatalf("after Decode(%q): got %#v, %v", good[:i], got, err)
 		}
 	}
+}
+
+// TestWideNested interleaves objects and arrays that are wider than the
+// in-frame member buffer, so the shared member and element stacks are used
+// by several levels at once.
+func TestWideNested(t *testing.T) {
+	var gen func(depth int) string
+	gen = func(depth int) string {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range 12 {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `"k%d":`, i)
+			switch {
+			case depth > 0 && i == 9:
+				b.WriteString(gen(depth - 1))
+			case depth > 0 && i == 10:
+				b.WriteString("[" + gen(depth-1) + ",1,[2," + gen(depth-1) + "]]")
+			default:
+				fmt.Fprintf(&b, `"v%d-%d"`, depth, i)
+			}
+		}
+		b.WriteString("}")
+		return b.String()
+	}
+	in := []byte(gen(3))
+	checkSame(t, in)
+	for i := range in {
+		checkSame(t, in[:i])
+	}
+}
+
+// TestLargeScratch decodes inputs that grow the pooled scratch space past
+// what is kept, then checks that decoding still works.
+func TestLargeScratch(t *testing.T) {
+	big := `["` + strings.Repeat(`\n`, 70000) + `",` + strings.Repeat(`{"a":0},`, 5000) + `{"` + strings.Repeat("k", 10) + `":1}]`
+	checkSame(t, []byte(big))
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range 5000 {
+		fmt.Fprintf(&b, `"%d":%d,`, i, i)
+	}
+	b.WriteString(`"x":null}`)
+	checkSame(t, []byte(b.String()))
+	checkSame(t, []byte(`{"a":[1,"\u00e9"]}`))
 }

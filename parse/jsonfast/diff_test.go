@@ -74,9 +74,11 @@ var trickySeeds = []string{
 	"{\"\xff\":\"a\xfeb\xe2\x82 \xed\xa0\x80 \xc0\xaf \xf4\x90\x80\x80 \xef\xbf\xbd\\n\",\"\xfe\":2}",
 	`[12345678901234567890123456789,-0,0.0,-0.0e-0,1e400,1E+2,2.5e-400,-1.5E-07]`,
 	`[01,1.,.5,+1,1e,-,0x10,NaN,Infinity]`,
-	strings.Repeat(`[{"a":`, 50) + `0` + strings.Repeat(`}]`, 50),
-	strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth),
-	strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1),
+	// Deep nesting. The limit itself (MaxDepth) is compared in
+	// TestDepthLimit: 20 KB seeds would leave the fuzzer minimizing
+	// instead of fuzzing for most of a short run.
+	strings.Repeat(`[{"a":`, 300) + `0` + strings.Repeat(`}]`, 300),
+	strings.Repeat(`[`, 1000) + strings.Repeat(`]`, 999),
 	`{}`,
 	`[]`,
 	" \t\r\n{ \"a\" :\t[ 1 ,\r\n2 ] ,\n\"b\":{ } }\r\n ",
@@ -91,9 +93,9 @@ var trickySeeds = []string{
 }
 
 // corpusEvents returns up to max events from the Sigma regression corpus,
-// each twice: as stored (pretty-printed) and compacted onto one line as it
-// arrives on the ingest path. Nil when the corpus is not on this machine.
-func corpusEvents(tb testing.TB, max int) [][]byte {
+// compacted onto one line as they arrive on the ingest path and, if pretty,
+// also as stored (indented). Nil when the corpus is not on this machine.
+func corpusEvents(tb testing.TB, max int, pretty bool) [][]byte {
 	root := "/work/shared/corpus/sigma/regression_data"
 	var files []string
 	filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
@@ -122,7 +124,10 @@ func corpusEvents(tb testing.TB, max int) [][]byte {
 			if err := json.Compact(&compact, raw); err != nil {
 				tb.Fatalf("%s: %v", f, err)
 			}
-			out = append(out, slices.Clone(raw), compact.Bytes())
+			out = append(out, compact.Bytes())
+			if pretty {
+				out = append(out, slices.Clone(raw))
+			}
 		}
 		if len(out) >= max {
 			break
@@ -132,7 +137,7 @@ func corpusEvents(tb testing.TB, max int) [][]byte {
 }
 
 func TestDifferentialCorpus(t *testing.T) {
-	events := corpusEvents(t, 1<<20)
+	events := corpusEvents(t, 1<<20, true)
 	if events == nil {
 		t.Skip("corpus not present")
 	}
@@ -152,7 +157,7 @@ func TestDifferentialMutations(t *testing.T) {
 			inputs = append(inputs, []byte(s))
 		}
 	}
-	inputs = append(inputs, corpusEvents(t, 4)...)
+	inputs = append(inputs, corpusEvents(t, 4, true)...)
 	subst := []byte("\x00\x1f \t\n\"\\/{}[]:,.-+0159eEuUabfnrtx\x7f\x80\xbf\xc2\xe2\xed\xf0\xf4\xff")
 	n := 0
 	for _, in := range inputs {
@@ -178,7 +183,7 @@ func TestDifferentialMutations(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
-	for _, e := range corpusEvents(f, 12) {
+	for _, e := range corpusEvents(f, 12, false) {
 		f.Add(e)
 	}
 	for _, s := range trickySeeds {

@@ -7,7 +7,8 @@
 // to validate, once to build values) and grows every map and slice from
 // empty. Decode does a single pass over the byte slice with no reflection
 // and no intermediate tokens, converts strings without escapes with one
-// allocation, and sizes every map and slice exactly once.
+// allocation (a short key and its short string or number value share one),
+// and allocates every map and slice once, at its final size.
 //
 // Speed is only acceptable if nothing else changes. Decode must accept
 // exactly the inputs encoding/json accepts and produce identical values:

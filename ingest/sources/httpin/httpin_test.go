@@ -108,6 +108,22 @@ func lines(prefix string, n int) string {
 	return b.String()
 }
 
+// checkResult compares an answer with want. Lines and indexes must match
+// exactly; a reason must contain want's, since the wording of JSON syntax
+// errors (and their byte offsets) belongs to the decoder.
+func checkResult(t *testing.T, got, want Result) {
+	t.Helper()
+	ok := got.Accepted == want.Accepted && got.Rejected == want.Rejected &&
+		got.ErrorsTruncated == want.ErrorsTruncated && len(got.Errors) == len(want.Errors)
+	for i := 0; ok && i < len(want.Errors); i++ {
+		g, w := got.Errors[i], want.Errors[i]
+		ok = g.Line == w.Line && g.Index == w.Index && strings.Contains(g.Reason, w.Reason)
+	}
+	if !ok {
+		t.Errorf("answer\n got %+v\nwant %+v", got, want)
+	}
+}
+
 func raws(evs []event.Event) []string {
 	out := []string{}
 	for _, e := range evs {
@@ -196,10 +212,10 @@ func TestPost(t *testing.T) {
 			plain: "{\"msg\":\"a\"}\n{\"msg\":\n{\"msg\":\"c\"}\n42\n{\"msg\":\"e\"}\n[1]\n{\"msg\":\"g\"} {}\n", bodyRead: true,
 			wantStatus: 202,
 			wantRes: &Result{Accepted: 3, Rejected: 4, Errors: []Reject{
-				{Line: 2, Index: 1, Reason: "invalid JSON: unexpected end of input"},
+				{Line: 2, Index: 1, Reason: "unexpected end of JSON input"},
 				{Line: 4, Index: 3, Reason: "not a JSON object (got a number)"},
 				{Line: 6, Index: 5, Reason: "not a JSON object (got an array)"},
-				{Line: 7, Index: 6, Reason: "unexpected data after the JSON value (one object per line)"},
+				{Line: 7, Index: 6, Reason: "invalid character '{' after top-level value"},
 			}},
 			wantRaw:      []string{`{"msg":"a"}`, `{"msg":"c"}`, `{"msg":"e"}`},
 			wantRejected: map[string]float64{"malformed": 4},
@@ -209,8 +225,8 @@ func TestPost(t *testing.T) {
 			plain: "{\"msg\":\"a\"\nnope\n", bodyRead: true,
 			wantStatus: 400,
 			wantRes: &Result{Rejected: 2, Errors: []Reject{
-				{Line: 1, Index: 0, Reason: "invalid JSON: unexpected end of input"},
-				{Line: 2, Index: 1, Reason: "invalid JSON at byte 2: invalid character 'o' in literal null (expecting 'u')"},
+				{Line: 1, Index: 0, Reason: "unexpected end of JSON input"},
+				{Line: 2, Index: 1, Reason: "invalid character 'o' in literal null (expecting 'u')"},
 			}},
 			wantRejected: map[string]float64{"malformed": 2},
 		},
@@ -288,9 +304,7 @@ func TestPost(t *testing.T) {
 				if a.Error != nil {
 					t.Errorf("unexpected error answer %+v", a.Error)
 				}
-				if !reflect.DeepEqual(a.Result, *tc.wantRes) {
-					t.Errorf("answer\n got %+v\nwant %+v", a.Result, *tc.wantRes)
-				}
+				checkResult(t, a.Result, *tc.wantRes)
 			}
 			// The handler answers after storing: what it stored is
 			// readable now, without waiting.
@@ -349,7 +363,8 @@ func TestNormalizedFields(t *testing.T) {
 func TestRateLimit(t *testing.T) {
 	tb := startBus(t, 0)
 	l := testLimits
-	l.EventsPerSecond, l.Burst = 1, 5
+	// Slow refill, so the test's own pace does not matter.
+	l.EventsPerSecond, l.Burst = 0.1, 5
 	h := New(tb.pipe, tb.m, l, normalize.FromJSON, discardLog())
 
 	steps := []struct {
@@ -381,9 +396,12 @@ func TestRateLimit(t *testing.T) {
 			}
 			ra := a.header.Get("Retry-After")
 			if s.retryAfter {
-				// 3 events missing at 1 event/s: about 3 seconds.
-				if n, err := strconv.Atoi(ra); err != nil || n < 2 || n > 3 {
-					t.Errorf("Retry-After %q, want 2 or 3 seconds", ra)
+				// 3 events missing at 0.1 event/s: about 30 seconds.
+				if n, err := strconv.Atoi(ra); err != nil || n < 20 || n > 30 {
+					t.Errorf("Retry-After %q, want about 30 seconds", ra)
+				}
+				if !strings.Contains(a.Error.Message, "0.1 events/s") {
+					t.Errorf("message %q does not state the rate", a.Error.Message)
 				}
 			} else if ra != "" {
 				t.Errorf("Retry-After %q on a %d", ra, a.status)
@@ -404,7 +422,7 @@ func TestRateLimit(t *testing.T) {
 func TestDefaultBurstTakesAFullBatch(t *testing.T) {
 	tb := startBus(t, 0)
 	l := testLimits
-	l.EventsPerSecond = 2 // burst 0: max(2/s, max_batch_events 20)
+	l.EventsPerSecond = 0.01 // burst 0: max(0.01/s, max_batch_events 20)
 	h := New(tb.pipe, tb.m, l, normalize.FromJSON, discardLog())
 	if a := post(t, h, req{body: []byte(lines("a", 20))}); a.status != 202 || a.Accepted != 20 {
 		t.Fatalf("a full batch: %d %+v %+v", a.status, a.Result, a.Error)
@@ -486,7 +504,7 @@ func TestSinkFailure(t *testing.T) {
 	// Lines: 1 a, 2 b, 3 malformed, 4 c, 5 d, 6 e. With 2 events per
 	// chunk the chunks are [a b] [c d] [e].
 	body := "{\"msg\":\"a\"}\n{\"msg\":\"b\"}\nbad\n{\"msg\":\"c\"}\n{\"msg\":\"d\"}\n{\"msg\":\"e\"}\n"
-	malformed := Reject{Line: 3, Index: 2, Reason: "invalid JSON at byte 1: invalid character 'b' looking for beginning of value"}
+	malformed := Reject{Line: 3, Index: 2, Reason: "invalid character 'b' looking for beginning of value"}
 	cases := []struct {
 		name       string
 		failFirst  string // fail the chunk whose first event has this msg; "*" all
@@ -557,9 +575,7 @@ func TestSinkFailure(t *testing.T) {
 			if ra := a.header.Get("Retry-After"); ra != tc.retryAfter {
 				t.Errorf("Retry-After %q, want %q", ra, tc.retryAfter)
 			}
-			if !reflect.DeepEqual(a.Result, tc.wantRes) {
-				t.Errorf("answer\n got %+v\nwant %+v", a.Result, tc.wantRes)
-			}
+			checkResult(t, a.Result, tc.wantRes)
 			// Chunks are stored concurrently, so the stream holds them in
 			// any order; IDs follow the body's order.
 			stored := tb.stored(t)

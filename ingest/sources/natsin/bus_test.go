@@ -14,14 +14,16 @@ import (
 	"github.com/riposte-soar/riposte/ingest"
 )
 
-// testBus is a real embedded NATS JetStream with the events stream, a
-// consumer reading it back, and the real Pipeline writing to it.
+// testBus is a real embedded NATS JetStream with the events stream, read
+// back directly, and the real Pipeline writing to it.
 type testBus struct {
 	b    *bus.Bus
 	pipe *ingest.Pipeline
 	reg  *prometheus.Registry
 	m    *ingest.Metrics
-	cons jetstream.Consumer
+	// stream is read directly; next is the next sequence stored() reads.
+	stream jetstream.Stream
+	next   uint64
 }
 
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -45,52 +47,47 @@ func startBus(t *testing.T, streamMax int64) *testBus {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Interest retention: the consumer must exist before anything is
-	// published, or the stream keeps nothing.
-	cons, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "test", AckPolicy: jetstream.AckExplicitPolicy})
-	if err != nil {
+	// Interest retention: a consumer must exist before anything is
+	// published, or the stream keeps nothing. It never acknowledges, so
+	// the stream keeps every message for stored() to read.
+	if _, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "test", AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
 	m := ingest.NewMetrics(reg)
-	return &testBus{b: b, pipe: ingest.NewPipeline(b.JS, 1<<20-4096, m), reg: reg, m: m, cons: cons}
+	return &testBus{b: b, pipe: ingest.NewPipeline(b.JS, 1<<20-4096, m), reg: reg, m: m, stream: st, next: 1}
 }
 
-// stored returns the events readable from the stream now, and acks them so
-// the next call sees only newer ones.
+// stored returns the events stored since the last call, read from the
+// stream itself: once the bus has acknowledged a message (which is when a
+// source answers its sender), the stream's state includes it.
 func (tb *testBus) stored(t *testing.T) []event.Event {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	info, err := tb.stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out []event.Event
-	for {
-		batch, err := tb.cons.FetchNoWait(100)
+	for ; tb.next <= info.State.LastSeq; tb.next++ {
+		msg, err := tb.stream.GetMsg(ctx, tb.next)
+		if err != nil {
+			t.Fatalf("message %d: %v", tb.next, err)
+		}
+		ws, err := event.DecodeMessage(msg.Data)
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := 0
-		for msg := range batch.Messages() {
-			n++
-			ws, err := event.DecodeMessage(msg.Data())
+		for i := range ws {
+			ev, err := ws[i].Event()
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i := range ws {
-				ev, err := ws[i].Event()
-				if err != nil {
-					t.Fatal(err)
-				}
-				out = append(out, ev)
-			}
-			if err := msg.Ack(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := batch.Error(); err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			return out
+			out = append(out, ev)
 		}
 	}
+	return out
 }
 
 // waitStored polls until n events were read back or the deadline passes.

@@ -84,6 +84,26 @@ func request(t *testing.T, nc *nats.Conn, subject, data string) Reply {
 	return r
 }
 
+// checkReply compares a reply with want. An expected error "A…B" matches
+// one that starts with A and then contains B: the wording of JSON syntax
+// errors (and their byte offsets) belongs to the decoder.
+func checkReply(t *testing.T, got, want Reply) {
+	t.Helper()
+	ok := got.Accepted == want.Accepted && got.Rejected == want.Rejected && len(got.Errors) == len(want.Errors)
+	for i := 0; ok && i < len(want.Errors); i++ {
+		g := got.Errors[i]
+		prefix, part, cut := strings.Cut(want.Errors[i], "…")
+		if cut {
+			ok = strings.HasPrefix(g, prefix) && strings.Contains(g[len(prefix):], part)
+		} else {
+			ok = g == want.Errors[i]
+		}
+	}
+	if !ok {
+		t.Errorf("reply\n got %+v\nwant %+v", got, want)
+	}
+}
+
 func rawsOf(evs []event.Event) []string {
 	out := []string{}
 	for _, e := range evs {
@@ -122,7 +142,7 @@ func TestRequests(t *testing.T) {
 		{
 			name: "ndjson with a bad line", subject: "logs.app.v2", data: "{\"msg\":\"a\"}\nbad\n{\"msg\":\"c\"}\n",
 			want: Reply{Accepted: 2, Rejected: 1, Errors: []string{
-				"line 2: invalid JSON at byte 1: invalid character 'b' looking for beginning of value",
+				"line 2: …invalid character 'b' looking for beginning of value",
 			}},
 			wantRaw: []string{`{"msg":"a"}`, `{"msg":"c"}`}, malformed: 1,
 		},
@@ -173,9 +193,7 @@ func TestRequests(t *testing.T) {
 			bytes0 := counter(t, tb.reg, bytesIn, "source", "nats")
 
 			got := request(t, nc, tc.subject, tc.data)
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("reply\n got %+v\nwant %+v", got, tc.want)
-			}
+			checkReply(t, got, tc.want)
 			// The reply comes after the events are stored: they are
 			// readable now, without waiting.
 			evs := tb.stored(t)
@@ -292,12 +310,10 @@ func TestStoreFailureIsReported(t *testing.T) {
 	nc := shipper(t, tb)
 	got := request(t, nc, "logs.app", "{\"msg\":\"a\"}\nbad\n{\"msg\":\"c\"}")
 	want := Reply{Rejected: 3, Errors: []string{
-		"line 2: invalid JSON at byte 1: invalid character 'b' looking for beginning of value",
+		"line 2: …invalid character 'b' looking for beginning of value",
 		"not stored: bus unavailable",
 	}}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("reply\n got %+v\nwant %+v", got, want)
-	}
+	checkReply(t, got, want)
 	if c := counter(t, tb.reg, rejected, "source", "nats", "reason", "store_failed"); c != 2 {
 		t.Errorf("store_failed = %v, want 2", c)
 	}

@@ -1,0 +1,86 @@
+package alarm
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/riposte-soar/riposte/alert"
+	"github.com/riposte-soar/riposte/bus"
+)
+
+// ConsumerName is the alarm stage's durable consumer on the alerts stream.
+const ConsumerName = "alarm"
+
+// EnsureConsumer creates the alarm consumer. Alerts published before it
+// existed are delivered too (the alerts stream keeps history).
+func EnsureConsumer(ctx context.Context, js jetstream.JetStream) (jetstream.Consumer, error) {
+	return js.CreateOrUpdateConsumer(ctx, bus.AlertsStream, jetstream.ConsumerConfig{
+		Durable:       ConsumerName,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       30 * time.Second,
+		MaxAckPending: 20000,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+}
+
+// Run consumes alerts until ctx ends. Messages are acknowledged after their
+// batch is committed; a crash in between redelivers them, and ApplyBatch
+// skips the ones already applied, so no alert is lost or counted twice.
+func (s *Service) Run(ctx context.Context, cons jetstream.Consumer, tick time.Duration) {
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for ctx.Err() == nil {
+		select {
+		case <-t.C:
+			if err := s.Tick(ctx, time.Now().UTC()); err != nil && ctx.Err() == nil {
+				s.log.Warn("SLA tick", "err", err)
+			}
+		default:
+		}
+		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(100*time.Millisecond))
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("alarm fetch failed", "err", err)
+				time.Sleep(200 * time.Millisecond)
+			}
+			continue
+		}
+		var msgs []jetstream.Msg
+		var alerts []alert.Alert
+		for m := range batch.Messages() {
+			var a alert.Alert
+			if err := json.Unmarshal(m.Data(), &a); err != nil {
+				s.log.Error("alarm: undecodable alert skipped", "err", err)
+				_ = m.Term()
+				continue
+			}
+			msgs = append(msgs, m)
+			alerts = append(alerts, a)
+		}
+		if len(msgs) == 0 {
+			continue
+		}
+		for {
+			err := s.ApplyBatch(context.WithoutCancel(ctx), alerts, time.Now().UTC())
+			if err == nil {
+				break
+			}
+			s.log.Error("alarm batch not stored, retrying", "alerts", len(alerts), "err", err)
+			select {
+			case <-ctx.Done():
+				return // unacknowledged: redelivered after restart
+			case <-time.After(time.Second):
+			}
+		}
+		for _, m := range msgs {
+			_ = m.Ack()
+		}
+	}
+}
+
+// Logger returns the service's logger (for the stage wiring).
+func (s *Service) Logger() *slog.Logger { return s.log }

@@ -1,0 +1,335 @@
+package alarm
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/riposte-soar/riposte/store"
+)
+
+// Store persists alarm state in the control database.
+type Store struct{ db *store.DB }
+
+// NewStore wraps the control database.
+func NewStore(db *store.DB) *Store { return &Store{db: db} }
+
+// ErrNotFound is returned for an unknown incident, alert or silence.
+var ErrNotFound = errors.New("not found")
+
+// Applied returns which of the stream alert ids were already applied, so a
+// batch redelivered after a crash does not count its alerts twice.
+func (s *Store) Applied(ctx context.Context, ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		q := "SELECT id FROM alert_sources WHERE id IN (?" + strings.Repeat(",?", n-1) + ")"
+		args := make([]any, n)
+		for i := range args {
+			args[i] = ids[i]
+		}
+		rows, err := s.db.W.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[id] = true
+		}
+		rows.Close()
+		ids = ids[n:]
+	}
+	return out, nil
+}
+
+func ns(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// Commit writes a batch's changes in one transaction.
+func (s *Store) Commit(ctx context.Context, ch *Changes, now time.Time) error {
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if err := commitTx(ctx, tx, ch); err != nil {
+			return err
+		}
+		return s.seenTx(ctx, tx, ch.Seen, now)
+	})
+}
+
+func commitTx(ctx context.Context, tx *sql.Tx, ch *Changes) error {
+	if len(ch.Sources) > 0 {
+		st, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO alert_sources (id) VALUES (?)`)
+		if err != nil {
+			return err
+		}
+		for _, id := range ch.Sources {
+			if _, err := st.ExecContext(ctx, id); err != nil {
+				st.Close()
+				return err
+			}
+		}
+		st.Close()
+	}
+	if len(ch.Alerts) > 0 {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO alerts (id, fingerprint, incident_id, rule_id, first_seen, last_seen, suppressed_by, doc)
+			VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET incident_id = excluded.incident_id,
+			last_seen = excluded.last_seen, suppressed_by = excluded.suppressed_by, doc = excluded.doc`)
+		if err != nil {
+			return err
+		}
+		for _, a := range ch.Alerts {
+			doc, _ := json.Marshal(a)
+			if _, err := st.ExecContext(ctx, a.ID, a.Fingerprint, a.IncidentID, a.RuleID, ns(a.FirstSeen), ns(a.LastSeen), a.SuppressedBy, string(doc)); err != nil {
+				st.Close()
+				return err
+			}
+		}
+		st.Close()
+	}
+	for _, inc := range ch.Incidents {
+		if err := putIncident(ctx, tx, inc); err != nil {
+			return err
+		}
+	}
+	for id, ents := range ch.Entities {
+		for _, e := range ents {
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO incident_entities (kind, value, incident_id) VALUES (?,?,?)`,
+				e.Kind, strings.ToLower(e.Value), id); err != nil {
+				return err
+			}
+		}
+	}
+	return addTimeline(ctx, tx, ch.Timeline)
+}
+
+func putIncident(ctx context.Context, tx *sql.Tx, inc *Incident) error {
+	doc, err := json.Marshal(inc)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO incidents (id, status, prio, created_at, updated_at, assignee, doc) VALUES (?,?,?,?,?,?,?)
+		ON CONFLICT (id) DO UPDATE SET status = excluded.status, prio = excluded.prio, updated_at = excluded.updated_at,
+		assignee = excluded.assignee, doc = excluded.doc`,
+		inc.ID, string(inc.Status), prioRank(inc.Priority), ns(inc.CreatedAt), ns(inc.UpdatedAt), inc.Assignee, string(doc))
+	return err
+}
+
+func addTimeline(ctx context.Context, tx *sql.Tx, entries []TimelineEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	st, err := tx.PrepareContext(ctx, `INSERT INTO timeline (incident_id, at, actor, kind, text, detail) VALUES (?,?,?,?,?,?)`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, t := range entries {
+		d := []byte("{}")
+		if t.Detail != nil {
+			d, _ = json.Marshal(t.Detail)
+		}
+		if _, err := st.ExecContext(ctx, t.IncidentID, ns(t.At), t.Actor, t.Kind, t.Text, string(d)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LatestAlert returns the last-seen time of the newest alert.
+func (s *Store) LatestAlert(ctx context.Context) (time.Time, error) {
+	var n sql.NullInt64
+	if err := s.db.R.QueryRowContext(ctx, `SELECT max(last_seen) FROM alerts`).Scan(&n); err != nil {
+		return time.Time{}, err
+	}
+	if !n.Valid {
+		return time.Now(), nil
+	}
+	return time.Unix(0, n.Int64).UTC(), nil
+}
+
+// LoadOpen reads the open incidents and the alerts seen since "since", to
+// rebuild the engine's memory after a restart.
+func (s *Store) LoadOpen(ctx context.Context, since time.Time) ([]*Incident, []*Alert, error) {
+	rows, err := s.db.R.QueryContext(ctx, `SELECT doc FROM incidents WHERE status != 'closed'`)
+	if err != nil {
+		return nil, nil, err
+	}
+	var incs []*Incident
+	for rows.Next() {
+		var doc string
+		if err := rows.Scan(&doc); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		var inc Incident
+		if err := json.Unmarshal([]byte(doc), &inc); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		if inc.MergedInto == "" {
+			incs = append(incs, &inc)
+		}
+	}
+	rows.Close()
+	alerts, err := s.alerts(ctx, `SELECT doc, incident_id FROM alerts WHERE last_seen >= ? ORDER BY last_seen`, ns(since))
+	return incs, alerts, err
+}
+
+// Filter selects incidents for the queue.
+type Filter struct {
+	Statuses []Status
+	Priority string
+	Assignee string
+	Limit    int
+	Offset   int
+}
+
+// List returns incidents ordered as the queue: priority, then age (oldest first).
+func (s *Store) List(ctx context.Context, f Filter) ([]*Incident, error) {
+	var where []string
+	var args []any
+	if len(f.Statuses) > 0 {
+		ph := make([]string, len(f.Statuses))
+		for i, st := range f.Statuses {
+			ph[i] = "?"
+			args = append(args, string(st))
+		}
+		where = append(where, "status IN ("+strings.Join(ph, ",")+")")
+	}
+	if f.Priority != "" {
+		where = append(where, "prio = ?")
+		args = append(args, prioRank(f.Priority))
+	}
+	if f.Assignee != "" {
+		where = append(where, "assignee = ?")
+		args = append(args, f.Assignee)
+	}
+	q := "SELECT doc FROM incidents"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 100
+	}
+	q += " ORDER BY prio, created_at, id LIMIT ? OFFSET ?"
+	args = append(args, f.Limit, f.Offset)
+	rows, err := s.db.R.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Incident
+	for rows.Next() {
+		var doc string
+		if err := rows.Scan(&doc); err != nil {
+			return nil, err
+		}
+		var inc Incident
+		if err := json.Unmarshal([]byte(doc), &inc); err != nil {
+			return nil, err
+		}
+		out = append(out, &inc)
+	}
+	return out, rows.Err()
+}
+
+// Get returns one incident.
+func (s *Store) Get(ctx context.Context, id string) (*Incident, error) {
+	var doc string
+	err := s.db.R.QueryRowContext(ctx, `SELECT doc FROM incidents WHERE id = ?`, id).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("incident %s: %w", id, ErrNotFound)
+	} else if err != nil {
+		return nil, err
+	}
+	var inc Incident
+	return &inc, json.Unmarshal([]byte(doc), &inc)
+}
+
+// Alerts returns an incident's alerts, oldest first.
+func (s *Store) Alerts(ctx context.Context, incidentID string) ([]*Alert, error) {
+	return s.alerts(ctx, `SELECT doc, incident_id FROM alerts WHERE incident_id = ? ORDER BY first_seen`, incidentID)
+}
+
+// Suppressed returns held alerts (silenced or inhibited), newest first.
+func (s *Store) Suppressed(ctx context.Context, limit int) ([]*Alert, error) {
+	return s.alerts(ctx, `SELECT doc, incident_id FROM alerts WHERE suppressed_by != '' ORDER BY last_seen DESC LIMIT ?`, limit)
+}
+
+func (s *Store) alerts(ctx context.Context, q string, args ...any) ([]*Alert, error) {
+	rows, err := s.db.R.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Alert
+	for rows.Next() {
+		var doc, inc string
+		if err := rows.Scan(&doc, &inc); err != nil {
+			return nil, err
+		}
+		var a Alert
+		if err := json.Unmarshal([]byte(doc), &a); err != nil {
+			return nil, err
+		}
+		a.IncidentID = inc // merges and splits move alerts by this column
+		out = append(out, &a)
+	}
+	return out, rows.Err()
+}
+
+// Timeline returns an incident's history, oldest first.
+func (s *Store) Timeline(ctx context.Context, incidentID string) ([]TimelineEntry, error) {
+	rows, err := s.db.R.QueryContext(ctx, `SELECT seq, incident_id, at, actor, kind, text, detail FROM timeline
+		WHERE incident_id = ? ORDER BY seq`, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []TimelineEntry
+	for rows.Next() {
+		var t TimelineEntry
+		var at int64
+		var detail string
+		if err := rows.Scan(&t.Seq, &t.IncidentID, &at, &t.Actor, &t.Kind, &t.Text, &detail); err != nil {
+			return nil, err
+		}
+		t.At = time.Unix(0, at).UTC()
+		if detail != "{}" {
+			_ = json.Unmarshal([]byte(detail), &t.Detail)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// SuppressedCount counts held alerts by what held them ("silence:<id>" or "inhibited").
+func (s *Store) SuppressedCount(ctx context.Context) (map[string]int64, error) {
+	rows, err := s.db.R.QueryContext(ctx, `SELECT CASE WHEN suppressed_by LIKE 'inhibited:%' THEN 'inhibited' ELSE suppressed_by END,
+		count(*) FROM alerts WHERE suppressed_by != '' GROUP BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var k string
+		var n int64
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, err
+		}
+		out[k] = n
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// apiClient calls a running server. Errors carry the server's own message.
+type apiClient struct {
+	server, token string
+	http          *http.Client
+}
+
+func newClient(server, token string) (*apiClient, error) {
+	if err := needToken(token); err != nil {
+		return nil, err
+	}
+	return &apiClient{server: strings.TrimRight(server, "/"), token: token, http: &http.Client{Timeout: 2 * time.Minute}}, nil
+}
+
+type apiError struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("%s (HTTP %d %s)", e.msg, e.status, e.code) }
+
+// call sends in (JSON, unless it is already bytes) and decodes the answer into out.
+func (c *apiClient) call(method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.server+path, body)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error struct{ Code, Message string }
+		}
+		_ = json.Unmarshal(b, &e)
+		ae := &apiError{status: resp.StatusCode, code: e.Error.Code, msg: e.Error.Message}
+		if ae.msg == "" {
+			ae.msg = strings.TrimSpace(string(b))
+		}
+		code := 2
+		// A refusal on the merits (not found, invalid) is a negative answer.
+		if resp.StatusCode == 404 || resp.StatusCode == 409 || resp.StatusCode == 422 {
+			code = 1
+		}
+		return &exitError{code: code, err: ae}
+	}
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("unreadable answer from %s: %v", path, err)}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/riposte-soar/riposte/alert"
+	"github.com/riposte-soar/riposte/detect"
+	"github.com/riposte-soar/riposte/detect/correlate"
+	"github.com/riposte-soar/riposte/detect/intel"
+	"github.com/riposte-soar/riposte/detect/sigma"
+	"github.com/riposte-soar/riposte/event"
+	"github.com/riposte-soar/riposte/rulestore"
+)
+
+type backtestHit struct {
+	EventID string    `json:"event_id"`
+	Time    time.Time `json:"time"`
+	Host    string    `json:"host,omitempty"`
+}
+
+type backtestReport struct {
+	RuleID    string        `json:"rule_id"`
+	From      time.Time     `json:"from"`
+	To        time.Time     `json:"to"`
+	Events    int           `json:"events"`
+	Current   int           `json:"current_hits"`
+	Candidate int           `json:"candidate_hits"`
+	Added     []backtestHit `json:"added"`
+	Removed   []backtestHit `json:"removed"`
+	IsNew     bool          `json:"new_rule"`
+}
+
+func rulesBacktestCmd() *cobra.Command {
+	var server, token, ruleFile, from, to, output string
+	c := &cobra.Command{
+		Use:   "backtest --rule FILE --from T --to T",
+		Short: "Replay stored events through a candidate rule; report the hits it adds and removes against the current version",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			if ruleFile == "" || from == "" || to == "" {
+				return &exitError{code: 2, err: fmt.Errorf("--rule, --from and --to are required")}
+			}
+			tf, err1 := time.Parse(time.RFC3339, from)
+			tt, err2 := time.Parse(time.RFC3339, to)
+			if err1 != nil || err2 != nil || !tt.After(tf) {
+				return &exitError{code: 2, err: fmt.Errorf("--from and --to must be RFC 3339 times with --to after --from")}
+			}
+			body, err := os.ReadFile(ruleFile)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			info, errs := detect.Inspect(body, ruleFile)
+			if len(errs) > 0 {
+				for _, e := range errs {
+					fmt.Fprintln(c.ErrOrStderr(), e.Error())
+				}
+				return negative("%s does not load", ruleFile)
+			}
+			cl, err := newClient(server, token)
+			if err != nil {
+				return err
+			}
+			var active struct {
+				Rules []rulestore.Version `json:"versions"`
+			}
+			if err := cl.call("GET", "/api/v1/rules/active", nil, &active); err != nil {
+				return err
+			}
+			var cur, cand []detect.Source
+			isNew := true
+			for _, v := range active.Rules {
+				s := detect.Source{RuleID: v.RuleID, Version: v.Version, Name: "rule:" + v.RuleID, Body: []byte(v.Body)}
+				cur = append(cur, s)
+				if v.RuleID == info.ID {
+					isNew = false
+					continue
+				}
+				cand = append(cand, s)
+			}
+			cand = append(cand, detect.Source{RuleID: info.ID, Name: ruleFile, Body: body})
+			curSet, _ := detect.Build(cur, sigma.DefaultMapping())
+			candSet, cerrs := detect.Build(cand, sigma.DefaultMapping())
+			for _, e := range cerrs {
+				if e.Source == ruleFile {
+					return negative("candidate: %v", e)
+				}
+			}
+			curEng := detect.NewEngine(curSet, intel.NewIndex(), correlate.Options{})
+			candEng := detect.NewEngine(candSet, intel.NewIndex(), correlate.Options{})
+
+			rep := backtestReport{RuleID: info.ID, From: tf, To: tt, IsNew: isNew}
+			curHits, candHits := map[string]backtestHit{}, map[string]backtestHit{}
+			progress := newProgress(c.ErrOrStderr(), tf, tt)
+			cursor := ""
+			for {
+				q := url.Values{"from": {tf.Format(time.RFC3339Nano)}, "to": {tt.Format(time.RFC3339Nano)}, "limit": {"5000"}}
+				if cursor != "" {
+					q.Set("cursor", cursor)
+				}
+				var page struct {
+					Events []struct {
+						ID        string          `json:"id"`
+						Time      time.Time       `json:"time"`
+						Received  time.Time       `json:"received"`
+						Host      string          `json:"host"`
+						Source    string          `json:"source"`
+						LogSource event.LogSource `json:"logsource"`
+						Fields    json.RawMessage `json:"fields"`
+					} `json:"events"`
+					Next string `json:"next_cursor"`
+				}
+				if err := cl.call("GET", "/api/v1/events?"+q.Encode(), nil, &page); err != nil {
+					return err
+				}
+				for _, pe := range page.Events {
+					fields, err := event.DecodeFieldsJSON(pe.Fields)
+					if err != nil {
+						continue
+					}
+					ev := event.Event{ID: pe.ID, Time: pe.Time, Received: pe.Received, Host: pe.Host, Source: pe.Source,
+						LogSource: pe.LogSource, Fields: fields}
+					rep.Events++
+					record := func(into map[string]backtestHit) func(alert.Alert) {
+						return func(a alert.Alert) {
+							if a.Rule.ID != info.ID {
+								return
+							}
+							id := ev.ID
+							if len(a.EventIDs) > 0 {
+								id = a.EventIDs[len(a.EventIDs)-1]
+							}
+							into[id] = backtestHit{EventID: id, Time: ev.Time, Host: ev.Host}
+						}
+					}
+					curEng.Process(&ev, ev.Time, record(curHits))
+					candEng.Process(&ev, ev.Time, record(candHits))
+					progress.at(ev.Time, rep.Events)
+				}
+				if page.Next == "" {
+					break
+				}
+				cursor = page.Next
+			}
+			progress.done(rep.Events)
+			rep.Current, rep.Candidate = len(curHits), len(candHits)
+			for id, h := range candHits {
+				if _, ok := curHits[id]; !ok {
+					rep.Added = append(rep.Added, h)
+				}
+			}
+			for id, h := range curHits {
+				if _, ok := candHits[id]; !ok {
+					rep.Removed = append(rep.Removed, h)
+				}
+			}
+			for _, l := range [][]backtestHit{rep.Added, rep.Removed} {
+				sort.Slice(l, func(i, j int) bool { return l[i].Time.Before(l[j].Time) })
+			}
+			if output == "json" {
+				return writeJSON(c.OutOrStdout(), rep)
+			}
+			out := c.OutOrStdout()
+			state := "current version"
+			if isNew {
+				state = "no current version (new rule)"
+			}
+			fmt.Fprintf(out, "rule %s against %s, %d events from %s to %s\n", info.ID, state, rep.Events,
+				tf.Format(time.RFC3339), tt.Format(time.RFC3339))
+			fmt.Fprintf(out, "hits: current %d, candidate %d; added %d, removed %d\n", rep.Current, rep.Candidate, len(rep.Added), len(rep.Removed))
+			show := func(label string, l []backtestHit) {
+				for i, h := range l {
+					if i == 20 {
+						fmt.Fprintf(out, "  ... %d more (use --output json for all)\n", len(l)-20)
+						break
+					}
+					fmt.Fprintf(out, "  %s %s %s %s\n", label, h.Time.Format(time.RFC3339), h.EventID, h.Host)
+				}
+			}
+			show("+", rep.Added)
+			show("-", rep.Removed)
+			return nil
+		},
+	}
+	serverFlags(c, &server, &token)
+	outputFlag(c, &output)
+	c.Flags().StringVar(&ruleFile, "rule", "", "candidate rule file")
+	c.Flags().StringVar(&from, "from", "", "start of the window (RFC 3339)")
+	c.Flags().StringVar(&to, "to", "", "end of the window (RFC 3339)")
+	return c
+}
+
+// progress draws a bar on a terminal and nothing otherwise: scripts read
+// the final report, not the ticks.
+type progress struct {
+	w        io.Writer
+	tty      bool
+	from, to time.Time
+	last     time.Time
+}
+
+func newProgress(w io.Writer, from, to time.Time) *progress {
+	p := &progress{w: w, from: from, to: to}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+func (p *progress) at(t time.Time, n int) {
+	if !p.tty || time.Since(p.last) < 100*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	frac := float64(t.Sub(p.from)) / float64(p.to.Sub(p.from))
+	frac = min(max(frac, 0), 1)
+	w := 40
+	done := int(frac * float64(w))
+	fmt.Fprintf(p.w, "\r[%s%s] %3.0f%% %d events", strings.Repeat("=", done), strings.Repeat(" ", w-done), frac*100, n)
+}
+
+func (p *progress) done(n int) {
+	if p.tty {
+		fmt.Fprintf(p.w, "\r[%s] 100%% %d events\n", strings.Repeat("=", 40), n)
+	}
+}

@@ -1,0 +1,149 @@
+package detect
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/riposte-soar/riposte/alert"
+	"github.com/riposte-soar/riposte/bus"
+	"github.com/riposte-soar/riposte/event"
+)
+
+// ConsumerName is detection's durable consumer on the events stream.
+const ConsumerName = "detect"
+
+// EnsureConsumer creates detection's durable consumer; like every consumer
+// of the events stream it must exist before sources publish.
+func EnsureConsumer(ctx context.Context, js jetstream.JetStream) (jetstream.Consumer, error) {
+	return js.CreateOrUpdateConsumer(ctx, bus.EventsStream, jetstream.ConsumerConfig{
+		Durable:       ConsumerName,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       15 * time.Second,
+		MaxAckPending: 4096,
+		FilterSubject: bus.EventsSubject + ".>",
+	})
+}
+
+// Publisher sends alerts to the alerts stream. The message id makes a
+// redelivered event (after a crash) raise its alerts once.
+type Publisher struct{ JS jetstream.JetStream }
+
+// dedupKey names "this alert for this input": rule and first event, or
+// correlation and window.
+func dedupKey(a *alert.Alert) string {
+	switch {
+	case a.Correlation != nil:
+		return fmt.Sprintf("%s|%s|%d", a.Rule.ID, a.Fingerprint, a.Correlation.WindowEnd.UnixNano())
+	case len(a.EventIDs) > 0:
+		return a.Rule.ID + "|" + a.EventIDs[0]
+	}
+	return a.ID
+}
+
+// Publish stores alerts and waits for every acknowledgement.
+func (p Publisher) Publish(ctx context.Context, alerts []alert.Alert) error {
+	futs := make([]jetstream.PubAckFuture, 0, len(alerts))
+	for i := range alerts {
+		a := &alerts[i]
+		if a.ID == "" {
+			a.ID = event.NewID(a.Detected)
+		}
+		b, err := json.Marshal(a)
+		if err != nil {
+			return err
+		}
+		msg := &nats.Msg{Subject: bus.AlertsSubject + "." + string(a.Kind), Data: b, Header: nats.Header{}}
+		msg.Header.Set(jetstream.MsgIDHeader, dedupKey(a))
+		f, err := p.JS.PublishMsgAsync(msg)
+		if err != nil {
+			return err
+		}
+		futs = append(futs, f)
+	}
+	for _, f := range futs {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Run consumes events until ctx ends. A message is acknowledged only after
+// the alerts it raised are stored, so a crash never loses a detection.
+func Run(ctx context.Context, cons jetstream.Consumer, e *Engine, pub Publisher, log *slog.Logger) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var pending []alert.Alert
+	emit := func(a alert.Alert) { pending = append(pending, a) }
+	flush := func() bool {
+		for len(pending) > 0 {
+			err := pub.Publish(context.WithoutCancel(ctx), pending)
+			if err == nil {
+				pending = pending[:0]
+				return true
+			}
+			log.Warn("alerts not stored, retrying", "alerts", len(pending), "err", err)
+			select {
+			case <-ctx.Done():
+				return false
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+		return true
+	}
+	for ctx.Err() == nil {
+		select {
+		case <-tick.C:
+			e.Tick(time.Now(), emit)
+			if !flush() {
+				return nil
+			}
+		default:
+		}
+		batch, err := cons.Fetch(32, jetstream.FetchMaxWait(200*time.Millisecond))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			log.Warn("detect fetch failed", "err", err)
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		var msgs []jetstream.Msg
+		for m := range batch.Messages() {
+			ws, err := event.DecodeMessage(m.Data())
+			if err != nil {
+				log.Error("detect: undecodable event message skipped", "err", err)
+				_ = m.Term()
+				continue
+			}
+			now := time.Now()
+			for i := range ws {
+				ev, err := ws[i].Event()
+				if err != nil {
+					log.Warn("detect: event skipped", "id", ws[i].ID, "err", err)
+					continue
+				}
+				e.Process(&ev, now, emit)
+			}
+			msgs = append(msgs, m)
+		}
+		if !flush() {
+			return nil
+		}
+		for _, m := range msgs {
+			_ = m.Ack()
+		}
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/riposte-soar/riposte/bus"
+	"github.com/riposte-soar/riposte/config"
+	"github.com/riposte-soar/riposte/detect"
+	"github.com/riposte-soar/riposte/detect/correlate"
+	"github.com/riposte-soar/riposte/detect/intel"
+	"github.com/riposte-soar/riposte/detect/rules"
+	"github.com/riposte-soar/riposte/detect/sigma"
+	"github.com/riposte-soar/riposte/rulestore"
+	"github.com/riposte-soar/riposte/store"
+)
+
+// detection is the detect stage of a node.
+type detection struct {
+	manager *detect.Manager
+	engine  *detect.Engine
+	cons    jetstream.Consumer
+	index   *intel.Index
+	state   *correlate.Store
+}
+
+// setupDetect loads the rules into the store and the engine. It runs before
+// any source starts, so its consumer exists when the first event arrives.
+func setupDetect(ctx context.Context, cfg config.Config, b *bus.Bus, ctl *store.DB, reg prometheus.Registerer, log *slog.Logger) (*detection, error) {
+	mapping := sigma.DefaultMapping()
+	if cfg.Detect.Mapping != "" {
+		data, err := os.ReadFile(cfg.Detect.Mapping)
+		if err != nil {
+			return nil, fmt.Errorf("detect.mapping: %w", err)
+		}
+		if mapping, err = sigma.LoadMapping(data); err != nil {
+			return nil, fmt.Errorf("detect.mapping %s: %w", cfg.Detect.Mapping, err)
+		}
+	}
+	if _, err := b.EnsureAlerts(ctx, 30*24*time.Hour, 4<<30); err != nil {
+		return nil, err
+	}
+	cons, err := detect.EnsureConsumer(ctx, b.JS)
+	if err != nil {
+		return nil, fmt.Errorf("detect consumer: %w", err)
+	}
+	state, err := correlate.OpenStore(filepath.Join(cfg.Data, "correlation.db"))
+	if err != nil {
+		return nil, fmt.Errorf("correlation state: %w", err)
+	}
+	empty, _ := detect.Build(nil, mapping)
+	d := &detection{cons: cons, index: intel.NewIndex(), state: state}
+	d.engine = detect.NewEngine(empty, d.index, correlate.Options{})
+	d.engine.MinConfidence = cfg.Detect.Intel.MinConfidence
+	d.manager = &detect.Manager{Store: rulestore.New(ctl), Engine: d.engine, Mapping: mapping, Log: log}
+	if cfg.Detect.DefaultRules {
+		added, _, errs := d.manager.Import(ctx, rules.Default, "default", "system", false)
+		for _, e := range errs {
+			log.Error("default rule not imported", "err", e.Error())
+		}
+		if added > 0 {
+			log.Info("default rules imported", "rules", added)
+		}
+	}
+	for _, p := range cfg.Detect.Rules {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, err
+		}
+		dir, root := abs, "."
+		if st, err := os.Stat(abs); err == nil && !st.IsDir() {
+			dir, root = filepath.Dir(abs), filepath.Base(abs)
+		}
+		added, updated, errs := d.manager.Import(ctx, os.DirFS(dir), root, "config", true)
+		log.Info("rules imported", "path", p, "added", added, "updated", updated, "not_loaded", len(errs))
+		for i, e := range errs {
+			if i == 20 {
+				log.Warn("more rules not imported; run riposte rules lint on the folder", "count", len(errs)-20)
+				break
+			}
+			log.Warn("rule not imported", "err", e.Error())
+		}
+	}
+	if err := d.manager.Reload(ctx); err != nil {
+		return nil, err
+	}
+	d.engine.Correlations(func(e *correlate.Engine) {
+		if err := state.Restore(ctx, e); err != nil {
+			log.Warn("correlation state not restored", "err", err)
+		}
+	})
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "riposte_detect_rule_matches_total", Help: "Rule matches on events.",
+	}, func() float64 { m, _ := d.engine.Counts(); return float64(m) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "riposte_detect_alerts_total", Help: "Alerts raised (before suppression by correlations).",
+	}, func() float64 { _, a := d.engine.Counts(); return float64(a) }))
+	loadFeeds(ctx, cfg.Detect.Intel, d.index, log)
+	return d, nil
+}
+
+// run consumes events until ctx ends and saves correlation state regularly
+// and on the way out, so a restart resumes counting where it stopped.
+func (d *detection) run(ctx context.Context, b *bus.Bus, log *slog.Logger) {
+	save := func() {
+		d.engine.Correlations(func(e *correlate.Engine) {
+			if err := d.state.Save(context.WithoutCancel(ctx), e); err != nil {
+				log.Warn("correlation state not saved", "err", err)
+			}
+		})
+	}
+	go func() {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				save()
+			}
+		}
+	}()
+	if err := detect.Run(ctx, d.cons, d.engine, detect.Publisher{JS: b.JS}, log); err != nil {
+		log.Error("detection stopped", "err", err)
+	}
+	save()
+	d.state.Close()
+}
