@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riposte-soar/riposte/alarm"
 	"github.com/riposte-soar/riposte/audit"
 	"github.com/riposte-soar/riposte/auth"
 	"github.com/riposte-soar/riposte/eventstore"
@@ -25,6 +26,7 @@ type Deps struct {
 	Ingest  http.Handler // POST /api/v1/events
 	Rules   RuleService
 	Alerts  AlertReader
+	Alarm   *alarm.Service
 	Metrics http.Handler // Prometheus exposition
 	// Ready reports nil when the node can take traffic.
 	Ready   func(context.Context) error
@@ -80,6 +82,7 @@ type Server struct {
 func New(d Deps) *Server {
 	s := &Server{d: d}
 	s.routes = append(s.table(), s.ruleRoutes()...)
+	s.routes = append(s.routes, s.alarmRoutes()...)
 	return s
 }
 

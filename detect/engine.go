@@ -110,8 +110,6 @@ type Engine struct {
 	mu    sync.Mutex // the correlation engine is not safe for concurrent use
 	corr  *correlate.Engine
 	intel *intel.Index
-	// MinConfidence drops indicator hits below it.
-	MinConfidence int
 
 	matched, alerts atomic.Int64
 }
@@ -170,9 +168,6 @@ func (e *Engine) Process(ev *event.Event, now time.Time, emit func(alert.Alert))
 	})
 	if e.intel != nil {
 		e.intel.Match(ev, now, func(h intel.Hit) {
-			if h.Confidence < e.MinConfidence {
-				return
-			}
 			a := intel.ToAlert(h, ev)
 			a.Detected = now
 			a.Entities = entities()
@@ -193,7 +188,7 @@ func (e *Engine) Tick(now time.Time, emit func(alert.Alert)) {
 	}
 }
 
-func (e *Engine) count(a *alert.Alert) { e.alerts.Add(1) }
+func (e *Engine) count(*alert.Alert) { e.alerts.Add(1) }
 
 // Counts reports rule matches and alerts raised since start.
 func (e *Engine) Counts() (matched, alerts int64) { return e.matched.Load(), e.alerts.Load() }

@@ -56,9 +56,9 @@ func setupDetect(ctx context.Context, cfg config.Config, b *bus.Bus, ctl *store.
 		return nil, fmt.Errorf("correlation state: %w", err)
 	}
 	empty, _ := detect.Build(nil, mapping)
-	d := &detection{cons: cons, index: intel.NewIndex(), state: state}
+	d := &detection{cons: cons, index: intel.NewIndex(intel.Config{}), state: state}
 	d.engine = detect.NewEngine(empty, d.index, correlate.Options{})
-	d.engine.MinConfidence = cfg.Detect.Intel.MinConfidence
+	d.index.SetMinConfidence(cfg.Detect.Intel.MinConfidence)
 	d.manager = &detect.Manager{Store: rulestore.New(ctl), Engine: d.engine, Mapping: mapping, Log: log}
 	if cfg.Detect.DefaultRules {
 		added, _, errs := d.manager.Import(ctx, rules.Default, "default", "system", false)
@@ -92,8 +92,11 @@ func setupDetect(ctx context.Context, cfg config.Config, b *bus.Bus, ctl *store.
 		return nil, err
 	}
 	d.engine.Correlations(func(e *correlate.Engine) {
-		if err := state.Restore(ctx, e); err != nil {
+		n, err := state.Load(ctx, e)
+		if err != nil {
 			log.Warn("correlation state not restored", "err", err)
+		} else if n > 0 {
+			log.Info("correlation state restored", "groups", n)
 		}
 	})
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -111,7 +114,7 @@ func setupDetect(ctx context.Context, cfg config.Config, b *bus.Bus, ctl *store.
 func (d *detection) run(ctx context.Context, b *bus.Bus, log *slog.Logger) {
 	save := func() {
 		d.engine.Correlations(func(e *correlate.Engine) {
-			if err := d.state.Save(context.WithoutCancel(ctx), e); err != nil {
+			if _, err := d.state.Save(context.WithoutCancel(ctx), e); err != nil {
 				log.Warn("correlation state not saved", "err", err)
 			}
 		})

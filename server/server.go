@@ -117,6 +117,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	if err != nil {
 		return err
 	}
+	alarmSvc, alarmCons, err := setupAlarm(ctx, cfg, b, ctl, reg, log)
+	if err != nil {
+		return err
+	}
 	metrics := ingest.NewMetrics(reg)
 	storedEvents := prometheus.NewCounter(prometheus.CounterOpts{Name: "riposte_eventstore_events_written_total", Help: "Events written to the event store."})
 	prunedEvents := prometheus.NewCounter(prometheus.CounterOpts{Name: "riposte_eventstore_events_pruned_total", Help: "Events removed by retention."})
@@ -128,10 +132,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	consCtx, stopConsumers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopConsumers()
 	var consWG sync.WaitGroup
-	consWG.Add(3)
+	consWG.Add(4)
 	go func() {
 		defer consWG.Done()
 		det.run(consCtx, b, log)
+	}()
+	go func() {
+		defer consWG.Done()
+		alarmSvc.Run(consCtx, alarmCons, 10*time.Second)
 	}()
 	go func() {
 		defer consWG.Done()
@@ -200,7 +208,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 
 	a := api.New(api.Deps{
 		Tokens: tokens, Audit: auditLog, Events: events, Ingest: httpIngest,
-		Rules: det.manager, Alerts: detect.AlertReader{JS: b.JS},
+		Rules: det.manager, Alerts: detect.AlertReader{JS: b.JS}, Alarm: alarmSvc,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		Ready: func(ctx context.Context) error {
 			if !b.Conn.IsConnected() {

@@ -99,7 +99,7 @@ the hits; 2 when the input cannot be read.`,
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			eng := detect.NewEngine(rs, intel.NewIndex(), correlate.Options{})
+			eng := detect.NewEngine(rs, intel.NewIndex(intel.Config{}), correlate.Options{})
 			w := bufio.NewWriter(c.OutOrStdout())
 			defer w.Flush()
 			enc := json.NewEncoder(w)

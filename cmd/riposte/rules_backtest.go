@@ -97,8 +97,8 @@ func rulesBacktestCmd() *cobra.Command {
 					return negative("candidate: %v", e)
 				}
 			}
-			curEng := detect.NewEngine(curSet, intel.NewIndex(), correlate.Options{})
-			candEng := detect.NewEngine(candSet, intel.NewIndex(), correlate.Options{})
+			curEng := detect.NewEngine(curSet, intel.NewIndex(intel.Config{}), correlate.Options{})
+			candEng := detect.NewEngine(candSet, intel.NewIndex(intel.Config{}), correlate.Options{})
 
 			rep := backtestReport{RuleID: info.ID, From: tf, To: tt, IsNew: isNew}
 			curHits, candHits := map[string]backtestHit{}, map[string]backtestHit{}

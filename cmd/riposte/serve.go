@@ -8,6 +8,7 @@ import (
 	_ "net/http/pprof" // served only when RIPOSTE_PPROF names an address
 	"os"
 	"os/signal"
+	"sort"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -96,16 +97,26 @@ func configCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			cfg, lines, err := config.LoadFile(args[0])
+			var ps config.Problems
 			if err != nil {
-				if ps, ok := err.(config.Problems); ok {
-					for _, p := range ps {
-						fmt.Fprintf(c.ErrOrStderr(), "%s:%s\n", args[0], trimLine(p))
-					}
-					return negative("%s: %d problem(s)", args[0], len(ps))
+				var ok bool
+				if ps, ok = err.(config.Problems); !ok {
+					return &exitError{code: 2, err: err}
 				}
-				return &exitError{code: 2, err: err}
 			}
-			if ps := cfg.Validate(lines); len(ps) > 0 {
+			// Check the meaning of what did read, so one run names every
+			// problem; skip keys already reported as unreadable.
+			bad := map[string]bool{}
+			for _, p := range ps {
+				bad[p.Path] = true
+			}
+			for _, p := range cfg.Validate(lines) {
+				if !bad[p.Path] {
+					ps = append(ps, p)
+				}
+			}
+			if len(ps) > 0 {
+				sort.SliceStable(ps, func(i, j int) bool { return ps[i].Line < ps[j].Line })
 				for _, p := range ps {
 					fmt.Fprintf(c.ErrOrStderr(), "%s:%s\n", args[0], trimLine(p))
 				}

@@ -122,10 +122,10 @@ func object(b []byte) (map[string]any, error) {
 func describe(err error) error {
 	var fe *jsonfast.SyntaxError
 	if errors.As(err, &fe) {
+		if strings.HasPrefix(fe.Msg, "not a JSON object") {
+			return errors.New(fe.Msg) // valid JSON, wrong shape: no byte offset to point at
+		}
 		return fmt.Errorf("invalid JSON at byte %d: %s", fe.Offset, fe.Msg)
-	}
-	if strings.HasPrefix(err.Error(), "not a JSON object") {
-		return err
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {

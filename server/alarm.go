@@ -1,0 +1,34 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/riposte-soar/riposte/alarm"
+	"github.com/riposte-soar/riposte/bus"
+	"github.com/riposte-soar/riposte/config"
+	"github.com/riposte-soar/riposte/store"
+)
+
+// setupAlarm builds the alarm stage and its consumer on the alerts stream.
+func setupAlarm(ctx context.Context, cfg config.Config, b *bus.Bus, ctl *store.DB, reg prometheus.Registerer, log *slog.Logger) (*alarm.Service, jetstream.Consumer, error) {
+	acfg := alarm.DefaultConfig()
+	notifier, err := newNotifier(cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := alarm.NewService(ctx, acfg, ctl, notifier, log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("alarm: %w", err)
+	}
+	cons, err := alarm.EnsureConsumer(ctx, b.JS)
+	if err != nil {
+		return nil, nil, fmt.Errorf("alarm consumer: %w", err)
+	}
+	registerAlarmMetrics(svc, reg)
+	return svc, cons, nil
+}
