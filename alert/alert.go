@@ -60,14 +60,14 @@ type Correlation struct {
 
 // Alert is one detection hit.
 type Alert struct {
-	ID        string    `json:"id"` // ULID
-	Kind      Kind      `json:"kind"`
-	Rule      Rule      `json:"rule"`
-	Time      time.Time `json:"time"`     // event time of the (last) matching event
-	Detected  time.Time `json:"detected"` // when detection produced the alert
-	EventIDs  []string  `json:"event_ids"`
-	Entities  Entities  `json:"entities"`
-	Host      string    `json:"host,omitempty"`
+	ID       string    `json:"id"` // ULID
+	Kind     Kind      `json:"kind"`
+	Rule     Rule      `json:"rule"`
+	Time     time.Time `json:"time"`     // event time of the (last) matching event
+	Detected time.Time `json:"detected"` // when detection produced the alert
+	EventIDs []string  `json:"event_ids"`
+	Entities Entities  `json:"entities"`
+	Host     string    `json:"host,omitempty"`
 	// Fingerprint identifies "the same alert" for deduplication: rule plus
 	// the entity keys the alarm configuration names.
 	Fingerprint string       `json:"fingerprint,omitempty"`

@@ -39,7 +39,7 @@ type Detect struct {
 	// Mapping is a YAML file extending the built-in logsource and field
 	// mappings.
 	Mapping string `yaml:"mapping"`
-	Intel        Intel               `yaml:"intel"`
+	Intel   Intel  `yaml:"intel"`
 	// Workers is how many goroutines evaluate events (0: one per CPU).
 	Workers int `yaml:"workers"`
 }

@@ -232,7 +232,9 @@ func (m *Manager) History(ctx context.Context, id string) ([]rulestore.Version, 
 }
 
 // Active returns the current version of every enabled rule.
-func (m *Manager) Active(ctx context.Context) ([]rulestore.Version, error) { return m.Store.Active(ctx) }
+func (m *Manager) Active(ctx context.Context) ([]rulestore.Version, error) {
+	return m.Store.Active(ctx)
+}
 
 // ValidationErrors lets the API tell a refusal on the rule's merits (422)
 // from a failure of the server.
