@@ -2,7 +2,6 @@ package alarm
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"time"
 
@@ -41,7 +40,7 @@ func (s *Service) Run(ctx context.Context, cons jetstream.Consumer, tick time.Du
 			}
 		default:
 		}
-		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(100*time.Millisecond))
+		batch, err := cons.Fetch(20, jetstream.FetchMaxWait(100*time.Millisecond))
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("alarm fetch failed", "err", err)
@@ -52,14 +51,14 @@ func (s *Service) Run(ctx context.Context, cons jetstream.Consumer, tick time.Du
 		var msgs []jetstream.Msg
 		var alerts []alert.Alert
 		for m := range batch.Messages() {
-			var a alert.Alert
-			if err := json.Unmarshal(m.Data(), &a); err != nil {
-				s.log.Error("alarm: undecodable alert skipped", "err", err)
+			as, err := alert.DecodeMessage(m.Data())
+			if err != nil {
+				s.log.Error("alarm: undecodable alert message skipped", "err", err)
 				_ = m.Term()
 				continue
 			}
 			msgs = append(msgs, m)
-			alerts = append(alerts, a)
+			alerts = append(alerts, as...)
 		}
 		if len(msgs) == 0 {
 			continue

@@ -35,6 +35,9 @@ type Service struct {
 	notifier Notifier
 	log      *slog.Logger
 	seenAt   map[string]time.Time
+	// AfterCommit, when set, is called with each committed batch: the
+	// alert-to-incident latency metric and the load bench hang here.
+	AfterCommit func(batch []alert.Alert, at time.Time)
 }
 
 // NewService loads assets and silences and rebuilds the open state.
@@ -123,6 +126,9 @@ func (s *Service) ApplyBatch(ctx context.Context, alerts []alert.Alert, now time
 	}
 	for _, n := range ch.Notices {
 		s.notify(n.Event, ch.Incidents[n.IncidentID], n.Text)
+	}
+	if s.AfterCommit != nil {
+		s.AfterCommit(alerts, time.Now())
 	}
 	return nil
 }
@@ -513,4 +519,13 @@ func (s *Service) PutAssets(ctx context.Context, assets []*Asset, actor string) 
 	}
 	s.inv.Replace(all)
 	return nil
+}
+
+// Note appends a line to an incident's timeline (a notification delivery,
+// a playbook step) without changing the incident.
+func (s *Service) Note(ctx context.Context, incidentID, actor, kind, text string, detail map[string]any) error {
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		return addTimeline(ctx, tx, []TimelineEntry{{IncidentID: incidentID, At: time.Now().UTC(), Actor: actor,
+			Kind: kind, Text: text, Detail: detail}})
+	})
 }

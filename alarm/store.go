@@ -67,48 +67,64 @@ func (s *Store) Commit(ctx context.Context, ch *Changes, now time.Time) error {
 	})
 }
 
+// insertRows runs one multi-row INSERT per chunk of rows: SQLite's cost per
+// statement, not per row, dominates batches of thousands of small rows.
+func insertRows(ctx context.Context, tx *sql.Tx, head string, cols int, tail string, rows [][]any) error {
+	const perStmt = 200
+	ph := "(?" + strings.Repeat(",?", cols-1) + ")"
+	for lo := 0; lo < len(rows); lo += perStmt {
+		chunk := rows[lo:min(lo+perStmt, len(rows))]
+		q := head + " VALUES " + ph + strings.Repeat(","+ph, len(chunk)-1) + " " + tail
+		args := make([]any, 0, len(chunk)*cols)
+		for _, r := range chunk {
+			args = append(args, r...)
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func commitTx(ctx context.Context, tx *sql.Tx, ch *Changes) error {
-	if len(ch.Sources) > 0 {
-		st, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO alert_sources (id) VALUES (?)`)
-		if err != nil {
-			return err
-		}
-		for _, id := range ch.Sources {
-			if _, err := st.ExecContext(ctx, id); err != nil {
-				st.Close()
-				return err
-			}
-		}
-		st.Close()
+	rows := make([][]any, 0, len(ch.Sources))
+	for _, id := range ch.Sources {
+		rows = append(rows, []any{id})
 	}
-	if len(ch.Alerts) > 0 {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO alerts (id, fingerprint, incident_id, rule_id, first_seen, last_seen, suppressed_by, doc)
-			VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET incident_id = excluded.incident_id,
-			last_seen = excluded.last_seen, suppressed_by = excluded.suppressed_by, doc = excluded.doc`)
-		if err != nil {
-			return err
-		}
-		for _, a := range ch.Alerts {
-			doc, _ := json.Marshal(a)
-			if _, err := st.ExecContext(ctx, a.ID, a.Fingerprint, a.IncidentID, a.RuleID, ns(a.FirstSeen), ns(a.LastSeen), a.SuppressedBy, string(doc)); err != nil {
-				st.Close()
-				return err
-			}
-		}
-		st.Close()
+	if err := insertRows(ctx, tx, `INSERT OR IGNORE INTO alert_sources (id)`, 1, "", rows); err != nil {
+		return err
 	}
+	rows = rows[:0]
+	for _, a := range ch.Alerts {
+		doc, _ := json.Marshal(a)
+		rows = append(rows, []any{a.ID, a.Fingerprint, a.IncidentID, a.RuleID, ns(a.FirstSeen), ns(a.LastSeen), a.SuppressedBy, string(doc)})
+	}
+	if err := insertRows(ctx, tx, `INSERT INTO alerts (id, fingerprint, incident_id, rule_id, first_seen, last_seen, suppressed_by, doc)`, 8,
+		`ON CONFLICT (id) DO UPDATE SET incident_id = excluded.incident_id, last_seen = excluded.last_seen,
+		suppressed_by = excluded.suppressed_by, doc = excluded.doc`, rows); err != nil {
+		return err
+	}
+	rows = rows[:0]
 	for _, inc := range ch.Incidents {
-		if err := putIncident(ctx, tx, inc); err != nil {
+		doc, err := json.Marshal(inc)
+		if err != nil {
 			return err
 		}
+		rows = append(rows, []any{inc.ID, string(inc.Status), prioRank(inc.Priority), ns(inc.CreatedAt), ns(inc.UpdatedAt), inc.Assignee, string(doc)})
 	}
+	if err := insertRows(ctx, tx, `INSERT INTO incidents (id, status, prio, created_at, updated_at, assignee, doc)`, 7,
+		`ON CONFLICT (id) DO UPDATE SET status = excluded.status, prio = excluded.prio, updated_at = excluded.updated_at,
+		assignee = excluded.assignee, doc = excluded.doc`, rows); err != nil {
+		return err
+	}
+	rows = rows[:0]
 	for id, ents := range ch.Entities {
 		for _, e := range ents {
-			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO incident_entities (kind, value, incident_id) VALUES (?,?,?)`,
-				e.Kind, strings.ToLower(e.Value), id); err != nil {
-				return err
-			}
+			rows = append(rows, []any{e.Kind, strings.ToLower(e.Value), id})
 		}
+	}
+	if err := insertRows(ctx, tx, `INSERT OR IGNORE INTO incident_entities (kind, value, incident_id)`, 3, "", rows); err != nil {
+		return err
 	}
 	return addTimeline(ctx, tx, ch.Timeline)
 }
@@ -126,24 +142,15 @@ func putIncident(ctx context.Context, tx *sql.Tx, inc *Incident) error {
 }
 
 func addTimeline(ctx context.Context, tx *sql.Tx, entries []TimelineEntry) error {
-	if len(entries) == 0 {
-		return nil
-	}
-	st, err := tx.PrepareContext(ctx, `INSERT INTO timeline (incident_id, at, actor, kind, text, detail) VALUES (?,?,?,?,?,?)`)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	rows := make([][]any, 0, len(entries))
 	for _, t := range entries {
 		d := []byte("{}")
 		if t.Detail != nil {
 			d, _ = json.Marshal(t.Detail)
 		}
-		if _, err := st.ExecContext(ctx, t.IncidentID, ns(t.At), t.Actor, t.Kind, t.Text, string(d)); err != nil {
-			return err
-		}
+		rows = append(rows, []any{t.IncidentID, ns(t.At), t.Actor, t.Kind, t.Text, string(d)})
 	}
-	return nil
+	return insertRows(ctx, tx, `INSERT INTO timeline (incident_id, at, actor, kind, text, detail)`, 6, "", rows)
 }
 
 // LatestAlert returns the last-seen time of the newest alert.

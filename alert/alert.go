@@ -4,7 +4,10 @@
 // incidents.
 package alert
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Kind says what produced an alert.
 type Kind string
@@ -75,4 +78,19 @@ type Alert struct {
 	Correlation *Correlation `json:"correlation,omitempty"`
 	// FirstEventTime is the earliest contributing event, for time-to-detect.
 	FirstEventTime time.Time `json:"first_event_time"`
+}
+
+// DecodeMessage reads an alerts-stream message: a JSON array of alerts, or
+// a single alert.
+func DecodeMessage(data []byte) ([]Alert, error) {
+	var out []Alert
+	if len(data) > 0 && data[0] == '[' {
+		err := json.Unmarshal(data, &out)
+		return out, err
+	}
+	var a Alert
+	if err := json.Unmarshal(data, &a); err != nil {
+		return nil, err
+	}
+	return []Alert{a}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,22 @@ type Config struct {
 	Ingest    Ingest    `yaml:"ingest"`
 	Retention Retention `yaml:"retention"`
 	Detect    Detect    `yaml:"detect"`
+	// Notify holds notification channels and routes; the notify package
+	// reads and checks it (see notify/sample.conf).
+	Notify Raw `yaml:"notify"`
+	// Alarm tunes dedup, grouping and prioritization windows.
+	Alarm Alarm `yaml:"alarm"`
+	// PublicURL is how people reach this server, for links in notifications.
+	PublicURL string `yaml:"public_url"`
+}
+
+// Alarm tunes the alarm stage; the priority matrix and SLAs use built-in
+// defaults documented in docs/alarm.md.
+type Alarm struct {
+	DedupWindow Duration `yaml:"dedup_window"`
+	GroupWindow Duration `yaml:"group_window"`
+	// IgnoreEntities never join alerts into one incident ("user:system").
+	IgnoreEntities []string `yaml:"ignore_entities"`
 }
 
 // Detect configures detection.
@@ -192,6 +209,7 @@ func Default() Config {
 		},
 		Retention: Retention{MaxAge: Duration(30 * 24 * time.Hour), MaxBytes: 20 << 30},
 		Detect:    Detect{DefaultRules: true},
+		Alarm:     Alarm{DedupWindow: Duration(time.Hour), GroupWindow: Duration(2 * time.Hour)},
 	}
 }
 
@@ -391,6 +409,17 @@ func (c *Config) Validate(lines map[string]int) Problems {
 		}
 		if f.Confidence < 0 || f.Confidence > 100 {
 			bad(p+".confidence", "%d is outside 0..100", f.Confidence)
+		}
+	}
+	if c.Alarm.DedupWindow <= 0 {
+		bad("alarm.dedup_window", "must be positive")
+	}
+	if c.Alarm.GroupWindow <= 0 {
+		bad("alarm.group_window", "must be positive")
+	}
+	for i, e := range c.Alarm.IgnoreEntities {
+		if k, v, ok := strings.Cut(e, ":"); !ok || v == "" || !slices.Contains([]string{"host", "user", "ip", "hash", "domain", "process"}, k) {
+			bad(fmt.Sprintf("alarm.ignore_entities[%d]", i), "%q is not kind:value with kind host, user, ip, hash, domain or process", e)
 		}
 	}
 	if c.Retention.MaxAge < 0 {

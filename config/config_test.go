@@ -21,6 +21,8 @@ func leafPaths(t reflect.Type, prefix string) []string {
 		f := t.Field(i)
 		p := join(prefix, strings.Split(f.Tag.Get("yaml"), ",")[0])
 		switch {
+		case f.Type == rawType:
+			out = append(out, p) // decoded by its own package
 		case f.Type.Kind() == reflect.Struct:
 			out = append(out, leafPaths(f.Type, p)...)
 		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:

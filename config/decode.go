@@ -102,6 +102,10 @@ func walk(n ast.Node, v reflect.Value, path string, lines map[string]int, anchor
 	if _, ok := n.(*ast.NullNode); ok {
 		return // an empty key keeps its default
 	}
+	if v.Type() == rawType {
+		v.Set(reflect.ValueOf(Raw{YAML: []byte(n.String()), Line: line(n)}))
+		return
+	}
 	switch v.Kind() {
 	case reflect.Struct:
 		m, ok := mapping(n)
@@ -204,6 +208,7 @@ func kindOf(n ast.Node) string {
 }
 
 var (
+	rawType      = reflect.TypeOf(Raw{})
 	sizeType     = reflect.TypeOf(Size(0))
 	durationType = reflect.TypeOf(Duration(0))
 )

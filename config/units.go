@@ -56,3 +56,11 @@ func (d Duration) String() string { return time.Duration(d).String() }
 
 // D returns the time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Raw is a part of the file that its own package decodes (the notify
+// section: channel types bring their own options). Line is where it starts,
+// so that package's errors can point into the file.
+type Raw struct {
+	YAML []byte
+	Line int
+}

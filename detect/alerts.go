@@ -2,7 +2,6 @@ package detect
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -11,7 +10,8 @@ import (
 	"github.com/riposte-soar/riposte/bus"
 )
 
-// StreamAlert is an alert with its position on the alerts stream.
+// StreamAlert is an alert with the stream position of its message (several
+// alerts share a message).
 type StreamAlert struct {
 	Seq uint64 `json:"seq"`
 	alert.Alert
@@ -48,14 +48,17 @@ func (r AlertReader) After(ctx context.Context, seq uint64, limit int) ([]Stream
 	}
 	var out []StreamAlert
 	for m := range batch.Messages() {
-		var a StreamAlert
-		if err := json.Unmarshal(m.Data(), &a.Alert); err != nil {
+		as, err := alert.DecodeMessage(m.Data())
+		if err != nil {
 			continue
 		}
+		var seq uint64
 		if md, err := m.Metadata(); err == nil {
-			a.Seq = md.Sequence.Stream
+			seq = md.Sequence.Stream
 		}
-		out = append(out, a)
+		for _, a := range as {
+			out = append(out, StreamAlert{Seq: seq, Alert: a})
+		}
 	}
 	return out, batch.Error()
 }

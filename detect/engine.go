@@ -36,6 +36,9 @@ type LoadError struct {
 }
 
 func (e LoadError) Error() string {
+	if e.Source == "" {
+		return e.Reason
+	}
 	if e.Line > 0 {
 		return fmt.Sprintf("%s:%d: %s", e.Source, e.Line, e.Reason)
 	}
@@ -84,14 +87,14 @@ func Build(srcs []Source, m *sigma.Mapping) (*Ruleset, []LoadError) {
 	for _, d := range raw {
 		c, err := correlate.Parse(d.Doc, d.File, d.Line)
 		if err != nil {
-			errs = append(errs, LoadError{Source: d.File, Line: d.Line, Reason: err.Error()})
+			errs = append(errs, LoadError{Reason: err.Error()}) // it names file and line itself
 			continue
 		}
 		corrs = append(corrs, c)
 	}
 	resolved, rerrs := correlate.Resolve(corrs, func(ref string) bool { return known[ref] })
 	for _, e := range rerrs {
-		errs = append(errs, LoadError{Source: "correlation", Reason: e.Error()})
+		errs = append(errs, LoadError{Reason: e.Error()})
 	}
 	rs.Correlations = resolved
 	for _, c := range resolved {
@@ -163,7 +166,9 @@ func (e *Engine) Process(ev *event.Event, now time.Time, emit func(alert.Alert))
 			emit(e.sigmaAlert(rs, r, ev, now, entities()))
 		}
 		for _, h := range hits {
-			emit(e.correlationAlert(rs, h, now))
+			if !h.Suppressed { // consumed by an outer correlation with generate: false
+				emit(e.correlationAlert(rs, h, now))
+			}
 		}
 	})
 	if e.intel != nil {
@@ -184,7 +189,9 @@ func (e *Engine) Tick(now time.Time, emit func(alert.Alert)) {
 	hits := e.corr.Tick(now)
 	e.mu.Unlock()
 	for _, h := range hits {
-		emit(e.correlationAlert(rs, h, now))
+		if !h.Suppressed {
+			emit(e.correlationAlert(rs, h, now))
+		}
 	}
 }
 
@@ -224,7 +231,7 @@ func (e *Engine) correlationAlert(rs *Ruleset, h correlate.Hit, now time.Time) a
 	sort.Strings(keys)
 	a := alert.Alert{
 		Kind:     alert.KindCorrelation,
-		Rule:     alert.Rule{ID: h.Rule.ID, Title: h.Rule.Title, Level: h.Rule.Level, Tags: h.Rule.Tags, Version: rs.versions[h.Rule.ID]},
+		Rule:     alert.Rule{ID: h.Rule.Key(), Title: h.Rule.Title, Level: h.Rule.Level, Tags: h.Rule.Tags, Version: rs.versions[h.Rule.ID]},
 		Time:     h.WindowEnd,
 		Detected: now,
 		EventIDs: h.EventIDs,
@@ -241,7 +248,7 @@ func (e *Engine) correlationAlert(rs *Ruleset, h correlate.Hit, now time.Time) a
 	for _, k := range keys {
 		gk = append(gk, k+"="+h.Group[k])
 	}
-	a.Fingerprint = h.Rule.ID + "|" + strings.Join(gk, ",")
+	a.Fingerprint = h.Rule.Key() + "|" + strings.Join(gk, ",")
 	e.count(&a)
 	return a
 }

@@ -50,7 +50,10 @@ func Inspect(body []byte, name string) (RuleInfo, []LoadError) {
 	case len(col.Correlations) > 0:
 		c, err := correlate.Parse(col.Correlations[0].Doc, name, col.Correlations[0].Line)
 		if err != nil {
-			return RuleInfo{}, []LoadError{{Source: name, Line: col.Correlations[0].Line, Reason: err.Error()}}
+			return RuleInfo{}, []LoadError{{Reason: err.Error()}}
+		}
+		if c.ID == "" {
+			return RuleInfo{}, []LoadError{{Source: name, Line: col.Correlations[0].Line, Reason: "a stored correlation needs an id"}}
 		}
 		return RuleInfo{ID: c.ID, Title: c.Title, Kind: "correlation"}, nil
 	case len(col.Rules) > 0:
@@ -100,7 +103,7 @@ func (m *Manager) Put(ctx context.Context, body []byte, author, reason string) (
 	if _, errs := Build(srcs, m.Mapping); len(errs) > 0 {
 		var mine []LoadError
 		for _, e := range errs {
-			if e.Source == "candidate" || strings.Contains(e.Reason, info.ID) || e.Source == "correlation" {
+			if e.Source == "candidate" || strings.HasPrefix(e.Reason, "candidate") || strings.Contains(e.Reason, info.ID) {
 				mine = append(mine, e)
 			}
 		}

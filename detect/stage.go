@@ -2,6 +2,7 @@ package detect
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/oklog/ulid/v2"
 
 	"github.com/riposte-soar/riposte/alert"
 	"github.com/riposte-soar/riposte/bus"
@@ -30,8 +32,11 @@ func EnsureConsumer(ctx context.Context, js jetstream.JetStream) (jetstream.Cons
 	})
 }
 
-// Publisher sends alerts to the alerts stream. The message id makes a
-// redelivered event (after a crash) raise its alerts once.
+// Publisher sends alerts to the alerts stream, many to a message: the
+// stream fsyncs each message, so one per alert would cap detection at the
+// disk's sync rate. Alert ids are derived from what raised them, so a batch
+// raised again after a crash carries the same ids and the alarm stage
+// applies each alert once.
 type Publisher struct{ JS jetstream.JetStream }
 
 // dedupKey names "this alert for this input": rule and first event, or
@@ -40,27 +45,46 @@ func dedupKey(a *alert.Alert) string {
 	switch {
 	case a.Correlation != nil:
 		return fmt.Sprintf("%s|%s|%d", a.Rule.ID, a.Fingerprint, a.Correlation.WindowEnd.UnixNano())
+	case a.Indicator != nil && len(a.EventIDs) > 0:
+		return a.Rule.ID + "|" + a.Indicator.Field + "|" + a.EventIDs[0]
 	case len(a.EventIDs) > 0:
 		return a.Rule.ID + "|" + a.EventIDs[0]
 	}
-	return a.ID
+	return a.Rule.ID + "|" + a.Detected.String()
 }
+
+// AlertID derives an alert's ULID from its dedup key: the time part is the
+// alert's event time, the rest a hash of the key.
+func AlertID(a *alert.Alert) string {
+	t := a.Time
+	if t.IsZero() {
+		t = a.Detected
+	}
+	h := sha256.Sum256([]byte(dedupKey(a)))
+	var id ulid.ULID
+	_ = id.SetTime(ulid.Timestamp(t))
+	_ = id.SetEntropy(h[:10])
+	return id.String()
+}
+
+// maxAlertsPerMessage keeps alert messages well under the bus payload limit.
+const maxAlertsPerMessage = 500
 
 // Publish stores alerts and waits for every acknowledgement.
 func (p Publisher) Publish(ctx context.Context, alerts []alert.Alert) error {
-	futs := make([]jetstream.PubAckFuture, 0, len(alerts))
-	for i := range alerts {
-		a := &alerts[i]
-		if a.ID == "" {
-			a.ID = event.NewID(a.Detected)
+	var futs []jetstream.PubAckFuture
+	for lo := 0; lo < len(alerts); lo += maxAlertsPerMessage {
+		chunk := alerts[lo:min(lo+maxAlertsPerMessage, len(alerts))]
+		for i := range chunk {
+			if chunk[i].ID == "" {
+				chunk[i].ID = AlertID(&chunk[i])
+			}
 		}
-		b, err := json.Marshal(a)
+		b, err := json.Marshal(chunk)
 		if err != nil {
 			return err
 		}
-		msg := &nats.Msg{Subject: bus.AlertsSubject + "." + string(a.Kind), Data: b, Header: nats.Header{}}
-		msg.Header.Set(jetstream.MsgIDHeader, dedupKey(a))
-		f, err := p.JS.PublishMsgAsync(msg)
+		f, err := p.JS.PublishMsgAsync(&nats.Msg{Subject: bus.AlertsSubject + "." + string(chunk[0].Kind), Data: b})
 		if err != nil {
 			return err
 		}

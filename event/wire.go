@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/riposte-soar/riposte/parse/jsonfast"
 )
 
 // The wire format carries events on the bus. It is binary so that raw bytes
@@ -160,54 +162,35 @@ func (w *Wire) Event() (Event, error) {
 // DecodeFieldsJSON reads fields written by AppendFieldsJSON, restoring
 // whole numbers as int64 and others as float64, as normalization made them.
 func DecodeFieldsJSON(b []byte) (map[string]any, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
+	m, err := jsonfast.DecodeObject(b)
+	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]any, len(m))
-	for k, raw := range m {
-		v, err := decodeValue(raw)
-		if err != nil {
-			return nil, fmt.Errorf("field %q: %w", k, err)
-		}
-		out[k] = v
+	for k, v := range m {
+		m[k] = numbers(v)
 	}
-	return out, nil
+	return m, nil
 }
 
-func decodeValue(raw json.RawMessage) (any, error) {
-	if len(raw) == 0 {
-		return nil, errors.New("empty value")
+// numbers turns json.Number into int64 or float64, inside lists too.
+func numbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := strconv.ParseInt(string(x), 10, 64); err == nil {
+			return i
+		}
+		f, _ := strconv.ParseFloat(string(x), 64)
+		return f
+	case []any:
+		for i := range x {
+			x[i] = numbers(x[i])
+		}
+	case map[string]any:
+		for k := range x {
+			x[k] = numbers(x[k])
+		}
 	}
-	switch c := raw[0]; {
-	case c == '"':
-		var s string
-		err := json.Unmarshal(raw, &s)
-		return s, err
-	case c == '-' || (c >= '0' && c <= '9'):
-		if i, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
-			return i, nil
-		}
-		return strconv.ParseFloat(string(raw), 64)
-	case c == '[':
-		var items []json.RawMessage
-		if err := json.Unmarshal(raw, &items); err != nil {
-			return nil, err
-		}
-		out := make([]any, len(items))
-		for i, it := range items {
-			v, err := decodeValue(it)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = v
-		}
-		return out, nil
-	default:
-		var v any
-		err := json.Unmarshal(raw, &v)
-		return v, err
-	}
+	return v
 }
 
 // AppendFieldsJSON writes fields as one JSON object with sorted keys, so

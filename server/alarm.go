@@ -15,20 +15,25 @@ import (
 )
 
 // setupAlarm builds the alarm stage and its consumer on the alerts stream.
-func setupAlarm(ctx context.Context, cfg config.Config, b *bus.Bus, ctl *store.DB, reg prometheus.Registerer, log *slog.Logger) (*alarm.Service, jetstream.Consumer, error) {
+func setupAlarm(ctx context.Context, cfg config.Config, b *bus.Bus, ctl *store.DB, reg prometheus.Registerer, log *slog.Logger) (*alarm.Service, *notifier, jetstream.Consumer, error) {
 	acfg := alarm.DefaultConfig()
-	notifier, err := newNotifier(cfg, log)
-	if err != nil {
-		return nil, nil, err
+	acfg.DedupWindow, acfg.GroupWindow = cfg.Alarm.DedupWindow.D(), cfg.Alarm.GroupWindow.D()
+	if len(cfg.Alarm.IgnoreEntities) > 0 {
+		acfg.IgnoreEntities = cfg.Alarm.IgnoreEntities
 	}
-	svc, err := alarm.NewService(ctx, acfg, ctl, notifier, log)
+	n, err := newNotifier(cfg, log)
 	if err != nil {
-		return nil, nil, fmt.Errorf("alarm: %w", err)
+		return nil, nil, nil, err
 	}
+	svc, err := alarm.NewService(ctx, acfg, ctl, n, log)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("alarm: %w", err)
+	}
+	n.svc = svc
 	cons, err := alarm.EnsureConsumer(ctx, b.JS)
 	if err != nil {
-		return nil, nil, fmt.Errorf("alarm consumer: %w", err)
+		return nil, nil, nil, fmt.Errorf("alarm consumer: %w", err)
 	}
 	registerAlarmMetrics(svc, reg)
-	return svc, cons, nil
+	return svc, n, cons, nil
 }

@@ -117,7 +117,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	if err != nil {
 		return err
 	}
-	alarmSvc, alarmCons, err := setupAlarm(ctx, cfg, b, ctl, reg, log)
+	alarmSvc, notifications, alarmCons, err := setupAlarm(ctx, cfg, b, ctl, reg, log)
 	if err != nil {
 		return err
 	}
@@ -245,6 +245,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	srcWG.Wait()
 	stopConsumers()
 	consWG.Wait()
+	flushCtx, cancelFlush := context.WithTimeout(context.Background(), 10*time.Second)
+	notifications.Close(flushCtx)
+	cancelFlush()
 	b.Close()
 	busClosed = true
 	log.Info("stopped")

@@ -31,22 +31,31 @@ type apiError struct {
 
 func (e *apiError) Error() string { return fmt.Sprintf("%s (HTTP %d %s)", e.msg, e.status, e.code) }
 
-// call sends in (JSON, unless it is already bytes) and decodes the answer into out.
+// call sends in as JSON and decodes the answer into out.
 func (c *apiClient) call(method, path string, in, out any) error {
-	var body io.Reader
+	var body []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return err
 		}
-		body = bytes.NewReader(b)
+		body = b
+	}
+	return c.callRaw(method, path, "application/json", body, out)
+}
+
+// callRaw sends body with a content type and decodes the answer into out.
+func (c *apiClient) callRaw(method, path, contentType string, in []byte, out any) error {
+	var body io.Reader
+	if in != nil {
+		body = bytes.NewReader(in)
 	}
 	req, err := http.NewRequest(method, c.server+path, body)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return &exitError{code: 2, err: err}

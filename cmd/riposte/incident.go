@@ -1,0 +1,239 @@
+package main
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/riposte-soar/riposte/alarm"
+)
+
+func incidentCmd() *cobra.Command {
+	c := &cobra.Command{Use: "incident", Short: "Work the incident queue: list, show, assign, status, comment, merge, split"}
+	var server, token, output string
+	with := func(cmd *cobra.Command) *cobra.Command {
+		serverFlags(cmd, &server, &token)
+		return cmd
+	}
+
+	var status, priority, assignee string
+	var limit int
+	list := with(&cobra.Command{
+		Use:   "list",
+		Short: "The queue: open incidents, priority first, then oldest first",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			cl, err := newClient(server, token)
+			if err != nil {
+				return err
+			}
+			q := url.Values{"limit": {fmt.Sprint(limit)}}
+			for k, v := range map[string]string{"status": status, "priority": priority, "assignee": assignee} {
+				if v != "" {
+					q.Set(k, v)
+				}
+			}
+			var res struct {
+				Incidents []alarm.Incident `json:"incidents"`
+			}
+			if err := cl.call("GET", "/api/v1/incidents?"+q.Encode(), nil, &res); err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(c.OutOrStdout(), res.Incidents)
+			}
+			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tPRIO\tSTATUS\tAGE\tALERTS\tASSIGNEE\tTITLE")
+			for _, in := range res.Incidents {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", in.ID, in.Priority, in.Status,
+					time.Since(in.CreatedAt).Round(time.Second), in.AlertCount, dash(in.Assignee), in.Title)
+			}
+			return tw.Flush()
+		},
+	})
+	outputFlag(list, &output)
+	list.Flags().StringVar(&status, "status", "", "comma-separated statuses (default: every open one)")
+	list.Flags().StringVar(&priority, "priority", "", "P1..P4")
+	list.Flags().StringVar(&assignee, "assignee", "", "only incidents assigned to this person")
+	list.Flags().IntVar(&limit, "limit", 100, "at most this many")
+
+	show := with(&cobra.Command{
+		Use:   "show ID",
+		Short: "An incident with its alerts, timeline and response times",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			cl, err := newClient(server, token)
+			if err != nil {
+				return err
+			}
+			var res struct {
+				Incident  alarm.Incident        `json:"incident"`
+				Durations alarm.Durations       `json:"durations"`
+				Alerts    []alarm.Alert         `json:"alerts"`
+				Timeline  []alarm.TimelineEntry `json:"timeline"`
+			}
+			if err := cl.call("GET", "/api/v1/incidents/"+url.PathEscape(args[0]), nil, &res); err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(c.OutOrStdout(), res)
+			}
+			in := res.Incident
+			w := c.OutOrStdout()
+			fmt.Fprintf(w, "%s  %s  %s  %s\n", in.ID, in.Priority, in.Status, in.Title)
+			fmt.Fprintf(w, "severity %d, urgency %d, asset criticality %d; assignee %s; verdict %s; tags %s\n",
+				in.Severity, in.Urgency, in.Criticality, dash(in.Assignee), dash(string(in.Verdict)), dash(strings.Join(in.Tags, ",")))
+			var ents []string
+			for _, e := range in.Entities {
+				ents = append(ents, e.Kind+"="+e.Value)
+			}
+			fmt.Fprintf(w, "entities: %s\n", strings.Join(ents, " "))
+			fmt.Fprintf(w, "SLA: acknowledge by %s, contain by %s, resolve by %s; breaches: %s\n",
+				in.AckDue.Format(time.RFC3339), in.ContainDue.Format(time.RFC3339), in.ResolveDue.Format(time.RFC3339), dash(strings.Join(in.Breaches, ",")))
+			fmt.Fprintf(w, "\nALERTS (%d)\n", len(res.Alerts))
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			for _, a := range res.Alerts {
+				fmt.Fprintf(tw, "  %s\t%s\tx%d\t%s\t%s\n", a.ID, a.Level, a.Count, a.LastSeen.Format(time.RFC3339), a.RuleTitle)
+			}
+			tw.Flush()
+			fmt.Fprintf(w, "\nTIMELINE\n")
+			for _, t := range res.Timeline {
+				fmt.Fprintf(w, "  %s  %-10s %-9s %s\n", t.At.Format(time.RFC3339), t.Actor, t.Kind, t.Text)
+			}
+			return nil
+		},
+	})
+	outputFlag(show, &output)
+
+	change := func(use, short, verb string, args cobra.PositionalArgs, body func(args []string) (any, error)) *cobra.Command {
+		return with(&cobra.Command{
+			Use:   use,
+			Short: short,
+			Args:  args,
+			RunE: func(c *cobra.Command, args []string) error {
+				cl, err := newClient(server, token)
+				if err != nil {
+					return err
+				}
+				b, err := body(args)
+				if err != nil {
+					return &exitError{code: 2, err: err}
+				}
+				var in alarm.Incident
+				if err := cl.call("POST", "/api/v1/incidents/"+url.PathEscape(args[0])+"/"+verb, b, &in); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.OutOrStdout(), "%s  %s  %s  %s\n", in.ID, in.Priority, in.Status, in.Title)
+				return nil
+			},
+		})
+	}
+	var comment, reason string
+	assign := change("assign ID PERSON", "Assign an incident (\"\" unassigns)", "assign", cobra.ExactArgs(2),
+		func(a []string) (any, error) { return map[string]any{"assignee": a[1]}, nil })
+	statusCmd := change("status ID STATUS", "Move an incident: new, triaged, contained, eradicated, recovered, closed", "status", cobra.ExactArgs(2),
+		func(a []string) (any, error) { return map[string]any{"status": a[1], "comment": comment}, nil })
+	statusCmd.Flags().StringVar(&comment, "comment", "", "why")
+	commentCmd := change("comment ID TEXT", "Add a comment to the timeline", "comment", cobra.MinimumNArgs(2),
+		func(a []string) (any, error) { return map[string]any{"text": strings.Join(a[1:], " ")}, nil })
+	verdict := change("verdict ID true_positive|false_positive|benign", "Record the verdict", "verdict", cobra.ExactArgs(2),
+		func(a []string) (any, error) { return map[string]any{"verdict": a[1]}, nil })
+	merge := change("merge TARGET SOURCE...", "Merge incidents into TARGET", "merge", cobra.MinimumNArgs(2),
+		func(a []string) (any, error) { return map[string]any{"sources": a[1:], "reason": reason}, nil })
+	merge.Flags().StringVar(&reason, "reason", "", "why (kept in both timelines)")
+	split := change("split ID ALERT...", "Move alerts out of an incident into a new one", "split", cobra.MinimumNArgs(2),
+		func(a []string) (any, error) { return map[string]any{"alerts": a[1:], "reason": reason}, nil })
+	split.Flags().StringVar(&reason, "reason", "", "why (kept in both timelines)")
+	c.AddCommand(list, show, assign, statusCmd, commentCmd, verdict, merge, split)
+	return c
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func assetCmd() *cobra.Command {
+	c := &cobra.Command{Use: "asset", Short: "Manage the asset inventory"}
+	var server, token, output string
+	var discovered bool
+	imp := &cobra.Command{
+		Use:   "import FILE",
+		Short: "Add or replace assets from CSV (kind,name,criticality,owner,tags,addresses,agent) or YAML",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			body, err := os.ReadFile(args[0])
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			cl, err := newClient(server, token)
+			if err != nil {
+				return err
+			}
+			ct := "application/yaml"
+			if strings.HasSuffix(strings.ToLower(args[0]), ".csv") {
+				ct = "text/csv"
+			}
+			var res struct {
+				Stored int `json:"stored"`
+			}
+			if err := cl.callRaw("POST", "/api/v1/assets", ct, body, &res); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.OutOrStdout(), "%d assets stored\n", res.Stored)
+			return nil
+		},
+	}
+	serverFlags(imp, &server, &token)
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List assets",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			cl, err := newClient(server, token)
+			if err != nil {
+				return err
+			}
+			path := "/api/v1/assets"
+			if discovered {
+				path += "?discovered=1"
+			}
+			var res struct {
+				Assets []alarm.Asset `json:"assets"`
+			}
+			if err := cl.call("GET", path, nil, &res); err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(c.OutOrStdout(), res.Assets)
+			}
+			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "KIND\tNAME\tCRIT\tOWNER\tDISCOVERED\tLAST SEEN")
+			for _, a := range res.Assets {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%v\t%s\n", a.Kind, a.Name, a.Criticality, dash(a.Owner), a.Discovered, a.LastSeen.Format(time.RFC3339))
+			}
+			return tw.Flush()
+		},
+	}
+	serverFlags(list, &server, &token)
+	outputFlag(list, &output)
+	list.Flags().BoolVar(&discovered, "discovered", false, "include hosts and users seen in alerts but not in the inventory")
+	c.AddCommand(imp, list)
+	return c
+}

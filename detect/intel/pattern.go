@@ -1,0 +1,718 @@
+package intel
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// This file is a hand-written parser for the STIX 2.1 patterning language
+// (spec §3), which also accepts the 2.0 forms with a warning. Riposte uses
+// it to find tier-1 patterns (one lookup per literal); everything the
+// parser accepts but the index cannot look up is kept as a "pattern"
+// indicator for context.
+
+type tokKind int
+
+const (
+	tEOF tokKind = iota
+	tIdent
+	tString    // 'x'
+	tTimestamp // t'...'
+	tHex       // h'...'
+	tBinary    // b'...'
+	tInt
+	tFloat
+	tLBrack
+	tRBrack
+	tLParen
+	tRParen
+	tComma
+	tColon
+	tDot
+	tStar
+	tOp // = == != <> < > <= >=
+)
+
+type token struct {
+	kind tokKind
+	text string // identifier, operator, decoded literal
+	pos  int
+}
+
+// maxPatternLen and maxPatternDepth bound the work one hostile pattern can
+// cause.
+const (
+	maxPatternLen   = 64 << 10
+	maxPatternDepth = 64
+)
+
+type patError struct {
+	pos int
+	msg string
+}
+
+func (e *patError) Error() string { return fmt.Sprintf("offset %d: %s", e.pos, e.msg) }
+
+func lexPattern(s string) ([]token, error) {
+	var toks []token
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+			i++
+		case c == '[':
+			toks = append(toks, token{tLBrack, "[", i})
+			i++
+		case c == ']':
+			toks = append(toks, token{tRBrack, "]", i})
+			i++
+		case c == '(':
+			toks = append(toks, token{tLParen, "(", i})
+			i++
+		case c == ')':
+			toks = append(toks, token{tRParen, ")", i})
+			i++
+		case c == ',':
+			toks = append(toks, token{tComma, ",", i})
+			i++
+		case c == ':':
+			toks = append(toks, token{tColon, ":", i})
+			i++
+		case c == '.':
+			toks = append(toks, token{tDot, ".", i})
+			i++
+		case c == '*':
+			toks = append(toks, token{tStar, "*", i})
+			i++
+		case c == '=' || c == '!' || c == '<' || c == '>':
+			op := string(c)
+			if i+1 < len(s) && (s[i+1] == '=' || c == '<' && s[i+1] == '>') {
+				op = s[i : i+2]
+			}
+			if op == "!" {
+				return nil, &patError{i, "'!' must be followed by '='"}
+			}
+			toks = append(toks, token{tOp, op, i})
+			i += len(op)
+		case c == '\'':
+			str, n, err := lexString(s, i)
+			if err != nil {
+				return nil, err
+			}
+			toks = append(toks, token{tString, str, i})
+			i += n
+		case (c == 't' || c == 'h' || c == 'b') && i+1 < len(s) && s[i+1] == '\'':
+			str, n, err := lexString(s, i+1)
+			if err != nil {
+				return nil, err
+			}
+			k := map[byte]tokKind{'t': tTimestamp, 'h': tHex, 'b': tBinary}[c]
+			switch k {
+			case tTimestamp:
+				if _, err := time.Parse(time.RFC3339Nano, str); err != nil {
+					return nil, &patError{i, fmt.Sprintf("bad timestamp literal %q", clip(str))}
+				}
+			case tHex:
+				if len(str)%2 != 0 || (str != "" && !isHex(str)) {
+					return nil, &patError{i, "bad hex literal"}
+				}
+			case tBinary:
+				if _, err := base64.StdEncoding.DecodeString(str); err != nil {
+					return nil, &patError{i, "bad binary (base64) literal"}
+				}
+			}
+			toks = append(toks, token{k, str, i})
+			i += 1 + n
+		case c == '-' || c == '+' || c >= '0' && c <= '9':
+			j := i + 1
+			for j < len(s) && (s[j] >= '0' && s[j] <= '9' || s[j] == '.') {
+				j++
+			}
+			num := s[i:j]
+			if _, err := strconv.ParseInt(num, 10, 64); err == nil {
+				toks = append(toks, token{tInt, num, i})
+			} else if _, err := strconv.ParseFloat(num, 64); err == nil && strings.Contains(num, ".") {
+				toks = append(toks, token{tFloat, num, i})
+			} else {
+				return nil, &patError{i, fmt.Sprintf("bad number %q", clip(num))}
+			}
+			i = j
+		case c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			j := i + 1
+			for j < len(s) && (s[j] == '_' || s[j] == '-' || s[j] >= 'a' && s[j] <= 'z' || s[j] >= 'A' && s[j] <= 'Z' || s[j] >= '0' && s[j] <= '9') {
+				j++
+			}
+			toks = append(toks, token{tIdent, s[i:j], i})
+			i = j
+		default:
+			return nil, &patError{i, fmt.Sprintf("unexpected character %q", rune(c))}
+		}
+		if len(toks) > 1<<16 {
+			return nil, &patError{i, "pattern has too many tokens"}
+		}
+	}
+	return append(toks, token{tEOF, "", len(s)}), nil
+}
+
+// lexString reads a quoted literal starting at s[i] == '\” and returns the
+// decoded text and the number of bytes consumed. Only \' and \\ escapes
+// exist.
+func lexString(s string, i int) (string, int, error) {
+	var b strings.Builder
+	for j := i + 1; j < len(s); j++ {
+		switch s[j] {
+		case '\\':
+			if j+1 < len(s) && (s[j+1] == '\'' || s[j+1] == '\\') {
+				b.WriteByte(s[j+1])
+				j++
+				continue
+			}
+			return "", 0, &patError{j, "invalid escape in string literal (only \\' and \\\\)"}
+		case '\'':
+			return b.String(), j + 1 - i, nil
+		default:
+			b.WriteByte(s[j])
+		}
+	}
+	return "", 0, &patError{i, "unterminated string literal"}
+}
+
+// Pattern AST.
+
+type nodeKind int
+
+const (
+	nObsFollowedBy nodeKind = iota
+	nObsOr
+	nObsAnd
+	nObservation // [ comparison ]
+	nCmpOr
+	nCmpAnd
+	nTest
+	nExists
+)
+
+type pathComp struct {
+	name  string // property name, or "" for an index
+	index string // "*" or a decimal index
+}
+
+type objPath struct {
+	objType string
+	comps   []pathComp
+}
+
+// String writes the path the way patterns spell it.
+func (p objPath) String() string {
+	var b strings.Builder
+	b.WriteString(p.objType)
+	b.WriteByte(':')
+	for i, c := range p.comps {
+		if c.name == "" {
+			b.WriteString("[" + c.index + "]")
+			continue
+		}
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(c.name)
+	}
+	return b.String()
+}
+
+type literal struct {
+	kind tokKind
+	text string
+}
+
+type pnode struct {
+	kind        nodeKind
+	left, right *pnode
+	child       *pnode // nObservation: its comparison expression
+	qualifiers  []string
+	path        objPath
+	op          string // upper-case: =, !=, <, IN, LIKE, MATCHES, ISSUBSET, ...
+	not         bool
+	lits        []literal
+}
+
+type patParser struct {
+	toks     []token
+	i, prev  int
+	depth    int
+	warnings []string
+}
+
+// parsePattern parses a STIX pattern; warnings name STIX 2.0-only forms.
+func parsePattern(s string) (*pnode, []string, error) {
+	if len(s) > maxPatternLen {
+		return nil, nil, fmt.Errorf("pattern longer than %d bytes", maxPatternLen)
+	}
+	toks, err := lexPattern(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := &patParser{toks: toks}
+	n, err := p.obsFollowedBy()
+	if err != nil {
+		return nil, p.warnings, err
+	}
+	if t := p.peek(); t.kind != tEOF {
+		return nil, p.warnings, p.errf("unexpected %s after the pattern", describe(t))
+	}
+	return n, p.warnings, nil
+}
+
+func describe(t token) string {
+	switch t.kind {
+	case tEOF:
+		return "end of pattern"
+	case tString:
+		return "string literal"
+	}
+	return strconv.Quote(t.text)
+}
+
+func (p *patParser) peek() token { return p.toks[p.i] }
+func (p *patParser) next() token {
+	p.prev = p.i
+	t := p.toks[p.i]
+	if t.kind != tEOF {
+		p.i++
+	}
+	return t
+}
+func (p *patParser) back() { p.i = p.prev }
+func (p *patParser) errf(f string, a ...any) error {
+	return &patError{p.peek().pos, fmt.Sprintf(f, a...)}
+}
+func (p *patParser) keyword(kw string) bool {
+	t := p.peek()
+	return t.kind == tIdent && strings.EqualFold(t.text, kw)
+}
+func (p *patParser) enter() error {
+	p.depth++
+	if p.depth > maxPatternDepth {
+		return p.errf("pattern nested deeper than %d", maxPatternDepth)
+	}
+	return nil
+}
+
+func (p *patParser) obsFollowedBy() (*pnode, error) {
+	return p.binary(nObsFollowedBy, "FOLLOWEDBY", p.obsOr)
+}
+func (p *patParser) obsOr() (*pnode, error)  { return p.binary(nObsOr, "OR", p.obsAnd) }
+func (p *patParser) obsAnd() (*pnode, error) { return p.binary(nObsAnd, "AND", p.obsQualified) }
+func (p *patParser) cmpOr() (*pnode, error)  { return p.binary(nCmpOr, "OR", p.cmpAnd) }
+func (p *patParser) cmpAnd() (*pnode, error) { return p.binary(nCmpAnd, "AND", p.cmpPrimary) }
+
+func (p *patParser) binary(k nodeKind, kw string, sub func() (*pnode, error)) (*pnode, error) {
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	defer func() { p.depth-- }()
+	left, err := sub()
+	if err != nil {
+		return nil, err
+	}
+	for p.keyword(kw) {
+		p.next()
+		right, err := sub()
+		if err != nil {
+			return nil, err
+		}
+		left = &pnode{kind: k, left: left, right: right}
+	}
+	return left, nil
+}
+
+func (p *patParser) obsQualified() (*pnode, error) {
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	defer func() { p.depth-- }()
+	var n *pnode
+	switch t := p.next(); t.kind {
+	case tLBrack:
+		c, err := p.cmpOr()
+		if err != nil {
+			return nil, err
+		}
+		if p.next().kind != tRBrack {
+			p.back()
+			return nil, p.errf("expected ']' to close the observation expression")
+		}
+		n = &pnode{kind: nObservation, child: c}
+	case tLParen:
+		inner, err := p.obsFollowedBy()
+		if err != nil {
+			return nil, err
+		}
+		if p.next().kind != tRParen {
+			p.back()
+			return nil, p.errf("expected ')'")
+		}
+		// wrap so qualifiers attach to the group
+		n = &pnode{kind: nObsOr, left: inner}
+	default:
+		p.back()
+		return nil, p.errf("expected '[' or '(' to start an observation expression, got %s", describe(t))
+	}
+	for {
+		switch {
+		case p.keyword("WITHIN"):
+			p.next()
+			t := p.next()
+			if t.kind != tInt && t.kind != tFloat || strings.HasPrefix(t.text, "-") {
+				p.back()
+				return nil, p.errf("WITHIN needs a positive number")
+			}
+			if !p.keyword("SECONDS") {
+				return nil, p.errf("expected SECONDS after WITHIN %s", t.text)
+			}
+			p.next()
+			n.qualifiers = append(n.qualifiers, "WITHIN "+t.text+" SECONDS")
+		case p.keyword("REPEATS"):
+			p.next()
+			t := p.next()
+			if t.kind != tInt || strings.HasPrefix(t.text, "-") {
+				p.back()
+				return nil, p.errf("REPEATS needs a positive integer")
+			}
+			if !p.keyword("TIMES") {
+				return nil, p.errf("expected TIMES after REPEATS %s", t.text)
+			}
+			p.next()
+			n.qualifiers = append(n.qualifiers, "REPEATS "+t.text+" TIMES")
+		case p.keyword("START"):
+			p.next()
+			a, err := p.stamp("START")
+			if err != nil {
+				return nil, err
+			}
+			if !p.keyword("STOP") {
+				return nil, p.errf("expected STOP after START")
+			}
+			p.next()
+			b, err := p.stamp("STOP")
+			if err != nil {
+				return nil, err
+			}
+			n.qualifiers = append(n.qualifiers, "START "+a+" STOP "+b)
+		default:
+			return n, nil
+		}
+	}
+}
+
+func (p *patParser) stamp(kw string) (string, error) {
+	t := p.next()
+	switch t.kind {
+	case tTimestamp:
+		return t.text, nil
+	case tString:
+		if _, err := time.Parse(time.RFC3339Nano, t.text); err != nil {
+			p.back()
+			return "", p.errf("bad %s timestamp %q", kw, clip(t.text))
+		}
+		p.warnings = append(p.warnings, "STIX 2.0 form: "+kw+" takes a t'…' timestamp literal in 2.1")
+		return t.text, nil
+	}
+	p.back()
+	return "", p.errf("%s needs a timestamp literal", kw)
+}
+
+func (p *patParser) cmpPrimary() (*pnode, error) {
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	defer func() { p.depth-- }()
+	if p.peek().kind == tLParen {
+		p.next()
+		c, err := p.cmpOr()
+		if err != nil {
+			return nil, err
+		}
+		if p.next().kind != tRParen {
+			p.back()
+			return nil, p.errf("expected ')'")
+		}
+		return c, nil
+	}
+	if p.keyword("EXISTS") {
+		p.next()
+		path, err := p.objectPath()
+		if err != nil {
+			return nil, err
+		}
+		return &pnode{kind: nExists, path: path}, nil
+	}
+	path, err := p.objectPath()
+	if err != nil {
+		return nil, err
+	}
+	n := &pnode{kind: nTest, path: path}
+	if p.keyword("NOT") {
+		p.next()
+		n.not = true
+	}
+	t := p.next()
+	switch {
+	case t.kind == tOp:
+		n.op = t.text
+		switch n.op {
+		case "==":
+			n.op = "="
+		case "<>":
+			n.op = "!="
+		}
+	case t.kind == tIdent:
+		n.op = strings.ToUpper(t.text)
+		switch n.op {
+		case "IN", "LIKE", "MATCHES", "ISSUBSET", "ISSUPERSET":
+		default:
+			p.back()
+			return nil, p.errf("expected a comparison operator after %s, got %s", path, describe(t))
+		}
+	default:
+		p.back()
+		return nil, p.errf("expected a comparison operator after %s, got %s", path, describe(t))
+	}
+	switch n.op {
+	case "IN":
+		if p.next().kind != tLParen {
+			p.back()
+			return nil, p.errf("IN needs a parenthesized list")
+		}
+		if p.peek().kind == tRParen {
+			p.next()
+			return n, nil
+		}
+		for {
+			l, err := p.literal(false)
+			if err != nil {
+				return nil, err
+			}
+			n.lits = append(n.lits, l)
+			if p.peek().kind == tComma {
+				p.next()
+				continue
+			}
+			if p.next().kind != tRParen {
+				p.back()
+				return nil, p.errf("expected ',' or ')' in the IN list")
+			}
+			return n, nil
+		}
+	case "LIKE", "MATCHES", "ISSUBSET", "ISSUPERSET":
+		if p.peek().kind != tString {
+			return nil, p.errf("%s needs a string literal", n.op)
+		}
+		n.lits = []literal{{tString, p.next().text}}
+	default:
+		l, err := p.literal(n.op != "=" && n.op != "!=")
+		if err != nil {
+			return nil, err
+		}
+		n.lits = []literal{l}
+	}
+	return n, nil
+}
+
+func (p *patParser) literal(orderable bool) (literal, error) {
+	t := p.next()
+	switch t.kind {
+	case tString, tInt, tFloat, tTimestamp, tHex, tBinary:
+		return literal{t.kind, t.text}, nil
+	case tIdent:
+		if !orderable && (strings.EqualFold(t.text, "true") || strings.EqualFold(t.text, "false")) {
+			return literal{tIdent, strings.ToLower(t.text)}, nil
+		}
+	}
+	p.back()
+	return literal{}, p.errf("expected a literal, got %s", describe(t))
+}
+
+func (p *patParser) objectPath() (objPath, error) {
+	t := p.next()
+	if t.kind != tIdent {
+		p.back()
+		return objPath{}, p.errf("expected an object type, got %s", describe(t))
+	}
+	path := objPath{objType: strings.ToLower(t.text)}
+	if p.next().kind != tColon {
+		p.back()
+		return objPath{}, p.errf("expected ':' after object type %q", t.text)
+	}
+	first := p.next()
+	if first.kind != tIdent && first.kind != tString {
+		p.back()
+		return objPath{}, p.errf("expected a property name after %q", path.objType+":")
+	}
+	path.comps = append(path.comps, pathComp{name: first.text})
+	for {
+		switch p.peek().kind {
+		case tDot:
+			p.next()
+			c := p.next()
+			if c.kind != tIdent && c.kind != tString {
+				p.back()
+				return objPath{}, p.errf("expected a property name after '.'")
+			}
+			path.comps = append(path.comps, pathComp{name: c.text})
+		case tLBrack:
+			p.next()
+			c := p.next()
+			if c.kind != tStar && c.kind != tInt {
+				p.back()
+				return objPath{}, p.errf("expected an index or '*' in a list path")
+			}
+			if p.next().kind != tRBrack {
+				p.back()
+				return objPath{}, p.errf("expected ']' after list index")
+			}
+			path.comps = append(path.comps, pathComp{index: c.text})
+		default:
+			if len(path.comps) > 32 {
+				return objPath{}, p.errf("object path too long")
+			}
+			return path, nil
+		}
+	}
+}
+
+// lookup is one tier-1 index entry taken from a pattern.
+type lookup struct {
+	kind  Kind
+	value string // as written; normalized by the caller
+	path  string
+}
+
+// tier1 returns the lookups of a tier-1 pattern: observations combined only
+// with OR and without qualifiers, each a comparison tree of OR over
+// "path = literal", "path IN (...)" and "ip ISSUBSET 'cidr'" on supported
+// paths. reason says why a pattern is not tier 1.
+func tier1(n *pnode) (out []lookup, reason string) {
+	var obs func(n *pnode) string
+	var cmp func(n *pnode) string
+	obs = func(n *pnode) string {
+		if len(n.qualifiers) > 0 {
+			return "qualifier " + n.qualifiers[0] + " needs the correlation engine (tier 3)"
+		}
+		switch n.kind {
+		case nObsOr:
+			if n.right == nil {
+				return obs(n.left)
+			}
+			if r := obs(n.left); r != "" {
+				return r
+			}
+			return obs(n.right)
+		case nObservation:
+			return cmp(n.child)
+		case nObsAnd:
+			return "observations combined with AND need the correlation engine (tier 3)"
+		case nObsFollowedBy:
+			return "FOLLOWEDBY needs the correlation engine (tier 3)"
+		}
+		return "unexpected pattern shape"
+	}
+	cmp = func(n *pnode) string {
+		switch n.kind {
+		case nCmpOr:
+			if r := cmp(n.left); r != "" {
+				return r
+			}
+			return cmp(n.right)
+		case nCmpAnd:
+			return "comparisons combined with AND are predicates (tier 2)"
+		case nExists:
+			return "EXISTS is a predicate (tier 2)"
+		case nTest:
+			path := n.path.String()
+			kind, ok := pathKind(n.path)
+			if !ok {
+				return "object path " + path + " has no lookup index"
+			}
+			if n.not {
+				return "NOT " + n.op + " on " + path + " is a predicate (tier 2)"
+			}
+			switch n.op {
+			case "=", "IN":
+			case "ISSUBSET":
+				if kind != KindIPv4 && kind != KindIPv6 {
+					return "ISSUBSET on " + path + " is a predicate (tier 2)"
+				}
+			default:
+				return n.op + " on " + path + " is a predicate (tier 2)"
+			}
+			for _, l := range n.lits {
+				switch {
+				case l.kind == tString:
+				case l.kind == tInt && kind == KindASN:
+				default:
+					return "non-string literal compared with " + path
+				}
+				out = append(out, lookup{kind, l.text, path})
+			}
+			return ""
+		}
+		return "unexpected comparison shape"
+	}
+	if r := obs(n); r != "" {
+		return nil, r
+	}
+	return out, ""
+}
+
+// pathKind maps a supported STIX object path to the indicator kind its
+// literals are; address kinds are refined per literal.
+func pathKind(p objPath) (Kind, bool) {
+	names := make([]string, 0, len(p.comps))
+	for _, c := range p.comps {
+		if c.name == "" {
+			return "", false
+		}
+		names = append(names, c.name)
+	}
+	joined := strings.Join(names, ".")
+	switch p.objType {
+	case "ipv4-addr":
+		return KindIPv4, joined == "value"
+	case "ipv6-addr":
+		return KindIPv6, joined == "value"
+	case "domain-name":
+		return KindDomain, joined == "value"
+	case "url":
+		return KindURL, joined == "value"
+	case "email-addr":
+		return KindEmail, joined == "value"
+	case "mutex":
+		return KindMutex, joined == "name"
+	case "autonomous-system":
+		return KindASN, joined == "number"
+	case "windows-registry-key":
+		return KindRegKey, joined == "key"
+	case "file", "x509-certificate", "artifact":
+		if len(names) == 2 && strings.EqualFold(names[0], "hashes") {
+			switch strings.ToUpper(strings.ReplaceAll(names[1], "-", "")) {
+			case "MD5":
+				return KindMD5, true
+			case "SHA1":
+				return KindSHA1, true
+			case "SHA256":
+				return KindSHA256, true
+			case "SHA512":
+				return KindSHA512, true
+			}
+			return "", false
+		}
+		if p.objType == "file" && joined == "name" {
+			return KindFilename, true
+		}
+	}
+	return "", false
+}

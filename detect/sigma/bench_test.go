@@ -1,0 +1,175 @@
+package sigma
+
+import (
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/riposte-soar/riposte/event"
+)
+
+// benchPerFile is how many lines of each OTRF recording the benchmarks
+// and the agreement test use (150 recordings).
+const benchPerFile = 200
+
+var otrf struct {
+	once sync.Once
+	evs  []*event.Event
+}
+
+func otrfSample(tb testing.TB) []*event.Event {
+	corpusDir(tb, "events/otrf/datasets/atomic")
+	otrf.once.Do(func() { otrf.evs = otrfEvents(tb, benchPerFile) })
+	if len(otrf.evs) == 0 {
+		tb.Skip("no OTRF events")
+	}
+	return otrf.evs
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func benchMatch(b *testing.B, naive bool) {
+	m, _ := loadSigmaHQ(b)
+	evs := otrfSample(b)
+	hits := 0
+	hit := func(*Rule) { hits++ }
+	for _, ev := range evs { // build the per-logsource indexes
+		m.Match(ev, hit)
+	}
+	runtime.GC()
+	b.ReportAllocs()
+	c0 := cpuTime()
+	i := 0
+	for b.Loop() {
+		if naive {
+			m.MatchNaive(evs[i], hit)
+		} else {
+			m.Match(evs[i], hit)
+		}
+		if i++; i == len(evs) {
+			i = 0
+		}
+	}
+	cpu := cpuTime() - c0
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	if cpu > 0 {
+		// The machine is shared: events per CPU-second of this process is
+		// the per-core figure that does not depend on the neighbours.
+		b.ReportMetric(float64(b.N)/cpu.Seconds(), "events/cpu-s")
+	}
+}
+
+// BenchmarkMatchSigmaHQ matches pre-normalized OTRF events against the
+// whole SigmaHQ rule set with the indexed matcher.
+func BenchmarkMatchSigmaHQ(b *testing.B) { benchMatch(b, false) }
+
+// BenchmarkMatchNaive is the same with the reference evaluator.
+func BenchmarkMatchNaive(b *testing.B) { benchMatch(b, true) }
+
+// TestNaiveIndexedAgree runs both matchers over the OTRF sample and the
+// regression events: they must report the same rules for every event.
+func TestNaiveIndexedAgree(t *testing.T) {
+	m, _ := loadSigmaHQ(t)
+	evs := otrfSample(t)
+	for _, c := range loadRegressionCases(t) {
+		evs = append(evs, c.events...)
+	}
+	diff, total := 0, 0
+	perRule := map[string]int{}
+	var a, b []string
+	for i, ev := range evs {
+		a, b = a[:0], b[:0]
+		m.Match(ev, func(r *Rule) { a = append(a, r.ID) })
+		m.MatchNaive(ev, func(r *Rule) { b = append(b, r.ID) })
+		sort.Strings(a)
+		sort.Strings(b)
+		total += len(b)
+		for _, id := range b {
+			perRule[id]++
+		}
+		if strings.Join(a, ",") != strings.Join(b, ",") {
+			diff++
+			if diff <= 10 {
+				t.Errorf("event %d (%v): indexed %v, naive %v", i, ev.LogSource, a, b)
+			}
+		}
+	}
+	t.Logf("%d events, %d rule hits (%d distinct rules), %d disagreements", len(evs), total, len(perRule), diff)
+}
+
+// TestMatchNoAlloc checks that matching allocates nothing for events no
+// rule matches.
+func TestMatchNoAlloc(t *testing.T) {
+	m, _ := loadSigmaHQ(t)
+	evs := otrfSample(t)
+	var quiet []*event.Event
+	for _, ev := range evs {
+		n := 0
+		m.Match(ev, func(*Rule) { n++ })
+		if n == 0 {
+			quiet = append(quiet, ev)
+		}
+	}
+	if len(quiet) == 0 {
+		t.Skip("every event matches something")
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(2000, func() {
+		m.Match(quiet[i%len(quiet)], func(*Rule) {})
+		i++
+	})
+	t.Logf("%d of %d events match nothing; %.3f allocs per Match", len(quiet), len(evs), allocs)
+	if allocs > 0.01 {
+		t.Errorf("Match allocates %.3f times per non-matching event", allocs)
+	}
+}
+
+// TestMemory reports the memory the compiled SigmaHQ rule set and its
+// indexes use: heap in use after GC and the process's peak RSS.
+func TestMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	m, col := loadSigmaHQ(t)
+	evs := otrfSample(t)
+	for _, ev := range evs {
+		m.Match(ev, func(*Rule) {})
+	}
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	nb := map[*bucket]bool{}
+	for _, b := range *m.buckets.Load() {
+		nb[b] = true
+	}
+	acBytes := 0
+	for _, s := range m.scans {
+		acBytes += s.ac.memBytes()
+	}
+
+	status, _ := os.ReadFile("/proc/self/status")
+	var rss, hwm string
+	for _, l := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			rss = strings.TrimSpace(l[6:])
+		}
+		if strings.HasPrefix(l, "VmHWM:") {
+			hwm = strings.TrimSpace(l[6:])
+		}
+	}
+	t.Logf("%d rules, %d buckets (%d distinct), automata %.1f MB; heap in use %.1f MB (includes %d sample events); RSS %s, peak %s",
+		len(col.Rules), len(*m.buckets.Load()), len(nb), float64(acBytes)/1e6, float64(ms.HeapInuse)/1e6, len(evs), rss, hwm)
+	_ = strconv.Itoa
+}
