@@ -26,6 +26,7 @@ type automaton struct {
 	outIdx  []int32   // per state: output list, or -1
 	outs    [][]int32 // output lists: global rule indexes
 	outBase int32     // first output's slot in scratch.ostamp
+	maxLen  int       // longest needle
 }
 
 // buildAutomaton builds the automaton for folded needles, needle i
@@ -34,6 +35,7 @@ func buildAutomaton(needles []string, rules [][]int32, outBase int32) *automaton
 	a := &automaton{outBase: outBase}
 	var used [128]bool
 	for _, n := range needles {
+		a.maxLen = max(a.maxLen, len(n))
 		for i := 0; i < len(n); i++ {
 			if n[i] < utf8.RuneSelf {
 				used[n[i]] = true
@@ -140,12 +142,42 @@ func (a *automaton) scanText(text string, sc *scratch) {
 }
 
 // scan reports whether text holds a byte >= 0x80.
+//
+// A DFA step waits for the previous one (the next row depends on the
+// state), so one chain leaves the CPU mostly idle. Longer texts are cut in
+// two halves scanned by two interleaved chains; the first runs on past
+// the middle by the longest needle, so a needle across the cut is still
+// seen, and the duplicates that overlap produces are absorbed by the
+// per-event output stamps.
 func (a *automaton) scan(text string, sc *scratch) bool {
 	trans := a.trans
 	cls := &a.cls
-	s := int32(0)
 	var high byte
-	for i := 0; i < len(text); i++ {
+	i := 0
+	s := int32(0)
+	if n := len(text); n >= 2*a.maxLen+32 {
+		half := n / 2
+		j, s2 := half, int32(0)
+		for ; j < n; i, j = i+1, j+1 {
+			b1, b2 := text[i], text[j]
+			high |= b1 | b2
+			t1 := trans[s+int32(cls[b1])]
+			t2 := trans[s2+int32(cls[b2])]
+			s, s2 = t1>>1, t2>>1
+			if (t1|t2)&1 != 0 {
+				if t1&1 != 0 {
+					a.report(s/a.ncls, sc)
+				}
+				if t2&1 != 0 {
+					a.report(s2/a.ncls, sc)
+				}
+			}
+		}
+		// Chain 1 covered [0, n-half); it goes on alone to the end of the
+		// overlap, half+maxLen-1.
+		text = text[:min(n, half+a.maxLen-1)]
+	}
+	for ; i < len(text); i++ {
 		b := text[i]
 		high |= b
 		t := trans[s+int32(cls[b])]
