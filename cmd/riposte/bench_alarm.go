@@ -165,8 +165,8 @@ func benchAlerts(n, entities int) []alert.Alert {
 		e := (i * 7919) % entities
 		r := i % 40
 		out[i] = alert.Alert{ID: event.NewID(t0), Kind: alert.KindSigma,
-			Rule:     alert.Rule{ID: fmt.Sprintf("rule-%02d", r), Title: fmt.Sprintf("Bench rule %d", r), Level: levels[r%4], Tags: []string{tactics[r%4]}},
-			Time:     t0, FirstEventTime: t0, EventIDs: []string{event.NewID(t0)},
+			Rule: alert.Rule{ID: fmt.Sprintf("rule-%02d", r), Title: fmt.Sprintf("Bench rule %d", r), Level: levels[r%4], Tags: []string{tactics[r%4]}},
+			Time: t0, FirstEventTime: t0, EventIDs: []string{event.NewID(t0)},
 			Entities: alert.Entities{Hosts: []string{fmt.Sprintf("host-%d", e/3)}, Users: []string{fmt.Sprintf("user-%d", e)},
 				SourceIPs: []string{fmt.Sprintf("10.%d.%d.%d", e>>16&255, e>>8&255, e&255)}},
 		}

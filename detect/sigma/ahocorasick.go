@@ -29,27 +29,63 @@ type automaton struct {
 	maxLen  int       // longest needle
 }
 
+// maxClasses bounds the table width of large automata.
+const maxClasses = 40
+
 // buildAutomaton builds the automaton for folded needles, needle i
 // marking rules[i].
-func buildAutomaton(needles []string, rules [][]int32, outBase int32) *automaton {
+//
+// classLimit, when not 0, bounds the number of classes whatever the size.
+func buildAutomaton(needles []string, rules [][]int32, outBase int32, classLimit int) *automaton {
 	a := &automaton{outBase: outBase}
-	var used [128]bool
+	// Class 0: bytes in no needle; 1: all bytes >= 0x80; then one per
+	// ASCII byte used, upper-case letters sharing their lower-case class.
+	// Large automata keep only the most frequent needle bytes apart and
+	// merge the rest into one class: the table shrinks, and the automaton
+	// stays a superset filter.
+	var freq [128]int
 	for _, n := range needles {
 		a.maxLen = max(a.maxLen, len(n))
 		for i := 0; i < len(n); i++ {
-			if n[i] < utf8.RuneSelf {
-				used[n[i]] = true
+			if c := n[i]; c < utf8.RuneSelf {
+				if 'A' <= c && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				freq[c]++
 			}
 		}
 	}
-	// Class 0: bytes in no needle; 1: all bytes >= 0x80; then one per
-	// ASCII byte used, upper-case letters sharing their lower-case class.
-	nc := int32(2)
+	var byFreq []int
 	for b := 0; b < 128; b++ {
-		if used[b] && !('A' <= b && b <= 'Z') {
+		if freq[b] > 0 {
+			byFreq = append(byFreq, b)
+		}
+	}
+	sort.SliceStable(byFreq, func(i, j int) bool { return freq[byFreq[i]] > freq[byFreq[j]] })
+	total := 0
+	for _, n := range needles {
+		total += len(n)
+	}
+	keep := len(byFreq)
+	if total > 20000 && keep > maxClasses-3 {
+		keep = maxClasses - 3
+	}
+	if classLimit > 0 && keep > classLimit-3 {
+		keep = classLimit - 3
+	}
+	nc := int32(2)
+	rare := int32(0)
+	for i, b := range byFreq {
+		if i < keep {
 			a.cls[b] = uint8(nc)
 			nc++
+			continue
 		}
+		if rare == 0 {
+			rare = nc
+			nc++
+		}
+		a.cls[b] = uint8(rare)
 	}
 	for b := 'A'; b <= 'Z'; b++ {
 		a.cls[b] = a.cls[b+'a'-'A']
@@ -285,13 +321,8 @@ type skipScanner struct {
 
 const minSkipLen = 6
 
-// newSkipScanner returns nil when the classes do not fit the block
-// layout (more than 32 classes).
 func newSkipScanner(needles []string, rules [][]int32, outBase int32) *skipScanner {
-	a := buildAutomaton(needles, rules, outBase)
-	if a.ncls > 32 {
-		return nil
-	}
+	a := buildAutomaton(needles, rules, outBase, 32)
 	m := len(needles[0])
 	for _, n := range needles {
 		m = min(m, len(n))

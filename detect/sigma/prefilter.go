@@ -26,7 +26,7 @@ const exactBonus = 6
 
 // maxNeedle caps needle length: any substring of a required literal is
 // required too, and long needles only grow the automaton.
-const maxNeedle = 24
+const maxNeedle = 16
 
 // commonTokens are substrings so frequent in Windows telemetry (paths,
 // extensions, registry roots, call traces) that a needle made of them
@@ -498,7 +498,7 @@ func (m *Matcher) prepare() {
 	}
 	outs := int32(0)
 	for _, g := range order {
-		a := buildAutomaton(g.needles, g.rules, outs)
+		a := buildAutomaton(g.needles, g.rules, outs, 0)
 		outs += int32(len(a.outs))
 		m.scans = append(m.scans, fieldScan{f: g.f, ac: a})
 	}
@@ -555,7 +555,7 @@ func (m *Matcher) keywordScanner(rules []*crule) (textScanner, int32) {
 	if sk := newSkipScannerIf(minLen, needles, lists, m.nextOut); sk != nil {
 		ts, nouts = sk, int32(len(sk.ac.outs))
 	} else {
-		a := buildAutomaton(needles, lists, m.nextOut)
+		a := buildAutomaton(needles, lists, m.nextOut, 0)
 		ts, nouts = a, int32(len(a.outs))
 	}
 	m.nextOut += nouts
