@@ -14,7 +14,7 @@ var entityFields = struct {
 	hosts, users, src, dst, procs, hashes, domains []string
 }{
 	hosts:   []string{"host.name", "Computer", "hostname"},
-	users:   []string{"user.name", "TargetUserName", "SubjectUserName", "User", "sudo.target_user"},
+	users:   []string{"user.name", "TargetUserName", "SubjectUserName", "User"},
 	src:     []string{"source.ip", "SourceIp", "IpAddress", "c-ip", "src_ip"},
 	dst:     []string{"destination.ip", "DestinationIp", "dst_ip"},
 	procs:   []string{"process.executable", "Image", "NewProcessName", "exe", "process.command_line"},

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,7 +27,15 @@ var otrf struct {
 
 func otrfSample(tb testing.TB) []*event.Event {
 	corpusDir(tb, "events/otrf/datasets/atomic")
-	otrf.once.Do(func() { otrf.evs = otrfEvents(tb, benchPerFile) })
+	n := benchPerFile
+	if testing.Short() {
+		n = 20
+	}
+	// SIGMA_OTRF_PER_FILE widens the sample for a deeper (slower) check.
+	if v, err := strconv.Atoi(os.Getenv("SIGMA_OTRF_PER_FILE")); err == nil && v > 0 {
+		n = v
+	}
+	otrf.once.Do(func() { otrf.evs = otrfEvents(tb, n) })
 	if len(otrf.evs) == 0 {
 		tb.Skip("no OTRF events")
 	}
@@ -199,4 +208,50 @@ func memoryChild(t *testing.T) {
 	t.Logf("memory: %d rules compiled, %d event kinds seen (%d sample events), %d distinct buckets, field automata %.1f MB; heap in use %.1f MB; RSS %s (peak %s, which includes loading)",
 		len(m.rules), len(*m.buckets.Load()), n, len(distinct), float64(acBytes)/1e6, float64(ms.HeapInuse)/1e6, rss, hwm)
 	runtime.KeepAlive(m)
+}
+
+// TestPrefilterStats reports how much work the index saves on the OTRF
+// sample: rules offered per event, rules evaluated, and the rules most
+// often evaluated without matching.
+func TestPrefilterStats(t *testing.T) {
+	m, _ := loadSigmaHQ(t)
+	evs := otrfSample(t)
+	offered, always, cands, hits := 0, 0, 0, 0
+	wasted := map[string]int{}
+	kinds := map[event.LogSource]int{}
+	for _, ev := range evs {
+		kinds[ev.LogSource]++
+		b := m.bucketFor(ev)
+		offered += len(b.rules)
+		always += len(b.always)
+		sc := m.pool.Get().(*scratch)
+		sc.begin(ev)
+		sc.ensure(len(b.rules), int(b.outEnd))
+		m.candidates(b, sc)
+		cands += len(sc.cands)
+		for _, li := range sc.cands {
+			if sc.evalNode(b.rules[li].root) {
+				hits++
+			} else {
+				wasted[b.rules[li].r.Title]++
+			}
+		}
+		sc.end()
+		m.pool.Put(sc)
+	}
+	n := float64(len(evs))
+	t.Logf("%d events of %d logsources: per event %.1f rules offered by logsource/EventID, %.2f always evaluated, %.2f evaluated after the prefilter, %.3f hits",
+		len(evs), len(kinds), float64(offered)/n, float64(always)/n, float64(cands)/n, float64(hits)/n)
+	type kv struct {
+		k string
+		v int
+	}
+	var xs []kv
+	for k, v := range wasted {
+		xs = append(xs, kv{k, v})
+	}
+	sort.Slice(xs, func(i, j int) bool { return xs[i].v > xs[j].v })
+	for i := 0; i < len(xs) && i < 10; i++ {
+		t.Logf("  evaluated without a hit %5d times: %s", xs[i].v, xs[i].k)
+	}
 }

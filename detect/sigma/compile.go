@@ -31,7 +31,6 @@ type Matcher struct {
 	mu      sync.Mutex // serializes bucket builds
 	buckets atomic.Pointer[map[bucketKey]*bucket]
 	bySig   map[string]*bucket // under mu
-	maxRule int                // under mu
 	pool    sync.Pool
 }
 
@@ -305,4 +304,24 @@ func (m *Matcher) MatchNaive(ev *event.Event, hit func(r *Rule)) {
 	}
 	sc.end()
 	m.pool.Put(sc)
+}
+
+// Dormant returns the rules that none of the given event logsources would
+// be offered: loaded, but with no configured source that can produce
+// their events (spec §3).
+func (m *Matcher) Dormant(sources []event.LogSource) []*Rule {
+	var out []*Rule
+	for _, cr := range m.rules {
+		live := false
+		for _, ls := range sources {
+			if m.mapping.admits(cr.r.LogSource, ls) {
+				live = true
+				break
+			}
+		}
+		if !live {
+			out = append(out, cr.r)
+		}
+	}
+	return out
 }

@@ -76,6 +76,11 @@ func parseCondition(s string, names map[string]int, warn func(string)) (*cond, e
 	if len(toks) == 0 {
 		return nil, errors.New("empty condition")
 	}
+	for _, t := range toks {
+		if _, isName := names[t.s]; !isName && isOperatorWord(t.s) && t.s != strings.ToLower(t.s) {
+			return nil, fmt.Errorf("operator %q must be lowercase (%q)", t.s, strings.ToLower(t.s))
+		}
+	}
 	order := make([]string, len(names))
 	for n, i := range names {
 		order[i] = n

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/riposte-soar/riposte/event"
 	"github.com/riposte-soar/riposte/normalize"
@@ -59,14 +60,19 @@ var sigmaHQ struct {
 	errs []LoadError
 	m    *Matcher
 	cerr []LoadError
+
+	loadTime, compileTime time.Duration
 }
 
 // loadSigmaHQ loads and compiles the SigmaHQ rule set once per test binary.
 func loadSigmaHQ(tb testing.TB) (*Matcher, Collection) {
 	dirs := sigmaHQRuleDirs(tb)
 	sigmaHQ.once.Do(func() {
+		t0 := time.Now()
 		sigmaHQ.col, sigmaHQ.errs = LoadPaths(dirs...)
+		t1 := time.Now()
 		sigmaHQ.m, sigmaHQ.cerr = Compile(sigmaHQ.col.Rules, DefaultMapping())
+		sigmaHQ.loadTime, sigmaHQ.compileTime = t1.Sub(t0), time.Since(t1)
 	})
 	return sigmaHQ.m, sigmaHQ.col
 }
@@ -260,8 +266,9 @@ func TestLoadSigmaHQ(t *testing.T) {
 	pct := 100 * float64(ok) / float64(total)
 	// Compile failures are rules disabled on purpose: their expand
 	// placeholders have no values in the default mapping (spec §11).
-	t.Logf("SigmaHQ: %d rule documents, %d loaded (%.2f%%), %d skipped by status, %d load failures; %d compiled, %d disabled at compile (unresolved placeholders), %d warnings",
-		total, ok, pct, len(col.Skipped), len(sigmaHQ.errs), len(m.Rules()), len(sigmaHQ.cerr), len(col.Warnings))
+	t.Logf("SigmaHQ: %d rule documents, %d loaded (%.2f%%), %d skipped by status, %d load failures; %d compiled, %d disabled at compile (unresolved placeholders), %d warnings; LoadPaths %v, Compile %v",
+		total, ok, pct, len(col.Skipped), len(sigmaHQ.errs), len(m.Rules()), len(sigmaHQ.cerr), len(col.Warnings),
+		sigmaHQ.loadTime.Round(time.Millisecond), sigmaHQ.compileTime.Round(time.Millisecond))
 	if pct < 99.5 {
 		t.Errorf("only %.2f%% of SigmaHQ rules load, want >= 99.5%%", pct)
 	}

@@ -637,7 +637,8 @@ func parseIP(s string) (netip.Addr, bool) {
 	if err != nil {
 		return netip.Addr{}, false
 	}
-	return a.Unmap(), true
+	// A zone (fe80::1%eth0) names the interface, not the network.
+	return a.WithZone("").Unmap(), true
 }
 
 func eventNumber(v any) (number, bool) {

@@ -61,6 +61,17 @@ func DefaultMapping() *Mapping {
 				},
 			},
 			{
+				// Linux rules written with Sysmon-for-Linux names, on auditd
+				// records (the normalizer keeps their raw keys and adds
+				// process.command_line/process.executable, see the ECS
+				// entry).
+				LogSource: LogSource{Product: "linux"},
+				Fields: map[string][]string{
+					"Image":            {"exe"},
+					"CurrentDirectory": {"cwd"},
+				},
+			},
+			{
 				// ECS, for events from sources that do not use the Sysmon
 				// names (the event's own name is always tried first).
 				Fields: map[string][]string{

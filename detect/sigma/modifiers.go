@@ -510,7 +510,10 @@ func parseItem(key string, keyLine int, v *ynode, keyword bool, warn func(int, s
 		})
 	}
 	if !it.expand {
+		// Only expand needs the values again (at Compile, with the
+		// mapping's placeholders).
 		it.pats = compileAlts(it.values, it.cased)
+		it.values = nil
 	}
 	return it, nil
 }

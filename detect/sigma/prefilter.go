@@ -2,10 +2,10 @@ package sigma
 
 import (
 	"regexp/syntax"
-	"unicode/utf8"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/riposte-soar/riposte/event"
 )
@@ -185,9 +185,14 @@ func patternNeedle(f *fref, p *pattern) nset {
 	return nset{ns: []needle{mkNeedle(f, lit, tail, bonus)}, ok: true}
 }
 
-func itemNeedles(ci *citem) nset {
+func itemNeedles(ci *citem, eidKey int32) nset {
 	it := ci.it
 	if it.neq {
+		return nset{}
+	}
+	// Exact EventID tests are decided by the bucket key already; as a
+	// needle they would always be found.
+	if ci.kind == kString && ci.allInts && len(ci.field.keys) == 1 && ci.field.keys[0] == eidKey {
 		return nset{}
 	}
 	f := &ci.field
@@ -368,14 +373,14 @@ func reqLits(re *syntax.Regexp, depth int) ([]string, bool) {
 	return nil, false
 }
 
-func nodeNeedles(n *cnode) nset {
+func nodeNeedles(n *cnode, eidKey int32) nset {
 	switch n.op {
 	case cIdent:
 		var maps []nset
 		for _, items := range n.sel.maps {
 			var is []nset
 			for _, ci := range items {
-				is = append(is, itemNeedles(ci))
+				is = append(is, itemNeedles(ci, eidKey))
 			}
 			maps = append(maps, best(is))
 		}
@@ -383,13 +388,13 @@ func nodeNeedles(n *cnode) nset {
 	case cAnd:
 		var ks []nset
 		for _, k := range n.kids {
-			ks = append(ks, nodeNeedles(k))
+			ks = append(ks, nodeNeedles(k, eidKey))
 		}
 		return best(ks)
 	case cOr, cAtLeast:
 		var ks []nset
 		for _, k := range n.kids {
-			ks = append(ks, nodeNeedles(k))
+			ks = append(ks, nodeNeedles(k, eidKey))
 		}
 		return union(ks)
 	}
@@ -473,7 +478,7 @@ func (m *Matcher) prepare() {
 		if v, ok := m.eidReq(cr.root); ok {
 			cr.eids, cr.hasEIDs = v, true
 		}
-		ns := nodeNeedles(cr.root)
+		ns := nodeNeedles(cr.root, m.eidKey)
 		if !ns.ok {
 			continue
 		}
@@ -688,9 +693,6 @@ func (m *Matcher) buildBucket(k bucketKey) *bucket {
 	b.outEnd = int32(m.nouts)
 	if kw, end := m.keywordScanner(b.rules); kw != nil {
 		b.kw, b.outEnd = kw, end
-	}
-	if len(b.rules) > m.maxRule {
-		m.maxRule = len(b.rules)
 	}
 	m.bySig[b.sig] = b
 	return b

@@ -343,11 +343,10 @@ func (p *pattern) glob(s string) bool {
 		segs = segs[:len(segs)-1]
 	}
 	for i := range segs {
-		start, end, ok := segs[i].find(s, pos)
+		_, end, ok := segs[i].find(s, pos)
 		if !ok {
 			return false
 		}
-		_ = start
 		pos = end
 	}
 	if last != nil {
