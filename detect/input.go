@@ -28,7 +28,11 @@ func ReadEvents(path string) ([][]byte, error) {
 		defer zr.Close()
 		var out [][]byte
 		for _, f := range zr.File {
-			if f.FileInfo().IsDir() {
+			// Datasets ship CSV and PCAP beside the JSON; only JSON holds events.
+			ext := strings.ToLower(filepath.Ext(f.Name))
+			// macOS resource forks (__MACOSX/._x.json) carry the extension too.
+			base := filepath.Base(f.Name)
+			if f.FileInfo().IsDir() || strings.HasPrefix(base, "._") || (ext != ".json" && ext != ".jsonl" && ext != ".ndjson") {
 				continue
 			}
 			rc, err := f.Open()

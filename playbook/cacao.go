@@ -60,7 +60,7 @@ func ParseCACAO(data []byte, mode Mode) (*Playbook, []Error) {
 		el.errorf("type", "$", root, "a CACAO playbook must be a JSON object, not %s", root.kind)
 		return nil, el.errs
 	}
-	src := &SourceMap{}
+	src := &SourceMap{root: root}
 	d := &dec{errs: el, strict: mode.strict, secrets: mode.secrets}
 	p := d.playbook(root, src)
 	p.Source = src
@@ -72,6 +72,13 @@ func ParseCACAO(data []byte, mode Mode) (*Playbook, []Error) {
 			}
 		}
 		el.errs = mergeSchemaErrors(serrs, el.errs)
+	}
+	for i := range el.errs {
+		if el.errs[i].Line == 0 {
+			if pos, ok := src.Lookup(el.errs[i].Path); ok {
+				el.errs[i].Line, el.errs[i].Column = pos.Line, pos.Column
+			}
+		}
 	}
 	sortErrors(el.errs)
 	return p, el.errs
@@ -89,7 +96,8 @@ func mergeSchemaErrors(schema, own []Error) []Error {
 	}
 	out := append([]Error(nil), schema...)
 	for _, e := range own {
-		if e.Severity == SeverityError && (at[e.Path] || (e.Code == "required" && at[parentPath(e.Path)])) {
+		dup := e.Code == "required" || e.Code == "type" || e.Code == "identifier" || e.Code == "enum" || e.Code == "range"
+		if e.Severity == SeverityError && dup && (at[e.Path] || (e.Code == "required" && at[parentPath(e.Path)])) {
 			continue
 		}
 		out = append(out, e)

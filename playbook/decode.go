@@ -568,7 +568,7 @@ func (d *dec) command(o *obj) *Command {
 	c.CommandB64 = o.str("command_b64")
 	c.Content = o.str("content")
 	c.ContentB64 = o.str("content_b64")
-	c.B64Command = o.str("b64_command")
+	b64Command := o.str("b64_command")
 	if n := o.take("headers"); n != nil {
 		if ho := d.object(n, o.at("headers")); ho != nil {
 			c.Headers = map[string][]string{}
@@ -658,7 +658,7 @@ func (d *dec) command(o *obj) *Command {
 	for _, f := range []struct {
 		k string
 		v string
-	}{{"command_b64", c.CommandB64}, {"content_b64", c.ContentB64}, {"b64_command", c.B64Command}} {
+	}{{"command_b64", c.CommandB64}, {"content_b64", c.ContentB64}, {"b64_command", b64Command}} {
 		if f.v != "" {
 			if _, err := decodeB64(f.v); err != nil {
 				d.errs.errorf("base64", o.at(f.k), o.n.get(f.k), "not valid base64: %v", err)
@@ -666,7 +666,18 @@ func (d *dec) command(o *obj) *Command {
 		}
 	}
 	c.Extra = o.rest(c.Type + " command")
-	// The payload fields we read are "used"; unknown ones were reported by rest.
+	if c.Type == CmdOpenC2 {
+		// The draft OpenC2 extension's transport-agnostic command: Riposte
+		// holds and exports it as openc2-http (cacao.md §3).
+		d.errs.warnf("command-type", o.at("type"), o.n.get("type"), "openc2 (draft extension) read as openc2-http")
+		c.Type = CmdOpenC2HTTP
+		if c.ContentB64 == "" {
+			c.ContentB64 = b64Command
+		}
+		if c.Command == "" {
+			c.Command = "POST / HTTP/1.1"
+		}
+	}
 	return c
 }
 

@@ -2,6 +2,8 @@ package playbook
 
 import (
 	"encoding/json"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -191,7 +193,6 @@ type Command struct {
 	Headers    map[string][]string // http-api, openc2-http
 	Content    string              // http-api body
 	ContentB64 string              // http-api / openc2-http body, base64
-	B64Command string              // openc2 (draft extension) payload
 
 	Connector string         // riposte-connector: connector name, e.g. "agent"
 	Operation string         // riposte-connector: operation, e.g. "deny_ip"
@@ -364,6 +365,7 @@ type Webhook struct {
 // SourceMap maps CACAO paths of a playbook to where they were read.
 type SourceMap struct {
 	entries map[string]SourcePos
+	root    *node // the CACAO document, walked for paths without an entry
 }
 
 // SourcePos is a position in the source document, and the path there in
@@ -393,6 +395,11 @@ func (s *SourceMap) set(cacaoPath, srcPath string, n *node) {
 func (s *SourceMap) Lookup(cacaoPath string) (SourcePos, bool) {
 	if s == nil {
 		return SourcePos{}, false
+	}
+	if s.root != nil {
+		if n := nodeAt(s.root, cacaoPath); n != nil {
+			return SourcePos{Path: cacaoPath, Line: n.line, Column: n.col}, true
+		}
 	}
 	p := cacaoPath
 	for {
@@ -442,4 +449,58 @@ func parentPath(p string) string {
 		}
 	}
 	return "$"
+}
+
+// nodeAt walks a JSON path (as built by joinPath and indexPath) down a
+// node tree; nil when the path does not exist.
+func nodeAt(n *node, path string) *node {
+	if !strings.HasPrefix(path, "$") {
+		return nil
+	}
+	rest := path[1:]
+	for rest != "" && n != nil {
+		switch rest[0] {
+		case '.':
+			i := 1
+			for i < len(rest) && rest[i] != '.' && rest[i] != '[' {
+				i++
+			}
+			n = n.get(rest[1:i])
+			rest = rest[i:]
+		case '[':
+			if len(rest) > 1 && rest[1] == '"' {
+				// ["key"]: find the closing quote, honouring escapes.
+				i := 2
+				for i < len(rest) && rest[i] != '"' {
+					if rest[i] == '\\' {
+						i++
+					}
+					i++
+				}
+				if i+1 >= len(rest) || rest[i+1] != ']' {
+					return nil
+				}
+				key, err := strconv.Unquote(rest[1 : i+1])
+				if err != nil {
+					return nil
+				}
+				n = n.get(key)
+				rest = rest[i+2:]
+				continue
+			}
+			j := strings.IndexByte(rest, ']')
+			if j < 0 {
+				return nil
+			}
+			idx, err := strconv.Atoi(rest[1:j])
+			if err != nil || n.kind != kArray || idx < 0 || idx >= len(n.kids) {
+				return nil
+			}
+			n = n.kids[idx]
+			rest = rest[j+1:]
+		default:
+			return nil
+		}
+	}
+	return n
 }

@@ -1,6 +1,8 @@
 package sigma
 
 import (
+	"encoding/json"
+	"math"
 	"regexp/syntax"
 	"slices"
 	"strconv"
@@ -611,13 +613,28 @@ const maxBuckets = 4096
 
 func (m *Matcher) eventKey(ev *event.Event) bucketKey {
 	k := bucketKey{ls: ev.LogSource}
+	// The integer an EventID test would see: the value's text must be
+	// the integer's canonical text, as evaluation compares by text.
 	switch v := ev.Fields["EventID"].(type) {
 	case int64:
 		k.eid, k.eidMode = v, 1
+	case int:
+		k.eid, k.eidMode = int64(v), 1
+	case float64:
+		if v == math.Trunc(v) && math.Abs(v) < 1<<53 {
+			k.eid, k.eidMode = int64(v), 1
+		}
 	case string:
 		if n, ok := parseNumber(v); ok && n.isInt && isCanonicalInt(v) {
 			k.eid, k.eidMode = n.i, 1
 		}
+	case json.Number:
+		if n, ok := parseNumber(string(v)); ok && n.isInt && isCanonicalInt(string(v)) {
+			k.eid, k.eidMode = n.i, 1
+		}
+	case []any:
+		// Any element may match: offer every rule.
+		k.eidMode = 2
 	}
 	return k
 }
