@@ -254,24 +254,6 @@ func (s *Store) PutAssets(ctx context.Context, assets []*Asset) error {
 	})
 }
 
-// Seen records hosts and users seen in alerts: unknown ones become
-// discovered assets, known ones get their last-seen time moved.
-func (s *Store) seenTx(ctx context.Context, tx *sql.Tx, seen map[string]Entity, now time.Time) error {
-	for _, e := range seen {
-		if e.Kind != "host" && e.Kind != "user" {
-			continue
-		}
-		name := strings.ToLower(e.Value)
-		doc, _ := json.Marshal(Asset{Kind: e.Kind, Name: e.Value, Criticality: 0, Discovered: true, FirstSeen: now, LastSeen: now})
-		if _, err := tx.ExecContext(ctx, `INSERT INTO assets (kind, name, criticality, discovered, first_seen, last_seen, doc)
-			VALUES (?,?,0,1,?,?,?) ON CONFLICT (kind, name) DO UPDATE SET last_seen = excluded.last_seen`,
-			e.Kind, name, ns(now), ns(now), string(doc)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // Assets lists assets; discovered ones too when all is true.
 func (s *Store) Assets(ctx context.Context, all bool) ([]*Asset, error) {
 	q := `SELECT doc, discovered, first_seen, last_seen FROM assets`

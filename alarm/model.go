@@ -93,6 +93,9 @@ type Incident struct {
 	ResolveDue time.Time `json:"resolve_due"`
 	// Breaches names the SLA clocks that ran out ("ack", "contain", "resolve").
 	Breaches []string `json:"breaches,omitempty"`
+	// Rev counts writes of this incident: a write never replaces a newer
+	// one, whatever order batches and people's changes reach the database.
+	Rev int64 `json:"rev"`
 }
 
 // Open reports whether the incident still takes new alerts.

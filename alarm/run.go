@@ -2,6 +2,7 @@ package alarm
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -29,7 +30,39 @@ func EnsureConsumer(ctx context.Context, js jetstream.JetStream) (jetstream.Cons
 // Run consumes alerts until ctx ends. Messages are acknowledged after their
 // batch is committed; a crash in between redelivers them, and ApplyBatch
 // skips the ones already applied, so no alert is lost or counted twice.
+//
+// Two steps overlap: while one batch is written to the database, the next
+// is fetched, decoded and placed in memory.
 func (s *Service) Run(ctx context.Context, cons jetstream.Consumer, tick time.Duration) {
+	type job struct {
+		p    *prepared
+		msgs []jetstream.Msg
+	}
+	jobs := make(chan job, 1)
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		for j := range jobs {
+			for {
+				err := s.commit(context.WithoutCancel(ctx), j.p)
+				if err == nil {
+					for _, m := range j.msgs {
+						_ = m.Ack()
+					}
+					break
+				}
+				if errors.Is(err, errStale) {
+					break // left unacknowledged: delivered again, applied then
+				}
+				s.log.Error("alarm batch not stored; it will be delivered again", "alerts", len(j.p.alerts), "err", err)
+				break
+			}
+		}
+	}()
+	defer func() {
+		close(jobs)
+		<-writerDone
+	}()
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for ctx.Err() == nil {
@@ -63,21 +96,12 @@ func (s *Service) Run(ctx context.Context, cons jetstream.Consumer, tick time.Du
 		if len(msgs) == 0 {
 			continue
 		}
-		for {
-			err := s.ApplyBatch(context.WithoutCancel(ctx), alerts, time.Now().UTC())
-			if err == nil {
-				break
-			}
-			s.log.Error("alarm batch not stored, retrying", "alerts", len(alerts), "err", err)
-			select {
-			case <-ctx.Done():
-				return // unacknowledged: redelivered after restart
-			case <-time.After(time.Second):
-			}
+		p, err := s.prepare(context.WithoutCancel(ctx), alerts, time.Now().UTC())
+		if err != nil {
+			s.log.Error("alarm batch not placed; it will be delivered again", "alerts", len(alerts), "err", err)
+			continue
 		}
-		for _, m := range msgs {
-			_ = m.Ack()
-		}
+		jobs <- job{p, msgs}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -35,6 +36,9 @@ type Service struct {
 	notifier Notifier
 	log      *slog.Logger
 	seenAt   map[string]time.Time
+	// epoch counts memory rebuilds; a batch prepared in an older epoch is
+	// never written.
+	epoch uint64
 	// AfterCommit, when set, is called with each committed batch: the
 	// alert-to-incident latency metric and the load bench hang here.
 	AfterCommit func(batch []alert.Alert, at time.Time)
@@ -91,16 +95,40 @@ func (s *Service) Inventory() *Inventory { return s.inv }
 // skipped. On a failed commit the memory is rebuilt from the store, so the
 // two never disagree.
 func (s *Service) ApplyBatch(ctx context.Context, alerts []alert.Alert, now time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	p, err := s.prepare(ctx, alerts, now)
+	if err != nil {
+		return err
+	}
+	return s.commit(ctx, p)
+}
+
+// prepared is a batch applied to memory and encoded, waiting to be written.
+type prepared struct {
+	alerts  []alert.Alert
+	rows    *batchRows
+	notices []notice
+	epoch   uint64
+}
+
+type notice struct {
+	event string
+	inc   Incident // a copy: the incident keeps changing
+	text  string
+}
+
+// prepare applies a batch to memory and encodes what changed. It holds the
+// engine; writing does not, so the next batch can be prepared meanwhile.
+func (s *Service) prepare(ctx context.Context, alerts []alert.Alert, now time.Time) (*prepared, error) {
 	ids := make([]string, len(alerts))
 	for i := range alerts {
 		ids[i] = alerts[i].ID
 	}
 	done, err := s.store.Applied(ctx, ids)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	ch := newChanges()
 	for i := range alerts {
 		if done[alerts[i].ID] || alerts[i].ID == "" {
@@ -118,20 +146,48 @@ func (s *Service) ApplyBatch(ctx context.Context, alerts []alert.Alert, now time
 			s.seenAt[k] = now
 		}
 	}
-	if err := s.store.Commit(ctx, ch, now); err != nil {
+	rows, err := ch.rows(now)
+	if err != nil {
+		return nil, err
+	}
+	p := &prepared{alerts: alerts, rows: rows, epoch: s.epoch}
+	for _, n := range ch.Notices {
+		if inc := ch.Incidents[n.IncidentID]; inc != nil {
+			p.notices = append(p.notices, notice{n.Event, *inc, n.Text})
+		}
+	}
+	return p, nil
+}
+
+// commit writes a prepared batch. A batch prepared before a failed commit
+// is stale (memory was rebuilt since): it is refused, and its messages,
+// left unacknowledged, come back.
+func (s *Service) commit(ctx context.Context, p *prepared) error {
+	s.mu.Lock()
+	stale := p.epoch != s.epoch
+	s.mu.Unlock()
+	if stale {
+		return errStale
+	}
+	if err := s.store.write(ctx, p.rows); err != nil {
+		s.mu.Lock()
+		s.epoch++
 		if rerr := s.restore(context.WithoutCancel(ctx)); rerr != nil {
 			s.log.Error("alarm state could not be rebuilt after a failed commit", "err", rerr)
 		}
+		s.mu.Unlock()
 		return err
 	}
-	for _, n := range ch.Notices {
-		s.notify(n.Event, ch.Incidents[n.IncidentID], n.Text)
+	for _, n := range p.notices {
+		s.notify(n.event, &n.inc, n.text)
 	}
 	if s.AfterCommit != nil {
-		s.AfterCommit(alerts, time.Now())
+		s.AfterCommit(p.alerts, time.Now())
 	}
 	return nil
 }
+
+var errStale = errors.New("batch prepared before a failed commit: it will be delivered again")
 
 func (s *Service) notify(ev string, inc *Incident, text string) {
 	if s.notifier != nil && inc != nil {

@@ -32,7 +32,9 @@ func (s *Store) Applied(ctx context.Context, ids []string) (map[string]bool, err
 		for i := range args {
 			args[i] = ids[i]
 		}
-		rows, err := s.db.W.QueryContext(ctx, q, args...)
+		// The reader pool: the writer may be busy committing the previous
+		// batch, and only committed ids matter here.
+		rows, err := s.db.R.QueryContext(ctx, q, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -59,12 +61,63 @@ func ns(t time.Time) int64 {
 
 // Commit writes a batch's changes in one transaction.
 func (s *Store) Commit(ctx context.Context, ch *Changes, now time.Time) error {
-	return s.db.Tx(ctx, func(tx *sql.Tx) error {
-		if err := commitTx(ctx, tx, ch); err != nil {
-			return err
+	rows, err := ch.rows(now)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, rows)
+}
+
+// batchRows is a batch's changes encoded for the database. Encoding happens
+// while the engine is locked (the alerts and incidents keep changing after),
+// writing may then overlap with the next batch.
+type batchRows struct {
+	sources, alerts, incidents, entities, timeline, seen [][]any
+}
+
+func (ch *Changes) rows(now time.Time) (*batchRows, error) {
+	r := &batchRows{}
+	for _, id := range ch.Sources {
+		r.sources = append(r.sources, []any{id})
+	}
+	for _, a := range ch.Alerts {
+		doc, err := json.Marshal(a)
+		if err != nil {
+			return nil, err
 		}
-		return s.seenTx(ctx, tx, ch.Seen, now)
-	})
+		r.alerts = append(r.alerts, []any{a.ID, a.Fingerprint, a.IncidentID, a.RuleID, ns(a.FirstSeen), ns(a.LastSeen), a.SuppressedBy, string(doc)})
+	}
+	for _, inc := range ch.Incidents {
+		row, err := incidentRow(inc)
+		if err != nil {
+			return nil, err
+		}
+		r.incidents = append(r.incidents, row)
+	}
+	for id, ents := range ch.Entities {
+		for _, e := range ents {
+			r.entities = append(r.entities, []any{e.Kind, strings.ToLower(e.Value), id})
+		}
+	}
+	for _, t := range ch.Timeline {
+		d := []byte("{}")
+		if t.Detail != nil {
+			d, _ = json.Marshal(t.Detail)
+		}
+		r.timeline = append(r.timeline, []any{t.IncidentID, ns(t.At), t.Actor, t.Kind, t.Text, string(d)})
+	}
+	for _, e := range ch.Seen {
+		if e.Kind != "host" && e.Kind != "user" {
+			continue
+		}
+		doc, _ := json.Marshal(Asset{Kind: e.Kind, Name: e.Value, Discovered: true, FirstSeen: now, LastSeen: now})
+		r.seen = append(r.seen, []any{e.Kind, strings.ToLower(e.Value), ns(now), ns(now), string(doc)})
+	}
+	return r, nil
+}
+
+func (s *Store) write(ctx context.Context, r *batchRows) error {
+	return s.db.Tx(ctx, func(tx *sql.Tx) error { return writeTx(ctx, tx, r) })
 }
 
 // insertRows runs one multi-row INSERT per chunk of rows: SQLite's cost per
@@ -86,71 +139,68 @@ func insertRows(ctx context.Context, tx *sql.Tx, head string, cols int, tail str
 	return nil
 }
 
-func commitTx(ctx context.Context, tx *sql.Tx, ch *Changes) error {
-	rows := make([][]any, 0, len(ch.Sources))
-	for _, id := range ch.Sources {
-		rows = append(rows, []any{id})
+func writeTx(ctx context.Context, tx *sql.Tx, r *batchRows) error {
+	steps := []struct {
+		head string
+		cols int
+		tail string
+		rows [][]any
+	}{
+		{`INSERT OR IGNORE INTO alert_sources (id)`, 1, "", r.sources},
+		{`INSERT INTO alerts (id, fingerprint, incident_id, rule_id, first_seen, last_seen, suppressed_by, doc)`, 8,
+			`ON CONFLICT (id) DO UPDATE SET incident_id = excluded.incident_id, last_seen = excluded.last_seen,
+			suppressed_by = excluded.suppressed_by, doc = excluded.doc`, r.alerts},
+		{`INSERT INTO incidents (id, rev, status, prio, created_at, updated_at, assignee, doc)`, 8, upsertIncident, r.incidents},
+		{`INSERT OR IGNORE INTO incident_entities (kind, value, incident_id)`, 3, "", r.entities},
+		{`INSERT INTO timeline (incident_id, at, actor, kind, text, detail)`, 6, "", r.timeline},
 	}
-	if err := insertRows(ctx, tx, `INSERT OR IGNORE INTO alert_sources (id)`, 1, "", rows); err != nil {
-		return err
-	}
-	rows = rows[:0]
-	for _, a := range ch.Alerts {
-		doc, _ := json.Marshal(a)
-		rows = append(rows, []any{a.ID, a.Fingerprint, a.IncidentID, a.RuleID, ns(a.FirstSeen), ns(a.LastSeen), a.SuppressedBy, string(doc)})
-	}
-	if err := insertRows(ctx, tx, `INSERT INTO alerts (id, fingerprint, incident_id, rule_id, first_seen, last_seen, suppressed_by, doc)`, 8,
-		`ON CONFLICT (id) DO UPDATE SET incident_id = excluded.incident_id, last_seen = excluded.last_seen,
-		suppressed_by = excluded.suppressed_by, doc = excluded.doc`, rows); err != nil {
-		return err
-	}
-	rows = rows[:0]
-	for _, inc := range ch.Incidents {
-		doc, err := json.Marshal(inc)
-		if err != nil {
+	for _, st := range steps {
+		if err := insertRows(ctx, tx, st.head, st.cols, st.tail, st.rows); err != nil {
 			return err
 		}
-		rows = append(rows, []any{inc.ID, string(inc.Status), prioRank(inc.Priority), ns(inc.CreatedAt), ns(inc.UpdatedAt), inc.Assignee, string(doc)})
 	}
-	if err := insertRows(ctx, tx, `INSERT INTO incidents (id, status, prio, created_at, updated_at, assignee, doc)`, 7,
-		`ON CONFLICT (id) DO UPDATE SET status = excluded.status, prio = excluded.prio, updated_at = excluded.updated_at,
-		assignee = excluded.assignee, doc = excluded.doc`, rows); err != nil {
-		return err
-	}
-	rows = rows[:0]
-	for id, ents := range ch.Entities {
-		for _, e := range ents {
-			rows = append(rows, []any{e.Kind, strings.ToLower(e.Value), id})
+	// Discovered assets: a handful per batch (each is written at most once a
+	// minute), so one statement each.
+	for _, row := range r.seen {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO assets (kind, name, criticality, discovered, first_seen, last_seen, doc)
+			VALUES (?,?,0,1,?,?,?) ON CONFLICT (kind, name) DO UPDATE SET last_seen = excluded.last_seen`, row...); err != nil {
+			return err
 		}
 	}
-	if err := insertRows(ctx, tx, `INSERT OR IGNORE INTO incident_entities (kind, value, incident_id)`, 3, "", rows); err != nil {
-		return err
+	return nil
+}
+
+// upsertIncident keeps the newest revision: a batch encoded before a
+// person's change may reach the database after it.
+const upsertIncident = `ON CONFLICT (id) DO UPDATE SET rev = excluded.rev, status = excluded.status, prio = excluded.prio,
+	updated_at = excluded.updated_at, assignee = excluded.assignee, doc = excluded.doc WHERE excluded.rev > incidents.rev`
+
+// incidentRow encodes an incident for writing, as its next revision. The
+// caller holds the engine, so revisions follow the order of changes.
+func incidentRow(inc *Incident) ([]any, error) {
+	inc.Rev++
+	doc, err := json.Marshal(inc)
+	if err != nil {
+		return nil, err
 	}
-	return addTimeline(ctx, tx, ch.Timeline)
+	return []any{inc.ID, inc.Rev, string(inc.Status), prioRank(inc.Priority), ns(inc.CreatedAt), ns(inc.UpdatedAt), inc.Assignee, string(doc)}, nil
 }
 
 func putIncident(ctx context.Context, tx *sql.Tx, inc *Incident) error {
-	doc, err := json.Marshal(inc)
+	row, err := incidentRow(inc)
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO incidents (id, status, prio, created_at, updated_at, assignee, doc) VALUES (?,?,?,?,?,?,?)
-		ON CONFLICT (id) DO UPDATE SET status = excluded.status, prio = excluded.prio, updated_at = excluded.updated_at,
-		assignee = excluded.assignee, doc = excluded.doc`,
-		inc.ID, string(inc.Status), prioRank(inc.Priority), ns(inc.CreatedAt), ns(inc.UpdatedAt), inc.Assignee, string(doc))
-	return err
+	return insertRows(ctx, tx, `INSERT INTO incidents (id, rev, status, prio, created_at, updated_at, assignee, doc)`, 8, upsertIncident, [][]any{row})
 }
 
 func addTimeline(ctx context.Context, tx *sql.Tx, entries []TimelineEntry) error {
-	rows := make([][]any, 0, len(entries))
-	for _, t := range entries {
-		d := []byte("{}")
-		if t.Detail != nil {
-			d, _ = json.Marshal(t.Detail)
-		}
-		rows = append(rows, []any{t.IncidentID, ns(t.At), t.Actor, t.Kind, t.Text, string(d)})
+	ch := Changes{Timeline: entries}
+	r, err := ch.rows(time.Time{})
+	if err != nil {
+		return err
 	}
-	return insertRows(ctx, tx, `INSERT INTO timeline (incident_id, at, actor, kind, text, detail)`, 6, "", rows)
+	return insertRows(ctx, tx, `INSERT INTO timeline (incident_id, at, actor, kind, text, detail)`, 6, "", r.timeline)
 }
 
 // LatestAlert returns the last-seen time of the newest alert.

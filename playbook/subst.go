@@ -84,62 +84,64 @@ type Ref struct {
 
 const valueSuffix = ":value"
 
+// maxVarName bounds a variable name, underscores included (cacao.md §5.1).
+const maxVarName = 250
+
 // FindRefs returns the references in s in order. With declared != nil it
-// follows the substitution rule (longest declared name at each position);
-// the remaining `__…__:value` texts are returned in undeclared.
+// follows the substitution rule (the longest declared name at each
+// position) and returns the other `__…__:value` texts in undeclared; with
+// declared == nil every `__…__:value` is a reference.
 func FindRefs(s string, declared map[string]bool) (refs []Ref, undeclared []Ref) {
 	i := 0
 	for i < len(s) {
-		if !strings.HasPrefix(s[i:], "__") {
+		if s[i] != '_' || !strings.HasPrefix(s[i:], "__") {
 			i++
 			continue
 		}
-		// Candidate ends: positions j with s[i:j] a name ending in "__"
-		// and followed by ":value".
 		best := -1
-		longest := -1
-		j := i + 2
-		for j < len(s) && isVarChar(s[j]) {
+		for j := i + 2; j < len(s) && j-i < maxVarName && isVarChar(s[j]); {
 			j++
-			if j-i >= 5 && s[j-2:j] == "__" && strings.HasPrefix(s[j:], valueSuffix) {
-				name := s[i:j]
-				if longest < 0 || j > longest {
-					longest = j
-				}
-				if declared == nil || declared[name] {
-					best = j
-				}
+			if j-i >= 5 && s[j-2:j] == "__" && strings.HasPrefix(s[j:], valueSuffix) && (declared == nil || declared[s[i:j]]) {
+				best = j
 			}
 		}
-		switch {
-		case best >= 0:
+		if best >= 0 {
 			refs = append(refs, Ref{Name: s[i:best], Start: i, End: best + len(valueSuffix)})
 			i = best + len(valueSuffix)
-		case longest >= 0 && !coveredLater(s, i, longest, declared):
-			undeclared = append(undeclared, Ref{Name: s[i:longest], Start: i, End: longest + len(valueSuffix)})
-			i = longest + len(valueSuffix)
-		default:
-			i++
+			continue
 		}
+		i++
+	}
+	if declared == nil {
+		return refs, nil
+	}
+	// Every other "__:value" is a reference to an undeclared name: the
+	// longest name-like text before it.
+	r := 0
+	for off := 0; off < len(s); {
+		k := strings.Index(s[off:], "__"+valueSuffix)
+		if k < 0 {
+			break
+		}
+		e := off + k + 2 // index of ":value"
+		off = e + len(valueSuffix)
+		for r < len(refs) && refs[r].End <= e {
+			r++
+		}
+		if r < len(refs) && refs[r].Start < e {
+			continue
+		}
+		start := e
+		for start > 0 && e-start < maxVarName && isVarChar(s[start-1]) {
+			start--
+		}
+		f := strings.Index(s[start:e], "__")
+		if f < 0 || e-(start+f) < 5 {
+			continue
+		}
+		undeclared = append(undeclared, Ref{Name: s[start+f : e], Start: start + f, End: e + len(valueSuffix)})
 	}
 	return refs, undeclared
-}
-
-// coveredLater reports whether a declared reference starts inside
-// s[i:end] (then the text before it is literal, not a reference).
-func coveredLater(s string, i, end int, declared map[string]bool) bool {
-	if declared == nil {
-		return false
-	}
-	for k := i + 1; k < end; k++ {
-		if strings.HasPrefix(s[k:], "__") {
-			r, _ := FindRefs(s[k:end+len(valueSuffix)], declared)
-			if len(r) > 0 {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func isVarChar(c byte) bool {

@@ -45,6 +45,7 @@ var Control = []Migration{
 	);`,
 	`CREATE TABLE incidents (
 		id         TEXT PRIMARY KEY,
+		rev        INTEGER NOT NULL,
 		status     TEXT NOT NULL,
 		prio       INTEGER NOT NULL,
 		created_at INTEGER NOT NULL,

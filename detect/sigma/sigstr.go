@@ -91,15 +91,6 @@ func literalString(v string) sstr {
 	return sstr(nil).add(atom{k: aLit, s: v})
 }
 
-func (s sstr) hasWildcards() bool {
-	for _, a := range s {
-		if a.k != aLit {
-			return true
-		}
-	}
-	return false
-}
-
 func (s sstr) clone() sstr { return append(sstr(nil), s...) }
 
 // String renders the value back in Sigma syntax (for messages).
