@@ -79,7 +79,7 @@ func splitObjects(b []byte) ([][]byte, error) {
 
 // Normalize decodes and normalizes one event object the way ingest does.
 func Normalize(raw []byte, ev *event.Event) error {
-	obj, err := jsonfast.DecodeObject(raw)
+	obj, err := jsonfast.DecodeObjectShared(raw)
 	if err != nil {
 		return err
 	}

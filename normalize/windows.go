@@ -309,9 +309,21 @@ var flatNames = [][2]string{
 // fromFlat reads flat Windows events (nxlog, OTRF): System and event data
 // names side by side at the top level.
 func fromFlat(obj map[string]any, ev *event.Event) {
-	f := ensureFields(ev, len(obj)+24)
-	for k, v := range obj {
-		flattenValue(f, joinKey("", k), v, 1, false)
+	var f map[string]any
+	if ev.Fields == nil && flatScalars(obj) {
+		// The common case (nxlog, OTRF): every value is already a scalar
+		// under a usable name, so the decoded map becomes the fields
+		// map, converted in place, instead of being copied key by key.
+		for k, v := range obj {
+			obj[k] = scalar(v)
+		}
+		f = obj
+		ev.Fields = f
+	} else {
+		f = ensureFields(ev, len(obj)+24)
+		for k, v := range obj {
+			flattenValue(f, joinKey("", k), v, 1, false)
+		}
 	}
 	for _, p := range flatNames {
 		if v, ok := f[p[0]]; ok {
@@ -388,4 +400,19 @@ func windowsECS(f map[string]any, ev *event.Event) {
 	if s := firstString(f, "DestinationPort", "DestPort"); s != "" {
 		setPort(f, "destination.port", s)
 	}
+}
+
+// flatScalars reports whether every value is a scalar under a non-empty key,
+// so that the object needs no flattening.
+func flatScalars(obj map[string]any) bool {
+	for k, v := range obj {
+		if k == "" {
+			return false
+		}
+		switch v.(type) {
+		case map[string]any, []any:
+			return false
+		}
+	}
+	return true
 }

@@ -64,8 +64,11 @@ type decoder struct {
 	data  []byte
 	depth int
 	buf   []byte // scratch for strings that need unescaping
-	vals  []any  // stack of pending array elements, shared by all levels
-	kvs   []kv   // stack of pending object members, shared by all levels
+	// shared, when set, is a string copy of data that keys and plain
+	// values are sliced from (DecodeObjectShared).
+	shared string
+	vals   []any // stack of pending array elements, shared by all levels
+	kvs    []kv  // stack of pending object members, shared by all levels
 }
 
 var decoderPool = sync.Pool{New: func() any { return new(decoder) }}
@@ -74,7 +77,32 @@ func getDecoder(b []byte) *decoder {
 	d := decoderPool.Get().(*decoder)
 	d.data = b
 	d.depth = 0
+	d.shared = ""
 	return d
+}
+
+// sub returns data[i:j] as a string: a slice of the shared copy when there
+// is one, else a copy of its own.
+func (d *decoder) sub(i, j int) string {
+	if d.shared != "" {
+		return d.shared[i:j]
+	}
+	return string(d.data[i:j])
+}
+
+// DecodeObjectShared is DecodeObject for callers that keep the input for
+// as long as the result (ingest keeps every event's raw bytes): the input
+// is copied into one string once, and keys and plain string values are
+// slices of it, instead of one allocation each. The result pins that copy.
+func DecodeObjectShared(b []byte) (map[string]any, error) {
+	d := getDecoder(b)
+	d.shared = string(b)
+	m, err := d.topObject()
+	putDecoder(d)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // Scratch stacks larger than these are dropped rather than pooled, so one
@@ -208,7 +236,7 @@ func (d *decoder) value(i int) (any, int, *SyntaxError) {
 			if err != nil {
 				return nil, j, err
 			}
-			return json.Number(data[i:j]), j, nil
+			return json.Number(d.sub(i, j)), j, nil
 		}
 		return nil, i, d.invalid(i, "looking for beginning of value")
 	}
@@ -349,7 +377,7 @@ func notPlain8(w uint64) uint64 {
 // the offset just past the closing quote.
 func (d *decoder) str(i int) (string, int, *SyntaxError) {
 	if j := d.cleanStr(i); j >= 0 {
-		return string(d.data[i:j]), j + 1, nil
+		return d.sub(i, j), j + 1, nil
 	}
 	return d.strSlow(i)
 }
@@ -535,7 +563,7 @@ func (d *decoder) object(i int) (map[string]any, int, *SyntaxError) {
 			// behind it: one allocation holds both, saving one of the
 			// three a member costs. The span is capped so that a key or
 			// value the caller keeps pins at most a few dozen bytes more.
-			if i-kend <= 8 && i < len(data) {
+			if d.shared == "" && i-kend <= 8 && i < len(data) {
 				switch c := data[i]; {
 				case c == '"':
 					if vend := d.cleanStr(i + 1); vend >= 0 && vend-kstart <= maxShared {
@@ -557,13 +585,13 @@ func (d *decoder) object(i int) (map[string]any, int, *SyntaxError) {
 						i = vend
 						goto member
 					}
-					k = string(data[kstart:kend])
-					v = json.Number(data[i:vend])
+					k = d.sub(kstart, kend)
+					v = json.Number(d.sub(i, vend))
 					i = vend
 					goto member
 				}
 			}
-			k = string(data[kstart:kend])
+			k = d.sub(kstart, kend)
 		}
 		if v, i, err = d.value(i); err != nil {
 			return nil, i, err

@@ -193,3 +193,20 @@ func FuzzDecode(f *testing.F) {
 		checkSame(t, b)
 	})
 }
+
+// FuzzDecodeShared checks that the shared-string decoder returns exactly
+// what the copying one does.
+func FuzzDecodeShared(f *testing.F) {
+	f.Add([]byte(`{"a":"b","c":1.5,"d":[1,"x\n"],"e":{"f":null}}`))
+	f.Add([]byte(`{"k":"v\u00e9","n":-0}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m1, err1 := DecodeObject(b)
+		m2, err2 := DecodeObjectShared(b)
+		if (err1 == nil) != (err2 == nil) {
+			t.Fatalf("errors differ: %v vs %v", err1, err2)
+		}
+		if err1 == nil && !reflect.DeepEqual(m1, m2) {
+			t.Fatalf("results differ:\n%#v\n%#v", m1, m2)
+		}
+	})
+}

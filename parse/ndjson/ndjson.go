@@ -112,7 +112,7 @@ func readLines(body []byte, maxItem int, fn func(Item)) {
 // integers (record ids, ports, PIDs) keep their digits. jsonfast accepts
 // and returns exactly what encoding/json would, at a fraction of the cost.
 func object(b []byte) (map[string]any, error) {
-	m, err := jsonfast.DecodeObject(b)
+	m, err := jsonfast.DecodeObjectShared(b)
 	if err != nil {
 		return nil, describe(err)
 	}
