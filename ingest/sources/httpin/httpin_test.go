@@ -1,6 +1,8 @@
 package httpin
 
 import (
+	"github.com/riposte-soar/riposte/internal/bustest"
+
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -141,8 +143,8 @@ func msgs(evs []event.Event) []string {
 }
 
 func TestPost(t *testing.T) {
-	tb := startBus(t, 0)
-	h := New(tb.pipe, tb.m, testLimits, normalize.FromJSON, discardLog())
+	tb := bustest.Start(t, 0)
+	h := New(tb.Pipe, tb.M, testLimits, normalize.FromJSON, bustest.DiscardLog())
 
 	big := `{"msg":"` + strings.Repeat("x", 300) + `"}`
 	cases := []struct {
@@ -287,10 +289,10 @@ func TestPost(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := map[string]float64{}
 			for _, r := range reasons {
-				before[r] = counter(t, tb.reg, rejected, "source", "http", "reason", r)
+				before[r] = bustest.Counter(t, tb.Reg, rejected, "source", "http", "reason", r)
 			}
-			acc0 := counter(t, tb.reg, accepted, "source", "http")
-			bytes0 := counter(t, tb.reg, bytesIn, "source", "http")
+			acc0 := bustest.Counter(t, tb.Reg, accepted, "source", "http")
+			bytes0 := bustest.Counter(t, tb.Reg, bytesIn, "source", "http")
 
 			a := post(t, h, tc.req)
 			if a.status != tc.wantStatus {
@@ -308,7 +310,7 @@ func TestPost(t *testing.T) {
 			}
 			// The handler answers after storing: what it stored is
 			// readable now, without waiting.
-			got := tb.stored(t)
+			got := tb.Stored(t)
 			if want := tc.wantRaw; !reflect.DeepEqual(raws(got), append([]string{}, want...)) {
 				t.Errorf("stored %q, want %q", raws(got), want)
 			}
@@ -318,11 +320,11 @@ func TestPost(t *testing.T) {
 				}
 			}
 
-			if d := counter(t, tb.reg, accepted, "source", "http") - acc0; d != float64(len(tc.wantRaw)) {
+			if d := bustest.Counter(t, tb.Reg, accepted, "source", "http") - acc0; d != float64(len(tc.wantRaw)) {
 				t.Errorf("accepted counter +%v, want +%d", d, len(tc.wantRaw))
 			}
 			for _, r := range reasons {
-				if d := counter(t, tb.reg, rejected, "source", "http", "reason", r) - before[r]; d != tc.wantRejected[r] {
+				if d := bustest.Counter(t, tb.Reg, rejected, "source", "http", "reason", r) - before[r]; d != tc.wantRejected[r] {
 					t.Errorf("rejected{reason=%s} +%v, want +%v", r, d, tc.wantRejected[r])
 				}
 			}
@@ -330,7 +332,7 @@ func TestPost(t *testing.T) {
 			if tc.bodyRead {
 				wantBytes = float64(len(tc.plain))
 			}
-			if d := counter(t, tb.reg, bytesIn, "source", "http") - bytes0; d != wantBytes {
+			if d := bustest.Counter(t, tb.Reg, bytesIn, "source", "http") - bytes0; d != wantBytes {
 				t.Errorf("bytes counter +%v, want +%v", d, wantBytes)
 			}
 		})
@@ -338,13 +340,13 @@ func TestPost(t *testing.T) {
 }
 
 func TestNormalizedFields(t *testing.T) {
-	tb := startBus(t, 0)
-	h := New(tb.pipe, tb.m, testLimits, normalize.FromJSON, discardLog())
+	tb := bustest.Start(t, 0)
+	h := New(tb.Pipe, tb.M, testLimits, normalize.FromJSON, bustest.DiscardLog())
 	body := `{"@timestamp":"2024-03-05T10:00:01Z","host":{"name":"web1"},"src_ip":"203.0.113.5","n":9007199254740993}`
 	if a := post(t, h, req{body: []byte(body)}); a.status != 202 || a.Accepted != 1 {
 		t.Fatalf("answer %d %+v", a.status, a.Result)
 	}
-	evs := tb.stored(t)
+	evs := tb.Stored(t)
 	if len(evs) != 1 {
 		t.Fatalf("stored %d events, want 1", len(evs))
 	}
@@ -361,11 +363,11 @@ func TestNormalizedFields(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	tb := startBus(t, 0)
+	tb := bustest.Start(t, 0)
 	l := testLimits
 	// Slow refill, so the test's own pace does not matter.
 	l.EventsPerSecond, l.Burst = 0.1, 5
-	h := New(tb.pipe, tb.m, l, normalize.FromJSON, discardLog())
+	h := New(tb.Pipe, tb.M, l, normalize.FromJSON, bustest.DiscardLog())
 
 	steps := []struct {
 		name       string
@@ -385,8 +387,8 @@ func TestRateLimit(t *testing.T) {
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
-			lim0 := counter(t, tb.reg, rejected, "source", "http", "reason", "rate_limited")
-			big0 := counter(t, tb.reg, rejected, "source", "http", "reason", "too_large")
+			lim0 := bustest.Counter(t, tb.Reg, rejected, "source", "http", "reason", "rate_limited")
+			big0 := bustest.Counter(t, tb.Reg, rejected, "source", "http", "reason", "too_large")
 			a := post(t, h, req{body: []byte(s.body)})
 			if a.status != s.wantStatus {
 				t.Fatalf("status %d, want %d (%+v %+v)", a.status, s.wantStatus, a.Result, a.Error)
@@ -406,13 +408,13 @@ func TestRateLimit(t *testing.T) {
 			} else if ra != "" {
 				t.Errorf("Retry-After %q on a %d", ra, a.status)
 			}
-			if got := tb.stored(t); len(got) != s.stored {
+			if got := tb.Stored(t); len(got) != s.stored {
 				t.Errorf("stored %d events, want %d", len(got), s.stored)
 			}
-			if d := counter(t, tb.reg, rejected, "source", "http", "reason", "rate_limited") - lim0; d != s.limited {
+			if d := bustest.Counter(t, tb.Reg, rejected, "source", "http", "reason", "rate_limited") - lim0; d != s.limited {
 				t.Errorf("rate_limited +%v, want +%v", d, s.limited)
 			}
-			if d := counter(t, tb.reg, rejected, "source", "http", "reason", "too_large") - big0; d != s.tooLarge {
+			if d := bustest.Counter(t, tb.Reg, rejected, "source", "http", "reason", "too_large") - big0; d != s.tooLarge {
 				t.Errorf("too_large +%v, want +%v", d, s.tooLarge)
 			}
 		})
@@ -420,26 +422,26 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestDefaultBurstTakesAFullBatch(t *testing.T) {
-	tb := startBus(t, 0)
+	tb := bustest.Start(t, 0)
 	l := testLimits
 	l.EventsPerSecond = 0.01 // burst 0: max(0.01/s, max_batch_events 20)
-	h := New(tb.pipe, tb.m, l, normalize.FromJSON, discardLog())
+	h := New(tb.Pipe, tb.M, l, normalize.FromJSON, bustest.DiscardLog())
 	if a := post(t, h, req{body: []byte(lines("a", 20))}); a.status != 202 || a.Accepted != 20 {
 		t.Fatalf("a full batch: %d %+v %+v", a.status, a.Result, a.Error)
 	}
 	if a := post(t, h, req{body: []byte(lines("b", 1))}); a.status != 429 || a.header.Get("Retry-After") == "" {
 		t.Fatalf("after the burst: %d %+v, want 429 with Retry-After", a.status, a.header)
 	}
-	if n := len(tb.stored(t)); n != 20 {
+	if n := len(tb.Stored(t)); n != 20 {
 		t.Errorf("stored %d, want 20", n)
 	}
 }
 
 func TestInflightBytes(t *testing.T) {
-	tb := startBus(t, 0)
+	tb := bustest.Start(t, 0)
 	l := testLimits
 	l.MaxInflightBytes = l.MaxBodyBytes // the smallest the config allows
-	h := New(tb.pipe, tb.m, l, normalize.FromJSON, discardLog())
+	h := New(tb.Pipe, tb.M, l, normalize.FromJSON, bustest.DiscardLog())
 
 	// A body of unknown length reserves max_body_bytes while it is read.
 	pr, pw := io.Pipe()
@@ -455,15 +457,15 @@ func TestInflightBytes(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 
-	over0 := counter(t, tb.reg, rejected, "source", "http", "reason", "overloaded")
+	over0 := bustest.Counter(t, tb.Reg, rejected, "source", "http", "reason", "overloaded")
 	a := post(t, h, req{body: []byte(`{"msg":"second"}`)})
 	if a.status != 429 || a.header.Get("Retry-After") != "1" || a.Error == nil || a.Error.Code != "overloaded" {
 		t.Fatalf("while full: %d %v %+v, want 429 overloaded with Retry-After 1", a.status, a.header, a.Error)
 	}
-	if d := counter(t, tb.reg, rejected, "source", "http", "reason", "overloaded") - over0; d != 1 {
+	if d := bustest.Counter(t, tb.Reg, rejected, "source", "http", "reason", "overloaded") - over0; d != 1 {
 		t.Errorf("overloaded +%v, want +1", d)
 	}
-	if n := len(tb.stored(t)); n != 0 {
+	if n := len(tb.Stored(t)); n != 0 {
 		t.Errorf("%d events stored from a refused request", n)
 	}
 
@@ -480,7 +482,7 @@ func TestInflightBytes(t *testing.T) {
 	if a := post(t, h, req{body: []byte(`{"msg":"retry"}`)}); a.status != 202 {
 		t.Fatalf("retry after the slow one ended: %d %+v", a.status, a.Error)
 	}
-	if got := msgs(tb.stored(t)); !reflect.DeepEqual(got, []string{"slow", "retry"}) {
+	if got := msgs(tb.Stored(t)); !reflect.DeepEqual(got, []string{"slow", "retry"}) {
 		t.Errorf("stored %q", got)
 	}
 }
@@ -559,14 +561,14 @@ func TestSinkFailure(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			tb := startBus(t, 0)
-			sink := &failSink{next: tb.pipe, fail: func(b []event.Event) error {
+			tb := bustest.Start(t, 0)
+			sink := &failSink{next: tb.Pipe, fail: func(b []event.Event) error {
 				if tc.failFirst == "*" || b[0].GetString("msg") == tc.failFirst {
 					return tc.err
 				}
 				return nil
 			}}
-			h := New(sink, tb.m, testLimits, normalize.FromJSON, discardLog())
+			h := New(sink, tb.M, testLimits, normalize.FromJSON, bustest.DiscardLog())
 			h.ChunkEvents = 2
 			a := post(t, h, req{body: []byte(body)})
 			if a.status != tc.wantStatus {
@@ -578,16 +580,16 @@ func TestSinkFailure(t *testing.T) {
 			checkResult(t, a.Result, tc.wantRes)
 			// Chunks are stored concurrently, so the stream holds them in
 			// any order; IDs follow the body's order.
-			stored := tb.stored(t)
+			stored := tb.Stored(t)
 			slices.SortFunc(stored, func(a, b event.Event) int { return strings.Compare(a.ID, b.ID) })
 			if got := msgs(stored); !reflect.DeepEqual(got, tc.wantStored) {
 				t.Errorf("stored %q, want %q", got, tc.wantStored)
 			}
 			notStored := float64(tc.wantRes.Rejected - 1)
-			if got := counter(t, tb.reg, rejected, "source", "http", "reason", tc.reason); got != notStored {
+			if got := bustest.Counter(t, tb.Reg, rejected, "source", "http", "reason", tc.reason); got != notStored {
 				t.Errorf("rejected{reason=%s} = %v, want %v", tc.reason, got, notStored)
 			}
-			if got := counter(t, tb.reg, accepted, "source", "http"); got != float64(tc.wantRes.Accepted) {
+			if got := bustest.Counter(t, tb.Reg, accepted, "source", "http"); got != float64(tc.wantRes.Accepted) {
 				t.Errorf("accepted = %v, want %v", got, tc.wantRes.Accepted)
 			}
 		})
@@ -598,8 +600,8 @@ func TestSinkFailure(t *testing.T) {
 // batch, and the sender is told to come back later rather than told the
 // events are stored.
 func TestStreamFull(t *testing.T) {
-	tb := startBus(t, 4096)
-	h := New(tb.pipe, tb.m, testLimits, normalize.FromJSON, discardLog())
+	tb := bustest.Start(t, 4096)
+	h := New(tb.Pipe, tb.M, testLimits, normalize.FromJSON, bustest.DiscardLog())
 	var a answer
 	ok := 0
 	for i := range 100 {
@@ -615,17 +617,17 @@ func TestStreamFull(t *testing.T) {
 	if a.Rejected != 1 || len(a.Errors) != 1 || !strings.Contains(a.Errors[0].Reason, "not stored: event stream is full") {
 		t.Errorf("answer %+v, want the event listed as not stored because the stream is full", a.Result)
 	}
-	if got := counter(t, tb.reg, rejected, "source", "http", "reason", "overloaded"); got != 1 {
+	if got := bustest.Counter(t, tb.Reg, rejected, "source", "http", "reason", "overloaded"); got != 1 {
 		t.Errorf("overloaded = %v, want 1", got)
 	}
-	if n := len(tb.stored(t)); n != ok {
+	if n := len(tb.Stored(t)); n != ok {
 		t.Errorf("stored %d events, want the %d acknowledged", n, ok)
 	}
 }
 
 func TestIdempotencyKey(t *testing.T) {
-	tb := startBus(t, 0)
-	h := New(tb.pipe, tb.m, testLimits, normalize.FromJSON, discardLog())
+	tb := bustest.Start(t, 0)
+	h := New(tb.Pipe, tb.M, testLimits, normalize.FromJSON, bustest.DiscardLog())
 	h.ChunkEvents = 2 // several chunks, each deduplicated
 	body := []byte(lines("k", 5))
 	steps := []struct {
@@ -647,7 +649,7 @@ func TestIdempotencyKey(t *testing.T) {
 			if a.status != 202 || a.Accepted != 5 || a.Rejected != 0 {
 				t.Fatalf("answer %d %+v", a.status, a.Result)
 			}
-			if got := tb.stored(t); len(got) != s.stored {
+			if got := tb.Stored(t); len(got) != s.stored {
 				t.Errorf("stored %d events, want %d", len(got), s.stored)
 			}
 		})
@@ -657,8 +659,8 @@ func TestIdempotencyKey(t *testing.T) {
 // TestSenderHangsUp: a request whose sender went away is still stored whole,
 // so what is in the stream does not depend on when the client gave up.
 func TestSenderHangsUp(t *testing.T) {
-	tb := startBus(t, 0)
-	h := New(tb.pipe, tb.m, testLimits, normalize.FromJSON, discardLog())
+	tb := bustest.Start(t, 0)
+	h := New(tb.Pipe, tb.M, testLimits, normalize.FromJSON, bustest.DiscardLog())
 	h.ChunkEvents = 1
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -666,14 +668,14 @@ func TestSenderHangsUp(t *testing.T) {
 	if a.status != 202 || a.Accepted != 4 {
 		t.Fatalf("answer %d %+v", a.status, a.Result)
 	}
-	if n := len(tb.stored(t)); n != 4 {
+	if n := len(tb.Stored(t)); n != 4 {
 		t.Errorf("stored %d, want 4", n)
 	}
 }
 
 func TestConcurrentPosts(t *testing.T) {
-	tb := startBus(t, 0)
-	h := New(tb.pipe, tb.m, testLimits, normalize.FromJSON, discardLog())
+	tb := bustest.Start(t, 0)
+	h := New(tb.Pipe, tb.M, testLimits, normalize.FromJSON, bustest.DiscardLog())
 	h.ChunkEvents = 3
 	const senders, each = 8, 10
 	var wg sync.WaitGroup
@@ -686,7 +688,7 @@ func TestConcurrentPosts(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	evs := tb.stored(t)
+	evs := tb.Stored(t)
 	seen := map[string]bool{}
 	for _, e := range evs {
 		if seen[e.ID] || seen[e.GetString("msg")] {
@@ -697,7 +699,7 @@ func TestConcurrentPosts(t *testing.T) {
 	if len(evs) != senders*each {
 		t.Errorf("stored %d, want %d", len(evs), senders*each)
 	}
-	if got := counter(t, tb.reg, accepted, "source", "http"); got != senders*each {
+	if got := bustest.Counter(t, tb.Reg, accepted, "source", "http"); got != senders*each {
 		t.Errorf("accepted = %v", got)
 	}
 	if h.inflight.Load() != 0 {

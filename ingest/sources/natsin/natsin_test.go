@@ -1,6 +1,8 @@
 package natsin
 
 import (
+	"github.com/riposte-soar/riposte/internal/bustest"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -29,17 +31,17 @@ const (
 
 // run subscribes on the bus's own connection, as the server does, and runs
 // the source until the test ends. The returned stop ends Run and waits.
-func run(t *testing.T, tb *testBus, cfg Config, sink ingest.Sink) (stop func()) {
+func run(t *testing.T, tb *bustest.Bus, cfg Config, sink ingest.Sink) (stop func()) {
 	t.Helper()
 	if cfg.Subject == "" {
 		cfg.Subject = "logs.>"
 	}
-	src, err := Subscribe(tb.b.Conn, cfg, sink, tb.m, discardLog())
+	src, err := Subscribe(tb.B.Conn, cfg, sink, tb.M, bustest.DiscardLog())
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The subscription is live on the server once the flush returns.
-	if err := tb.b.Conn.Flush(); err != nil {
+	if err := tb.B.Conn.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -61,9 +63,9 @@ func run(t *testing.T, tb *testBus, cfg Config, sink ingest.Sink) (stop func()) 
 }
 
 // shipper connects to the bus over TCP like an external shipper.
-func shipper(t *testing.T, tb *testBus) *nats.Conn {
+func shipper(t *testing.T, tb *bustest.Bus) *nats.Conn {
 	t.Helper()
-	nc, err := nats.Connect(tb.b.ClientURL)
+	nc, err := nats.Connect(tb.B.ClientURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,8 +117,8 @@ func rawsOf(evs []event.Event) []string {
 const sshd = `<38>Mar  5 10:00:01 bastion sshd[1201]: Failed password for root from 203.0.113.5 port 52144 ssh2`
 
 func TestRequests(t *testing.T) {
-	tb := startBus(t, 0)
-	run(t, tb, Config{MaxEventBytes: 256}, tb.pipe)
+	tb := bustest.Start(t, 0)
+	run(t, tb, Config{MaxEventBytes: 256}, tb.Pipe)
 	nc := shipper(t, tb)
 	long := strings.Repeat("z", 300)
 
@@ -187,16 +189,16 @@ func TestRequests(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			mal0 := counter(t, tb.reg, rejected, "source", "nats", "reason", "malformed")
-			big0 := counter(t, tb.reg, rejected, "source", "nats", "reason", "too_large")
-			acc0 := counter(t, tb.reg, accepted, "source", "nats")
-			bytes0 := counter(t, tb.reg, bytesIn, "source", "nats")
+			mal0 := bustest.Counter(t, tb.Reg, rejected, "source", "nats", "reason", "malformed")
+			big0 := bustest.Counter(t, tb.Reg, rejected, "source", "nats", "reason", "too_large")
+			acc0 := bustest.Counter(t, tb.Reg, accepted, "source", "nats")
+			bytes0 := bustest.Counter(t, tb.Reg, bytesIn, "source", "nats")
 
 			got := request(t, nc, tc.subject, tc.data)
 			checkReply(t, got, tc.want)
 			// The reply comes after the events are stored: they are
 			// readable now, without waiting.
-			evs := tb.stored(t)
+			evs := tb.Stored(t)
 			if raws := rawsOf(evs); !reflect.DeepEqual(raws, append([]string{}, tc.wantRaw...)) {
 				t.Fatalf("stored %q, want %q", raws, tc.wantRaw)
 			}
@@ -212,10 +214,10 @@ func TestRequests(t *testing.T) {
 				name      string
 				got, want float64
 			}{
-				{"accepted", counter(t, tb.reg, accepted, "source", "nats") - acc0, float64(tc.want.Accepted)},
-				{"rejected malformed", counter(t, tb.reg, rejected, "source", "nats", "reason", "malformed") - mal0, tc.malformed},
-				{"rejected too_large", counter(t, tb.reg, rejected, "source", "nats", "reason", "too_large") - big0, tc.tooLarge},
-				{"bytes", counter(t, tb.reg, bytesIn, "source", "nats") - bytes0, float64(len(tc.data))},
+				{"accepted", bustest.Counter(t, tb.Reg, accepted, "source", "nats") - acc0, float64(tc.want.Accepted)},
+				{"rejected malformed", bustest.Counter(t, tb.Reg, rejected, "source", "nats", "reason", "malformed") - mal0, tc.malformed},
+				{"rejected too_large", bustest.Counter(t, tb.Reg, rejected, "source", "nats", "reason", "too_large") - big0, tc.tooLarge},
+				{"bytes", bustest.Counter(t, tb.Reg, bytesIn, "source", "nats") - bytes0, float64(len(tc.data))},
 			} {
 				if c.got != c.want {
 					t.Errorf("%s +%v, want +%v", c.name, c.got, c.want)
@@ -226,8 +228,8 @@ func TestRequests(t *testing.T) {
 }
 
 func TestPlainPublish(t *testing.T) {
-	tb := startBus(t, 0)
-	run(t, tb, Config{}, tb.pipe)
+	tb := bustest.Start(t, 0)
+	run(t, tb, Config{}, tb.Pipe)
 	nc := shipper(t, tb)
 	var want []string
 	for i := range 30 {
@@ -244,11 +246,11 @@ func TestPlainPublish(t *testing.T) {
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	evs := tb.waitStored(t, len(want))
+	evs := tb.WaitStored(t, len(want))
 	if got := rawsOf(evs); !reflect.DeepEqual(got, want) {
 		t.Errorf("stored %q\nwant %q", got, want)
 	}
-	if n := len(tb.stored(t)); n != 0 {
+	if n := len(tb.Stored(t)); n != 0 {
 		t.Errorf("%d more events stored", n)
 	}
 }
@@ -256,8 +258,8 @@ func TestPlainPublish(t *testing.T) {
 // TestConcurrentRequests: many requests share stored batches, and each
 // reply counts its own events only.
 func TestConcurrentRequests(t *testing.T) {
-	tb := startBus(t, 0)
-	run(t, tb, Config{BatchMessages: 4}, tb.pipe)
+	tb := bustest.Start(t, 0)
+	run(t, tb, Config{BatchMessages: 4}, tb.Pipe)
 	nc := shipper(t, tb)
 	const n = 20
 	var wg sync.WaitGroup
@@ -290,7 +292,7 @@ func TestConcurrentRequests(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	evs := tb.stored(t)
+	evs := tb.Stored(t)
 	want := 0
 	for i := range n {
 		want += i%3 + 1
@@ -305,7 +307,7 @@ type failSink struct{ err error }
 func (s failSink) Submit(context.Context, []event.Event, string) error { return s.err }
 
 func TestStoreFailureIsReported(t *testing.T) {
-	tb := startBus(t, 0)
+	tb := bustest.Start(t, 0)
 	run(t, tb, Config{}, failSink{errors.New("bus unavailable")})
 	nc := shipper(t, tb)
 	got := request(t, nc, "logs.app", "{\"msg\":\"a\"}\nbad\n{\"msg\":\"c\"}")
@@ -314,10 +316,10 @@ func TestStoreFailureIsReported(t *testing.T) {
 		"not stored: bus unavailable",
 	}}
 	checkReply(t, got, want)
-	if c := counter(t, tb.reg, rejected, "source", "nats", "reason", "store_failed"); c != 2 {
+	if c := bustest.Counter(t, tb.Reg, rejected, "source", "nats", "reason", "store_failed"); c != 2 {
 		t.Errorf("store_failed = %v, want 2", c)
 	}
-	if c := counter(t, tb.reg, accepted, "source", "nats"); c != 0 {
+	if c := bustest.Counter(t, tb.Reg, accepted, "source", "nats"); c != 0 {
 		t.Errorf("accepted = %v, want 0", c)
 	}
 }
@@ -325,8 +327,8 @@ func TestStoreFailureIsReported(t *testing.T) {
 // TestShutdownFlushes: messages received but not yet due for storing are
 // stored, and requests answered, before Run returns.
 func TestShutdownFlushes(t *testing.T) {
-	tb := startBus(t, 0)
-	stop := run(t, tb, Config{BatchMessages: 100000, FlushEvery: time.Hour}, tb.pipe)
+	tb := bustest.Start(t, 0)
+	stop := run(t, tb, Config{BatchMessages: 100000, FlushEvery: time.Hour}, tb.Pipe)
 	nc := shipper(t, tb)
 	replies := make(chan *nats.Msg, 1)
 	inbox := nats.NewInbox()
@@ -354,13 +356,13 @@ func TestShutdownFlushes(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for counter(t, tb.reg, bytesIn, "source", "nats") != float64(total) {
+	for bustest.Counter(t, tb.Reg, bytesIn, "source", "nats") != float64(total) {
 		if time.Now().After(deadline) {
 			t.Fatal("messages not received")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if n := len(tb.stored(t)); n != 0 {
+	if n := len(tb.Stored(t)); n != 0 {
 		t.Fatalf("%d stored before the batch was due", n)
 	}
 	select {
@@ -369,7 +371,7 @@ func TestShutdownFlushes(t *testing.T) {
 	default:
 	}
 	stop()
-	if got := rawsOf(tb.stored(t)); !reflect.DeepEqual(got, want) {
+	if got := rawsOf(tb.Stored(t)); !reflect.DeepEqual(got, want) {
 		t.Errorf("stored after shutdown %q\nwant %q", got, want)
 	}
 	select {
@@ -385,9 +387,9 @@ func TestShutdownFlushes(t *testing.T) {
 
 // TestQueueGroup: two nodes in one queue group store each message once.
 func TestQueueGroup(t *testing.T) {
-	tb := startBus(t, 0)
-	run(t, tb, Config{Queue: "riposte"}, tb.pipe)
-	run(t, tb, Config{Queue: "riposte"}, tb.pipe)
+	tb := bustest.Start(t, 0)
+	run(t, tb, Config{Queue: "riposte"}, tb.Pipe)
+	run(t, tb, Config{Queue: "riposte"}, tb.Pipe)
 	nc := shipper(t, tb)
 	for i := range 40 {
 		if err := nc.Publish("logs.q", []byte(fmt.Sprintf(`{"msg":"q%02d"}`, i))); err != nil {
@@ -397,8 +399,8 @@ func TestQueueGroup(t *testing.T) {
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	evs := tb.waitStored(t, 40)
-	evs = append(evs, tb.stored(t)...)
+	evs := tb.WaitStored(t, 40)
+	evs = append(evs, tb.Stored(t)...)
 	var got []string
 	for _, e := range evs {
 		got = append(got, e.GetString("msg"))

@@ -1,6 +1,8 @@
 package syslogin
 
 import (
+	"github.com/riposte-soar/riposte/internal/bustest"
+
 	"context"
 	"errors"
 	"fmt"
@@ -35,7 +37,7 @@ func start(t *testing.T, cfg Config, sink ingest.Sink, m *ingest.Metrics) *runni
 	t.Helper()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.UDP, cfg.TCP = true, true
-	s, err := Listen(cfg, sink, m, discardLog())
+	s, err := Listen(cfg, sink, m, bustest.DiscardLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,11 +84,11 @@ func rawsOf(evs []event.Event) []string {
 }
 
 // waitCounter polls a counter until it reaches want.
-func waitCounter(t *testing.T, tb *testBus, want float64, name string, labels ...string) {
+func waitCounter(t *testing.T, tb *bustest.Bus, want float64, name string, labels ...string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		got := counter(t, tb.reg, name, labels...)
+		got := bustest.Counter(t, tb.Reg, name, labels...)
 		if got == want {
 			return
 		}
@@ -108,8 +110,8 @@ const (
 // TestMessages sends each kind of message over UDP and TCP and reads back
 // what was stored.
 func TestMessages(t *testing.T) {
-	tb := startBus(t, 0)
-	s := start(t, Config{}, tb.pipe, tb.m)
+	tb := bustest.Start(t, 0)
+	s := start(t, Config{}, tb.Pipe, tb.M)
 
 	cases := []struct {
 		name    string
@@ -174,7 +176,7 @@ func TestMessages(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				evs := tb.waitStored(t, 1)
+				evs := tb.WaitStored(t, 1)
 				if len(evs) != 1 {
 					t.Fatalf("stored %d events, want 1", len(evs))
 				}
@@ -207,10 +209,10 @@ func TestMessages(t *testing.T) {
 			})
 		}
 	}
-	if got := counter(t, tb.reg, accepted, "source", "syslog-udp"); got != float64(len(cases)) {
+	if got := bustest.Counter(t, tb.Reg, accepted, "source", "syslog-udp"); got != float64(len(cases)) {
 		t.Errorf("accepted{syslog-udp} = %v, want %d", got, len(cases))
 	}
-	if got := counter(t, tb.reg, accepted, "source", "syslog-tcp"); got != float64(len(cases)) {
+	if got := bustest.Counter(t, tb.Reg, accepted, "source", "syslog-tcp"); got != float64(len(cases)) {
 		t.Errorf("accepted{syslog-tcp} = %v, want %d", got, len(cases))
 	}
 }
@@ -218,8 +220,8 @@ func TestMessages(t *testing.T) {
 // TestTCPFraming sends byte streams in every framing over one connection
 // each and checks the frames stored, in order.
 func TestTCPFraming(t *testing.T) {
-	tb := startBus(t, 0)
-	s := start(t, Config{MaxMessage: 256}, tb.pipe, tb.m)
+	tb := bustest.Start(t, 0)
+	s := start(t, Config{MaxMessage: 256}, tb.Pipe, tb.M)
 	long := "<13>Mar  5 10:00:01 h app: " + strings.Repeat("x", 300)
 	cases := []struct {
 		name     string
@@ -240,13 +242,13 @@ func TestTCPFraming(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			big0 := counter(t, tb.reg, rejected, "source", "syslog-tcp", "reason", "too_large")
+			big0 := bustest.Counter(t, tb.Reg, rejected, "source", "syslog-tcp", "reason", "too_large")
 			c := dial(t, "tcp", s.TCPAddr())
 			if _, err := c.Write([]byte(tc.stream)); err != nil {
 				t.Fatal(err)
 			}
 			c.Close()
-			evs := tb.waitStored(t, len(tc.want))
+			evs := tb.WaitStored(t, len(tc.want))
 			if got := rawsOf(evs); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("stored\n%q\nwant\n%q", got, tc.want)
 			}
@@ -261,15 +263,15 @@ func TestTCPFraming(t *testing.T) {
 }
 
 func TestUDPOversize(t *testing.T) {
-	tb := startBus(t, 0)
-	s := start(t, Config{MaxMessage: 256}, tb.pipe, tb.m)
+	tb := bustest.Start(t, 0)
+	s := start(t, Config{MaxMessage: 256}, tb.Pipe, tb.M)
 	c := dial(t, "udp", s.UDPAddr())
 	for _, m := range []string{"<13>Mar  5 10:00:01 h app: " + strings.Repeat("x", 300), msg3164} {
 		if _, err := c.Write([]byte(m)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	evs := tb.waitStored(t, 1)
+	evs := tb.WaitStored(t, 1)
 	if got := rawsOf(evs); !reflect.DeepEqual(got, []string{msg3164}) {
 		t.Errorf("stored %q, want only the normal message", got)
 	}
@@ -281,8 +283,8 @@ func TestUDPOversize(t *testing.T) {
 func TestShutdownStoresWhatWasRead(t *testing.T) {
 	for _, transport := range []string{"udp", "tcp"} {
 		t.Run(transport, func(t *testing.T) {
-			tb := startBus(t, 0)
-			s := start(t, Config{BatchSize: 100000, FlushEvery: time.Hour}, tb.pipe, tb.m)
+			tb := bustest.Start(t, 0)
+			s := start(t, Config{BatchSize: 100000, FlushEvery: time.Hour}, tb.Pipe, tb.M)
 			addr := s.UDPAddr()
 			if transport == "tcp" {
 				addr = s.TCPAddr()
@@ -306,15 +308,15 @@ func TestShutdownStoresWhatWasRead(t *testing.T) {
 			// Everything was read (the connection stays open)...
 			waitCounter(t, tb, float64(total), bytesIn, "source", source)
 			// ...and none of it is stored yet.
-			if n := len(tb.stored(t)); n != 0 {
+			if n := len(tb.Stored(t)); n != 0 {
 				t.Fatalf("%d events stored before the batch was due", n)
 			}
 			s.stop(t)
-			evs := tb.stored(t)
+			evs := tb.Stored(t)
 			if got := rawsOf(evs); !reflect.DeepEqual(got, want) {
 				t.Errorf("stored after shutdown (%d):\n%q\nwant (%d)\n%q", len(got), got, len(want), want)
 			}
-			if got := counter(t, tb.reg, accepted, "source", source); got != 50 {
+			if got := bustest.Counter(t, tb.Reg, accepted, "source", source); got != 50 {
 				t.Errorf("accepted = %v, want 50", got)
 			}
 		})
@@ -343,15 +345,15 @@ func (s *flakySink) Submit(ctx context.Context, batch []event.Event, key string)
 // TestStoreRetried: a syslog sender cannot be asked to resend, so a batch
 // that could not be stored is retried until it is, once and in order.
 func TestStoreRetried(t *testing.T) {
-	tb := startBus(t, 0)
-	sink := &flakySink{next: tb.pipe, fails: 2}
-	s := start(t, Config{}, sink, tb.m)
+	tb := bustest.Start(t, 0)
+	sink := &flakySink{next: tb.Pipe, fails: 2}
+	s := start(t, Config{}, sink, tb.M)
 	c := dial(t, "tcp", s.TCPAddr())
 	stream := msg5424 + "\n" + msg3164 + "\n" + msgSSHD + "\n"
 	if _, err := c.Write([]byte(stream)); err != nil {
 		t.Fatal(err)
 	}
-	evs := tb.waitStored(t, 3)
+	evs := tb.WaitStored(t, 3)
 	if got := rawsOf(evs); !reflect.DeepEqual(got, []string{msg5424, msg3164, msgSSHD}) {
 		t.Errorf("stored %q", got)
 	}
@@ -367,8 +369,8 @@ func TestStoreRetried(t *testing.T) {
 // TestManyConnections: connections are served at once, each one's frames
 // stored in its own order.
 func TestManyConnections(t *testing.T) {
-	tb := startBus(t, 0)
-	s := start(t, Config{}, tb.pipe, tb.m)
+	tb := bustest.Start(t, 0)
+	s := start(t, Config{}, tb.Pipe, tb.M)
 	const conns, each = 5, 40
 	var wg sync.WaitGroup
 	for i := range conns {
@@ -385,7 +387,7 @@ func TestManyConnections(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	evs := tb.waitStored(t, conns*each)
+	evs := tb.WaitStored(t, conns*each)
 	if len(evs) != conns*each {
 		t.Fatalf("stored %d, want %d", len(evs), conns*each)
 	}

@@ -1,4 +1,7 @@
-package natsin
+// Package bustest runs a real embedded NATS JetStream with the events
+// stream and the real ingest Pipeline for the ingest sources' tests, and
+// reads back what they stored.
+package bustest
 
 import (
 	"context"
@@ -14,29 +17,29 @@ import (
 	"github.com/riposte-soar/riposte/ingest"
 )
 
-// testBus is a real embedded NATS JetStream with the events stream, read
+// Bus is a real embedded NATS JetStream with the events stream, read
 // back directly, and the real Pipeline writing to it.
-type testBus struct {
-	b    *bus.Bus
-	pipe *ingest.Pipeline
-	reg  *prometheus.Registry
-	m    *ingest.Metrics
-	// stream is read directly; next is the next sequence stored() reads.
-	stream jetstream.Stream
-	next   uint64
+type Bus struct {
+	B    *bus.Bus
+	Pipe *ingest.Pipeline
+	Reg  *prometheus.Registry
+	M    *ingest.Metrics
+	// stream is read directly; next is the next sequence Stored reads.
+	Stream jetstream.Stream
+	Next   uint64
 }
 
-func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+func DiscardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-// startBus starts a bus whose events stream holds at most streamMax bytes
+// Start starts a bus whose events stream holds at most streamMax bytes
 // (0: 64 MiB).
-func startBus(t *testing.T, streamMax int64) *testBus {
+func Start(t testing.TB, streamMax int64) *Bus {
 	t.Helper()
 	if streamMax == 0 {
 		streamMax = 64 << 20
 	}
 	// Port -1 is NATS's "random port"; 0 would mean its default, 4222.
-	b, err := bus.Start(bus.Config{Listen: "127.0.0.1:-1", StoreDir: t.TempDir(), MaxPayload: 1 << 20}, discardLog())
+	b, err := bus.Start(bus.Config{Listen: "127.0.0.1:-1", StoreDir: t.TempDir(), MaxPayload: 1 << 20}, DiscardLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,31 +52,31 @@ func startBus(t *testing.T, streamMax int64) *testBus {
 	}
 	// Interest retention: a consumer must exist before anything is
 	// published, or the stream keeps nothing. It never acknowledges, so
-	// the stream keeps every message for stored() to read.
+	// the stream keeps every message for Stored to read.
 	if _, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "test", AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
 	m := ingest.NewMetrics(reg)
-	return &testBus{b: b, pipe: ingest.NewPipeline(b.JS, 1<<20-4096, m), reg: reg, m: m, stream: st, next: 1}
+	return &Bus{B: b, Pipe: ingest.NewPipeline(b.JS, 1<<20-4096, m), Reg: reg, M: m, Stream: st, Next: 1}
 }
 
-// stored returns the events stored since the last call, read from the
+// Stored returns the events stored since the last call, read from the
 // stream itself: once the bus has acknowledged a message (which is when a
 // source answers its sender), the stream's state includes it.
-func (tb *testBus) stored(t *testing.T) []event.Event {
+func (tb *Bus) Stored(t testing.TB) []event.Event {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	info, err := tb.stream.Info(ctx)
+	info, err := tb.Stream.Info(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []event.Event
-	for ; tb.next <= info.State.LastSeq; tb.next++ {
-		msg, err := tb.stream.GetMsg(ctx, tb.next)
+	for ; tb.Next <= info.State.LastSeq; tb.Next++ {
+		msg, err := tb.Stream.GetMsg(ctx, tb.Next)
 		if err != nil {
-			t.Fatalf("message %d: %v", tb.next, err)
+			t.Fatalf("message %d: %v", tb.Next, err)
 		}
 		ws, err := event.DecodeMessage(msg.Data)
 		if err != nil {
@@ -90,13 +93,13 @@ func (tb *testBus) stored(t *testing.T) []event.Event {
 	return out
 }
 
-// waitStored polls until n events were read back or the deadline passes.
-func (tb *testBus) waitStored(t *testing.T, n int) []event.Event {
+// WaitStored polls until n events were read back or the deadline passes.
+func (tb *Bus) WaitStored(t testing.TB, n int) []event.Event {
 	t.Helper()
 	var out []event.Event
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		out = append(out, tb.stored(t)...)
+		out = append(out, tb.Stored(t)...)
 		if len(out) >= n || time.Now().After(deadline) {
 			return out
 		}
@@ -104,8 +107,8 @@ func (tb *testBus) waitStored(t *testing.T, n int) []event.Event {
 	}
 }
 
-// counter reads one counter of the registry (0 when absent).
-func counter(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
+// Counter reads one counter of the registry (0 when absent).
+func Counter(t testing.TB, reg *prometheus.Registry, name string, labels ...string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
