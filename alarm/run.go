@@ -43,19 +43,15 @@ func (s *Service) Run(ctx context.Context, cons jetstream.Consumer, tick time.Du
 	go func() {
 		defer close(writerDone)
 		for j := range jobs {
-			for {
-				err := s.commit(context.WithoutCancel(ctx), j.p)
-				if err == nil {
-					for _, m := range j.msgs {
-						_ = m.Ack()
-					}
-					break
+			// A failed or stale batch stays unacknowledged: it is delivered
+			// again and applied then.
+			switch err := s.commit(context.WithoutCancel(ctx), j.p); {
+			case err == nil:
+				for _, m := range j.msgs {
+					_ = m.Ack()
 				}
-				if errors.Is(err, errStale) {
-					break // left unacknowledged: delivered again, applied then
-				}
+			case !errors.Is(err, errStale):
 				s.log.Error("alarm batch not stored; it will be delivered again", "alerts", len(j.p.alerts), "err", err)
-				break
 			}
 		}
 	}()

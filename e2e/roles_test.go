@@ -121,7 +121,7 @@ func TestRoleMatrix(t *testing.T) {
 		t.Fatalf("revoked token still accepted: %d", resp.StatusCode)
 	}
 	// Every change above is in the audit log, and the chain verifies.
-	resp, b, _ = n.do("GET", "/api/v1/audit?limit=1000", tokens["admin"], nil, nil)
+	_, b, _ = n.do("GET", "/api/v1/audit?limit=1000", tokens["admin"], nil, nil)
 	for _, want := range []string{`"action":"token.create"`, `"action":"token.revoke"`, `matrix-ingest`, created.Token.ID} {
 		if !bytes.Contains(b, []byte(want)) {
 			t.Errorf("audit log lacks %s", want)

@@ -402,6 +402,9 @@ func (d *dec) agentTarget(key string, o *obj) *AgentTarget {
 			}
 		}
 	}
+	if pre := idPrefix(key); agentTargetTypes[pre] && a.Type != "" && a.Type != pre {
+		d.errs.errorf("enum", o.at("type"), o.n.get("type"), "type %q does not match the key prefix %q (the schema for %s objects applies)", a.Type, pre, pre)
+	}
 	var mine *node
 	a.Extensions, mine = o.extensions("agent_target_extensions")
 	if mine != nil {
@@ -412,6 +415,12 @@ func (d *dec) agentTarget(key string, o *obj) *AgentTarget {
 	}
 	a.Extra = o.rest("agent-target")
 	return a
+}
+
+// agentTargetTypes is the CACAO agent-target vocabulary.
+var agentTargetTypes = map[string]bool{
+	"group": true, "individual": true, "location": true, "organization": true, "sector": true,
+	"http-api": true, "linux": true, "net-address": true, "security-category": true, "ssh": true,
 }
 
 // SecretSink receives secret values found inline in an imported playbook
@@ -430,6 +439,9 @@ func (d *dec) authInfo(id string, o *obj) *AuthInfo {
 		Username:         o.str("username"),
 		KMS:              o.boolean("kms"),
 		KMSKeyIdentifier: o.str("kms_key_identifier"),
+	}
+	if pre := idPrefix(id); (pre == "http-basic" || pre == "oauth2" || pre == "user-auth") && a.Type != "" && a.Type != pre {
+		d.errs.errorf("enum", o.at("type"), o.n.get("type"), "type %q does not match the key prefix %q", a.Type, pre)
 	}
 	for _, f := range []string{"password", "token", "oauth_header"} {
 		n := o.take(f)

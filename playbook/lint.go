@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,10 +29,12 @@ type KnownConnectors interface {
 }
 
 // CommandTypeChecker may also be implemented by a KnownConnectors: it says
-// whether some connector runs CACAO commands of a type (ssh, http-api, …).
-// When it is not implemented, command types are not checked.
+// whether some connector runs CACAO commands of a type (ssh, http-api, …)
+// for an agent of a type (cacao.md §4: connectors are chosen by command,
+// agent and target type). When it is not implemented, command and agent
+// types are not checked.
 type CommandTypeChecker interface {
-	CommandType(typ string) bool
+	CommandType(cmdType, agentType string) bool
 }
 
 // FailureVariable is set by the engine on an on_failure route with the
@@ -332,8 +335,12 @@ func (l *linter) stepBody(s *Step, path string) {
 			}
 		}
 		manual := false
+		agentType := ""
+		if a, ok := p.Agents[s.Agent]; ok {
+			agentType = a.Type
+		}
 		for i, c := range s.Commands {
-			l.command(c, indexPath(joinPath(path, "commands"), i), scope)
+			l.command(c, indexPath(joinPath(path, "commands"), i), scope, agentType)
 			manual = manual || c.Type == CmdManual
 		}
 		if s.Approval != nil && !manual {
@@ -386,7 +393,7 @@ func (l *linter) stepBody(s *Step, path string) {
 	}
 }
 
-func (l *linter) command(c *Command, path string, scope map[string]string) {
+func (l *linter) command(c *Command, path string, scope map[string]string, agentType string) {
 	switch c.Type {
 	case CmdRiposteConnector:
 		if c.Connector == "" || c.Operation == "" {
@@ -419,8 +426,13 @@ func (l *linter) command(c *Command, path string, scope map[string]string) {
 		}
 	case CmdManual:
 	default:
-		if ct, ok := l.known.(CommandTypeChecker); ok && !ct.CommandType(c.Type) {
-			l.errorf("command-type", joinPath(path, "type"), "no connector for command type %q", c.Type)
+		if ct, ok := l.known.(CommandTypeChecker); ok {
+			switch {
+			case !ct.CommandType(c.Type, ""):
+				l.errorf("command-type", joinPath(path, "type"), "no connector for command type %q", c.Type)
+			case agentType != "" && !ct.CommandType(c.Type, agentType):
+				l.errorf("command-type", joinPath(path, "type"), "no connector runs %s commands for agent type %q", c.Type, agentType)
+			}
 		}
 	}
 }
@@ -522,10 +534,10 @@ func (l *linter) stepVariables(s *Step, path string) {
 	// References inside the commands.
 	for i, c := range s.Commands {
 		cp := indexPath(joinPath(path, "commands"), i)
-		check := func(field, text string) {
+		check := func(fp, text string) {
 			_, undeclared := FindRefs(text, declared)
 			for _, u := range undeclared {
-				l.errorf("undefined-variable", joinPath(cp, field), "undefined variable %s (declare it in playbook_variables or step_variables)", u.Name)
+				l.errorf("undefined-variable", fp, "undefined variable %s (declare it in playbook_variables or step_variables)", u.Name)
 			}
 			var known, unknown []string
 			for _, m := range reBareVar.FindAllStringIndex(text, -1) {
@@ -540,31 +552,31 @@ func (l *linter) stepVariables(s *Step, path string) {
 				}
 			}
 			if len(known) > 0 {
-				l.warnf("variable-syntax", joinPath(cp, field), "%s without :value is not substituted; write __name__:value", strings.Join(known, ", "))
+				l.warnf("variable-syntax", fp, "%s without :value is not substituted; write __name__:value", strings.Join(known, ", "))
 			}
 			if len(unknown) > 0 {
-				l.warnf("variable-syntax", joinPath(cp, field), "%s look like variable references, but lack :value and are not declared", strings.Join(unknown, ", "))
+				l.warnf("variable-syntax", fp, "%s look like variable references, but lack :value and are not declared", strings.Join(unknown, ", "))
 			}
 		}
-		check("command", c.Command)
-		check("content", c.Content)
+		check(joinPath(cp, "command"), c.Command)
+		check(joinPath(cp, "content"), c.Content)
 		if b, err := decodeB64(c.CommandB64); err == nil && c.CommandB64 != "" {
-			check("command_b64", string(b))
+			check(joinPath(cp, "command_b64"), string(b))
 		}
 		if b, err := decodeB64(c.ContentB64); err == nil && c.ContentB64 != "" {
-			check("content_b64", string(b))
+			check(joinPath(cp, "content_b64"), string(b))
 		}
 		for _, k := range sortedKeys(c.Headers) {
 			for _, h := range c.Headers[k] {
-				check(joinPath("headers", k)[1:], h)
+				check(joinPath(joinPath(cp, "headers"), k), h)
 			}
 		}
-		walkStrings(c.Args, func(sub, text string) { check("args"+sub, text) })
+		walkStrings(c.Args, joinPath(cp, "args"), check)
 	}
 }
 
 // walkStrings calls f with every string inside a JSON-like value.
-func walkStrings(v any, f func(path, s string)) {
+func walkStrings(v any, base string, f func(path, s string)) {
 	var walk func(v any, path string)
 	walk = func(v any, path string) {
 		switch t := v.(type) {
@@ -580,7 +592,7 @@ func walkStrings(v any, f func(path, s string)) {
 			}
 		}
 	}
-	walk(v, "")
+	walk(v, base)
 }
 
 // usage reports definitions that nothing uses, and variables referenced by
@@ -857,11 +869,11 @@ func (l *linter) cyclePath(start string, in map[string]bool) []string {
 				continue
 			}
 			if w == start {
-				path := []string{start}
+				var chain []string
 				for x := v; x != start; x = prev[x] {
-					path = append([]string{x}, path...)
+					chain = append([]string{l.label(x)}, chain...)
 				}
-				return append([]string{start}, append(path[1:], start)...)
+				return append(append([]string{l.label(start)}, chain...), l.label(start))
 			}
 			if !seen[w] {
 				seen[w] = true
@@ -870,7 +882,15 @@ func (l *linter) cyclePath(start string, in map[string]bool) []string {
 			}
 		}
 	}
-	return []string{start, start}
+	return []string{l.label(start), l.label(start)}
+}
+
+// label names a step in messages: its name when it has one, else its id.
+func (l *linter) label(id string) string {
+	if s, ok := l.p.Steps[id]; ok && s.Name != "" {
+		return strconv.Quote(s.Name)
+	}
+	return id
 }
 
 // region returns the steps reachable from entry without passing through
@@ -950,20 +970,20 @@ func (l *linter) blocks() {
 			}
 			if !hasEnd && s.Type != StepWhileCondition {
 				if s.Type == StepParallel {
-					l.warnf("branch-join", b.path, "branch %s never joins: it reaches no end step, so the parallel step cannot complete", b.entry)
+					l.warnf("branch-join", b.path, "branch %s never joins: it reaches no end step, so the parallel step cannot complete", l.label(b.entry))
 				} else {
-					l.errorf("branch-end", b.path, "branch %s never reaches an end step", b.entry)
+					l.errorf("branch-end", b.path, "branch %s never reaches an end step", l.label(b.entry))
 				}
 			}
 			for _, x := range sortedKeys(r) {
 				if after[x] {
-					l.errorf("branch-escape", b.path, "branch %s runs into %s, the step after the block: end the branch with its own end step (control returns to the block)", b.entry, x)
+					l.errorf("branch-escape", b.path, "branch %s runs into %s, the step after the block: end the branch with its own end step (control returns to the block)", l.label(b.entry), l.label(x))
 					break
 				}
 			}
 			if s.Type != StepWhileCondition {
 				if l.regionReaches(b.entry, id) {
-					l.errorf("branch-escape", b.path, "branch %s leads back into its own block step %s", b.entry, id)
+					l.errorf("branch-escape", b.path, "branch %s leads back into its own block step %s", l.label(b.entry), l.label(id))
 				}
 			}
 		}
@@ -976,7 +996,7 @@ func (l *linter) blocks() {
 							continue
 						}
 						if w, ok := writer[v]; ok && w != branches[i].entry {
-							l.warnf("parallel-write", branches[i].path, "branches %s and %s both assign %s; the last to finish wins", w, branches[i].entry, v)
+							l.warnf("parallel-write", branches[i].path, "branches %s and %s both assign %s; the last to finish wins", l.label(w), l.label(branches[i].entry), v)
 						}
 						writer[v] = branches[i].entry
 					}
@@ -990,7 +1010,7 @@ func (l *linter) blocks() {
 				}
 				for _, x := range sortedKeys(regions[i]) {
 					if regions[j][x] {
-						l.errorf("branch-shared", branches[j].path, "branches %s and %s share step %s: each branch must end at its own end step", branches[i].entry, branches[j].entry, x)
+						l.errorf("branch-shared", branches[j].path, "branches %s and %s share step %s: each branch must end at its own end step", l.label(branches[i].entry), l.label(branches[j].entry), l.label(x))
 						break
 					}
 				}

@@ -218,14 +218,14 @@ type AgentTarget struct {
 	Type        string // open vocabulary: individual, group, http-api, ssh, linux, net-address, security-category, …
 	Name        string
 	Description string
-	Location    json.RawMessage    // civic-location object, verbatim
-	Contact     json.RawMessage    // contact object (individual, group, organization), verbatim
-	Address     map[string][]any   // dname, ipv4, ipv6, l2mac, vlan, url → values
-	Port        string             // http-api, ssh, linux
-	AuthInfo    string             // id in Playbook.AuthInfo
-	Category    []string           // security categories
-	Logical     []string           // location: logical names
-	Sector      string             // sector
+	Location    json.RawMessage  // civic-location object, verbatim
+	Contact     json.RawMessage  // contact object (individual, group, organization), verbatim
+	Address     map[string][]any // dname, ipv4, ipv6, l2mac, vlan, url → values
+	Port        string           // http-api, ssh, linux
+	AuthInfo    string           // id in Playbook.AuthInfo
+	Category    []string         // security categories
+	Logical     []string         // location: logical names
+	Sector      string           // sector
 	Extensions  map[string]json.RawMessage
 	// Connector pins a named Riposte connector instance (x-riposte
 	// agent_target extension).

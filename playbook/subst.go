@@ -52,7 +52,7 @@ type Escaper func(string) string
 func Raw(s string) string { return s }
 
 // ShellQuote quotes for a POSIX shell: the value becomes one single-quoted
-// word ('it'\''s').
+// word ('it'\”s').
 func ShellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // PowerShellQuote quotes for PowerShell: a single-quoted string with

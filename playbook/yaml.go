@@ -324,25 +324,39 @@ func (d *dec) yamlPlaybook(root *node) *Playbook {
 			resolve(r)
 		}
 	}
-	// Start: a start step by key, or a shorthand naming the first step.
-	if n := o.take("start"); n != nil {
-		switch {
-		case n.kind != kString || n.s == "":
-			d.errs.errorf("type", "$.start", n, "start must name a step")
-		case byKey[n.s] != nil && byKey[n.s].step.Type == StepStart:
-			p.WorkflowStart = byKey[n.s].step.ID
-		default:
-			st := &Step{ID: derivedID("start", p.ID, "start", ""), Type: StepStart}
-			resolve(yamlRef{path: "$.start", n: n, key: n.s, apply: func(id string) { st.OnCompletion = id }})
-			if _, dup := p.Steps[st.ID]; dup {
-				d.errs.errorf("duplicate", "$.start", n, "a start step already exists")
-			}
-			p.Steps[st.ID] = st
-			p.WorkflowStart = st.ID
-			src.set(joinPath("$.workflow", st.ID), "$.start", n)
-			src.set(joinPath(joinPath("$.workflow", st.ID), "on_completion"), "$.start", n)
+	// Start: `start: <first step>` creates the start step; `workflow_start:
+	// <step>` names the step the workflow starts at, as CACAO does.
+	sn2, wn := o.take("start"), o.take("workflow_start")
+	switch {
+	case sn2 != nil && wn != nil:
+		d.errs.errorf("start", "$.workflow_start", wn, "use start (shorthand) or workflow_start, not both")
+	case sn2 != nil:
+		if sn2.kind != kString || sn2.s == "" {
+			d.errs.errorf("type", "$.start", sn2, "start must name the first step")
+			break
 		}
-	} else {
+		st := &Step{ID: derivedID("start", p.ID, "start", ""), Type: StepStart}
+		resolve(yamlRef{path: "$.start", n: sn2, key: sn2.s, apply: func(id string) { st.OnCompletion = id }})
+		if _, dup := p.Steps[st.ID]; dup {
+			d.errs.errorf("duplicate", "$.start", sn2, "a start step already exists")
+		}
+		for _, ys := range steps {
+			if ys.step.Type == StepStart {
+				d.errs.errorf("start", "$.start", sn2, "start: creates the start step, but step %q is one too: name it with workflow_start instead", ys.key)
+			}
+		}
+		p.Steps[st.ID] = st
+		p.WorkflowStart = st.ID
+		src.set(joinPath("$.workflow", st.ID), "$.start", sn2)
+		src.set(joinPath(joinPath("$.workflow", st.ID), "on_completion"), "$.start", sn2)
+	case wn != nil:
+		if wn.kind != kString || wn.s == "" {
+			d.errs.errorf("type", "$.workflow_start", wn, "workflow_start must name a step")
+			break
+		}
+		resolve(yamlRef{path: "$.workflow_start", n: wn, key: wn.s, apply: func(id string) { p.WorkflowStart = id }})
+		src.set("$.workflow_start", "$.workflow_start", wn)
+	default:
 		var starts []string
 		for _, ys := range steps {
 			if ys.step.Type == StepStart {
@@ -355,7 +369,7 @@ func (d *dec) yamlPlaybook(root *node) *Playbook {
 		case 1:
 			p.WorkflowStart = starts[0]
 		default:
-			d.errs.errorf("start", "$.start", root, "%d start steps: say which one with `start: <step>`", len(starts))
+			d.errs.errorf("start", "$.workflow_start", root, "%d start steps: say which one with `workflow_start: <step>`", len(starts))
 		}
 	}
 	if n := o.take("workflow_exception"); n != nil {
@@ -379,7 +393,6 @@ func (d *dec) yamlPlaybook(root *node) *Playbook {
 	o.rest("the playbook")
 	return p
 }
-
 
 // canonicalTLP returns the CACAO TC's TLP v2 marking object for a level.
 func canonicalTLP(level string) *DataMarking {
@@ -537,7 +550,7 @@ func (d *dec) yamlStep(key string, n *node, src *SourceMap) *yamlStep {
 				MaxAttempts:         int(ro.integer("attempts", 1, 1000)),
 				Initial:             d.duration(ro, "initial"),
 				Max:                 d.duration(ro, "max"),
-				RetryOn:             ro.strList("on"),
+				RetryOn:             ro.strList("retry_on"),
 				NonRetryable:        ro.strList("non_retryable"),
 				RetryUnknownOutcome: ro.boolean("unknown_outcome"),
 			}
@@ -558,6 +571,8 @@ func (d *dec) yamlStep(key string, n *node, src *SourceMap) *yamlStep {
 	}
 	s.RevertAfter = d.duration(o, "revert_after")
 	s.ContinueOnError = o.boolean("continue_on_error")
+	s.WaitAll = o.boolean("wait_all")
+	s.MaxIterations = int(o.integer("max_iterations", 0, 1_000_000))
 	if an := o.take("approval"); an != nil {
 		s.Approval = d.yamlApproval(an, o.at("approval"), nil)
 	}
@@ -606,10 +621,19 @@ func (d *dec) yamlStep(key string, n *node, src *SourceMap) *yamlStep {
 				}
 			}
 			s.Commands = []*Command{c}
+			c0 := indexPath(joinPath(cpath, "commands"), 0)
+			src.set(joinPath(c0, "operation"), o.at("connector"), cn)
+			src.set(joinPath(c0, "connector"), o.at("connector"), cn)
+			if an := n.get("args"); an != nil {
+				src.set(joinPath(c0, "args"), o.at("args"), an)
+			}
 		case o.has("approve"):
 			an := o.take("approve")
 			c := &Command{Type: CmdManual}
 			s.Approval = d.yamlApproval(an, o.at("approve"), &c.Command)
+			if q := an.get("question"); q != nil {
+				src.set(joinPath(indexPath(joinPath(cpath, "commands"), 0), "command"), joinPath(o.at("approve"), "question"), q)
+			}
 			s.Commands = []*Command{c}
 			defaultAgent = ApproversAgentID
 		case o.has("commands"):
@@ -651,7 +675,6 @@ func (d *dec) yamlStep(key string, n *node, src *SourceMap) *yamlStep {
 				ys.refs = append(ys.refs, yamlRef{path: indexPath(o.at("parallel"), i), n: e, key: e.s, apply: func(id string) { s.NextSteps[i] = id }})
 			}
 		}
-		s.WaitAll = o.boolean("wait_all")
 	case StepIfCondition, StepWhileCondition:
 		ck := "if"
 		if s.Type == StepWhileCondition {
@@ -672,7 +695,6 @@ func (d *dec) yamlStep(key string, n *node, src *SourceMap) *yamlStep {
 			if !o.has("do") {
 				d.errs.errorf("required", o.at("do"), n, "while steps need do: <first step of the loop body>")
 			}
-			s.MaxIterations = int(o.integer("max_iterations", 0, 1_000_000))
 		}
 	case StepSwitchCondition:
 		sw := o.str("switch")
@@ -695,10 +717,6 @@ func (d *dec) yamlStep(key string, n *node, src *SourceMap) *yamlStep {
 				ys.refs = append(ys.refs, yamlRef{path: joinPath(co.path, k), n: e, key: e.s, apply: func(id string) { s.Cases[k] = id }})
 			}
 		}
-	case StepStart, StepEnd:
-	default:
-		// Unknown types keep their CACAO-shaped body.
-		d.stepBody(s, o, src)
 	}
 	if xn := o.take("extra"); xn != nil {
 		if xo := d.object(xn, o.at("extra")); xo != nil {

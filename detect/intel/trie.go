@@ -116,15 +116,3 @@ func trieLongest(root *trieNode, a netip.Addr, now time.Time, minConf int) *Indi
 	}
 	return best
 }
-
-// trieEach calls fn for every entry in the trie.
-func trieEach(n *trieNode, fn func(*Indicator)) {
-	if n == nil {
-		return
-	}
-	if n.e != nil {
-		fn(n.e)
-	}
-	trieEach(n.child[0], fn)
-	trieEach(n.child[1], fn)
-}

@@ -27,9 +27,6 @@ type atom struct {
 // value compiles to the simplest test that decides it.
 type sstr []atom
 
-// dashChars are what a windash position accepts.
-var dashChars = []rune{'-', '/', '–', '—', '―'}
-
 func (s sstr) add(a atom) sstr {
 	if a.k == aLit && a.s == "" {
 		return s

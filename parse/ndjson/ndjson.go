@@ -137,22 +137,6 @@ func describe(err error) error {
 	return fmt.Errorf("invalid JSON: %v", err)
 }
 
-func jsonKind(v any) string {
-	switch v.(type) {
-	case []any:
-		return "an array"
-	case string:
-		return "a string"
-	case json.Number:
-		return "a number"
-	case bool:
-		return "a boolean"
-	case nil:
-		return "null"
-	}
-	return "a value"
-}
-
 func lineAt(body []byte, off int64) int {
 	if off > int64(len(body)) {
 		off = int64(len(body))

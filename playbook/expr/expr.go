@@ -93,14 +93,14 @@ const (
 )
 
 type literal struct {
-	kind litKind
-	s    string // string; original text for numbers
-	f    float64
-	i    int64
+	kind  litKind
+	s     string // string; original text for numbers
+	f     float64
+	i     int64
 	isInt bool
-	b    bool
-	t    time.Time
-	raw  []byte
+	b     bool
+	t     time.Time
+	raw   []byte
 }
 
 // Compile parses a condition. vars lists the declared variables (`__x__`

@@ -1,0 +1,93 @@
+package playbook
+
+import (
+	"path"
+	"testing"
+)
+
+// testConnectors is the connector table the library is linted against: the
+// built-in connectors and their operations.
+type testConnectors map[string]map[string]map[string]ArgSpec
+
+func (t testConnectors) Operation(connector, op string) (map[string]ArgSpec, bool) {
+	ops, ok := t[connector]
+	if !ok {
+		return nil, false
+	}
+	spec, ok := ops[op]
+	return spec, ok
+}
+
+// CommandType: Riposte runs manual, riposte-connector, http-api, ssh, bash,
+// powershell and openc2-http commands, for agents of the CACAO vocabulary.
+func (t testConnectors) CommandType(cmdType, agentType string) bool {
+	switch cmdType {
+	case CmdManual, CmdRiposteConnector, CmdHTTPAPI, CmdSSH, CmdBash, CmdPowerShell, CmdOpenC2HTTP:
+	default:
+		return false
+	}
+	switch agentType {
+	case "", "group", "individual", "location", "organization", "sector", "http-api", "linux", "net-address", "security-category", "ssh":
+		return true
+	}
+	return false
+}
+
+func req(typ string) ArgSpec { return ArgSpec{Type: typ, Required: true} }
+func opt(typ string) ArgSpec { return ArgSpec{Type: typ} }
+
+var builtinConnectors = testConnectors{
+	"http": {
+		"request": {"method": req("string"), "url": req("string"), "headers": opt("map"), "body": opt("string"), "json": opt("any"), "timeout": opt("duration"), "expect_status": opt("list")},
+	},
+	"notify": {
+		"send": {"channel": req("string"), "to": opt("string"), "subject": opt("string"), "body": req("string"), "severity": opt("string")},
+	},
+	"incident": {
+		"status":  {"status": req("string"), "reason": opt("string")},
+		"comment": {"text": req("string")},
+		"assign":  {"assignee": req("string")},
+		"tag":     {"tags": req("list")},
+		"verdict": {"verdict": req("string"), "reason": opt("string")},
+	},
+	"wait": {"sleep": {"duration": req("duration")}},
+	"set":  {"vars": {"values": req("map")}},
+	"agent": {
+		"deny_ip":          {"host": req("string"), "ip": req("ip"), "direction": opt("string"), "duration": opt("duration")},
+		"allow_ip":         {"host": req("string"), "ip": req("ip"), "direction": opt("string")},
+		"contain_host":     {"host": req("string"), "allow": opt("list")},
+		"release_host":     {"host": req("string")},
+		"kill_process":     {"host": req("string"), "pid": opt("int"), "name": opt("string"), "path": opt("string")},
+		"quarantine_file":  {"host": req("string"), "path": req("string"), "sha256": opt("string")},
+		"restore_file":     {"host": req("string"), "path": req("string")},
+		"disable_account":  {"host": opt("string"), "user": req("string")},
+		"enable_account":   {"host": opt("string"), "user": req("string")},
+		"collect_evidence": {"host": req("string"), "kind": req("string"), "path": opt("string"), "max_bytes": opt("int")},
+		"run_remediation":  {"host": req("string"), "action": req("string"), "args": opt("map")},
+	},
+}
+
+func TestLibraryParsesAndLintsClean(t *testing.T) {
+	pbs, err := LoadLibrary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pbs) != 5 {
+		t.Fatalf("library has %d playbooks, want 5", len(pbs))
+	}
+	names, _ := Library.ReadDir("library")
+	for i, p := range pbs {
+		name := path.Base(names[i].Name())
+		data, _ := Library.ReadFile("library/" + name)
+		_, perrs := ParseYAML(data)
+		for _, e := range perrs {
+			t.Errorf("%s: parse: %v", name, e)
+		}
+		for _, e := range Lint(p, builtinConnectors) {
+			t.Errorf("%s: lint: %v", name, e)
+		}
+		if p.Trigger == nil {
+			t.Errorf("%s: no trigger", name)
+		}
+	}
+}
