@@ -43,6 +43,35 @@ type Alarm struct {
 	GroupWindow Duration `yaml:"group_window"`
 	// IgnoreEntities never join alerts into one incident ("user:system").
 	IgnoreEntities []string `yaml:"ignore_entities"`
+	// Matrix replaces the priority matrix: rows in order, the first whose
+	// minimums an incident meets gives its priority; none gives P4.
+	Matrix []PriorityRow `yaml:"priority_matrix"`
+	// SLA replaces the SLA clocks of the priorities listed.
+	SLA []SLA `yaml:"sla"`
+	// Urgency replaces the urgency of the ATT&CK tactics listed.
+	Urgency []TacticUrgency `yaml:"urgency"`
+}
+
+// PriorityRow is one row of the priority matrix.
+type PriorityRow struct {
+	Priority       string `yaml:"priority"`
+	MinSeverity    int    `yaml:"min_severity"`
+	MinUrgency     int    `yaml:"min_urgency"`
+	MinCriticality int    `yaml:"min_criticality"`
+}
+
+// SLA is how long an incident of a priority may wait for each step.
+type SLA struct {
+	Priority    string   `yaml:"priority"`
+	Acknowledge Duration `yaml:"acknowledge"`
+	Contain     Duration `yaml:"contain"`
+	Resolve     Duration `yaml:"resolve"`
+}
+
+// TacticUrgency sets the urgency (1-3) of an ATT&CK tactic.
+type TacticUrgency struct {
+	Tactic  string `yaml:"tactic"` // as in tags, without "attack.": exfiltration, discovery...
+	Urgency int    `yaml:"urgency"`
 }
 
 // Detect configures detection.
@@ -416,6 +445,40 @@ func (c *Config) Validate(lines map[string]int) Problems {
 	}
 	if c.Alarm.GroupWindow <= 0 {
 		bad("alarm.group_window", "must be positive")
+	}
+	prio := func(path, p string) {
+		if len(p) != 2 || p[0] != 'P' || p[1] < '1' || p[1] > '4' {
+			bad(path, "%q is not one of P1, P2, P3, P4", p)
+		}
+	}
+	for i, r := range c.Alarm.Matrix {
+		p := fmt.Sprintf("alarm.priority_matrix[%d]", i)
+		prio(p+".priority", r.Priority)
+		if r.MinSeverity < 0 || r.MinSeverity > 4 {
+			bad(p+".min_severity", "%d is outside 0..4", r.MinSeverity)
+		}
+		if r.MinUrgency < 0 || r.MinUrgency > 3 {
+			bad(p+".min_urgency", "%d is outside 0..3", r.MinUrgency)
+		}
+		if r.MinCriticality < 0 || r.MinCriticality > 5 {
+			bad(p+".min_criticality", "%d is outside 0..5", r.MinCriticality)
+		}
+	}
+	for i, x := range c.Alarm.SLA {
+		p := fmt.Sprintf("alarm.sla[%d]", i)
+		prio(p+".priority", x.Priority)
+		if x.Acknowledge <= 0 || x.Contain <= 0 || x.Resolve <= 0 {
+			bad(p, "acknowledge, contain and resolve must all be positive durations")
+		}
+	}
+	for i, u := range c.Alarm.Urgency {
+		p := fmt.Sprintf("alarm.urgency[%d]", i)
+		if u.Tactic == "" {
+			bad(p+".tactic", "must not be empty")
+		}
+		if u.Urgency < 1 || u.Urgency > 3 {
+			bad(p+".urgency", "%d is outside 1..3", u.Urgency)
+		}
 	}
 	for i, e := range c.Alarm.IgnoreEntities {
 		if k, v, ok := strings.Cut(e, ":"); !ok || v == "" || !slices.Contains([]string{"host", "user", "ip", "hash", "domain", "process"}, k) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,19 @@ func setupAlarm(ctx context.Context, cfg config.Config, b *bus.Bus, ctl *store.D
 	acfg.DedupWindow, acfg.GroupWindow = cfg.Alarm.DedupWindow.D(), cfg.Alarm.GroupWindow.D()
 	if len(cfg.Alarm.IgnoreEntities) > 0 {
 		acfg.IgnoreEntities = cfg.Alarm.IgnoreEntities
+	}
+	if len(cfg.Alarm.Matrix) > 0 {
+		acfg.Policy.Matrix = nil
+		for _, r := range cfg.Alarm.Matrix {
+			acfg.Policy.Matrix = append(acfg.Policy.Matrix, alarm.PriorityRule{Priority: r.Priority,
+				MinSeverity: r.MinSeverity, MinUrgency: r.MinUrgency, MinCriticality: r.MinCriticality})
+		}
+	}
+	for _, x := range cfg.Alarm.SLA {
+		acfg.Policy.SLA[x.Priority] = alarm.SLA{Acknowledge: x.Acknowledge.D(), Contain: x.Contain.D(), Resolve: x.Resolve.D()}
+	}
+	for _, u := range cfg.Alarm.Urgency {
+		acfg.Policy.TacticUrgency[strings.ToLower(strings.TrimPrefix(u.Tactic, "attack."))] = u.Urgency
 	}
 	n, err := newNotifier(cfg, log)
 	if err != nil {
