@@ -1,0 +1,61 @@
+// Package all registers the built-in connectors: adding one is one new
+// folder under connector/ and one line here.
+package all
+
+import (
+	"fmt"
+
+	"github.com/riposte-soar/riposte/alarm"
+	"github.com/riposte-soar/riposte/connector"
+	"github.com/riposte-soar/riposte/connector/http"
+	"github.com/riposte-soar/riposte/connector/incidentops"
+	"github.com/riposte-soar/riposte/connector/notifyops"
+	"github.com/riposte-soar/riposte/connector/set"
+	"github.com/riposte-soar/riposte/connector/wait"
+	"github.com/riposte-soar/riposte/notify"
+)
+
+// The real services implement what the connectors need.
+var (
+	_ incidentops.Incidents = (*alarm.Service)(nil)
+	_ notifyops.Notifier    = (*notify.Dispatcher)(nil)
+)
+
+// Deps is what the built-in connectors need from the node.
+type Deps struct {
+	// Incidents is the alarm service; nil leaves the incident connector
+	// out (playbooks using it then fail the lint: unknown connector).
+	Incidents incidentops.Incidents
+	// Notifier is the notification dispatcher; nil leaves the notify
+	// connector out.
+	Notifier notifyops.Notifier
+	// HTTP configures the http connector (zero: public addresses only).
+	HTTP http.Config
+	// Set, Wait, Incident and Notify configure the other connectors; the
+	// zero values are the defaults.
+	Set      set.Config
+	Wait     wait.Config
+	Incident incidentops.Config
+	Notify   notifyops.Config
+}
+
+// Register adds every built-in connector to reg.
+func Register(reg *connector.Registry, deps Deps) error {
+	h, err := http.New(deps.HTTP)
+	if err != nil {
+		return fmt.Errorf("connector http: %w", err)
+	}
+	cs := []connector.Connector{set.New(deps.Set), wait.New(deps.Wait), h}
+	if deps.Incidents != nil {
+		cs = append(cs, incidentops.New(deps.Incidents, deps.Incident))
+	}
+	if deps.Notifier != nil {
+		cs = append(cs, notifyops.New(deps.Notifier, deps.Notify))
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
