@@ -262,7 +262,7 @@ func (s *Service) Update(ctx context.Context, id string, c Change, actor string)
 		}
 	}
 	if inc.MergedInto != "" {
-		return nil, fmt.Errorf("incident %s was merged into %s: change that one", id, inc.MergedInto)
+		return nil, fmt.Errorf("incident %s: %w into %s: change that one", id, ErrMerged, inc.MergedInto)
 	}
 	before := *inc
 	var tl []TimelineEntry
@@ -321,7 +321,8 @@ func (s *Service) Update(ctx context.Context, id string, c Change, actor string)
 		add("comment", c.Comment, nil)
 	}
 	if len(tl) == 0 {
-		return inc, nil
+		cp := *inc
+		return &cp, nil
 	}
 	inc.UpdatedAt = now
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
@@ -341,7 +342,9 @@ func (s *Service) Update(ctx context.Context, id string, c Change, actor string)
 	for _, n := range notices {
 		s.notify(n.Event, inc, "")
 	}
-	return inc, nil
+	// A copy: the engine keeps changing its own as alerts arrive.
+	cp := *inc
+	return &cp, nil
 }
 
 func auditTx(ctx context.Context, tx *sql.Tx, actor, action, id string, detail any) error {

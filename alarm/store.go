@@ -21,6 +21,9 @@ func NewStore(db *store.DB) *Store { return &Store{db: db} }
 // ErrNotFound is returned for an unknown incident, alert or silence.
 var ErrNotFound = errors.New("not found")
 
+// ErrMerged is returned for a change to an incident merged into another.
+var ErrMerged = errors.New("was merged")
+
 // Applied returns which of the stream alert ids were already applied, so a
 // batch redelivered after a crash does not count its alerts twice.
 func (s *Store) Applied(ctx context.Context, ids []string) (map[string]bool, error) {

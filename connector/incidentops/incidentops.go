@@ -282,7 +282,7 @@ func classify(op, id string, err error) error {
 	switch {
 	case errors.Is(err, alarm.ErrNotFound):
 		return connector.Errorf(connector.Permanent, "incident.%s: incident %s not found", op, limit.Text(id, 64))
-	case strings.Contains(msg, "merged into"):
+	case errors.Is(err, alarm.ErrMerged):
 		return connector.Errorf(connector.Permanent, "incident.%s: %s", op, msg)
 	case op == "comment" && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)):
 		// The write may have committed as the context ended.
