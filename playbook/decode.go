@@ -194,14 +194,6 @@ func formatTimestamp(t time.Time) string {
 	}
 }
 
-func (o *obj) raw(key string) json.RawMessage {
-	n := o.take(key)
-	if n == nil {
-		return nil
-	}
-	return n.compactJSON()
-}
-
 // rawObject reads an object-valued member verbatim.
 func (o *obj) rawObject(key string) json.RawMessage {
 	n := o.take(key)

@@ -12,7 +12,6 @@ import (
 var (
 	reIdentifier = regexp.MustCompile(`^[a-z][a-z0-9-]+[a-z0-9]--[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-5][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$`)
 	reVarName    = regexp.MustCompile(`^__[a-zA-Z_][a-zA-Z0-9_-]{0,199}__$`)
-	reUUIDv4     = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 )
 
 // IsIdentifier reports whether s is a CACAO identifier `<type>--<uuid>`.
