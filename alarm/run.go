@@ -3,7 +3,6 @@ package alarm
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -100,6 +99,3 @@ func (s *Service) Run(ctx context.Context, cons jetstream.Consumer, tick time.Du
 		jobs <- job{p, msgs}
 	}
 }
-
-// Logger returns the service's logger (for the stage wiring).
-func (s *Service) Logger() *slog.Logger { return s.log }

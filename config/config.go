@@ -86,8 +86,6 @@ type Detect struct {
 	// mappings.
 	Mapping string `yaml:"mapping"`
 	Intel   Intel  `yaml:"intel"`
-	// Workers is how many goroutines evaluate events (0: one per CPU).
-	Workers int `yaml:"workers"`
 }
 
 // Intel configures threat-intelligence feeds.
@@ -405,9 +403,6 @@ func (c *Config) Validate(lines map[string]int) Problems {
 		if _, err := os.Stat(d.Mapping); err != nil {
 			bad("detect.mapping", "%v", err)
 		}
-	}
-	if d.Workers < 0 {
-		bad("detect.workers", "must not be negative")
 	}
 	if d.Intel.MinConfidence < 0 || d.Intel.MinConfidence > 100 {
 		bad("detect.intel.min_confidence", "%d is outside 0..100", d.Intel.MinConfidence)

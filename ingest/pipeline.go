@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -110,7 +109,3 @@ func Encode(batch []event.Event, maxPayload int) ([][]byte, error) {
 	}
 	return chunks, nil
 }
-
-// ErrOverloaded is returned by sources' admission control when the node has
-// more in flight than it is configured to hold.
-var ErrOverloaded = errors.New("too much ingest in flight")
