@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/riposte-soar/riposte/audit"
@@ -42,11 +43,27 @@ var ErrNotFound = errors.New("not found")
 // ErrUnchanged is returned when a new version would equal the current one.
 var ErrUnchanged = errors.New("the rule is unchanged")
 
-// Store is the rule store.
-type Store struct{ db *store.DB }
+// Store is a versioned document store: detection rules, and playbooks,
+// which need the same history, rollback and audit.
+type Store struct {
+	db *store.DB
+	// heads and versions name the two tables; noun prefixes audit actions
+	// ("rule.update", "playbook.rollback").
+	heads, versions, noun string
+}
 
-// New wraps the control database.
-func New(db *store.DB) *Store { return &Store{db: db} }
+// New wraps the control database's rule tables.
+func New(db *store.DB) *Store { return &Store{db: db, heads: "rules", versions: "rule_versions", noun: "rule"} }
+
+// NewPlaybooks wraps the control database's playbook tables.
+func NewPlaybooks(db *store.DB) *Store {
+	return &Store{db: db, heads: "playbooks", versions: "playbook_versions", noun: "playbook"}
+}
+
+// q names the store's tables in a statement written for the rule tables.
+func (s *Store) q(stmt string) string {
+	return strings.NewReplacer("rule_versions", s.versions, "rules", s.heads).Replace(stmt)
+}
 
 // Put stores body as the next version of rule id (creating the rule, enabled,
 // when it is new) and audits the change in the same transaction.
@@ -56,57 +73,57 @@ func (s *Store) Put(ctx context.Context, id, title, kind, body, author, reason s
 	}
 	var v Version
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		cur, err := current(ctx, tx, id)
+		cur, err := s.current(ctx, tx, id)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
 		next := 1
-		action := "rule.create"
+		action := "create"
 		if err == nil {
 			if cur.Body == body {
 				return ErrUnchanged
 			}
 			next = cur.Version + 1
-			action = "rule.update"
+			action = "update"
 		}
 		v = Version{RuleID: id, Version: next, Title: title, Author: author, CreatedAt: time.Now().UTC(), Reason: reason, Body: body}
-		if err := insert(ctx, tx, v, kind); err != nil {
+		if err := s.insert(ctx, tx, v, kind); err != nil {
 			return err
 		}
 		detail := map[string]any{"version": next, "title": title, "reason": reason}
 		if next > 1 {
 			detail["diff"] = Diff(cur.Body, body)
 		}
-		return appendAudit(ctx, tx, author, action, id, detail)
+		return s.appendAudit(ctx, tx, author, action, id, detail)
 	})
 	return v, err
 }
 
-func insert(ctx context.Context, tx *sql.Tx, v Version, kind string) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO rule_versions (rule_id, version, body, title, author, created_at, reason)
-		VALUES (?,?,?,?,?,?,?)`, v.RuleID, v.Version, v.Body, v.Title, v.Author, v.CreatedAt.UnixNano(), v.Reason); err != nil {
+func (s *Store) insert(ctx context.Context, tx *sql.Tx, v Version, kind string) error {
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO rule_versions (rule_id, version, body, title, author, created_at, reason)
+		VALUES (?,?,?,?,?,?,?)`), v.RuleID, v.Version, v.Body, v.Title, v.Author, v.CreatedAt.UnixNano(), v.Reason); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO rules (rule_id, current, enabled, kind) VALUES (?,?,1,?)
-		ON CONFLICT (rule_id) DO UPDATE SET current = excluded.current, kind = excluded.kind`, v.RuleID, v.Version, kind)
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO rules (rule_id, current, enabled, kind) VALUES (?,?,1,?)
+		ON CONFLICT (rule_id) DO UPDATE SET current = excluded.current, kind = excluded.kind`), v.RuleID, v.Version, kind)
 	return err
 }
 
-func appendAudit(ctx context.Context, tx *sql.Tx, actor, action, target string, detail any) error {
+func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, actor, action, target string, detail any) error {
 	b, err := json.Marshal(detail)
 	if err != nil {
 		return err
 	}
-	return audit.AppendTx(ctx, tx, actor, action, "rule:"+target, b)
+	return audit.AppendTx(ctx, tx, actor, s.noun+"."+action, s.noun+":"+target, b)
 }
 
 type querier interface {
 	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 }
 
-func current(ctx context.Context, q querier, id string) (Version, error) {
-	return scanVersion(q.QueryRowContext(ctx, `SELECT v.rule_id, v.version, v.title, v.author, v.created_at, v.reason, v.body
-		FROM rules r JOIN rule_versions v ON v.rule_id = r.rule_id AND v.version = r.current WHERE r.rule_id = ?`, id))
+func (s *Store) current(ctx context.Context, q querier, id string) (Version, error) {
+	return scanVersion(q.QueryRowContext(ctx, s.q(`SELECT v.rule_id, v.version, v.title, v.author, v.created_at, v.reason, v.body
+		FROM rules r JOIN rule_versions v ON v.rule_id = r.rule_id AND v.version = r.current WHERE r.rule_id = ?`), id))
 }
 
 func scanVersion(row interface{ Scan(...any) error }) (Version, error) {
@@ -125,18 +142,18 @@ func scanVersion(row interface{ Scan(...any) error }) (Version, error) {
 // SetEnabled enables or disables a rule.
 func (s *Store) SetEnabled(ctx context.Context, id string, enabled bool, author, reason string) error {
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE rules SET enabled = ? WHERE rule_id = ?`, enabled, id)
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE rules SET enabled = ? WHERE rule_id = ?`), enabled, id)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("rule %s: %w", id, ErrNotFound)
 		}
-		action := "rule.disable"
+		action := "disable"
 		if enabled {
-			action = "rule.enable"
+			action = "enable"
 		}
-		return appendAudit(ctx, tx, author, action, id, map[string]string{"reason": reason})
+		return s.appendAudit(ctx, tx, author, action, id, map[string]string{"reason": reason})
 	})
 }
 
@@ -144,12 +161,12 @@ func (s *Store) SetEnabled(ctx context.Context, id string, enabled bool, author,
 func (s *Store) Rollback(ctx context.Context, id string, to int, author, reason string) (Version, error) {
 	var v Version
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		old, err := scanVersion(tx.QueryRowContext(ctx, `SELECT rule_id, version, title, author, created_at, reason, body
-			FROM rule_versions WHERE rule_id = ? AND version = ?`, id, to))
+		old, err := scanVersion(tx.QueryRowContext(ctx, s.q(`SELECT rule_id, version, title, author, created_at, reason, body
+			FROM rule_versions WHERE rule_id = ? AND version = ?`), id, to))
 		if err != nil {
 			return fmt.Errorf("rule %s version %d: %w", id, to, err)
 		}
-		cur, err := current(ctx, tx, id)
+		cur, err := s.current(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -157,17 +174,17 @@ func (s *Store) Rollback(ctx context.Context, id string, to int, author, reason 
 			return ErrUnchanged
 		}
 		var kind string
-		if err := tx.QueryRowContext(ctx, `SELECT kind FROM rules WHERE rule_id = ?`, id).Scan(&kind); err != nil {
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT kind FROM rules WHERE rule_id = ?`), id).Scan(&kind); err != nil {
 			return err
 		}
 		if reason == "" {
 			reason = fmt.Sprintf("rollback to version %d", to)
 		}
 		v = Version{RuleID: id, Version: cur.Version + 1, Title: old.Title, Author: author, CreatedAt: time.Now().UTC(), Reason: reason, Body: old.Body}
-		if err := insert(ctx, tx, v, kind); err != nil {
+		if err := s.insert(ctx, tx, v, kind); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, author, "rule.rollback", id, map[string]any{"version": v.Version, "restores": to,
+		return s.appendAudit(ctx, tx, author, "rollback", id, map[string]any{"version": v.Version, "restores": to,
 			"reason": reason, "diff": Diff(cur.Body, old.Body)})
 	})
 	return v, err
@@ -175,8 +192,8 @@ func (s *Store) Rollback(ctx context.Context, id string, to int, author, reason 
 
 // List returns every rule, ordered by id.
 func (s *Store) List(ctx context.Context) ([]Rule, error) {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT r.rule_id, v.title, r.kind, r.current, r.enabled
-		FROM rules r JOIN rule_versions v ON v.rule_id = r.rule_id AND v.version = r.current ORDER BY r.rule_id`)
+	rows, err := s.db.R.QueryContext(ctx, s.q(`SELECT r.rule_id, v.title, r.kind, r.current, r.enabled
+		FROM rules r JOIN rule_versions v ON v.rule_id = r.rule_id AND v.version = r.current ORDER BY r.rule_id`))
 	if err != nil {
 		return nil, err
 	}
@@ -195,22 +212,22 @@ func (s *Store) List(ctx context.Context) ([]Rule, error) {
 // Get returns a rule and its current version.
 func (s *Store) Get(ctx context.Context, id string) (Rule, Version, error) {
 	var r Rule
-	err := s.db.R.QueryRowContext(ctx, `SELECT rule_id, kind, current, enabled FROM rules WHERE rule_id = ?`, id).
+	err := s.db.R.QueryRowContext(ctx, s.q(`SELECT rule_id, kind, current, enabled FROM rules WHERE rule_id = ?`), id).
 		Scan(&r.ID, &r.Kind, &r.Current, &r.Enabled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, Version{}, fmt.Errorf("rule %s: %w", id, ErrNotFound)
 	} else if err != nil {
 		return r, Version{}, err
 	}
-	v, err := current(ctx, s.db.R, id)
+	v, err := s.current(ctx, s.db.R, id)
 	r.Title = v.Title
 	return r, v, err
 }
 
 // History returns every version of a rule, oldest first.
 func (s *Store) History(ctx context.Context, id string) ([]Version, error) {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT rule_id, version, title, author, created_at, reason, body
-		FROM rule_versions WHERE rule_id = ? ORDER BY version`, id)
+	rows, err := s.db.R.QueryContext(ctx, s.q(`SELECT rule_id, version, title, author, created_at, reason, body
+		FROM rule_versions WHERE rule_id = ? ORDER BY version`), id)
 	if err != nil {
 		return nil, err
 	}
@@ -234,9 +251,9 @@ func (s *Store) History(ctx context.Context, id string) ([]Version, error) {
 
 // Active returns the current version of every enabled rule.
 func (s *Store) Active(ctx context.Context) ([]Version, error) {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT v.rule_id, v.version, v.title, v.author, v.created_at, v.reason, v.body
+	rows, err := s.db.R.QueryContext(ctx, s.q(`SELECT v.rule_id, v.version, v.title, v.author, v.created_at, v.reason, v.body
 		FROM rules r JOIN rule_versions v ON v.rule_id = r.rule_id AND v.version = r.current
-		WHERE r.enabled = 1 ORDER BY r.rule_id`)
+		WHERE r.enabled = 1 ORDER BY r.rule_id`))
 	if err != nil {
 		return nil, err
 	}
@@ -255,6 +272,6 @@ func (s *Store) Active(ctx context.Context) ([]Version, error) {
 // Count returns the number of rules.
 func (s *Store) Count(ctx context.Context) (int, error) {
 	var n int
-	err := s.db.R.QueryRowContext(ctx, `SELECT count(*) FROM rules`).Scan(&n)
+	err := s.db.R.QueryRowContext(ctx, s.q(`SELECT count(*) FROM rules`)).Scan(&n)
 	return n, err
 }

@@ -84,3 +84,32 @@ func TestDiff(t *testing.T) {
 		}
 	}
 }
+
+func TestPlaybookStoreKeepsItsOwnHistory(t *testing.T) {
+	db, err := store.Open(filepath.Join(t.TempDir(), "r.db"), "normal", store.Control)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	rules, pbs := New(db), NewPlaybooks(db)
+	if _, err := rules.Put(ctx, "x", "a rule", "sigma", "r1", "alice", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pbs.Put(ctx, "playbook--1", "a playbook", "yaml", "p1", "bob", "first"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pbs.Put(ctx, "playbook--1", "a playbook", "yaml", "p2", "bob", "second"); err != nil {
+		t.Fatal(err)
+	}
+	if rs, _ := rules.List(ctx); len(rs) != 1 || rs[0].ID != "x" {
+		t.Fatalf("rules %+v", rs)
+	}
+	if ps, _ := pbs.List(ctx); len(ps) != 1 || ps[0].Current != 2 {
+		t.Fatalf("playbooks %+v", ps)
+	}
+	entries, _ := audit.New(db).List(ctx, 0, 10)
+	if len(entries) != 3 || entries[2].Action != "playbook.update" || entries[2].Target != "playbook:playbook--1" {
+		t.Fatalf("audit %+v", entries[2])
+	}
+}

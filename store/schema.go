@@ -101,4 +101,20 @@ var Control = []Migration{
 		doc         TEXT NOT NULL,
 		PRIMARY KEY (kind, name)
 	);`,
+	`CREATE TABLE playbook_versions (
+		rule_id    TEXT NOT NULL,
+		version    INTEGER NOT NULL,
+		body       TEXT NOT NULL,
+		title      TEXT NOT NULL,
+		author     TEXT NOT NULL,
+		created_at INTEGER NOT NULL,
+		reason     TEXT NOT NULL,
+		PRIMARY KEY (rule_id, version)
+	);
+	CREATE TABLE playbooks (
+		rule_id  TEXT PRIMARY KEY,
+		current  INTEGER NOT NULL,
+		enabled  INTEGER NOT NULL,
+		kind     TEXT NOT NULL
+	);`,
 }

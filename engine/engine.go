@@ -1,0 +1,596 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/riposte-soar/riposte/connector"
+	"github.com/riposte-soar/riposte/playbook"
+)
+
+// Options configure an Engine; zero values take the defaults.
+type Options struct {
+	Workers       int           // worker goroutines (default 4)
+	Lease         time.Duration // task lease (default 1 min)
+	Poll          time.Duration // DB poll interval for tasks and timers (default 200 ms)
+	ClaimBatch    int           // tasks claimed per transaction (default 8)
+	StepTimeout   time.Duration // default timeout of automated steps (10 min)
+	ManualTimeout time.Duration // default deadline of manual steps and inquiries (24 h)
+	MaxIterations int           // default while cap (1000)
+	MaxDepth      int           // playbook-action nesting limit (8)
+	Sync          string        // SQLite synchronous mode (default "full")
+	Owner         string        // lease owner name (default random)
+	Now           func() time.Time
+	// Hook, when set, is called at named points ("claimed": task leased,
+	// before the connector call; "dispatched": after the call, before its
+	// result is committed). A non-nil error makes the worker abandon the
+	// task there, as a crash would. For crash tests.
+	Hook   func(point string, c Claim) error
+	Logger *slog.Logger // default slog.Default()
+	// Store overrides the SQLite store (path is then ignored).
+	Store Store
+}
+
+func (o *Options) defaults() {
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	if o.Lease <= 0 {
+		o.Lease = time.Minute
+	}
+	if o.Poll <= 0 {
+		o.Poll = 200 * time.Millisecond
+	}
+	if o.ClaimBatch <= 0 {
+		o.ClaimBatch = 8
+	}
+	if o.StepTimeout <= 0 {
+		o.StepTimeout = 10 * time.Minute
+	}
+	if o.ManualTimeout <= 0 {
+		o.ManualTimeout = 24 * time.Hour
+	}
+	if o.MaxIterations <= 0 {
+		o.MaxIterations = 1000
+	}
+	if o.MaxDepth <= 0 {
+		o.MaxDepth = 8
+	}
+	if o.Sync == "" {
+		o.Sync = "full"
+	}
+	if o.Owner == "" {
+		o.Owner = "engine-" + ulid.Make().String()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Engine executes playbook runs durably.
+type Engine struct {
+	st       Store
+	reg      *connector.Registry
+	opts     Options
+	simulate bool
+	wake     chan struct{}
+
+	mu    sync.Mutex
+	plans map[string]*playbook.Playbook
+}
+
+// Errors of the API.
+var (
+	ErrDuplicateRun    = errors.New("a run of this playbook with this dedup key exists")
+	ErrInquiryClosed   = errors.New("inquiry is no longer open")
+	ErrNotAssignee     = errors.New("not an assignee of this inquiry")
+	ErrAlreadyAnswered = errors.New("already answered by this person")
+)
+
+// Open opens the engine database at path (SQLite, synchronous=FULL).
+func Open(path string, reg *connector.Registry, opts Options) (*Engine, error) {
+	opts.defaults()
+	st := opts.Store
+	if st == nil {
+		var err error
+		if st, err = OpenSQLite(path, opts.Sync); err != nil {
+			return nil, err
+		}
+	}
+	return &Engine{st: st, reg: reg, opts: opts, wake: make(chan struct{}, 1), plans: map[string]*playbook.Playbook{}}, nil
+}
+
+// Close stops the store. Run should have returned first.
+func (e *Engine) Close() error { return e.st.Close() }
+
+func (e *Engine) now() time.Time { return e.opts.Now().UTC() }
+
+func (e *Engine) signal() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (e *Engine) plan(tx Tx, id string, version int) (*playbook.Playbook, error) {
+	key := fmt.Sprintf("%s@%d", id, version)
+	e.mu.Lock()
+	pb := e.plans[key]
+	e.mu.Unlock()
+	if pb != nil {
+		return pb, nil
+	}
+	b, err := tx.Plan(id, version)
+	if err != nil {
+		return nil, fmt.Errorf("plan %s: %w", key, err)
+	}
+	if pb, err = decodePlan(b); err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	e.plans[key] = pb
+	e.mu.Unlock()
+	return pb, nil
+}
+
+// Register stores a playbook version so that playbook-action steps (and
+// restarts) can find it. Start registers its playbook itself.
+func (e *Engine) Register(ctx context.Context, pb *playbook.Playbook, version int) error {
+	body, err := encodePlan(pb)
+	if err != nil {
+		return err
+	}
+	return e.st.Update(ctx, func(tx Tx) error { return tx.PutPlan(pb.ID, version, body) })
+}
+
+// Start starts a run of pb (pinned at version) with input as its external
+// variables. A non-empty dedupKey (e.g. the incident id) makes the start
+// idempotent: a second Start with the same playbook and key returns the
+// first run's id and ErrDuplicateRun.
+func (e *Engine) Start(ctx context.Context, pb *playbook.Playbook, version int, input map[string]any, dedupKey string) (string, error) {
+	body, err := encodePlan(pb)
+	if err != nil {
+		return "", err
+	}
+	vars, err := initialVars(pb, input)
+	if err != nil {
+		return "", err
+	}
+	id := ulid.MustNew(ulid.Timestamp(e.now()), rand.Reader).String()
+	var existing string
+	err = e.st.Update(ctx, func(tx Tx) error {
+		existing = ""
+		if dedupKey != "" {
+			old, ok, err := tx.RunByKey(pb.ID + "\x00" + dedupKey)
+			if err != nil {
+				return err
+			}
+			if ok {
+				existing = old
+				return nil
+			}
+		}
+		if err := tx.PutPlan(pb.ID, version, body); err != nil {
+			return err
+		}
+		return e.newRun(tx, id, pb.ID, version, vars, "", "", dedupKey, e.now())
+	})
+	if err != nil {
+		return "", err
+	}
+	if existing != "" {
+		return existing, ErrDuplicateRun
+	}
+	e.signal()
+	return id, nil
+}
+
+func (e *Engine) newRun(tx Tx, id, pbID string, version int, vars map[string]any, parentRun, parentInst, dedup string, now time.Time) error {
+	pb, err := e.plan(tx, pbID, version)
+	if err != nil {
+		return err
+	}
+	m := &machine{pb: pb, s: &Snapshot{RunID: id}, now: now, opts: &e.opts}
+	m.emit(Event{Type: EvRunStarted, Inst: id, PlaybookID: pbID, Version: version, Vars: vars, ParentRun: parentRun, Parent: parentInst, DedupKey: dedup})
+	m.start()
+	return e.commit(tx, m, true)
+}
+
+// transition applies one input to a run inside tx.
+func (e *Engine) transition(tx Tx, runID string, in Input) error {
+	s, err := tx.Snapshot(runID)
+	if err != nil {
+		return err
+	}
+	pb, err := e.plan(tx, s.PlaybookID, s.Version)
+	if err != nil {
+		return err
+	}
+	m := &machine{pb: pb, s: s, now: e.now(), opts: &e.opts}
+	m.handle(in)
+	return e.commit(tx, m, false)
+}
+
+// commit writes a machine's events and everything they imply, including
+// child runs started and the parent's ChildRunCompleted, in tx.
+func (e *Engine) commit(tx Tx, m *machine, newRun bool) error {
+	if m.err != nil {
+		return m.err
+	}
+	if len(m.events) == 0 {
+		return nil
+	}
+	if err := tx.Append(m.s, m.events, m.raw, newRun); err != nil {
+		return err
+	}
+	// A released (cancelled, failed, timed out) playbook-action step
+	// cancels its child run.
+	for _, c := range m.cancelKids {
+		if err := e.transition(tx, c, Input{Kind: "cancel", Actor: "parent"}); err != nil {
+			return err
+		}
+	}
+	for _, c := range m.children {
+		if err := e.startChild(tx, m.s, c); err != nil {
+			return err
+		}
+	}
+	last := m.events[len(m.events)-1]
+	if (last.Type == EvRunCompleted || last.Type == EvRunCancelled || Terminal(m.s.Status)) && m.s.ParentRun != "" && endedNow(m.events) {
+		return e.transition(tx, m.s.ParentRun, Input{Kind: "child", ChildRun: m.s.RunID, ChildStatus: m.s.Status, ChildVars: m.s.Vars})
+	}
+	return nil
+}
+
+func endedNow(evs []Event) bool {
+	for _, e := range evs {
+		if e.Type == EvRunCompleted || e.Type == EvRunCancelled {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Engine) startChild(tx Tx, parent *Snapshot, c childStart) error {
+	failParent := func(msg string) error {
+		return e.transition(tx, parent.RunID, Input{Kind: "child", ChildRun: c.RunID, ChildStatus: StatusFailed + ": " + msg})
+	}
+	// Depth and cycle check along the ancestor chain.
+	depth, anc := 1, parent
+	for anc != nil {
+		if anc.PlaybookID == c.PlaybookID {
+			return failParent("playbook " + c.PlaybookID + " is already running in the ancestor chain")
+		}
+		if anc.ParentRun == "" {
+			break
+		}
+		depth++
+		next, err := tx.Snapshot(anc.ParentRun)
+		if err != nil {
+			return err
+		}
+		anc = next
+	}
+	if depth >= e.opts.MaxDepth {
+		return failParent("playbook-action nesting deeper than the limit")
+	}
+	version, _, err := tx.LatestPlan(c.PlaybookID)
+	if err != nil {
+		return failParent("child playbook " + c.PlaybookID + " is not registered")
+	}
+	pb, err := e.plan(tx, c.PlaybookID, version)
+	if err != nil {
+		return err
+	}
+	in := map[string]any{}
+	for k, v := range c.Input {
+		if d := pb.Variables[k]; d != nil && d.External {
+			in[k] = v
+		}
+	}
+	vars, err := initialVars(pb, in)
+	if err != nil {
+		return failParent(err.Error())
+	}
+	return e.newRun(tx, c.RunID, c.PlaybookID, version, vars, parent.RunID, c.ParentInst, "", e.now())
+}
+
+// Run runs the workers and the timer loop until ctx ends. It does not
+// drain: in-flight work is abandoned and recovered by lease expiry, as
+// after a crash.
+func (e *Engine) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for i := 0; i < e.opts.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.workerLoop(ctx)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		e.timerLoop(ctx)
+	}()
+	wg.Wait()
+	return ctx.Err()
+}
+
+func (e *Engine) workerLoop(ctx context.Context) {
+	t := time.NewTimer(e.opts.Poll)
+	defer t.Stop()
+	for ctx.Err() == nil {
+		n, err := e.workOnce(ctx)
+		if err != nil && errors.Is(err, errAbandon) {
+			return
+		}
+		if err != nil && ctx.Err() == nil {
+			e.opts.Logger.Warn("engine worker", "err", err)
+		}
+		if n > 0 {
+			continue
+		}
+		t.Reset(e.opts.Poll)
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.wake:
+		case <-t.C:
+		}
+	}
+}
+
+func (e *Engine) timerLoop(ctx context.Context) {
+	t := time.NewTicker(e.opts.Poll)
+	defer t.Stop()
+	for ctx.Err() == nil {
+		n, err := e.fireTimers(ctx)
+		if err != nil && ctx.Err() == nil {
+			e.opts.Logger.Warn("engine timers", "err", err)
+		}
+		if n > 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+var errAbandon = errors.New("task abandoned at hook")
+
+// workOnce claims due tasks and executes them; it returns how many.
+func (e *Engine) workOnce(ctx context.Context) (int, error) {
+	var claims []Claim
+	now := e.now()
+	err := e.st.Update(ctx, func(tx Tx) error {
+		var err error
+		claims, err = tx.Claim(e.opts.Owner, now, e.opts.Lease, e.opts.ClaimBatch)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range claims {
+		if err := e.execute(ctx, c); err != nil {
+			return len(claims), err
+		}
+	}
+	return len(claims), nil
+}
+
+func (e *Engine) hook(point string, c Claim) error {
+	if e.opts.Hook != nil {
+		if err := e.opts.Hook(point, c); err != nil {
+			return errAbandon
+		}
+	}
+	return nil
+}
+
+func (e *Engine) execute(ctx context.Context, c Claim) error {
+	if err := e.hook("claimed", c); err != nil {
+		return err
+	}
+	in := Input{Kind: "result", TaskID: c.TaskID, Inst: c.Inst, Cmd: c.Cmd, Attempt: c.Attempt, IdemKey: c.IdemKey}
+	record := true
+	if c.EffectState == "done" {
+		// Applied once already: report the recorded result, never re-send.
+		var r connector.Result
+		_ = json.Unmarshal(c.EffectResult, &r)
+		in.Outcome, in.Result = c.EffectOutcome, &resultData{Outputs: r.Outputs, Summary: r.Summary, Commands: r.Commands}
+		if in.Outcome != "ok" {
+			in.Msg = r.Summary
+		}
+		record = false
+	} else {
+		conn, ok := e.reg.Get(c.Call.Connector)
+		var op connector.Operation
+		if ok {
+			op, ok = conn.Spec().Operations[c.Call.Operation]
+		}
+		switch {
+		case !ok:
+			in.Outcome, in.Class, in.Msg = "error", connector.Permanent.String(), fmt.Sprintf("no connector operation %s.%s", c.Call.Connector, c.Call.Operation)
+		case c.EffectState == "sending" && !op.Idempotent && !e.simulate:
+			// A previous lease may have sent it: unknown outcome, and
+			// re-sending could apply it twice. Ask a person.
+			in.Outcome, in.Class, in.Msg = "unknown", connector.Unknown.String(), "a previous attempt was interrupted after dispatch: "+c.Call.Text
+			record = false
+		default:
+			call := connector.Call{Operation: c.Call.Operation, Args: c.Call.Args, IdempotencyKey: c.IdemKey, RunID: c.RunID, StepID: c.Inst, Attempt: c.Attempt}
+			res, err := e.call(ctx, conn, call)
+			if err != nil && connector.ClassOf(err) == connector.Unknown && op.Idempotent && ctx.Err() == nil {
+				res, err = e.call(ctx, conn, call) // same key: safe to re-send
+			}
+			if ctx.Err() != nil {
+				return errAbandon
+			}
+			if herr := e.hook("dispatched", c); herr != nil {
+				return herr
+			}
+			in.Result = &resultData{Outputs: res.Outputs, Summary: res.Summary, Commands: res.Commands}
+			switch {
+			case err == nil:
+				in.Outcome = "ok"
+			case connector.ClassOf(err) == connector.Unknown && !op.Idempotent:
+				in.Outcome, in.Class, in.Msg = "unknown", connector.Unknown.String(), err.Error()
+				record = false
+			default:
+				in.Outcome, in.Class, in.Msg = "error", connector.ClassOf(err).String(), err.Error()
+				record = connector.ClassOf(err) != connector.Unknown
+			}
+		}
+	}
+	err := e.st.Update(ctx, func(tx Tx) error {
+		if record && in.Result != nil {
+			b, _ := json.Marshal(connector.Result{Outputs: in.Result.Outputs, Summary: firstNonEmpty(in.Result.Summary, in.Msg), Commands: in.Result.Commands})
+			if err := tx.RecordEffect(c.IdemKey, in.Outcome, b, e.now()); err != nil {
+				return err
+			}
+		}
+		ok, err := tx.GuardTask(c.TaskID, c.Fence)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			// Stale fence or cancelled task: journal it, apply nothing.
+			in.Late = true
+		}
+		return e.transition(tx, c.RunID, in)
+	})
+	if err == nil {
+		e.signal()
+	}
+	return err
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func (e *Engine) call(ctx context.Context, conn connector.Connector, call connector.Call) (connector.Result, error) {
+	if e.simulate {
+		return conn.Simulate(ctx, call)
+	}
+	return conn.Execute(ctx, call)
+}
+
+// fireTimers fires every due timer, each in its own transition.
+func (e *Engine) fireTimers(ctx context.Context) (int, error) {
+	var due []TimerRow
+	now := e.now()
+	if err := e.st.Update(ctx, func(tx Tx) error {
+		var err error
+		due, err = tx.DueTimers(now, 256)
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	for _, t := range due {
+		err := e.st.Update(ctx, func(tx Tx) error {
+			ok, err := tx.GuardTimer(t.ID, e.now())
+			if err != nil || !ok {
+				return err
+			}
+			return e.transition(tx, t.RunID, Input{Kind: "timer", TimerID: t.ID, Timer: t.Kind})
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	if len(due) > 0 {
+		e.signal()
+	}
+	return len(due), nil
+}
+
+// Cancel cancels a run (and its child runs): queued tasks, open
+// inquiries and timers are cancelled in the same transaction.
+func (e *Engine) Cancel(ctx context.Context, id, actor string) error {
+	err := e.st.Update(ctx, func(tx Tx) error {
+		return e.transition(tx, id, Input{Kind: "cancel", Actor: actor})
+	})
+	return err
+}
+
+// Answer answers an inquiry. The answerer must be a listed assignee or
+// hold a listed role (an inquiry with neither list may be answered by
+// anyone authenticated). With a quorum above 1, approvals accumulate.
+func (e *Engine) Answer(ctx context.Context, inquiryID string, approve bool, comment, actor string, roles []string) error {
+	return e.answer(ctx, inquiryID, approve, comment, actor, roles, true)
+}
+
+func (e *Engine) answer(ctx context.Context, inquiryID string, approve bool, comment, actor string, roles []string, check bool) error {
+	qs, err := e.st.ListInquiries(ctx, InquiryFilter{})
+	if err != nil {
+		return err
+	}
+	var q *Inquiry
+	for i := range qs {
+		if qs[i].ID == inquiryID {
+			q = &qs[i]
+		}
+	}
+	if q == nil {
+		return ErrNotFound
+	}
+	allowed := len(q.Assignees) == 0 && len(q.Roles) == 0 || slices.Contains(q.Assignees, actor)
+	for _, r := range roles {
+		allowed = allowed || slices.Contains(q.Roles, r)
+	}
+	if check && !allowed {
+		return ErrNotAssignee
+	}
+	err = e.st.Update(ctx, func(tx Tx) error {
+		s, err := tx.Snapshot(q.RunID)
+		if err != nil {
+			return err
+		}
+		open := s.Inquiries[inquiryID]
+		if open == nil {
+			return ErrInquiryClosed
+		}
+		if slices.Contains(open.Votes, actor) {
+			return ErrAlreadyAnswered
+		}
+		return e.transition(tx, q.RunID, Input{Kind: "answer", InquiryID: inquiryID, Approve: approve, Actor: actor, Comment: comment})
+	})
+	if err == nil {
+		e.signal()
+	}
+	return err
+}
+
+// Runs lists runs.
+func (e *Engine) Runs(ctx context.Context, f RunFilter) ([]RunInfo, error) {
+	return e.st.ListRuns(ctx, f)
+}
+
+// GetRun returns a run's snapshot and journal. (It would be Run, but Run
+// is the scheduler loop.)
+func (e *Engine) GetRun(ctx context.Context, id string) (*RunView, error) {
+	return e.st.LoadRun(ctx, id)
+}
+
+// Inquiries lists inquiries.
+func (e *Engine) Inquiries(ctx context.Context, f InquiryFilter) ([]Inquiry, error) {
+	return e.st.ListInquiries(ctx, f)
+}

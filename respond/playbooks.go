@@ -1,0 +1,144 @@
+package respond
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/riposte-soar/riposte/connector"
+	"github.com/riposte-soar/riposte/playbook"
+	"github.com/riposte-soar/riposte/rulestore"
+)
+
+// Format is how a playbook is written.
+type Format string
+
+const (
+	FormatYAML  Format = "yaml"
+	FormatCACAO Format = "cacao"
+)
+
+// Detect tells the format from the content: CACAO documents are JSON.
+func Detect(data []byte) Format {
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '{' {
+		return FormatCACAO
+	}
+	return FormatYAML
+}
+
+// Parse reads a playbook in either format. Strict CACAO needs schemas.
+func Parse(data []byte, strict bool, schemas *playbook.SchemaValidator) (*playbook.Playbook, Format, []playbook.Error) {
+	f := Detect(data)
+	if f == FormatYAML {
+		p, errs := playbook.ParseYAML(data)
+		return p, f, errs
+	}
+	mode := playbook.Lenient(schemas)
+	if strict {
+		mode = playbook.Strict(schemas)
+	}
+	p, errs := playbook.ParseCACAO(data, mode)
+	return p, f, errs
+}
+
+// Known lets the playbook linter check commands against a connector
+// registry: which operations exist and what arguments they take.
+type Known struct{ Reg *connector.Registry }
+
+// argTypes maps connector argument types to the linter's.
+var argTypes = map[string]string{"strings": "list"}
+
+// Operation implements playbook.KnownConnectors.
+func (k Known) Operation(conn, op string) (map[string]playbook.ArgSpec, bool) {
+	o, ok := k.Reg.Operation(conn, op)
+	if !ok {
+		return nil, false
+	}
+	out := make(map[string]playbook.ArgSpec, len(o.Args))
+	for name, a := range o.Args {
+		t := a.Type
+		if m, ok := argTypes[t]; ok {
+			t = m
+		}
+		out[name] = playbook.ArgSpec{Type: t, Required: a.Required, Description: a.Description}
+	}
+	return out, true
+}
+
+// Check parses and lints: errors are everything that keeps the playbook
+// from running; warnings ride along.
+func Check(data []byte, strict bool, schemas *playbook.SchemaValidator, reg *connector.Registry) (*playbook.Playbook, []playbook.Error) {
+	p, _, errs := Parse(data, strict, schemas)
+	if p == nil || playbook.HasErrors(errs) {
+		return p, errs
+	}
+	return p, append(errs, playbook.Lint(p, Known{Reg: reg})...)
+}
+
+// Library is the versioned store of playbooks: each change a new immutable
+// version with author, time, reason and a diff in the audit log; runs pin
+// the version they started with.
+type Library struct {
+	Store   *rulestore.Store
+	Reg     *connector.Registry
+	Schemas *playbook.SchemaValidator
+}
+
+// CheckError lists why a playbook was refused.
+type CheckError struct{ Errors []playbook.Error }
+
+func (e *CheckError) Error() string {
+	s := make([]string, len(e.Errors))
+	for i, x := range e.Errors {
+		s[i] = x.Error()
+	}
+	return "playbook refused: " + strings.Join(s, "; ")
+}
+
+// ValidationErrors lets the API answer 422.
+func (e *CheckError) ValidationErrors() []string {
+	s := make([]string, len(e.Errors))
+	for i, x := range e.Errors {
+		s[i] = x.Error()
+	}
+	return s
+}
+
+// Put checks a playbook and stores it as the next version, in our YAML
+// (readable diffs, whatever format it arrived in).
+func (l *Library) Put(ctx context.Context, data []byte, author, reason string) (rulestore.Version, error) {
+	p, errs := Check(data, false, l.Schemas, l.Reg)
+	if p == nil || playbook.HasErrors(errs) {
+		return rulestore.Version{}, &CheckError{Errors: playbook.Errors(errs)}
+	}
+	body, err := p.YAML()
+	if err != nil {
+		return rulestore.Version{}, fmt.Errorf("playbook %s: %w", p.ID, err)
+	}
+	return l.Store.Put(ctx, p.ID, p.Name, "playbook", string(body), author, reason)
+}
+
+// Version loads a stored version as a model.
+func (l *Library) Version(ctx context.Context, id string, version int) (*playbook.Playbook, error) {
+	vs, err := l.Store.History(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vs {
+		if v.Version == version || (version == 0 && v == vs[len(vs)-1]) {
+			p, errs := playbook.ParseYAML([]byte(v.Body))
+			if playbook.HasErrors(errs) {
+				return nil, &CheckError{Errors: playbook.Errors(errs)}
+			}
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("playbook %s version %d: %w", id, version, rulestore.ErrNotFound)
+}
+
+// ErrNotFound re-exports the store's.
+var ErrNotFound = rulestore.ErrNotFound
+
+var _ = errors.Is
