@@ -15,6 +15,7 @@ import (
 	"github.com/riposte-soar/riposte/audit"
 	"github.com/riposte-soar/riposte/auth"
 	"github.com/riposte-soar/riposte/eventstore"
+	"github.com/riposte-soar/riposte/respond"
 	"github.com/riposte-soar/riposte/internal/httpjson"
 )
 
@@ -27,6 +28,7 @@ type Deps struct {
 	Rules   RuleService
 	Alerts  AlertReader
 	Alarm   *alarm.Service
+	Respond *respond.Service
 	Metrics http.Handler // Prometheus exposition
 	// Ready reports nil when the node can take traffic.
 	Ready   func(context.Context) error
@@ -83,6 +85,7 @@ func New(d Deps) *Server {
 	s := &Server{d: d}
 	s.routes = append(s.table(), s.ruleRoutes()...)
 	s.routes = append(s.routes, s.alarmRoutes()...)
+	s.routes = append(s.routes, s.respondRoutes()...)
 	return s
 }
 

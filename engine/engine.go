@@ -432,7 +432,8 @@ func (e *Engine) execute(ctx context.Context, c Claim) error {
 			in.Outcome, in.Class, in.Msg = "unknown", connector.Unknown.String(), "a previous attempt was interrupted after dispatch: "+c.Call.Text
 			record = false
 		default:
-			call := connector.Call{Operation: c.Call.Operation, Args: c.Call.Args, IdempotencyKey: c.IdemKey, RunID: c.RunID, StepID: c.Inst, Attempt: c.Attempt}
+			call := connector.Call{Operation: c.Call.Operation, Args: c.Call.Args, IdempotencyKey: c.IdemKey, RunID: c.RunID,
+				StepID: c.Inst, Attempt: c.Attempt, Incident: c.Call.Incident}
 			res, err := e.call(ctx, conn, call)
 			if err != nil && connector.ClassOf(err) == connector.Unknown && op.Idempotent && ctx.Err() == nil {
 				res, err = e.call(ctx, conn, call) // same key: safe to re-send

@@ -125,6 +125,9 @@ type CallSpec struct {
 	Operation string         `json:"operation"`
 	Args      map[string]any `json:"args,omitempty"`
 	Text      string         `json:"text,omitempty"` // human form for traces
+	// Incident is the incident the run responds to (from its __incident__
+	// variable), passed to connectors as their default target.
+	Incident string `json:"incident,omitempty"`
 }
 
 // InquiryInfo describes an inquiry (an approval or an "unknown outcome"

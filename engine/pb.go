@@ -181,6 +181,31 @@ func stepName(st *playbook.Step) string {
 // types go to the connector named by the agent's pin (or the command type)
 // with the substituted command text as argument "command".
 func buildCall(pb *playbook.Playbook, st *playbook.Step, i int, sc playbook.Scope) (*CallSpec, error) {
+	cs, err := buildCall0(pb, st, i, sc)
+	if cs != nil {
+		cs.Incident = incidentOf(sc["__incident__"])
+	}
+	return cs, err
+}
+
+// incidentOf reads the incident id from a run's __incident__ variable: the
+// incident document a trigger passes, or a bare id.
+func incidentOf(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case map[string]any:
+		if id, ok := x["id"].(string); ok {
+			return id
+		}
+		if val, ok := x["value"]; ok {
+			return incidentOf(val)
+		}
+	}
+	return ""
+}
+
+func buildCall0(pb *playbook.Playbook, st *playbook.Step, i int, sc playbook.Scope) (*CallSpec, error) {
 	c := st.Commands[i]
 	if c.Type == playbook.CmdRiposteConnector || c.Connector != "" {
 		args, err := playbook.SubstituteArgs(c.Args, sc)

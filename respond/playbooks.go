@@ -3,7 +3,6 @@ package respond
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -140,5 +139,3 @@ func (l *Library) Version(ctx context.Context, id string, version int) (*playboo
 
 // ErrNotFound re-exports the store's.
 var ErrNotFound = rulestore.ErrNotFound
-
-var _ = errors.Is

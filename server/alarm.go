@@ -16,7 +16,7 @@ import (
 )
 
 // setupAlarm builds the alarm stage and its consumer on the alerts stream.
-func setupAlarm(ctx context.Context, cfg config.Config, b *bus.Bus, ctl *store.DB, reg prometheus.Registerer, log *slog.Logger) (*alarm.Service, *notifier, jetstream.Consumer, error) {
+func setupAlarm(ctx context.Context, cfg config.Config, b *bus.Bus, ctl *store.DB, reg prometheus.Registerer, log *slog.Logger) (*alarm.Service, *fanout, jetstream.Consumer, error) {
 	acfg := alarm.DefaultConfig()
 	acfg.DedupWindow, acfg.GroupWindow = cfg.Alarm.DedupWindow.D(), cfg.Alarm.GroupWindow.D()
 	if len(cfg.Alarm.IgnoreEntities) > 0 {
@@ -39,7 +39,8 @@ func setupAlarm(ctx context.Context, cfg config.Config, b *bus.Bus, ctl *store.D
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	svc, err := alarm.NewService(ctx, acfg, ctl, n, log)
+	fan := &fanout{n: n}
+	svc, err := alarm.NewService(ctx, acfg, ctl, fan, log)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("alarm: %w", err)
 	}
@@ -49,5 +50,5 @@ func setupAlarm(ctx context.Context, cfg config.Config, b *bus.Bus, ctl *store.D
 		return nil, nil, nil, fmt.Errorf("alarm consumer: %w", err)
 	}
 	registerAlarmMetrics(svc, reg)
-	return svc, n, cons, nil
+	return svc, fan, cons, nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/riposte-soar/riposte/alarm"
 	"github.com/riposte-soar/riposte/api"
 	"github.com/riposte-soar/riposte/audit"
 	"github.com/riposte-soar/riposte/auth"
@@ -117,10 +118,16 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	if err != nil {
 		return err
 	}
-	alarmSvc, notifications, alarmCons, err := setupAlarm(ctx, cfg, b, ctl, reg, log)
+	alarmSvc, incidentEvents, alarmCons, err := setupAlarm(ctx, cfg, b, ctl, reg, log)
 	if err != nil {
 		return err
 	}
+	notifications := incidentEvents.n
+	responder, err := setupRespond(ctx, cfg, ctl, alarmSvc, notifications, log)
+	if err != nil {
+		return err
+	}
+	defer responder.Engine.Close()
 	metrics := ingest.NewMetrics(reg)
 	storedEvents := prometheus.NewCounter(prometheus.CounterOpts{Name: "riposte_eventstore_events_written_total", Help: "Events written to the event store."})
 	prunedEvents := prometheus.NewCounter(prometheus.CounterOpts{Name: "riposte_eventstore_events_pruned_total", Help: "Events removed by retention."})
@@ -132,7 +139,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	consCtx, stopConsumers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopConsumers()
 	var consWG sync.WaitGroup
-	consWG.Add(4)
+	incidentEvents.respond = func(ev string, inc *alarm.Incident) { responder.OnIncident(consCtx, ev, inc) }
+	consWG.Add(5)
+	go func() {
+		defer consWG.Done()
+		if err := responder.Engine.Run(consCtx); err != nil && consCtx.Err() == nil {
+			log.Error("playbook engine stopped", "err", err)
+		}
+	}()
 	go func() {
 		defer consWG.Done()
 		det.run(consCtx, b, log)
@@ -208,7 +222,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 
 	a := api.New(api.Deps{
 		Tokens: tokens, Audit: auditLog, Events: events, Ingest: httpIngest,
-		Rules: det.manager, Alerts: detect.AlertReader{JS: b.JS}, Alarm: alarmSvc,
+		Rules: det.manager, Alerts: detect.AlertReader{JS: b.JS}, Alarm: alarmSvc, Respond: responder,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		Ready: func(ctx context.Context) error {
 			if !b.Conn.IsConnected() {

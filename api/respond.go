@@ -1,0 +1,222 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/riposte-soar/riposte/auth"
+	"github.com/riposte-soar/riposte/engine"
+	"github.com/riposte-soar/riposte/internal/httpjson"
+	"github.com/riposte-soar/riposte/respond"
+	"github.com/riposte-soar/riposte/rulestore"
+)
+
+func (s *Server) respondRoutes() []Route {
+	if s.d.Respond == nil {
+		return nil
+	}
+	return []Route{
+		{Method: "GET", Path: "/api/v1/playbooks", Role: auth.Viewer, Summary: "Playbooks with their current version and state.", handler: s.listPlaybooks},
+		{Method: "POST", Path: "/api/v1/playbooks", Role: auth.Responder, Summary: "Add a playbook (our YAML or CACAO 2.0 JSON) or store its next version; checked against the connectors first.",
+			Body: `{"body": "<YAML or CACAO JSON>", "reason": "..."}`, handler: s.putPlaybook},
+		{Method: "GET", Path: "/api/v1/playbooks/{id}", Role: auth.Viewer, Summary: "A playbook's current version.", handler: s.getPlaybook},
+		{Method: "GET", Path: "/api/v1/playbooks/{id}/versions", Role: auth.Viewer, Summary: "Every version of a playbook.", handler: s.playbookHistory},
+		{Method: "POST", Path: "/api/v1/playbooks/{id}/rollback", Role: auth.Responder, Summary: "Make an earlier version current again, as a new version.",
+			Body: `{"version": 1, "reason": "..."}`, handler: s.rollbackPlaybook},
+		{Method: "POST", Path: "/api/v1/playbooks/{id}/disable", Role: auth.Responder, Summary: "Stop a playbook's triggers.", handler: s.togglePlaybook(false)},
+		{Method: "POST", Path: "/api/v1/playbooks/{id}/enable", Role: auth.Responder, Summary: "Arm a playbook's triggers again.", handler: s.togglePlaybook(true)},
+		{Method: "POST", Path: "/api/v1/playbooks/{id}/runs", Role: auth.Responder, Summary: "Start a playbook by hand, optionally for an incident.",
+			Body: `{"incident": "id", "vars": {}, "again": false}`, handler: s.startRun},
+		{Method: "GET", Path: "/api/v1/runs", Role: auth.Viewer, Summary: "Playbook runs, newest first.", handler: s.listRuns,
+			Query: []Param{{"status", "running, succeeded, failed, cancelled...", false}, {"playbook", "playbook id", false}}},
+		{Method: "GET", Path: "/api/v1/runs/{id}", Role: auth.Viewer, Summary: "A run's trace: steps, commands, results, variables, outcome.", handler: s.getRun},
+		{Method: "POST", Path: "/api/v1/runs/{id}/cancel", Role: auth.Responder, Summary: "Cancel a run (and its child runs).", handler: s.cancelRun},
+		{Method: "GET", Path: "/api/v1/approvals", Role: auth.Viewer, Summary: "Approvals and manual steps, open ones first.", handler: s.listApprovals,
+			Query: []Param{{"state", "open, answered, expired, cancelled (default open)", false}}},
+		{Method: "POST", Path: "/api/v1/approvals/{id}/approve", Role: auth.Responder, Summary: "Approve, with a comment.", Body: `{"comment": "..."}`, handler: s.answer(true)},
+		{Method: "POST", Path: "/api/v1/approvals/{id}/deny", Role: auth.Responder, Summary: "Deny, with a comment.", Body: `{"comment": "..."}`, handler: s.answer(false)},
+	}
+}
+
+func (s *Server) respondError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, rulestore.ErrNotFound), errors.Is(err, engine.ErrNotFound):
+		httpjson.Error(w, http.StatusNotFound, "not_found", err.Error())
+	case errors.Is(err, rulestore.ErrUnchanged), errors.Is(err, engine.ErrDuplicateRun):
+		httpjson.Error(w, http.StatusConflict, "conflict", err.Error())
+	case isValidation(err):
+		httpjson.Error(w, http.StatusUnprocessableEntity, "invalid_playbook", err.Error())
+	default:
+		httpjson.Error(w, http.StatusUnprocessableEntity, "refused", err.Error())
+	}
+}
+
+func (s *Server) listPlaybooks(w http.ResponseWriter, r *http.Request, _ *Caller) {
+	ps, err := s.d.Respond.Lib.Store.List(r.Context())
+	if err != nil {
+		httpjson.Error(w, http.StatusInternalServerError, "store_error", err.Error())
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"playbooks": nonNil(ps)})
+}
+
+func (s *Server) putPlaybook(w http.ResponseWriter, r *http.Request, c *Caller) {
+	var in struct {
+		Body   string `json:"body"`
+		Reason string `json:"reason"`
+	}
+	if !decodeBody(w, r, &in) {
+		return
+	}
+	v, err := s.d.Respond.Put(r.Context(), []byte(in.Body), c.Actor(), in.Reason)
+	if err != nil {
+		s.respondError(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusCreated, v)
+}
+
+func (s *Server) getPlaybook(w http.ResponseWriter, r *http.Request, _ *Caller) {
+	p, v, err := s.d.Respond.Lib.Store.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.respondError(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"playbook": p, "version": v})
+}
+
+func (s *Server) playbookHistory(w http.ResponseWriter, r *http.Request, _ *Caller) {
+	vs, err := s.d.Respond.Lib.Store.History(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.respondError(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"versions": vs})
+}
+
+func (s *Server) rollbackPlaybook(w http.ResponseWriter, r *http.Request, c *Caller) {
+	var in struct {
+		Version int    `json:"version"`
+		Reason  string `json:"reason"`
+	}
+	if !decodeBody(w, r, &in) {
+		return
+	}
+	v, err := s.d.Respond.Rollback(r.Context(), r.PathValue("id"), in.Version, c.Actor(), in.Reason)
+	if err != nil {
+		s.respondError(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusCreated, v)
+}
+
+func (s *Server) togglePlaybook(on bool) func(http.ResponseWriter, *http.Request, *Caller) {
+	return func(w http.ResponseWriter, r *http.Request, c *Caller) {
+		if err := s.d.Respond.SetEnabled(r.Context(), r.PathValue("id"), on, c.Actor(), ""); err != nil {
+			s.respondError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (s *Server) startRun(w http.ResponseWriter, r *http.Request, c *Caller) {
+	var in struct {
+		Incident string         `json:"incident"`
+		Vars     map[string]any `json:"vars"`
+		Again    bool           `json:"again"`
+	}
+	if r.ContentLength != 0 && !decodeBody(w, r, &in) {
+		return
+	}
+	si := respond.StartInput{Vars: in.Vars, Again: in.Again}
+	if in.Incident != "" {
+		inc, err := s.d.Alarm.Store().Get(r.Context(), in.Incident)
+		if err != nil {
+			s.alarmError(w, err)
+			return
+		}
+		si.Incident = inc
+	}
+	id, err := s.d.Respond.Start(r.Context(), r.PathValue("id"), si)
+	if err != nil {
+		s.respondError(w, err)
+		return
+	}
+	if err := s.d.Audit.Append(r.Context(), c.Actor(), "run.start", "run:"+id, map[string]string{"playbook": r.PathValue("id"), "incident": in.Incident}); err != nil {
+		s.d.Log.Error("audit append failed", "err", err)
+	}
+	httpjson.Write(w, http.StatusCreated, map[string]string{"run": id})
+}
+
+func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, _ *Caller) {
+	q := r.URL.Query()
+	runs, err := s.d.Respond.Engine.Runs(r.Context(), engine.RunFilter{Status: q.Get("status"), PlaybookID: q.Get("playbook"), Limit: 200})
+	if err != nil {
+		httpjson.Error(w, http.StatusInternalServerError, "store_error", err.Error())
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"runs": nonNil(runs)})
+}
+
+func (s *Server) getRun(w http.ResponseWriter, r *http.Request, _ *Caller) {
+	tr, err := s.d.Respond.Engine.Trace(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.respondError(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, tr)
+}
+
+func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request, c *Caller) {
+	if err := s.d.Respond.Engine.Cancel(r.Context(), r.PathValue("id"), c.Actor()); err != nil {
+		s.respondError(w, err)
+		return
+	}
+	if err := s.d.Audit.Append(r.Context(), c.Actor(), "run.cancel", "run:"+r.PathValue("id"), nil); err != nil {
+		s.d.Log.Error("audit append failed", "err", err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) listApprovals(w http.ResponseWriter, r *http.Request, _ *Caller) {
+	state := r.URL.Query().Get("state")
+	if state == "" {
+		state = "open"
+	}
+	if state == "all" {
+		state = ""
+	}
+	inqs, err := s.d.Respond.Engine.Inquiries(r.Context(), engine.InquiryFilter{State: state})
+	if err != nil {
+		httpjson.Error(w, http.StatusInternalServerError, "store_error", err.Error())
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"approvals": nonNil(inqs)})
+}
+
+func (s *Server) answer(approve bool) func(http.ResponseWriter, *http.Request, *Caller) {
+	return func(w http.ResponseWriter, r *http.Request, c *Caller) {
+		var in struct {
+			Comment string `json:"comment"`
+		}
+		if r.ContentLength != 0 && !decodeBody(w, r, &in) {
+			return
+		}
+		// The token's name is the person; its role is what role assignees
+		// can match.
+		roles := []string{string(c.Token.Role)}
+		if err := s.d.Respond.Engine.Answer(r.Context(), r.PathValue("id"), approve, in.Comment, c.Token.Name, roles); err != nil {
+			s.respondError(w, err)
+			return
+		}
+		verb := "approval.deny"
+		if approve {
+			verb = "approval.approve"
+		}
+		if err := s.d.Audit.Append(r.Context(), c.Actor(), verb, "approval:"+r.PathValue("id"), map[string]string{"comment": in.Comment}); err != nil {
+			s.d.Log.Error("audit append failed", "err", err)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}

@@ -1,0 +1,395 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/riposte-soar/riposte/connector"
+	"github.com/riposte-soar/riposte/connector/all"
+	"github.com/riposte-soar/riposte/engine"
+	"github.com/riposte-soar/riposte/playbook"
+	"github.com/riposte-soar/riposte/respond"
+	"github.com/riposte-soar/riposte/rulestore"
+)
+
+// localRegistry holds the connectors whose declarations a playbook is
+// checked against offline; the incident and notify connectors are declared
+// with services that refuse to act (offline there is nothing to act on),
+// so validation and dry runs know their operations.
+func localRegistry() (*connector.Registry, error) {
+	reg := connector.NewRegistry()
+	err := all.Register(reg, all.Deps{Incidents: offline{}, Notifier: offline{}})
+	return reg, err
+}
+
+func playbookCmd() *cobra.Command {
+	c := &cobra.Command{Use: "playbook", Short: "Validate, convert, dry-run and manage playbooks"}
+	var strict bool
+	var schemas, format, output, inputFile, server, token, reason, incident string
+	var dryRun, again bool
+
+	read := func(path string) (*playbook.Playbook, []playbook.Error, error) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, nil, &exitError{code: 2, err: err}
+		}
+		var v *playbook.SchemaValidator
+		if schemas != "" {
+			if v, err = playbook.NewSchemaValidator(schemas); err != nil {
+				return nil, nil, &exitError{code: 2, err: err}
+			}
+		} else if strict {
+			return nil, nil, &exitError{code: 2, err: fmt.Errorf("--strict needs --schemas DIR (the CACAO JSON schemas)")}
+		}
+		reg, err := localRegistry()
+		if err != nil {
+			return nil, nil, &exitError{code: 2, err: err}
+		}
+		p, errs := respond.Check(data, strict, v, reg)
+		return p, errs, nil
+	}
+
+	validate := &cobra.Command{
+		Use:   "validate FILE",
+		Short: "Check a playbook (our YAML or CACAO 2.0 JSON): exit 0 when valid, 1 with each error and its path",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			p, errs, err := read(args[0])
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				writeJSON(c.OutOrStdout(), map[string]any{"valid": p != nil && !playbook.HasErrors(errs), "problems": errs})
+			} else {
+				for _, e := range errs {
+					fmt.Fprintf(c.ErrOrStderr(), "%s: %s\n", args[0], e.Error())
+				}
+			}
+			if p == nil || playbook.HasErrors(errs) {
+				return negative("%s: %d error(s)", args[0], len(playbook.Errors(errs)))
+			}
+			if output != "json" {
+				fmt.Fprintf(c.OutOrStdout(), "%s: valid (%s, %d steps)\n", args[0], p.Name, len(p.Steps))
+			}
+			return nil
+		},
+	}
+	validate.Flags().BoolVar(&strict, "strict", false, "CACAO: validate against the JSON schemas too (needs --schemas)")
+	validate.Flags().StringVar(&schemas, "schemas", os.Getenv("RIPOSTE_CACAO_SCHEMAS"), "folder of the CACAO 2.0 JSON schemas (RIPOSTE_CACAO_SCHEMAS)")
+	outputFlag(validate, &output)
+
+	convert := &cobra.Command{
+		Use:     "export FILE --format cacao|yaml",
+		Aliases: []string{"convert"},
+		Short:   "Write a playbook file in the other format on stdout (YAML ↔ CACAO 2.0 JSON)",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			p, errs, err := read(args[0])
+			if err != nil {
+				return err
+			}
+			if p == nil || playbook.HasErrors(errs) {
+				for _, e := range errs {
+					fmt.Fprintf(c.ErrOrStderr(), "%s: %s\n", args[0], e.Error())
+				}
+				return negative("%s does not load", args[0])
+			}
+			var out []byte
+			switch format {
+			case "cacao":
+				out, err = p.CACAO()
+			case "yaml":
+				out, err = p.YAML()
+			default:
+				return &exitError{code: 2, err: fmt.Errorf("--format %q: want cacao or yaml", format)}
+			}
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			_, err = c.OutOrStdout().Write(out)
+			return err
+		},
+	}
+	convert.Flags().StringVar(&format, "format", "cacao", "cacao or yaml")
+
+	imp := &cobra.Command{
+		Use:   "import FILE",
+		Short: "Store a playbook on the server as its next version (checked against the server's connectors)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			cl, err := newClient(server, token)
+			if err != nil {
+				return err
+			}
+			var v rulestore.Version
+			if err := cl.call("POST", "/api/v1/playbooks", map[string]string{"body": string(data), "reason": reason}, &v); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.OutOrStdout(), "%s version %d stored\n", v.RuleID, v.Version)
+			return nil
+		},
+	}
+	serverFlags(imp, &server, &token)
+	imp.Flags().StringVar(&reason, "reason", "", "why (kept in the playbook's history)")
+
+	run := &cobra.Command{
+		Use:   "run FILE|ID",
+		Short: "Dry-run a playbook file (--dry-run, every connector simulated) or start a stored playbook on the server",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			input := map[string]any{}
+			if inputFile != "" {
+				b, err := os.ReadFile(inputFile)
+				if err != nil {
+					return &exitError{code: 2, err: err}
+				}
+				if err := json.Unmarshal(b, &input); err != nil {
+					return &exitError{code: 2, err: fmt.Errorf("--input %s: %v", inputFile, err)}
+				}
+			}
+			if dryRun {
+				p, errs, err := read(args[0])
+				if err != nil {
+					return err
+				}
+				if p == nil || playbook.HasErrors(errs) {
+					for _, e := range errs {
+						fmt.Fprintf(c.ErrOrStderr(), "%s: %s\n", args[0], e.Error())
+					}
+					return negative("%s does not load", args[0])
+				}
+				reg, _ := localRegistry()
+				dir, err := os.MkdirTemp("", "riposte-dry-run")
+				if err != nil {
+					return &exitError{code: 2, err: err}
+				}
+				defer os.RemoveAll(dir)
+				eng, err := engine.Open(filepath.Join(dir, "engine.db"), reg, engine.Options{Sync: "off"})
+				if err != nil {
+					return &exitError{code: 2, err: err}
+				}
+				defer eng.Close()
+				vars := map[string]any{}
+				for k, v := range input {
+					vars[k] = v
+				}
+				if _, ok := input["incident"]; ok {
+					vars["__incident__"] = input["incident"]
+				}
+				tr, err := eng.DryRun(context.Background(), p, vars)
+				if err != nil {
+					return &exitError{code: 2, err: err}
+				}
+				if err := writeJSON(c.OutOrStdout(), tr); err != nil {
+					return err
+				}
+				if tr.Outcome != "succeeded" {
+					return negative("dry run ended %s", tr.Outcome)
+				}
+				return nil
+			}
+			cl, err := newClient(server, token)
+			if err != nil {
+				return err
+			}
+			var res struct{ Run string }
+			if err := cl.call("POST", "/api/v1/playbooks/"+url.PathEscape(args[0])+"/runs",
+				map[string]any{"incident": incident, "vars": input, "again": again}, &res); err != nil {
+				return err
+			}
+			fmt.Fprintln(c.OutOrStdout(), res.Run)
+			return nil
+		},
+	}
+	run.Flags().BoolVar(&dryRun, "dry-run", false, "simulate every connector and print the trace as JSON")
+	run.Flags().StringVar(&inputFile, "input", "", "JSON file of input variables (an alert or incident under \"incident\")")
+	run.Flags().StringVar(&incident, "incident", "", "incident the run responds to (server runs)")
+	run.Flags().BoolVar(&again, "again", false, "start even if the playbook already ran for the incident")
+	run.Flags().StringVar(&schemas, "schemas", os.Getenv("RIPOSTE_CACAO_SCHEMAS"), "folder of the CACAO 2.0 JSON schemas")
+	serverFlags(run, &server, &token)
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the server's playbooks",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			cl, err := newClient(server, token)
+			if err != nil {
+				return err
+			}
+			var res struct {
+				Playbooks []rulestore.Rule `json:"playbooks"`
+			}
+			if err := cl.call("GET", "/api/v1/playbooks", nil, &res); err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(c.OutOrStdout(), res.Playbooks)
+			}
+			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tVERSION\tENABLED\tNAME")
+			for _, p := range res.Playbooks {
+				fmt.Fprintf(tw, "%s\t%d\t%v\t%s\n", p.ID, p.Current, p.Enabled, p.Title)
+			}
+			return tw.Flush()
+		},
+	}
+	serverFlags(list, &server, &token)
+	outputFlag(list, &output)
+	c.AddCommand(validate, convert, imp, run, list)
+	return c
+}
+
+func runCmd() *cobra.Command {
+	c := &cobra.Command{Use: "run", Short: "Inspect and cancel playbook runs"}
+	var server, token, output, status string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "Runs, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			cl, err := newClient(server, token)
+			if err != nil {
+				return err
+			}
+			var res struct {
+				Runs []engine.RunInfo `json:"runs"`
+			}
+			if err := cl.call("GET", "/api/v1/runs?status="+url.QueryEscape(status), nil, &res); err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(c.OutOrStdout(), res.Runs)
+			}
+			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "RUN\tSTATUS\tPLAYBOOK\tVERSION\tUPDATED")
+			for _, r := range res.Runs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", r.ID, r.Status, r.PlaybookID, r.Version, r.Updated.Format("2006-01-02 15:04:05"))
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().StringVar(&status, "status", "", "only runs in this status")
+	show := &cobra.Command{
+		Use:   "show RUN",
+		Short: "A run's trace as JSON: steps, commands, results, variables, outcome",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, err := newClient(server, token)
+			if err != nil {
+				return err
+			}
+			var tr json.RawMessage
+			if err := cl.call("GET", "/api/v1/runs/"+url.PathEscape(args[0]), nil, &tr); err != nil {
+				return err
+			}
+			var v any
+			json.Unmarshal(tr, &v)
+			return writeJSON(c.OutOrStdout(), v)
+		},
+	}
+	cancel := &cobra.Command{
+		Use:   "cancel RUN",
+		Short: "Cancel a run and its child runs",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, err := newClient(server, token)
+			if err != nil {
+				return err
+			}
+			if err := cl.call("POST", "/api/v1/runs/"+url.PathEscape(args[0])+"/cancel", nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintln(c.OutOrStdout(), "cancelled", args[0])
+			return nil
+		},
+	}
+	for _, cmd := range []*cobra.Command{list, show, cancel} {
+		serverFlags(cmd, &server, &token)
+	}
+	outputFlag(list, &output)
+	c.AddCommand(list, show, cancel)
+	return c
+}
+
+func approvalCmd() *cobra.Command {
+	c := &cobra.Command{Use: "approval", Short: "Answer the questions playbooks ask people"}
+	var server, token, output, comment, state string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "Open approvals (--state all for every one)",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			cl, err := newClient(server, token)
+			if err != nil {
+				return err
+			}
+			var res struct {
+				Approvals []engine.Inquiry `json:"approvals"`
+			}
+			if err := cl.call("GET", "/api/v1/approvals?state="+url.QueryEscape(state), nil, &res); err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(c.OutOrStdout(), res.Approvals)
+			}
+			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSTATE\tRUN\tDEADLINE\tQUESTION")
+			for _, a := range res.Approvals {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.ID, a.State, a.RunID, a.Deadline.Format("2006-01-02 15:04"), a.Question)
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().StringVar(&state, "state", "open", "open, answered, expired, cancelled or all")
+	answer := func(verb string) *cobra.Command {
+		cmd := &cobra.Command{
+			Use:   verb + " ID",
+			Short: verb + " an approval, with a comment",
+			Args:  cobra.ExactArgs(1),
+			RunE: func(c *cobra.Command, args []string) error {
+				cl, err := newClient(server, token)
+				if err != nil {
+					return err
+				}
+				if err := cl.call("POST", "/api/v1/approvals/"+url.PathEscape(args[0])+"/"+verb, map[string]string{"comment": comment}, nil); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.OutOrStdout(), "%s: %s\n", args[0], verb)
+				return nil
+			},
+		}
+		cmd.Flags().StringVar(&comment, "comment", "", "why (kept in the run's journal and the audit log)")
+		return cmd
+	}
+	approve, deny := answer("approve"), answer("deny")
+	for _, cmd := range []*cobra.Command{list, approve, deny} {
+		serverFlags(cmd, &server, &token)
+	}
+	outputFlag(list, &output)
+	c.AddCommand(list, approve, deny)
+	return c
+}

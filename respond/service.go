@@ -1,0 +1,293 @@
+package respond
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/riposte-soar/riposte/alarm"
+	"github.com/riposte-soar/riposte/engine"
+	"github.com/riposte-soar/riposte/playbook"
+	"github.com/riposte-soar/riposte/playbook/expr"
+	"github.com/riposte-soar/riposte/rulestore"
+)
+
+// Service starts playbook runs: by hand, and when an incident event
+// matches a playbook's trigger.
+type Service struct {
+	Lib    *Library
+	Engine *engine.Engine
+	Log    *slog.Logger
+	// Assets looks up asset tags and criticality for trigger conditions.
+	Assets func(e alarm.Entity) *alarm.Asset
+
+	mu      sync.Mutex
+	enabled atomic.Pointer[[]armed]
+}
+
+// armed is an enabled playbook's current version, parsed once.
+type armed struct {
+	pb      *playbook.Playbook
+	version int
+	cond    *expr.Program
+}
+
+// Reload re-reads the enabled playbooks; call it after any change.
+func (s *Service) Reload(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rows, err := s.Lib.Store.Active(ctx)
+	if err != nil {
+		return err
+	}
+	var out []armed
+	for _, v := range rows {
+		pb, errs := playbook.ParseYAML([]byte(v.Body))
+		if pb == nil || playbook.HasErrors(errs) {
+			s.Log.Error("stored playbook does not parse; it will not trigger", "playbook", v.RuleID, "version", v.Version)
+			continue
+		}
+		a := armed{pb: pb, version: v.Version}
+		if t := pb.Trigger; t != nil && t.Incident != nil && t.Incident.Condition != "" {
+			if a.cond, err = expr.Compile(t.Incident.Condition, []string{"__incident__"}); err != nil {
+				s.Log.Error("playbook trigger condition does not compile", "playbook", pb.ID, "err", err)
+				continue
+			}
+		}
+		out = append(out, a)
+	}
+	s.enabled.Store(&out)
+	return nil
+}
+
+// Put stores a new version and re-arms triggers.
+func (s *Service) Put(ctx context.Context, data []byte, author, reason string) (rulestore.Version, error) {
+	v, err := s.Lib.Put(ctx, data, author, reason)
+	if err != nil {
+		return v, err
+	}
+	return v, s.Reload(ctx)
+}
+
+// SetEnabled enables or disables a playbook's triggers.
+func (s *Service) SetEnabled(ctx context.Context, id string, on bool, author, reason string) error {
+	if err := s.Lib.Store.SetEnabled(ctx, id, on, author, reason); err != nil {
+		return err
+	}
+	return s.Reload(ctx)
+}
+
+// Rollback makes an earlier version current again.
+func (s *Service) Rollback(ctx context.Context, id string, to int, author, reason string) (rulestore.Version, error) {
+	v, err := s.Lib.Store.Rollback(ctx, id, to, author, reason)
+	if err != nil {
+		return v, err
+	}
+	return v, s.Reload(ctx)
+}
+
+// StartInput is what a run starts with.
+type StartInput struct {
+	Vars     map[string]any
+	Incident *alarm.Incident
+	// Again starts even when this playbook already ran for the incident.
+	Again bool
+}
+
+// Start starts the current version of a playbook.
+func (s *Service) Start(ctx context.Context, id string, in StartInput) (string, error) {
+	_, cur, err := s.Lib.Store.Get(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	pb, err := s.Lib.Version(ctx, id, cur.Version)
+	if err != nil {
+		return "", err
+	}
+	return s.start(ctx, pb, cur.Version, in)
+}
+
+func (s *Service) start(ctx context.Context, pb *playbook.Playbook, version int, in StartInput) (string, error) {
+	vars := map[string]any{}
+	dedup := ""
+	if in.Incident != nil {
+		doc := incidentDoc(in.Incident)
+		vars["__incident__"] = doc
+		if pb.Trigger != nil {
+			for name, path := range pb.Trigger.Bind {
+				if v, ok := lookup(map[string]any{"incident": doc, "alert": firstAlert(doc)}, path); ok {
+					vars[varName(name)] = v
+				}
+			}
+		}
+		if !in.Again {
+			dedup = "incident:" + in.Incident.ID
+		}
+	}
+	for k, v := range in.Vars {
+		vars[varName(k)] = v
+	}
+	return s.Engine.Start(ctx, pb, version, vars, dedup)
+}
+
+func varName(n string) string {
+	if strings.HasPrefix(n, "__") && strings.HasSuffix(n, "__") {
+		return n
+	}
+	return "__" + n + "__"
+}
+
+// OnIncident starts every enabled playbook whose incident trigger matches.
+// It is called for new and escalated incidents; a playbook runs once per
+// incident (the engine refuses the same start key twice).
+func (s *Service) OnIncident(ctx context.Context, event string, inc *alarm.Incident) {
+	if event != "new" && event != "escalated" {
+		return
+	}
+	list := s.enabled.Load()
+	if list == nil {
+		return
+	}
+	for _, a := range *list {
+		t := a.pb.Trigger
+		if t == nil || t.Incident == nil || !s.matches(t.Incident, a.cond, inc) {
+			continue
+		}
+		id, err := s.start(ctx, a.pb, a.version, StartInput{Incident: inc})
+		switch {
+		case errors.Is(err, engine.ErrDuplicateRun):
+		case err != nil:
+			s.Log.Error("playbook not started", "playbook", a.pb.ID, "incident", inc.ID, "err", err)
+		default:
+			s.Log.Info("playbook started", "playbook", a.pb.Name, "run", id, "incident", inc.ID)
+		}
+	}
+}
+
+// matches applies a trigger's conditions: every list that is set must
+// share a value with the incident.
+func (s *Service) matches(m *playbook.EventMatch, cond *expr.Program, inc *alarm.Incident) bool {
+	anyOf := func(want, have []string) bool {
+		if len(want) == 0 {
+			return true
+		}
+		for _, w := range want {
+			for _, h := range have {
+				if strings.EqualFold(strings.ReplaceAll(w, "-", "_"), strings.ReplaceAll(h, "-", "_")) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	var kinds, assetTags []string
+	crit := inc.Criticality
+	for _, e := range inc.Entities {
+		if !slices.Contains(kinds, e.Kind) {
+			kinds = append(kinds, e.Kind)
+		}
+		if s.Assets != nil {
+			if a := s.Assets(e); a != nil && !a.Discovered {
+				assetTags = append(assetTags, a.Tags...)
+				crit = max(crit, a.Criticality)
+			}
+		}
+	}
+	tags := append([]string{}, inc.Tags...)
+	for _, t := range inc.Tactics {
+		tags = append(tags, "attack."+t)
+	}
+	switch {
+	case !anyOf(m.Rules, inc.Rules), !anyOf(m.Tactics, inc.Tactics), !anyOf(m.Priorities, []string{inc.Priority}),
+		!anyOf(m.EntityTypes, kinds), !anyOf(m.AssetTags, assetTags):
+		return false
+	case len(m.Tags) > 0 && !anyOf(m.Tags, tags):
+		return false
+	case m.MinCriticality > 0 && crit < m.MinCriticality:
+		return false
+	}
+	if cond != nil {
+		ok, err := cond.EvalBool(map[string]any{"__incident__": incidentDoc(inc)})
+		return err == nil && ok
+	}
+	return true
+}
+
+// incidentDoc is the incident as playbooks see it: its JSON, as a map.
+func incidentDoc(inc *alarm.Incident) map[string]any {
+	b, _ := json.Marshal(inc)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	ents := map[string][]any{}
+	for _, e := range inc.Entities {
+		ents[e.Kind] = append(ents[e.Kind], e.Value)
+	}
+	byKind := map[string]any{}
+	for k, v := range ents {
+		byKind[k] = v
+	}
+	m["entities_by_kind"] = byKind
+	return m
+}
+
+// firstAlert gives bindings written against an alert ("alert.host",
+// "alert.entities.source_ips[0]") the incident's entities in alert form.
+func firstAlert(doc map[string]any) map[string]any {
+	byKind, _ := doc["entities_by_kind"].(map[string]any)
+	first := func(k string) any {
+		if l, ok := byKind[k].([]any); ok && len(l) > 0 {
+			return l[0]
+		}
+		return nil
+	}
+	return map[string]any{
+		"host": first("host"),
+		"entities": map[string]any{"hosts": byKind["host"], "users": byKind["user"], "source_ips": byKind["ip"],
+			"hashes": byKind["hash"], "domains": byKind["domain"], "processes": byKind["process"]},
+	}
+}
+
+var pathPart = regexp.MustCompile(`^([A-Za-z0-9_\-]+)(?:\[(\d+)\])?$`)
+
+// lookup reads a dotted path with list indexes from nested maps.
+func lookup(root map[string]any, path string) (any, bool) {
+	var cur any = root
+	for _, part := range strings.Split(path, ".") {
+		m := pathPart.FindStringSubmatch(part)
+		if m == nil {
+			return nil, false
+		}
+		obj, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = obj[m[1]]; !ok {
+			return nil, false
+		}
+		if m[2] != "" {
+			i, _ := strconv.Atoi(m[2])
+			l, ok := cur.([]any)
+			if !ok || i >= len(l) {
+				return nil, false
+			}
+			cur = l[i]
+		}
+	}
+	return cur, cur != nil
+}
+
+// String names a run start for logs.
+func (in StartInput) String() string {
+	if in.Incident != nil {
+		return fmt.Sprintf("incident %s", in.Incident.ID)
+	}
+	return "manual"
+}
