@@ -15,8 +15,8 @@ import (
 	"github.com/riposte-soar/riposte/audit"
 	"github.com/riposte-soar/riposte/auth"
 	"github.com/riposte-soar/riposte/eventstore"
-	"github.com/riposte-soar/riposte/respond"
 	"github.com/riposte-soar/riposte/internal/httpjson"
+	"github.com/riposte-soar/riposte/respond"
 )
 
 // Deps are what the API calls into.

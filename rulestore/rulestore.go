@@ -53,7 +53,9 @@ type Store struct {
 }
 
 // New wraps the control database's rule tables.
-func New(db *store.DB) *Store { return &Store{db: db, heads: "rules", versions: "rule_versions", noun: "rule"} }
+func New(db *store.DB) *Store {
+	return &Store{db: db, heads: "rules", versions: "rule_versions", noun: "rule"}
+}
 
 // NewPlaybooks wraps the control database's playbook tables.
 func NewPlaybooks(db *store.DB) *Store {
