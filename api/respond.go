@@ -203,9 +203,15 @@ func (s *Server) answer(approve bool) func(http.ResponseWriter, *http.Request, *
 		if r.ContentLength != 0 && !decodeBody(w, r, &in) {
 			return
 		}
-		// The token's name is the person; its role is what role assignees
-		// can match.
-		roles := []string{string(c.Token.Role)}
+		// The token's name is the person; its role, and every role it
+		// includes (an admin may answer what a responder may), is what
+		// role assignees can match.
+		var roles []string
+		for _, r := range auth.Roles {
+			if c.Token.Role.Allows(r) {
+				roles = append(roles, string(r))
+			}
+		}
 		if err := s.d.Respond.Engine.Answer(r.Context(), r.PathValue("id"), approve, in.Comment, c.Token.Name, roles); err != nil {
 			s.respondError(w, err)
 			return
