@@ -149,10 +149,13 @@ CREATE TABLE effects (idem_key TEXT PRIMARY KEY, run_id TEXT NOT NULL, inst TEXT
 // sqliteStore is the SQLite Store: one writer goroutine with group
 // commit, and the store package's reader pool.
 type sqliteStore struct {
-	db   *store.DB
-	reqs chan *wreq
-	quit chan struct{}
-	wg   sync.WaitGroup
+	db *store.DB
+	// stmts are prepared once on the writer connection: parsing each
+	// statement anew cost more than executing it.
+	stmts map[string]*sql.Stmt
+	reqs  chan *wreq
+	quit  chan struct{}
+	wg    sync.WaitGroup
 }
 
 type wreq struct {
@@ -168,6 +171,10 @@ func OpenSQLite(path, sync string) (Store, error) {
 		return nil, err
 	}
 	s := &sqliteStore{db: db, reqs: make(chan *wreq, 1024), quit: make(chan struct{})}
+	if err := s.prepare(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	s.wg.Add(1)
 	go s.writer()
 	return s, nil
@@ -176,6 +183,9 @@ func OpenSQLite(path, sync string) (Store, error) {
 func (s *sqliteStore) Close() error {
 	close(s.quit)
 	s.wg.Wait()
+	for _, st := range s.stmts {
+		st.Close()
+	}
 	return s.db.Close()
 }
 
@@ -236,7 +246,7 @@ func (s *sqliteStore) commit(batch []*wreq) {
 		return
 	}
 	errs := make([]error, len(batch))
-	t := &sqliteTx{tx: tx}
+	t := &sqliteTx{tx: tx, s: s}
 	for i, r := range batch {
 		if len(batch) > 1 {
 			if _, err := tx.Exec("SAVEPOINT t"); err != nil {
@@ -283,29 +293,68 @@ func safeCall(fn func(Tx) error, t Tx) (err error) {
 	return fn(t)
 }
 
-type sqliteTx struct{ tx *sql.Tx }
+type sqliteTx struct {
+	tx *sql.Tx
+	s  *sqliteStore
+}
+
+// prepare readies the store's statements on the writer connection. It runs
+// at open, before any transaction: the writer is the only connection, so
+// preparing while a transaction holds it would wait forever.
+func (s *sqliteStore) prepare() error {
+	s.stmts = map[string]*sql.Stmt{}
+	for _, q := range statements {
+		st, err := s.db.W.Prepare(q)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", q, err)
+		}
+		s.stmts[q] = st
+	}
+	return nil
+}
+
+func (t *sqliteTx) exec(q string, args ...any) (sql.Result, error) {
+	if st, ok := t.s.stmts[q]; ok {
+		return t.tx.Stmt(st).Exec(args...)
+	}
+	return t.tx.Exec(q, args...)
+}
+
+func (t *sqliteTx) query(q string, args ...any) (*sql.Rows, error) {
+	if st, ok := t.s.stmts[q]; ok {
+		return t.tx.Stmt(st).Query(args...)
+	}
+	return t.tx.Query(q, args...)
+}
+
+func (t *sqliteTx) queryRow(q string, args ...any) *sql.Row {
+	if st, ok := t.s.stmts[q]; ok {
+		return t.tx.Stmt(st).QueryRow(args...)
+	}
+	return t.tx.QueryRow(q, args...)
+}
 
 func (t *sqliteTx) PutPlan(id string, version int, body []byte) error {
-	_, err := t.tx.Exec(`INSERT OR IGNORE INTO plans(playbook_id, version, body) VALUES (?,?,?)`, id, version, body)
+	_, err := t.exec(`INSERT OR IGNORE INTO plans(playbook_id, version, body) VALUES (?,?,?)`, id, version, body)
 	return err
 }
 
 func (t *sqliteTx) Plan(id string, version int) ([]byte, error) {
 	var b []byte
-	err := t.tx.QueryRow(`SELECT body FROM plans WHERE playbook_id=? AND version=?`, id, version).Scan(&b)
+	err := t.queryRow(`SELECT body FROM plans WHERE playbook_id=? AND version=?`, id, version).Scan(&b)
 	return b, err
 }
 
 func (t *sqliteTx) LatestPlan(id string) (int, []byte, error) {
 	var v int
 	var b []byte
-	err := t.tx.QueryRow(`SELECT version, body FROM plans WHERE playbook_id=? ORDER BY version DESC LIMIT 1`, id).Scan(&v, &b)
+	err := t.queryRow(`SELECT version, body FROM plans WHERE playbook_id=? ORDER BY version DESC LIMIT 1`, id).Scan(&v, &b)
 	return v, b, err
 }
 
 func (t *sqliteTx) RunByKey(key string) (string, bool, error) {
 	var id string
-	err := t.tx.QueryRow(`SELECT run_id FROM runs WHERE start_key=?`, key).Scan(&id)
+	err := t.queryRow(`SELECT run_id FROM runs WHERE start_key=?`, key).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}
@@ -314,7 +363,7 @@ func (t *sqliteTx) RunByKey(key string) (string, bool, error) {
 
 func (t *sqliteTx) Snapshot(runID string) (*Snapshot, error) {
 	var b []byte
-	if err := t.tx.QueryRow(`SELECT snapshot FROM runs WHERE run_id=?`, runID).Scan(&b); err != nil {
+	if err := t.queryRow(`SELECT snapshot FROM runs WHERE run_id=?`, runID).Scan(&b); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		}
@@ -337,12 +386,12 @@ func (t *sqliteTx) Append(s *Snapshot, events []Event, raw [][]byte, newRun bool
 		if s.DedupKey != "" {
 			key = s.PlaybookID + "\x00" + s.DedupKey
 		}
-		if _, err := t.tx.Exec(`INSERT INTO runs(run_id, playbook_id, version, status, parent_run, parent_inst, start_key, input, snapshot, seq, created_at, updated_at)
+		if _, err := t.exec(`INSERT INTO runs(run_id, playbook_id, version, status, parent_run, parent_inst, start_key, input, snapshot, seq, created_at, updated_at)
 			VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`, s.RunID, s.PlaybookID, s.Version, s.Status, s.ParentRun, s.ParentInst, key, nil, snap, s.Seq, ns(s.Created), now); err != nil {
 			return err
 		}
 	} else {
-		res, err := t.tx.Exec(`UPDATE runs SET status=?, snapshot=?, seq=?, updated_at=? WHERE run_id=? AND seq=?`,
+		res, err := t.exec(`UPDATE runs SET status=?, snapshot=?, seq=?, updated_at=? WHERE run_id=? AND seq=?`,
 			s.Status, snap, s.Seq, now, s.RunID, s.Seq-int64(len(events)))
 		if err != nil {
 			return err
@@ -353,7 +402,7 @@ func (t *sqliteTx) Append(s *Snapshot, events []Event, raw [][]byte, newRun bool
 	}
 	for i := range events {
 		e := &events[i]
-		if _, err := t.tx.Exec(`INSERT INTO journal(run_id, seq, type, step, at, data) VALUES (?,?,?,?,?,?)`,
+		if _, err := t.exec(`INSERT INTO journal(run_id, seq, type, step, at, data) VALUES (?,?,?,?,?,?)`,
 			s.RunID, e.Seq, e.Type, e.Inst, ns(e.At), raw[i]); err != nil {
 			return err
 		}
@@ -371,40 +420,40 @@ func (t *sqliteTx) project(run string, e *Event) error {
 	switch e.Type {
 	case EvTaskScheduled:
 		payload, _ := json.Marshal(e.Call)
-		if _, err = t.tx.Exec(`INSERT INTO tasks(task_id, run_id, inst, step, attempt, cmd, kind, due_at, state, idem_key, payload)
+		if _, err = t.exec(`INSERT INTO tasks(task_id, run_id, inst, step, attempt, cmd, kind, due_at, state, idem_key, payload)
 			VALUES (?,?,?,?,?,?,'command',?,'ready',?,?)`, e.TaskID, run, e.Inst, e.Step, e.Attempt, e.Cmd, e.Due, e.IdemKey, payload); err != nil {
 			return err
 		}
-		_, err = t.tx.Exec(`INSERT OR IGNORE INTO effects(idem_key, run_id, inst, state, updated_at) VALUES (?,?,?,'dispatched',?)`, e.IdemKey, run, e.Inst, at)
+		_, err = t.exec(`INSERT OR IGNORE INTO effects(idem_key, run_id, inst, state, updated_at) VALUES (?,?,?,'dispatched',?)`, e.IdemKey, run, e.Inst, at)
 	case EvTaskCancelled:
-		_, err = t.tx.Exec(`UPDATE tasks SET state='cancelled' WHERE task_id=? AND state IN ('ready','leased')`, e.TaskID)
+		_, err = t.exec(`UPDATE tasks SET state='cancelled' WHERE task_id=? AND state IN ('ready','leased')`, e.TaskID)
 	case EvTimerSet:
-		_, err = t.tx.Exec(`INSERT INTO timers(timer_id, run_id, inst, kind, due_at, state) VALUES (?,?,?,?,?,'pending')`, e.TimerID, run, e.Inst, e.Kind, e.Due)
+		_, err = t.exec(`INSERT INTO timers(timer_id, run_id, inst, kind, due_at, state) VALUES (?,?,?,?,?,'pending')`, e.TimerID, run, e.Inst, e.Kind, e.Due)
 	case EvTimerCancelled:
-		_, err = t.tx.Exec(`UPDATE timers SET state='cancelled' WHERE timer_id=? AND state='pending'`, e.TimerID)
+		_, err = t.exec(`UPDATE timers SET state='cancelled' WHERE timer_id=? AND state='pending'`, e.TimerID)
 	case EvInquiryOpened:
 		q := e.Inquiry
 		form, _ := json.Marshal(q.Form)
 		as, _ := json.Marshal(q.Assignees)
 		rs, _ := json.Marshal(q.Roles)
-		_, err = t.tx.Exec(`INSERT INTO inquiries(inquiry_id, run_id, inst, kind, question, form, assignees, roles, quorum, deadline, state, created_at)
+		_, err = t.exec(`INSERT INTO inquiries(inquiry_id, run_id, inst, kind, question, form, assignees, roles, quorum, deadline, state, created_at)
 			VALUES (?,?,?,?,?,?,?,?,?,?,'open',?)`, q.ID, run, e.Inst, q.Kind, q.Question, form, as, rs, q.Quorum, q.Deadline, at)
 	case EvInquiryAnswered:
 		ans := "denied"
 		if e.Approve {
 			ans = "approved"
 		}
-		_, err = t.tx.Exec(`UPDATE inquiries SET state='answered', answer=?, answered_by=?, comment=?, answered_at=? WHERE inquiry_id=? AND state='open'`, ans, e.Actor, e.Comment, at, e.Kind)
+		_, err = t.exec(`UPDATE inquiries SET state='answered', answer=?, answered_by=?, comment=?, answered_at=? WHERE inquiry_id=? AND state='open'`, ans, e.Actor, e.Comment, at, e.Kind)
 	case EvInquiryExpired:
-		_, err = t.tx.Exec(`UPDATE inquiries SET state='expired', answered_at=? WHERE inquiry_id=? AND state='open'`, at, e.Kind)
+		_, err = t.exec(`UPDATE inquiries SET state='expired', answered_at=? WHERE inquiry_id=? AND state='open'`, at, e.Kind)
 	case EvInquiryCancelled:
-		_, err = t.tx.Exec(`UPDATE inquiries SET state='cancelled', answered_at=? WHERE inquiry_id=? AND state='open'`, at, e.Kind)
+		_, err = t.exec(`UPDATE inquiries SET state='cancelled', answered_at=? WHERE inquiry_id=? AND state='open'`, at, e.Kind)
 	}
 	return err
 }
 
 func (t *sqliteTx) GuardTask(taskID string, fence int64) (bool, error) {
-	res, err := t.tx.Exec(`UPDATE tasks SET state='done' WHERE task_id=? AND fence=? AND state='leased'`, taskID, fence)
+	res, err := t.exec(`UPDATE tasks SET state='done' WHERE task_id=? AND fence=? AND state='leased'`, taskID, fence)
 	if err != nil {
 		return false, err
 	}
@@ -413,7 +462,7 @@ func (t *sqliteTx) GuardTask(taskID string, fence int64) (bool, error) {
 }
 
 func (t *sqliteTx) GuardTimer(timerID string, now time.Time) (bool, error) {
-	res, err := t.tx.Exec(`UPDATE timers SET state='fired', fired_at=? WHERE timer_id=? AND state='pending'`, ns(now), timerID)
+	res, err := t.exec(`UPDATE timers SET state='fired', fired_at=? WHERE timer_id=? AND state='pending'`, ns(now), timerID)
 	if err != nil {
 		return false, err
 	}
@@ -426,7 +475,7 @@ func (t *sqliteTx) GuardTimer(timerID string, now time.Time) (bool, error) {
 // task's effect "sending" (so a crash from here on is an unknown outcome)
 // and returns the effect as it was.
 func (t *sqliteTx) Claim(owner string, now time.Time, lease time.Duration, n int) ([]Claim, error) {
-	rows, err := t.tx.Query(`UPDATE tasks SET state='leased', lease_owner=?, lease_until=?, fence=fence+1
+	rows, err := t.query(`UPDATE tasks SET state='leased', lease_owner=?, lease_until=?, fence=fence+1
 		WHERE task_id IN (SELECT task_id FROM tasks WHERE state='ready' AND due_at<=? ORDER BY due_at LIMIT ?)
 		   OR task_id IN (SELECT task_id FROM tasks WHERE state='leased' AND lease_until<=? ORDER BY lease_until LIMIT ?)
 		RETURNING task_id, run_id, inst, idem_key, cmd, attempt, fence, payload`,
@@ -455,13 +504,13 @@ func (t *sqliteTx) Claim(owner string, now time.Time, lease time.Duration, n int
 	for i := range out {
 		c := &out[i]
 		var outcome sql.NullString
-		err := t.tx.QueryRow(`SELECT state, outcome, result FROM effects WHERE idem_key=?`, c.IdemKey).Scan(&c.EffectState, &outcome, &c.EffectResult)
+		err := t.queryRow(`SELECT state, outcome, result FROM effects WHERE idem_key=?`, c.IdemKey).Scan(&c.EffectState, &outcome, &c.EffectResult)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return nil, err
 		}
 		c.EffectOutcome = outcome.String
 		if c.EffectState != "done" {
-			if _, err := t.tx.Exec(`UPDATE effects SET state='sending', sends=sends+1, updated_at=? WHERE idem_key=?`, ns(now), c.IdemKey); err != nil {
+			if _, err := t.exec(`UPDATE effects SET state='sending', sends=sends+1, updated_at=? WHERE idem_key=?`, ns(now), c.IdemKey); err != nil {
 				return nil, err
 			}
 		}
@@ -472,12 +521,12 @@ func (t *sqliteTx) Claim(owner string, now time.Time, lease time.Duration, n int
 // RecordEffect stores a definitive result for an idempotency key; a key
 // already done keeps its first result.
 func (t *sqliteTx) RecordEffect(key, outcome string, result []byte, now time.Time) error {
-	_, err := t.tx.Exec(`UPDATE effects SET state='done', outcome=?, result=?, updated_at=? WHERE idem_key=? AND state!='done'`, outcome, result, ns(now), key)
+	_, err := t.exec(`UPDATE effects SET state='done', outcome=?, result=?, updated_at=? WHERE idem_key=? AND state!='done'`, outcome, result, ns(now), key)
 	return err
 }
 
 func (t *sqliteTx) DueTimers(now time.Time, n int) ([]TimerRow, error) {
-	rows, err := t.tx.Query(`SELECT timer_id, run_id, inst, kind, due_at FROM timers WHERE state='pending' AND due_at<=? ORDER BY due_at LIMIT ?`, ns(now), n)
+	rows, err := t.query(`SELECT timer_id, run_id, inst, kind, due_at FROM timers WHERE state='pending' AND due_at<=? ORDER BY due_at LIMIT ?`, ns(now), n)
 	if err != nil {
 		return nil, err
 	}
@@ -609,3 +658,37 @@ func (s *sqliteStore) NextDue(ctx context.Context) (time.Time, bool, error) {
 }
 
 var _ = strings.TrimSpace
+
+// statements are the literal statements transactions run, prepared at open.
+var statements = []string{
+	`INSERT OR IGNORE INTO plans(playbook_id, version, body) VALUES (?,?,?)`,
+	`SELECT body FROM plans WHERE playbook_id=? AND version=?`,
+	`SELECT version, body FROM plans WHERE playbook_id=? ORDER BY version DESC LIMIT 1`,
+	`SELECT run_id FROM runs WHERE start_key=?`,
+	`SELECT snapshot FROM runs WHERE run_id=?`,
+	`INSERT INTO runs(run_id, playbook_id, version, status, parent_run, parent_inst, start_key, input, snapshot, seq, created_at, updated_at)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+	`UPDATE runs SET status=?, snapshot=?, seq=?, updated_at=? WHERE run_id=? AND seq=?`,
+	`INSERT INTO journal(run_id, seq, type, step, at, data) VALUES (?,?,?,?,?,?)`,
+	`INSERT INTO tasks(task_id, run_id, inst, step, attempt, cmd, kind, due_at, state, idem_key, payload)
+			VALUES (?,?,?,?,?,?,'command',?,'ready',?,?)`,
+	`INSERT OR IGNORE INTO effects(idem_key, run_id, inst, state, updated_at) VALUES (?,?,?,'dispatched',?)`,
+	`UPDATE tasks SET state='cancelled' WHERE task_id=? AND state IN ('ready','leased')`,
+	`INSERT INTO timers(timer_id, run_id, inst, kind, due_at, state) VALUES (?,?,?,?,?,'pending')`,
+	`UPDATE timers SET state='cancelled' WHERE timer_id=? AND state='pending'`,
+	`INSERT INTO inquiries(inquiry_id, run_id, inst, kind, question, form, assignees, roles, quorum, deadline, state, created_at)
+			VALUES (?,?,?,?,?,?,?,?,?,?,'open',?)`,
+	`UPDATE inquiries SET state='answered', answer=?, answered_by=?, comment=?, answered_at=? WHERE inquiry_id=? AND state='open'`,
+	`UPDATE inquiries SET state='expired', answered_at=? WHERE inquiry_id=? AND state='open'`,
+	`UPDATE inquiries SET state='cancelled', answered_at=? WHERE inquiry_id=? AND state='open'`,
+	`UPDATE tasks SET state='done' WHERE task_id=? AND fence=? AND state='leased'`,
+	`UPDATE timers SET state='fired', fired_at=? WHERE timer_id=? AND state='pending'`,
+	`UPDATE tasks SET state='leased', lease_owner=?, lease_until=?, fence=fence+1
+		WHERE task_id IN (SELECT task_id FROM tasks WHERE state='ready' AND due_at<=? ORDER BY due_at LIMIT ?)
+		   OR task_id IN (SELECT task_id FROM tasks WHERE state='leased' AND lease_until<=? ORDER BY lease_until LIMIT ?)
+		RETURNING task_id, run_id, inst, idem_key, cmd, attempt, fence, payload`,
+	`SELECT state, outcome, result FROM effects WHERE idem_key=?`,
+	`UPDATE effects SET state='sending', sends=sends+1, updated_at=? WHERE idem_key=?`,
+	`UPDATE effects SET state='done', outcome=?, result=?, updated_at=? WHERE idem_key=? AND state!='done'`,
+	`SELECT timer_id, run_id, inst, kind, due_at FROM timers WHERE state='pending' AND due_at<=? ORDER BY due_at LIMIT ?`,
+}
