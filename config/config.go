@@ -34,6 +34,27 @@ type Config struct {
 	Alarm Alarm `yaml:"alarm"`
 	// PublicURL is how people reach this server, for links in notifications.
 	PublicURL string `yaml:"public_url"`
+	// Respond configures the playbook engine and its connectors.
+	Respond Respond `yaml:"respond"`
+}
+
+// Respond configures playbook execution.
+type Respond struct {
+	// Workers run connector calls (0: 8).
+	Workers int `yaml:"workers"`
+	// Lease is how long a worker holds a task: after a crash, its tasks
+	// are taken over once their lease runs out (0: 1m).
+	Lease Duration `yaml:"lease"`
+	// HTTP configures the http connector.
+	HTTP RespondHTTP `yaml:"http"`
+}
+
+// RespondHTTP is the http connector's address policy.
+type RespondHTTP struct {
+	// AllowPrivate lets playbooks call loopback and private addresses.
+	AllowPrivate bool `yaml:"allow_private"`
+	// AllowHosts are host names, IPs or CIDRs allowed whatever they resolve to.
+	AllowHosts []string `yaml:"allow_hosts"`
 }
 
 // Alarm tunes the alarm stage; the priority matrix and SLAs use built-in
@@ -479,6 +500,12 @@ func (c *Config) Validate(lines map[string]int) Problems {
 		if k, v, ok := strings.Cut(e, ":"); !ok || v == "" || !slices.Contains([]string{"host", "user", "ip", "hash", "domain", "process"}, k) {
 			bad(fmt.Sprintf("alarm.ignore_entities[%d]", i), "%q is not kind:value with kind host, user, ip, hash, domain or process", e)
 		}
+	}
+	if c.Respond.Workers < 0 {
+		bad("respond.workers", "must not be negative")
+	}
+	if c.Respond.Lease < 0 || (c.Respond.Lease > 0 && c.Respond.Lease < Duration(time.Second)) {
+		bad("respond.lease", "%s: use at least 1s", c.Respond.Lease)
 	}
 	if c.Retention.MaxAge < 0 {
 		bad("retention.max_age", "must not be negative")

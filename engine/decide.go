@@ -261,6 +261,15 @@ func (m *machine) schedule(path string, cmd, attempt int, due time.Time) {
 	if due.IsZero() {
 		due = m.now
 	}
+	// wait.sleep is a durable wait: its task only comes due after the
+	// duration, so the wait survives a crash like any task does.
+	if call.Connector == "wait" && call.Operation == "sleep" {
+		if s, ok := call.Args["duration"].(string); ok {
+			if d, err := time.ParseDuration(s); err == nil && d > 0 && m.now.Add(d).After(due) {
+				due = m.now.Add(d)
+			}
+		}
+	}
 	key := fmt.Sprintf("%s:%s:%d:%d", m.s.RunID, path, cmd, attempt)
 	m.emit(Event{Type: EvTaskScheduled, Inst: path, TaskID: m.id("tk"), Cmd: cmd, Attempt: attempt, IdemKey: key, Call: call, Due: due.UnixNano()})
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/riposte-soar/riposte/alarm"
 	"github.com/riposte-soar/riposte/config"
@@ -24,13 +26,31 @@ const EngineDB = "engine.db"
 func setupRespond(ctx context.Context, cfg config.Config, ctl *store.DB, alarmSvc *alarm.Service, n *notifier, log *slog.Logger) (*respond.Service, error) {
 	reg := connector.NewRegistry()
 	deps := all.Deps{Incidents: alarmSvc}
+	deps.HTTP.AllowPrivate, deps.HTTP.AllowHosts = cfg.Respond.HTTP.AllowPrivate, cfg.Respond.HTTP.AllowHosts
 	if n != nil && n.d != nil {
 		deps.Notifier = n.d
 	}
 	if err := all.Register(reg, deps); err != nil {
 		return nil, err
 	}
-	eng, err := engine.Open(filepath.Join(cfg.Data, EngineDB), reg, engine.Options{Logger: log})
+	opts := engine.Options{Logger: log, Workers: cfg.Respond.Workers, Lease: cfg.Respond.Lease.D()}
+	if opts.Workers == 0 {
+		opts.Workers = 8
+	}
+	if point := os.Getenv("RIPOSTE_TEST_CRASH_AT"); point != "" {
+		// Crash tests: the process kills itself with SIGKILL the first
+		// time the engine reaches the named point ("claimed": a task was
+		// leased; "dispatched": its connector call returned, its result
+		// not yet committed), so tests can crash it exactly there.
+		log.Warn("RIPOSTE_TEST_CRASH_AT is set: this process will SIGKILL itself", "point", point)
+		opts.Hook = func(p string, c engine.Claim) error {
+			if p == point {
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			}
+			return nil
+		}
+	}
+	eng, err := engine.Open(filepath.Join(cfg.Data, EngineDB), reg, opts)
 	if err != nil {
 		return nil, fmt.Errorf("playbook engine: %w", err)
 	}
