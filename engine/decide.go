@@ -564,7 +564,9 @@ func (m *machine) onAnswer(in Input) {
 	case in.Approve:
 		m.succeed(inst.Path)
 	case q.Kind == "unknown_outcome":
-		m.fail(inst.Path, ReasonUnknownDenied, "the command did not take effect (answered by "+in.Actor+")")
+		// It did not take effect: send it now, as a new attempt with a new
+		// idempotency key (the old key was never applied).
+		m.schedule(inst.Path, inst.Cmd, inst.Attempt+1, time.Time{})
 	default:
 		m.fail(inst.Path, ReasonDenied, "denied by "+in.Actor+commentSuffix(in.Comment))
 	}

@@ -1,0 +1,187 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const crashPlaybook = `id: playbook--5e0c2b9a-7d41-4c3e-8f6a-1b2c3d4e5f60
+name: Crash points
+modified: 2026-11-26T00:00:00Z
+description: Two calls in parallel, a durable wait, then a last call.
+inputs:
+  url: {type: string, description: where the receiver listens}
+start: fan
+steps:
+  fan:
+    parallel: [left, right]
+    wait_all: true
+    next: pause
+  left:
+    connector: http.request
+    args: {method: POST, url: __url__:value/left}
+    next: left_done
+  left_done: end
+  right:
+    connector: http.request
+    args: {method: POST, url: __url__:value/right}
+    next: right_done
+  right_done: end
+  pause:
+    connector: wait.sleep
+    args: {duration: 3s}
+    next: final
+  final:
+    connector: http.request
+    args: {method: PUT, url: __url__:value/final}
+    next: done
+  done: end
+`
+
+// counter is an HTTP receiver that counts each idempotency key.
+type counter struct {
+	mu   sync.Mutex
+	keys map[string]int
+	path map[string]int
+}
+
+func (c *counter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	c.keys[r.Header.Get("Idempotency-Key")]++
+	c.path[r.URL.Path]++
+	c.mu.Unlock()
+}
+
+func (c *counter) snapshot() (map[string]int, map[string]int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k, p := map[string]int{}, map[string]int{}
+	for a, b := range c.keys {
+		k[a] = b
+	}
+	for a, b := range c.path {
+		p[a] = b
+	}
+	return k, p
+}
+
+// TestEngineCrashPoints SIGKILLs the real binary inside a playbook run:
+// right after a parallel branch's call returned and before its result was
+// committed (the process kills itself there), and again while the run
+// waits on a durable timer that comes due while the server is down. After
+// each restart the run goes on; each call reaches the receiver once.
+func TestEngineCrashPoints(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real binary")
+	}
+	rcv := &counter{keys: map[string]int{}, path: map[string]int{}}
+	hs := httptest.NewServer(rcv)
+	defer hs.Close()
+	n := newNode(t, "respond:\n  lease: 2s\n  http:\n    allow_private: true\n")
+	pbFile := filepath.Join(t.TempDir(), "crash.yaml")
+	os.WriteFile(pbFile, []byte(crashPlaybook), 0o644)
+
+	n.start()
+	srv := []string{"--server", "http://" + n.http, "--token", n.token}
+	if _, errs, code := run(append([]string{"playbook", "import", pbFile}, srv...)...); code != 0 {
+		t.Fatalf("import: %s", errs)
+	}
+	n.stop(syscall.SIGTERM)
+	// Crash point 1: the first call of the parallel block returns, the
+	// process dies before recording it.
+	os.Setenv("RIPOSTE_TEST_CRASH_AT", "dispatched")
+	n.start()
+	os.Unsetenv("RIPOSTE_TEST_CRASH_AT")
+	in := filepath.Join(t.TempDir(), "in.json")
+	os.WriteFile(in, []byte(fmt.Sprintf(`{"url": %q}`, hs.URL)), 0o644)
+	out, errs, code := run(append([]string{"playbook", "run", "playbook--5e0c2b9a-7d41-4c3e-8f6a-1b2c3d4e5f60", "--input", in}, srv...)...)
+	if code != 0 {
+		t.Fatalf("start: %s %s", out, errs)
+	}
+	runID := strings.TrimSpace(out)
+	waitFor(t, "the server to kill itself at the crash point", 20*time.Second, func() bool {
+		return n.cmd.ProcessState != nil || !alive(n)
+	})
+	n.stopped = true
+	_ = n.cmd.Wait()
+	n.start()
+	// The calls claimed before the crash were POSTs: the engine cannot know
+	// whether they took effect and asks a person instead of sending them
+	// again. The person checks the receiver: what it got happened (approve),
+	// what it did not get is sent now (deny).
+	var asks []struct {
+		ID, Kind, Question string
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		o, _, _ := run(append([]string{"approval", "list", "--output", "json"}, srv...)...)
+		json.Unmarshal([]byte(o), &asks)
+		if len(asks) >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			tr, _, _ := run(append([]string{"run", "show", runID}, srv...)...)
+			t.Fatalf("no unknown-outcome question; run:\n%s\nlog:\n%s", tr, n.log)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	o, _, _ := run(append([]string{"approval", "list", "--output", "json"}, srv...)...)
+	json.Unmarshal([]byte(o), &asks)
+	_, got := rcv.snapshot()
+	for _, a := range asks {
+		if a.Kind != "unknown_outcome" || !strings.Contains(a.Question, "take effect") {
+			t.Fatalf("question %+v", a)
+		}
+		verb := "deny"
+		for path, c := range got {
+			if c > 0 && strings.Contains(a.Question, path) {
+				verb = "approve"
+			}
+		}
+		if _, errs, code := run(append([]string{"approval", verb, a.ID}, srv...)...); code != 0 {
+			t.Fatalf("%s: %s", verb, errs)
+		}
+	}
+	// Crash point 2: kill the server while the run waits on its 3 s timer,
+	// and start it again after the timer came due.
+	waitFor(t, "both parallel calls", 20*time.Second, func() bool {
+		_, p := rcv.snapshot()
+		return p["/left"] == 1 && p["/right"] == 1
+	})
+	time.Sleep(500 * time.Millisecond)
+	n.stop(syscall.SIGKILL)
+	time.Sleep(4 * time.Second)
+	n.start()
+	waitFor(t, "the run to finish", 30*time.Second, func() bool {
+		o, _, _ := run(append([]string{"run", "show", runID}, srv...)...)
+		return strings.Contains(o, `"outcome": "succeeded"`)
+	})
+	keys, paths := rcv.snapshot()
+	if paths["/left"] != 1 || paths["/right"] != 1 || paths["/final"] != 1 {
+		t.Fatalf("calls per path %v: want each once", paths)
+	}
+	for k, c := range keys {
+		if k == "" || c != 1 {
+			t.Fatalf("idempotency key %q applied %d times", k, c)
+		}
+	}
+}
+
+func alive(n *node) bool {
+	resp, err := http.Get("http://" + n.http + "/healthz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return true
+}
