@@ -38,17 +38,17 @@ func opt(typ string) ArgSpec { return ArgSpec{Type: typ} }
 
 var builtinConnectors = testConnectors{
 	"http": {
-		"request": {"method": req("string"), "url": req("string"), "headers": opt("map"), "body": opt("string"), "json": opt("any"), "timeout": opt("duration"), "expect_status": opt("list")},
+		"request": {"method": opt("string"), "url": req("string"), "headers": opt("map"), "body": opt("any"), "text": opt("string"), "timeout": opt("string"), "expect_status": opt("any")},
 	},
 	"notify": {
-		"send": {"channel": req("string"), "to": opt("string"), "subject": opt("string"), "body": req("string"), "severity": opt("string")},
+		"send": {"event": req("string"), "text": opt("string"), "channels": opt("list"), "priority": opt("string"), "title": opt("string"), "incident": opt("string")},
 	},
 	"incident": {
-		"status":  {"status": req("string"), "reason": opt("string")},
+		"status":  {"status": req("string"), "incident": opt("string")},
 		"comment": {"text": req("string")},
 		"assign":  {"assignee": req("string")},
-		"tag":     {"tags": req("list")},
-		"verdict": {"verdict": req("string"), "reason": opt("string")},
+		"tag":     {"add": opt("list"), "remove": opt("list"), "incident": opt("string")},
+		"verdict": {"verdict": req("string"), "incident": opt("string")},
 	},
 	"wait": {"sleep": {"duration": req("duration")}},
 	"set":  {"vars": {"values": req("map")}},
