@@ -88,6 +88,7 @@ row per transaction with the same fsync: the disk's floor for one-transaction-pe
 			}
 			defer eng.Close()
 			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
 			done := make(chan struct{})
 			go func() { eng.Run(ctx); close(done) }()
 			t0 := time.Now()
