@@ -338,6 +338,9 @@ func (e *Engine) join(inc *Incident, a *Alert, kind alert.Kind, at, now time.Tim
 	ch.Timeline = append(ch.Timeline, TimelineEntry{IncidentID: inc.ID, At: now, Actor: "detection", Kind: "alert",
 		Text:   fmt.Sprintf("alert %q (%s) joined", a.RuleTitle, a.Level),
 		Detail: map[string]any{"alert_id": a.ID, "rule_id": a.RuleID, "entities": a.Entities}})
+	// Every new alert of an incident is an event too: playbooks can be
+	// triggered by alerts (the notifier ignores this one).
+	ch.Notices = append(ch.Notices, Notice{Event: "alert", IncidentID: inc.ID, Text: a.ID})
 	switch {
 	case ch.New[inc.ID]:
 		ch.Notices = append(ch.Notices, Notice{Event: "new", IncidentID: inc.ID})

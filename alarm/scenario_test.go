@@ -18,13 +18,18 @@ import (
 )
 
 type recorder struct {
-	mu   sync.Mutex
-	sent []string
+	mu     sync.Mutex
+	sent   []string
+	alerts int // "alert" events: one per new alert, for playbook triggers
 }
 
 func (r *recorder) Notify(ev string, inc *Incident, text string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if ev == "alert" {
+		r.alerts++
+		return
+	}
 	r.sent = append(r.sent, ev+" "+inc.ID+" "+inc.Priority+" "+text)
 }
 
@@ -110,6 +115,9 @@ func TestIntrusionBecomesOneIncidentWithRisingPriority(t *testing.T) {
 	}
 	if in.Title != "rule login-after-brute" {
 		t.Errorf("title %q: want the most severe rule", in.Title)
+	}
+	if rec.alerts != 4 {
+		t.Errorf("%d alert events, want one per new alert (4)", rec.alerts)
 	}
 	want := []string{"new", "new", "escalated"}
 	if got := rec.events(); strings.Join(got, ",") != strings.Join(want, ",") {

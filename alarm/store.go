@@ -322,6 +322,18 @@ func (s *Store) Alerts(ctx context.Context, incidentID string) ([]*Alert, error)
 	return s.alerts(ctx, `SELECT doc, incident_id FROM alerts WHERE incident_id = ? ORDER BY first_seen`, incidentID)
 }
 
+// Alert returns one alert.
+func (s *Store) Alert(ctx context.Context, id string) (*Alert, error) {
+	as, err := s.alerts(ctx, `SELECT doc, incident_id FROM alerts WHERE id = ?`, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(as) == 0 {
+		return nil, fmt.Errorf("alert %s: %w", id, ErrNotFound)
+	}
+	return as[0], nil
+}
+
 // Suppressed returns held alerts (silenced or inhibited), newest first.
 func (s *Store) Suppressed(ctx context.Context, limit int) ([]*Alert, error) {
 	return s.alerts(ctx, `SELECT doc, incident_id FROM alerts WHERE suppressed_by != '' ORDER BY last_seen DESC LIMIT ?`, limit)

@@ -1,8 +1,17 @@
 package api
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"os"
+	"strconv"
+	"time"
 
 	"github.com/riposte-soar/riposte/auth"
 	"github.com/riposte-soar/riposte/engine"
@@ -27,6 +36,8 @@ func (s *Server) respondRoutes() []Route {
 		{Method: "POST", Path: "/api/v1/playbooks/{id}/enable", Role: auth.Responder, Summary: "Arm a playbook's triggers again.", handler: s.togglePlaybook(true)},
 		{Method: "POST", Path: "/api/v1/playbooks/{id}/runs", Role: auth.Responder, Summary: "Start a playbook by hand, optionally for an incident.",
 			Body: `{"incident": "id", "vars": {}, "again": false}`, handler: s.startRun},
+		{Method: "POST", Path: "/api/v1/hooks/{name}", Role: auth.Ingest, Summary: "Inbound webhook: starts the playbooks whose webhook trigger has this name, with the JSON body as input. Signed with X-Riposte-Signature when the trigger names a secret.",
+			Body: "a JSON object of input variables", handler: s.webhook},
 		{Method: "GET", Path: "/api/v1/runs", Role: auth.Viewer, Summary: "Playbook runs, newest first.", handler: s.listRuns,
 			Query: []Param{{"status", "running, succeeded, failed, cancelled...", false}, {"playbook", "playbook id", false}}},
 		{Method: "GET", Path: "/api/v1/runs/{id}", Role: auth.Viewer, Summary: "A run's trace: steps, commands, results, variables, outcome.", handler: s.getRun},
@@ -225,4 +236,50 @@ func (s *Server) answer(approve bool) func(http.ResponseWriter, *http.Request, *
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+func (s *Server) webhook(w http.ResponseWriter, r *http.Request, c *Caller) {
+	name := r.PathValue("name")
+	envName, ok := s.d.Respond.WebhookSecret(name)
+	if !ok {
+		httpjson.Error(w, http.StatusNotFound, "not_found", "no enabled playbook has webhook trigger "+name)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		badRequest(w, "body: %v", err)
+		return
+	}
+	if envName != "" {
+		// HMAC-SHA256 over "timestamp.body", as Riposte's own webhooks sign.
+		secret := os.Getenv(envName)
+		ts := r.Header.Get("X-Riposte-Timestamp")
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write([]byte(ts + "." + string(body)))
+		want := "sha256=" + hex.EncodeToString(mac.Sum(nil))
+		if secret == "" || !hmac.Equal([]byte(r.Header.Get("X-Riposte-Signature")), []byte(want)) {
+			httpjson.Error(w, http.StatusUnauthorized, "bad_signature", "X-Riposte-Signature does not match the webhook's secret")
+			return
+		}
+		if t, err := strconv.ParseInt(ts, 10, 64); err != nil || time.Since(time.Unix(t, 0)).Abs() > 5*time.Minute {
+			httpjson.Error(w, http.StatusUnauthorized, "stale_signature", "X-Riposte-Timestamp is missing or more than 5 minutes away")
+			return
+		}
+	}
+	vars := map[string]any{}
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := json.Unmarshal(body, &vars); err != nil {
+			badRequest(w, "body must be a JSON object of input variables: %v", err)
+			return
+		}
+	}
+	ids, err := s.d.Respond.Webhook(r.Context(), name, vars, r.Header.Get("Idempotency-Key"))
+	if err != nil {
+		s.respondError(w, err)
+		return
+	}
+	if err := s.d.Audit.Append(r.Context(), c.Actor(), "webhook.start", "hook:"+name, map[string]any{"runs": ids}); err != nil {
+		s.d.Log.Error("audit append failed", "err", err)
+	}
+	httpjson.Write(w, http.StatusAccepted, map[string]any{"runs": nonNil(ids)})
 }

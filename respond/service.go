@@ -28,6 +28,8 @@ type Service struct {
 	Log    *slog.Logger
 	// Assets looks up asset tags and criticality for trigger conditions.
 	Assets func(e alarm.Entity) *alarm.Asset
+	// Alert reads an alert, for alert triggers.
+	Alert func(ctx context.Context, id string) (*alarm.Alert, error)
 
 	mu      sync.Mutex
 	enabled atomic.Pointer[[]armed]
@@ -100,6 +102,10 @@ type StartInput struct {
 	Incident *alarm.Incident
 	// Again starts even when this playbook already ran for the incident.
 	Again bool
+	// DedupKey, when set, replaces the incident as what makes a start
+	// unique (a schedule slot, a webhook delivery).
+	DedupKey string
+	alert    *alarm.Alert
 }
 
 // Start starts the current version of a playbook.
@@ -117,18 +123,23 @@ func (s *Service) Start(ctx context.Context, id string, in StartInput) (string, 
 
 func (s *Service) start(ctx context.Context, pb *playbook.Playbook, version int, in StartInput) (string, error) {
 	vars := map[string]any{}
-	dedup := ""
+	dedup := in.DedupKey
 	if in.Incident != nil {
 		doc := incidentDoc(in.Incident)
 		vars["__incident__"] = doc
+		alert := firstAlert(doc)
+		if in.alert != nil {
+			alert = alertDoc(in.alert)
+			vars["__alert__"] = alert
+		}
 		if pb.Trigger != nil {
 			for name, path := range pb.Trigger.Bind {
-				if v, ok := lookup(map[string]any{"incident": doc, "alert": firstAlert(doc)}, path); ok {
+				if v, ok := lookup(map[string]any{"incident": doc, "alert": alert}, path); ok {
 					vars[varName(name)] = v
 				}
 			}
 		}
-		if !in.Again {
+		if !in.Again && dedup == "" {
 			dedup = "incident:" + in.Incident.ID
 		}
 	}
@@ -145,31 +156,78 @@ func varName(n string) string {
 	return "__" + n + "__"
 }
 
-// OnIncident starts every enabled playbook whose incident trigger matches.
-// It is called for new and escalated incidents; a playbook runs once per
-// incident (the engine refuses the same start key twice).
-func (s *Service) OnIncident(ctx context.Context, event string, inc *alarm.Incident) {
-	if event != "new" && event != "escalated" {
-		return
-	}
+// OnIncident starts every enabled playbook whose trigger matches an
+// incident event: "new" and "escalated" incidents for incident triggers,
+// "alert" (a new alert joined the incident; text is its id) for alert
+// triggers. A playbook runs once per incident (the engine refuses the same
+// start key twice) unless started by hand with "again".
+func (s *Service) OnIncident(ctx context.Context, event string, inc *alarm.Incident, text string) {
 	list := s.enabled.Load()
 	if list == nil {
 		return
 	}
+	var al *alarm.Alert
+	if event == "alert" {
+		// One event per new alert: read the alert only when some playbook
+		// has an alert trigger.
+		wanted := false
+		for _, a := range *list {
+			wanted = wanted || (a.pb.Trigger != nil && a.pb.Trigger.Alert != nil)
+		}
+		if !wanted || s.Alert == nil {
+			return
+		}
+		a, err := s.Alert(ctx, text)
+		if err != nil {
+			s.Log.Warn("alert trigger: alert not found", "alert", text, "err", err)
+			return
+		}
+		al = a
+	}
 	for _, a := range *list {
 		t := a.pb.Trigger
-		if t == nil || t.Incident == nil || !s.matches(t.Incident, a.cond, inc) {
+		if t == nil {
 			continue
 		}
-		id, err := s.start(ctx, a.pb, a.version, StartInput{Incident: inc})
+		var ok bool
+		switch event {
+		case "new", "escalated":
+			ok = t.Incident != nil && s.matches(t.Incident, a.cond, inc)
+		case "alert":
+			ok = t.Alert != nil && al != nil && s.matches(t.Alert, nil, alertView(al, inc))
+		}
+		if !ok {
+			continue
+		}
+		id, err := s.start(ctx, a.pb, a.version, StartInput{Incident: inc, alert: al})
 		switch {
 		case errors.Is(err, engine.ErrDuplicateRun):
 		case err != nil:
 			s.Log.Error("playbook not started", "playbook", a.pb.ID, "incident", inc.ID, "err", err)
 		default:
-			s.Log.Info("playbook started", "playbook", a.pb.Name, "run", id, "incident", inc.ID)
+			s.Log.Info("playbook started", "playbook", a.pb.Name, "run", id, "incident", inc.ID, "by", event)
 		}
 	}
+}
+
+// alertView lets the trigger conditions read an alert as they read an
+// incident: its rule, tags, entities, and the incident's priority and
+// criticality.
+func alertView(a *alarm.Alert, inc *alarm.Incident) *alarm.Incident {
+	v := &alarm.Incident{ID: inc.ID, Priority: inc.Priority, Criticality: inc.Criticality, Rules: []string{a.RuleID},
+		Entities: a.Entities, Severity: a.Severity}
+	for _, t := range a.Tags {
+		if strings.HasPrefix(strings.ToLower(t), "attack.") {
+			v.Tags = append(v.Tags, strings.ToLower(t))
+			name := strings.TrimPrefix(strings.ToLower(t), "attack.")
+			if len(name) > 0 && !(name[0] == 't' && len(name) > 1 && name[1] >= '0' && name[1] <= '9') {
+				v.Tactics = append(v.Tactics, name)
+			}
+		} else {
+			v.Tags = append(v.Tags, t)
+		}
+	}
+	return v
 }
 
 // matches applies a trigger's conditions: every list that is set must
@@ -253,6 +311,24 @@ func firstAlert(doc map[string]any) map[string]any {
 		"entities": map[string]any{"hosts": byKind["host"], "users": byKind["user"], "source_ips": byKind["ip"],
 			"hashes": byKind["hash"], "domains": byKind["domain"], "processes": byKind["process"]},
 	}
+}
+
+// alertDoc is an alert as playbooks see it, entities listed by kind the
+// way detection's alerts carry them.
+func alertDoc(a *alarm.Alert) map[string]any {
+	b, _ := json.Marshal(a)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	lists := map[string][]any{}
+	for _, e := range a.Entities {
+		lists[e.Kind] = append(lists[e.Kind], e.Value)
+	}
+	m["entities"] = map[string]any{"hosts": lists["host"], "users": lists["user"], "source_ips": lists["ip"],
+		"hashes": lists["hash"], "domains": lists["domain"], "processes": lists["process"]}
+	if h := lists["host"]; len(h) > 0 {
+		m["host"] = h[0]
+	}
+	return m
 }
 
 var pathPart = regexp.MustCompile(`^([A-Za-z0-9_\-]+)(?:\[(\d+)\])?$`)

@@ -53,6 +53,9 @@ func newNotifier(cfg config.Config, log *slog.Logger) (*notifier, error) {
 }
 
 func (n *notifier) Notify(ev string, inc *alarm.Incident, text string) {
+	if ev == "alert" {
+		return // one per alert: for playbook triggers, not for people
+	}
 	if n.d == nil {
 		n.log.Info("incident "+ev, "incident", inc.ID, "priority", inc.Priority, "title", inc.Title, "text", text)
 		return

@@ -56,7 +56,7 @@ func setupRespond(ctx context.Context, cfg config.Config, ctl *store.DB, alarmSv
 	}
 	svc := &respond.Service{
 		Lib:    &respond.Library{Store: rulestore.NewPlaybooks(ctl), Reg: reg},
-		Engine: eng, Log: log, Assets: alarmSvc.Inventory().Lookup,
+		Engine: eng, Log: log, Assets: alarmSvc.Inventory().Lookup, Alert: alarmSvc.Store().Alert,
 	}
 	if err := svc.Reload(ctx); err != nil {
 		return nil, err
@@ -68,12 +68,12 @@ func setupRespond(ctx context.Context, cfg config.Config, ctl *store.DB, alarmSv
 // and playbooks (triggers).
 type fanout struct {
 	n       *notifier
-	respond func(ev string, inc *alarm.Incident)
+	respond func(ev string, inc *alarm.Incident, text string)
 }
 
 func (f *fanout) Notify(ev string, inc *alarm.Incident, text string) {
 	f.n.Notify(ev, inc, text)
 	if f.respond != nil {
-		f.respond(ev, inc)
+		f.respond(ev, inc, text)
 	}
 }

@@ -139,8 +139,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	consCtx, stopConsumers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopConsumers()
 	var consWG sync.WaitGroup
-	incidentEvents.respond = func(ev string, inc *alarm.Incident) { responder.OnIncident(consCtx, ev, inc) }
-	consWG.Add(5)
+	incidentEvents.respond = func(ev string, inc *alarm.Incident, text string) { responder.OnIncident(consCtx, ev, inc, text) }
+	consWG.Add(6)
+	go func() {
+		defer consWG.Done()
+		responder.RunSchedules(consCtx)
+	}()
 	go func() {
 		defer consWG.Done()
 		if err := responder.Engine.Run(consCtx); err != nil && consCtx.Err() == nil {
