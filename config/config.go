@@ -47,6 +47,21 @@ type Respond struct {
 	Lease Duration `yaml:"lease"`
 	// HTTP configures the http connector.
 	HTTP RespondHTTP `yaml:"http"`
+	// Policies make a person approve chosen actions before they are sent,
+	// whatever the playbook says. Default: containment and remediation of
+	// an asset of criticality 5.
+	Policies []ApprovalPolicy `yaml:"approval_policies"`
+}
+
+// ApprovalPolicy holds matching actions for a person.
+type ApprovalPolicy struct {
+	// Operations are connector.operation names ("agent.contain_host").
+	Operations []string `yaml:"operations"`
+	// MinCriticality applies the policy to actions on hosts (the "host"
+	// argument) of at least this asset criticality; 0 applies it always.
+	MinCriticality int `yaml:"min_criticality"`
+	// Roles may approve (default responder).
+	Roles []string `yaml:"roles"`
 }
 
 // RespondHTTP is the http connector's address policy.
@@ -258,6 +273,11 @@ func Default() Config {
 		Retention: Retention{MaxAge: Duration(30 * 24 * time.Hour), MaxBytes: 20 << 30},
 		Detect:    Detect{DefaultRules: true},
 		Alarm:     Alarm{DedupWindow: Duration(time.Hour), GroupWindow: Duration(2 * time.Hour)},
+		Respond: Respond{Policies: []ApprovalPolicy{{
+			Operations: []string{"agent.contain_host", "agent.deny_ip", "agent.kill_process", "agent.quarantine_file",
+				"agent.disable_account", "agent.run_remediation"},
+			MinCriticality: 5, Roles: []string{"responder"},
+		}}},
 	}
 }
 
@@ -503,6 +523,20 @@ func (c *Config) Validate(lines map[string]int) Problems {
 	}
 	if c.Respond.Workers < 0 {
 		bad("respond.workers", "must not be negative")
+	}
+	for i, p := range c.Respond.Policies {
+		path := fmt.Sprintf("respond.approval_policies[%d]", i)
+		if len(p.Operations) == 0 {
+			bad(path+".operations", "name at least one connector.operation")
+		}
+		for _, op := range p.Operations {
+			if c, o, ok := strings.Cut(op, "."); !ok || c == "" || o == "" {
+				bad(path+".operations", "%q is not connector.operation", op)
+			}
+		}
+		if p.MinCriticality < 0 || p.MinCriticality > 5 {
+			bad(path+".min_criticality", "%d is outside 0..5", p.MinCriticality)
+		}
 	}
 	if c.Respond.Lease < 0 || (c.Respond.Lease > 0 && c.Respond.Lease < Duration(time.Second)) {
 		bad("respond.lease", "%s: use at least 1s", c.Respond.Lease)

@@ -251,12 +251,25 @@ func (m *machine) iterate(path string) {
 }
 
 func (m *machine) schedule(path string, cmd, attempt int, due time.Time) {
+	m.scheduleGated(path, cmd, attempt, due, true)
+}
+
+// scheduleGated schedules a command; with gate set, a command's first
+// attempt passes the approval policy first.
+func (m *machine) scheduleGated(path string, cmd, attempt int, due time.Time, gate bool) {
 	in := m.s.Insts[path]
 	st := m.step(in.Step)
 	call, err := buildCall(m.pb, st, cmd, scope(m.s, in))
 	if err != nil {
 		m.fail(path, ReasonError, err.Error())
 		return
+	}
+	if gate && attempt == 1 && cmd == 0 && m.opts.Policy != nil {
+		if q, roles := m.opts.Policy(*call); q != "" {
+			m.openInquiry(path, &InquiryInfo{Kind: "policy", Question: q, Roles: roles, Quorum: 1,
+				Deadline: m.now.Add(m.opts.ManualTimeout).UnixNano()})
+			return
+		}
 	}
 	if due.IsZero() {
 		due = m.now
@@ -561,6 +574,9 @@ func (m *machine) onAnswer(in Input) {
 		return
 	}
 	switch {
+	case in.Approve && q.Kind == "policy":
+		// The person allowed the command the policy held: send it now.
+		m.scheduleGated(inst.Path, inst.Cmd, 1, time.Time{}, false)
 	case in.Approve:
 		m.succeed(inst.Path)
 	case q.Kind == "unknown_outcome":

@@ -38,6 +38,11 @@ type Options struct {
 	Logger *slog.Logger // default slog.Default()
 	// Store overrides the SQLite store (path is then ignored).
 	Store Store
+	// Policy, when set, is asked before each command of an action step is
+	// first sent. A non-empty question makes a person decide first (an
+	// approval for the given roles); deny fails the step. Example:
+	// containment of an asset of criticality 5 always needs a person.
+	Policy func(call CallSpec) (question string, roles []string)
 }
 
 func (o *Options) defaults() {

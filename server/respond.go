@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 
 	"github.com/riposte-soar/riposte/alarm"
@@ -50,6 +51,7 @@ func setupRespond(ctx context.Context, cfg config.Config, ctl *store.DB, alarmSv
 			return nil
 		}
 	}
+	opts.Policy = approvalPolicy(cfg.Respond.Policies, alarmSvc.Inventory())
 	eng, err := engine.Open(filepath.Join(cfg.Data, EngineDB), reg, opts)
 	if err != nil {
 		return nil, fmt.Errorf("playbook engine: %w", err)
@@ -75,5 +77,36 @@ func (f *fanout) Notify(ev string, inc *alarm.Incident, text string) {
 	f.n.Notify(ev, inc, text)
 	if f.respond != nil {
 		f.respond(ev, inc, text)
+	}
+}
+
+// approvalPolicy turns the configured policies into the engine's gate: an
+// action on a listed operation whose "host" is an asset of at least the
+// policy's criticality waits for a person.
+func approvalPolicy(ps []config.ApprovalPolicy, inv *alarm.Inventory) func(engine.CallSpec) (string, []string) {
+	if len(ps) == 0 {
+		return nil
+	}
+	return func(c engine.CallSpec) (string, []string) {
+		op := c.Connector + "." + c.Operation
+		for _, p := range ps {
+			if !slices.Contains(p.Operations, op) {
+				continue
+			}
+			host, _ := c.Args["host"].(string)
+			crit := 0
+			if a := inv.Lookup(alarm.Entity{Kind: "host", Value: host}); a != nil && !a.Discovered {
+				crit = a.Criticality
+			}
+			if p.MinCriticality > 0 && crit < p.MinCriticality {
+				continue
+			}
+			roles := p.Roles
+			if len(roles) == 0 {
+				roles = []string{"responder"}
+			}
+			return fmt.Sprintf("Policy: %s on %s (asset criticality %d) needs a person's approval before it is sent: %s", op, host, crit, c.Text), roles
+		}
+		return "", nil
 	}
 }
