@@ -89,12 +89,34 @@ func playbookCmd() *cobra.Command {
 	outputFlag(validate, &output)
 
 	convert := &cobra.Command{
-		Use:     "export FILE --format cacao|yaml",
+		Use:     "export FILE|ID --format cacao|yaml",
 		Aliases: []string{"convert"},
-		Short:   "Write a playbook file in the other format on stdout (YAML ↔ CACAO 2.0 JSON)",
+		Short:   "Write a playbook (a file, or a stored one by id) on stdout as CACAO 2.0 JSON or our YAML",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			p, errs, err := read(args[0])
+			src := args[0]
+			if _, err := os.Stat(src); err != nil {
+				// Not a file: the current version of a playbook on the server.
+				cl, err := newClient(server, token)
+				if err != nil {
+					return err
+				}
+				var res struct {
+					Version rulestore.Version `json:"version"`
+				}
+				if err := cl.call("GET", "/api/v1/playbooks/"+url.PathEscape(src), nil, &res); err != nil {
+					return err
+				}
+				tmp, err := os.CreateTemp("", "riposte-export-*.yaml")
+				if err != nil {
+					return &exitError{code: 2, err: err}
+				}
+				defer os.Remove(tmp.Name())
+				tmp.WriteString(res.Version.Body)
+				tmp.Close()
+				src = tmp.Name()
+			}
+			p, errs, err := read(src)
 			if err != nil {
 				return err
 			}
@@ -121,6 +143,7 @@ func playbookCmd() *cobra.Command {
 		},
 	}
 	convert.Flags().StringVar(&format, "format", "cacao", "cacao or yaml")
+	serverFlags(convert, &server, &token)
 
 	imp := &cobra.Command{
 		Use:   "import FILE",
