@@ -163,8 +163,7 @@ func TestEngineCrashPoints(t *testing.T) {
 	time.Sleep(4 * time.Second)
 	n.start()
 	waitFor(t, "the run to finish", 30*time.Second, func() bool {
-		o, _, _ := run(append([]string{"run", "show", runID}, srv...)...)
-		return strings.Contains(o, `"outcome": "succeeded"`)
+		return runOutcome(t, srv, runID) == "succeeded"
 	})
 	keys, paths := rcv.snapshot()
 	if paths["/left"] != 1 || paths["/right"] != 1 || paths["/final"] != 1 {
@@ -184,4 +183,90 @@ func alive(n *node) bool {
 	}
 	resp.Body.Close()
 	return true
+}
+
+const loopPlaybook = `id: playbook--6f1d3c2b-8e4a-4b5c-9d6e-2a3b4c5d6e7f
+name: Crash in a loop
+modified: 2026-11-26T00:00:00Z
+description: A while loop whose body sets the variable that ends it, then a call.
+inputs:
+  url: {type: string, description: where the receiver listens}
+vars:
+  n: {type: integer, value: '0', description: loop counter}
+start: loop
+steps:
+  loop:
+    while: n < 1
+    do: body
+    max_iterations: 5
+    next: report
+  body:
+    connector: set.vars
+    args: {values: {n: 1}}
+    out_args: [n]
+    next: body_done
+  body_done: end
+  report:
+    connector: http.request
+    args: {method: PUT, url: __url__:value/loop-done}
+    next: done
+  done: end
+`
+
+// TestEngineCrashBeforeTheCallInsideALoop SIGKILLs the real binary right
+// after a task inside a while loop was claimed, before its call: the
+// operation is idempotent, so after the restart it is simply sent, and
+// the loop and the run finish.
+func TestEngineCrashBeforeTheCallInsideALoop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real binary")
+	}
+	rcv := &counter{keys: map[string]int{}, path: map[string]int{}}
+	hs := httptest.NewServer(rcv)
+	defer hs.Close()
+	n := newNode(t, "respond:\n  lease: 2s\n  http:\n    allow_private: true\n")
+	pbFile := filepath.Join(t.TempDir(), "loop.yaml")
+	os.WriteFile(pbFile, []byte(loopPlaybook), 0o644)
+	n.start()
+	srv := []string{"--server", "http://" + n.http, "--token", n.token}
+	if _, errs, code := run(append([]string{"playbook", "import", pbFile}, srv...)...); code != 0 {
+		t.Fatalf("import: %s", errs)
+	}
+	n.stop(syscall.SIGTERM)
+	os.Setenv("RIPOSTE_TEST_CRASH_AT", "claimed")
+	n.start()
+	os.Unsetenv("RIPOSTE_TEST_CRASH_AT")
+	in := filepath.Join(t.TempDir(), "in.json")
+	os.WriteFile(in, []byte(fmt.Sprintf(`{"url": %q}`, hs.URL)), 0o644)
+	// The crash point may come before the server answers the start: the
+	// run is durable from the moment it was started, so find it afterwards.
+	run(append([]string{"playbook", "run", "playbook--6f1d3c2b-8e4a-4b5c-9d6e-2a3b4c5d6e7f", "--input", in}, srv...)...)
+	waitFor(t, "the server to kill itself at the crash point", 20*time.Second, func() bool { return !alive(n) })
+	n.stopped = true
+	_ = n.cmd.Wait()
+	n.start()
+	out, _, _ := run(append([]string{"run", "list", "--output", "json"}, srv...)...)
+	var runs []struct{ ID string }
+	json.Unmarshal([]byte(out), &runs)
+	if len(runs) != 1 {
+		t.Fatalf("runs after the crash: %s", out)
+	}
+	runID := runs[0].ID
+	waitFor(t, "the run to finish after the restart", 30*time.Second, func() bool {
+		return runOutcome(t, srv, runID) == "succeeded"
+	})
+	if _, p := rcv.snapshot(); p["/loop-done"] != 1 {
+		t.Fatalf("calls %v: want the call after the loop once", p)
+	}
+}
+
+// runOutcome reads a run's outcome (the trace's top level, not a step's).
+func runOutcome(t *testing.T, srv []string, id string) string {
+	t.Helper()
+	out, _, _ := run(append([]string{"run", "show", id}, srv...)...)
+	var tr struct {
+		Outcome string `json:"outcome"`
+	}
+	json.Unmarshal([]byte(out), &tr)
+	return tr.Outcome
 }

@@ -107,8 +107,7 @@ func TestPlaybookRunsOnIncidentAndWaitsForApprovalAcrossSIGKILL(t *testing.T) {
 		t.Fatalf("approve after restart: %s", errs)
 	}
 	waitFor(t, "the run to finish", 30*time.Second, func() bool {
-		out, _, _ := run(append([]string{"run", "show", open[0].RunID}, srv...)...)
-		return strings.Contains(out, `"outcome": "succeeded"`)
+		return runOutcome(t, srv, open[0].RunID) == "succeeded"
 	})
 	waitFor(t, "the incident to be contained", 10*time.Second, func() bool {
 		out, _, _ := run(append([]string{"incident", "show", incs[0].ID}, srv...)...)
