@@ -44,7 +44,7 @@ func (s *Server) respondRoutes() []Route {
 		{Method: "POST", Path: "/api/v1/runs/{id}/cancel", Role: auth.Responder, Summary: "Cancel a run (and its child runs).", handler: s.cancelRun},
 		{Method: "GET", Path: "/api/v1/approvals", Role: auth.Viewer, Summary: "Approvals and manual steps, open ones first.", handler: s.listApprovals,
 			Query: []Param{{"state", "open, answered, expired, cancelled (default open)", false}}},
-		{Method: "POST", Path: "/api/v1/approvals/{id}/approve", Role: auth.Responder, Summary: "Approve, with a comment.", Body: `{"comment": "..."}`, handler: s.answer(true)},
+		{Method: "POST", Path: "/api/v1/approvals/{id}/approve", Role: auth.Responder, Summary: "Approve, with a comment and the form's values.", Body: `{"comment": "...", "values": {"field": "value"}}`, handler: s.answer(true)},
 		{Method: "POST", Path: "/api/v1/approvals/{id}/deny", Role: auth.Responder, Summary: "Deny, with a comment.", Body: `{"comment": "..."}`, handler: s.answer(false)},
 	}
 }
@@ -209,7 +209,8 @@ func (s *Server) listApprovals(w http.ResponseWriter, r *http.Request, _ *Caller
 func (s *Server) answer(approve bool) func(http.ResponseWriter, *http.Request, *Caller) {
 	return func(w http.ResponseWriter, r *http.Request, c *Caller) {
 		var in struct {
-			Comment string `json:"comment"`
+			Comment string         `json:"comment"`
+			Values  map[string]any `json:"values"` // the approval's form
 		}
 		if r.ContentLength != 0 && !decodeBody(w, r, &in) {
 			return
@@ -223,7 +224,7 @@ func (s *Server) answer(approve bool) func(http.ResponseWriter, *http.Request, *
 				roles = append(roles, string(r))
 			}
 		}
-		if err := s.d.Respond.Engine.Answer(r.Context(), r.PathValue("id"), approve, in.Comment, c.Token.Name, roles); err != nil {
+		if err := s.d.Respond.Engine.AnswerForm(r.Context(), r.PathValue("id"), approve, in.Comment, c.Token.Name, roles, in.Values); err != nil {
 			s.respondError(w, err)
 			return
 		}

@@ -35,6 +35,8 @@ type Input struct {
 	Approve   bool
 	Actor     string
 	Comment   string
+	// Values fills the inquiry's form: the step's out_args, on approval.
+	Values map[string]any
 
 	// child
 	ChildRun    string
@@ -572,6 +574,19 @@ func (m *machine) onAnswer(in Input) {
 	m.emit(Event{Type: EvInquiryAnswered, Inst: q.Inst, Kind: q.ID, Approve: in.Approve, Actor: in.Actor, Comment: in.Comment})
 	if inst == nil {
 		return
+	}
+	if in.Approve && q.Kind == "approval" && len(in.Values) > 0 {
+		runVars, instVars, err := assignOutputs(m.pb, m.step(inst.Step), in.Values)
+		if err != nil {
+			m.fail(inst.Path, ReasonError, "approval form: "+err.Error())
+			return
+		}
+		if len(runVars) > 0 {
+			m.emit(Event{Type: EvVarsAssigned, Vars: runVars})
+		}
+		if len(instVars) > 0 {
+			m.emit(Event{Type: EvVarsAssigned, Scope: inst.Path, Inst: inst.Path, Vars: instVars})
+		}
 	}
 	switch {
 	case in.Approve && q.Kind == "policy":

@@ -230,7 +230,7 @@ func (e *Engine) Drive(ctx context.Context, id string, clk *fakeClock, approver 
 			}
 			if len(qs) > 0 {
 				for _, q := range qs {
-					if err := e.answer(ctx, q.ID, true, "dry run", fmt.Sprintf("%s#%d", approver, i), nil, false); err != nil && !errors.Is(err, ErrInquiryClosed) {
+					if err := e.answer(ctx, q.ID, true, "dry run", fmt.Sprintf("%s#%d", approver, i), nil, false, nil); err != nil && !errors.Is(err, ErrInquiryClosed) {
 						return err
 					}
 				}

@@ -541,10 +541,16 @@ func (e *Engine) Cancel(ctx context.Context, id, actor string) error {
 // hold a listed role (an inquiry with neither list may be answered by
 // anyone authenticated). With a quorum above 1, approvals accumulate.
 func (e *Engine) Answer(ctx context.Context, inquiryID string, approve bool, comment, actor string, roles []string) error {
-	return e.answer(ctx, inquiryID, approve, comment, actor, roles, true)
+	return e.answer(ctx, inquiryID, approve, comment, actor, roles, true, nil)
 }
 
-func (e *Engine) answer(ctx context.Context, inquiryID string, approve bool, comment, actor string, roles []string, check bool) error {
+// AnswerForm answers an approval and fills its form: values are assigned
+// to the step's out_args (names the form lists) when it is approved.
+func (e *Engine) AnswerForm(ctx context.Context, inquiryID string, approve bool, comment, actor string, roles []string, values map[string]any) error {
+	return e.answer(ctx, inquiryID, approve, comment, actor, roles, true, values)
+}
+
+func (e *Engine) answer(ctx context.Context, inquiryID string, approve bool, comment, actor string, roles []string, check bool, values map[string]any) error {
 	qs, err := e.st.ListInquiries(ctx, InquiryFilter{})
 	if err != nil {
 		return err
@@ -577,7 +583,7 @@ func (e *Engine) answer(ctx context.Context, inquiryID string, approve bool, com
 		if slices.Contains(open.Votes, actor) {
 			return ErrAlreadyAnswered
 		}
-		return e.transition(tx, q.RunID, Input{Kind: "answer", InquiryID: inquiryID, Approve: approve, Actor: actor, Comment: comment})
+		return e.transition(tx, q.RunID, Input{Kind: "answer", InquiryID: inquiryID, Approve: approve, Actor: actor, Comment: comment, Values: values})
 	})
 	if err == nil {
 		e.signal()

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -358,6 +359,7 @@ func runCmd() *cobra.Command {
 func approvalCmd() *cobra.Command {
 	c := &cobra.Command{Use: "approval", Short: "Answer the questions playbooks ask people"}
 	var server, token, output, comment, state string
+	var values []string
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "Open approvals (--state all for every one)",
@@ -398,7 +400,15 @@ func approvalCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if err := cl.call("POST", "/api/v1/approvals/"+url.PathEscape(args[0])+"/"+verb, map[string]string{"comment": comment}, nil); err != nil {
+				form := map[string]any{}
+				for _, kv := range values {
+					k, v, ok := strings.Cut(kv, "=")
+					if !ok || k == "" {
+						return &exitError{code: 2, err: fmt.Errorf("--set %q: want name=value", kv)}
+					}
+					form[k] = v
+				}
+				if err := cl.call("POST", "/api/v1/approvals/"+url.PathEscape(args[0])+"/"+verb, map[string]any{"comment": comment, "values": form}, nil); err != nil {
 					return err
 				}
 				fmt.Fprintf(c.OutOrStdout(), "%s: %s\n", args[0], verb)
@@ -406,6 +416,7 @@ func approvalCmd() *cobra.Command {
 			},
 		}
 		cmd.Flags().StringVar(&comment, "comment", "", "why (kept in the run's journal and the audit log)")
+		cmd.Flags().StringArrayVar(&values, "set", nil, "a form field: name=value (repeatable)")
 		return cmd
 	}
 	approve, deny := answer("approve"), answer("deny")
