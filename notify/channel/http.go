@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -252,3 +253,53 @@ func (h *Hook) Post(ctx context.Context, body []byte) error {
 
 // String shows the hook without its secret path.
 func (h *Hook) String() string { return RedactURL(h.url) }
+
+// TextHook is what the Slack- and Teams-compatible channels share: an
+// incoming webhook and a text template. They differ only in the payload
+// they build from the rendered text.
+type TextHook struct {
+	Kind string // "slack" or "teams", for errors
+	Name string
+	Hook *Hook
+	Text *Renderer
+}
+
+// NewTextHook checks the hook configuration and the text template (the
+// email-only subject and body are refused) and compiles the template with
+// the channel's escaper.
+func NewTextHook(kind, name string, cfg HookConfig, tmpl *Template, defaultText string, esc Escaper) (*TextHook, error) {
+	var errs []error
+	hook, err := NewHook(cfg)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("%s.%w", kind, err))
+	}
+	text := defaultText
+	if tmpl != nil {
+		if tmpl.Subject != "" || tmpl.Body != "" {
+			errs = append(errs, fmt.Errorf("template.subject and template.body are for email; %s uses template.text", kind))
+		}
+		if tmpl.Text != "" {
+			text = tmpl.Text
+		}
+	}
+	r, err := Compile("template.text", text, esc)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return &TextHook{Kind: kind, Name: name, Hook: hook, Text: r}, nil
+}
+
+// PostJSON encodes payload and posts it.
+func (h *TextHook) PostJSON(ctx context.Context, payload any) error {
+	body, err := json.Marshal(payload)
+	if err != nil {
+		return Permanent(fmt.Errorf("%s: encode: %w", h.Kind, err))
+	}
+	if err := h.Hook.Post(ctx, body); err != nil {
+		return fmt.Errorf("%s: %w", h.Kind, err)
+	}
+	return nil
+}

@@ -6,9 +6,6 @@ package teams
 import (
 	"context"
 	_ "embed"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -127,40 +124,19 @@ const (
 )
 
 // Channel posts to one Teams webhook.
-type Channel struct {
-	name string
-	hook *channel.Hook
-	text *channel.Renderer
-}
+type Channel struct{ h *channel.TextHook }
 
 // New checks cfg and the template and returns the channel.
 func New(name string, cfg channel.HookConfig, tmpl *channel.Template) (*Channel, error) {
-	var errs []error
-	hook, err := channel.NewHook(cfg)
+	h, err := channel.NewTextHook("teams", name, cfg, tmpl, DefaultText, Escaper)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("teams.%w", err))
+		return nil, err
 	}
-	text := DefaultText
-	if tmpl != nil {
-		if tmpl.Subject != "" || tmpl.Body != "" {
-			errs = append(errs, errors.New("template.subject and template.body are for email; teams uses template.text"))
-		}
-		if tmpl.Text != "" {
-			text = tmpl.Text
-		}
-	}
-	r, err := channel.Compile("template.text", text, Escaper)
-	if err != nil {
-		errs = append(errs, err)
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return &Channel{name: name, hook: hook, text: r}, nil
+	return &Channel{h: h}, nil
 }
 
 // Name is the channel's configured name.
-func (c *Channel) Name() string { return c.name }
+func (c *Channel) Name() string { return c.h.Name }
 
 // Send posts msgs as one card.
 func (c *Channel) Send(ctx context.Context, msgs []channel.Message) error {
@@ -171,20 +147,13 @@ func (c *Channel) Send(ctx context.Context, msgs []channel.Message) error {
 	if err != nil {
 		return err
 	}
-	body, err := json.Marshal(p)
-	if err != nil {
-		return channel.Permanent(fmt.Errorf("teams: encode: %w", err))
-	}
-	if err := c.hook.Post(ctx, body); err != nil {
-		return fmt.Errorf("teams: %w", err)
-	}
-	return nil
+	return c.h.PostJSON(ctx, p)
 }
 
 // Payload renders msgs as a card: the template's first line is the
 // heading (red for P1, amber for P2), each further line a TextBlock.
 func (c *Channel) Payload(msgs []channel.Message) (Payload, error) {
-	text, err := c.text.Render(c.name, msgs)
+	text, err := c.h.Text.Render(c.h.Name, msgs)
 	if err != nil {
 		return Payload{}, err
 	}
