@@ -14,6 +14,7 @@ import (
 	"github.com/riposte-soar/riposte/alarm"
 	"github.com/riposte-soar/riposte/audit"
 	"github.com/riposte-soar/riposte/auth"
+	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/eventstore"
 	"github.com/riposte-soar/riposte/internal/httpjson"
 	"github.com/riposte-soar/riposte/respond"
@@ -21,15 +22,16 @@ import (
 
 // Deps are what the API calls into.
 type Deps struct {
-	Tokens  *auth.Store
-	Audit   *audit.Log
-	Events  *eventstore.Store
-	Ingest  http.Handler // POST /api/v1/events
-	Rules   RuleService
-	Alerts  AlertReader
-	Alarm   *alarm.Service
-	Respond *respond.Service
-	Metrics http.Handler // Prometheus exposition
+	Tokens    *auth.Store
+	Audit     *audit.Log
+	Events    *eventstore.Store
+	Ingest    http.Handler // POST /api/v1/events
+	Rules     RuleService
+	Alerts    AlertReader
+	Alarm     *alarm.Service
+	Respond   *respond.Service
+	Decisions *decision.Store
+	Metrics   http.Handler // Prometheus exposition
 	// Ready reports nil when the node can take traffic.
 	Ready   func(context.Context) error
 	Log     *slog.Logger
@@ -86,6 +88,7 @@ func New(d Deps) *Server {
 	s.routes = append(s.table(), s.ruleRoutes()...)
 	s.routes = append(s.routes, s.alarmRoutes()...)
 	s.routes = append(s.routes, s.respondRoutes()...)
+	s.routes = append(s.routes, s.decisionRoutes()...)
 	return s
 }
 

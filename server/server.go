@@ -30,6 +30,7 @@ import (
 	"github.com/riposte-soar/riposte/auth"
 	"github.com/riposte-soar/riposte/bus"
 	"github.com/riposte-soar/riposte/config"
+	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/detect"
 	"github.com/riposte-soar/riposte/event"
 	"github.com/riposte-soar/riposte/eventstore"
@@ -139,7 +140,18 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	consCtx, stopConsumers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopConsumers()
 	var consWG sync.WaitGroup
-	incidentEvents.respond = func(ev string, inc *alarm.Incident, text string) { responder.OnIncident(consCtx, ev, inc, text) }
+	decisions := decision.New(ctl, decision.DefaultSchedule)
+	incidentEvents.respond = func(ev string, inc *alarm.Incident, text string) {
+		responder.OnIncident(consCtx, ev, inc, text)
+		if ev == "resolved" {
+			// Recovery lifts the incident's containment.
+			if ds, err := decisions.RevertIncident(consCtx, inc.ID, "recovery", time.Now().UTC()); err != nil {
+				log.Error("decisions of a recovered incident not reverted", "incident", inc.ID, "err", err)
+			} else if len(ds) > 0 {
+				log.Info("containment lifted on recovery", "incident", inc.ID, "decisions", len(ds))
+			}
+		}
+	}
 	consWG.Add(6)
 	go func() {
 		defer consWG.Done()
@@ -226,7 +238,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 
 	a := api.New(api.Deps{
 		Tokens: tokens, Audit: auditLog, Events: events, Ingest: httpIngest,
-		Rules: det.manager, Alerts: detect.AlertReader{JS: b.JS}, Alarm: alarmSvc, Respond: responder,
+		Rules: det.manager, Alerts: detect.AlertReader{JS: b.JS}, Alarm: alarmSvc, Respond: responder, Decisions: decisions,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		Ready: func(ctx context.Context) error {
 			if !b.Conn.IsConnected() {

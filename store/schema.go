@@ -117,4 +117,16 @@ var Control = []Migration{
 		enabled  INTEGER NOT NULL,
 		kind     TEXT NOT NULL
 	);`,
+	`CREATE TABLE decisions (
+		id          TEXT PRIMARY KEY,
+		kind        TEXT NOT NULL,
+		target      TEXT NOT NULL,
+		host        TEXT NOT NULL,
+		created_at  INTEGER NOT NULL,
+		expires_at  INTEGER NOT NULL,
+		reverted_at INTEGER NOT NULL,
+		doc         TEXT NOT NULL
+	);
+	CREATE INDEX decisions_target ON decisions (target, created_at);
+	CREATE INDEX decisions_active ON decisions (reverted_at, expires_at);`,
 }

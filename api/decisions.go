@@ -1,0 +1,78 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/riposte-soar/riposte/auth"
+	"github.com/riposte-soar/riposte/decision"
+	"github.com/riposte-soar/riposte/internal/httpjson"
+)
+
+func (s *Server) decisionRoutes() []Route {
+	if s.d.Decisions == nil {
+		return nil
+	}
+	return []Route{
+		{Method: "GET", Path: "/api/v1/decisions", Role: auth.Viewer, Summary: "Containment decisions: active ones, or all with all=1.", handler: s.listDecisions,
+			Query: []Param{{"all", "1 to include expired and reverted decisions", false}}},
+		{Method: "POST", Path: "/api/v1/decisions", Role: auth.Responder, Summary: "Record a containment decision (deny_ip or contain_host) with a reason; repeat offenders get longer bans.",
+			Body: `{"kind": "deny_ip", "target": "203.0.113.7", "host": "", "ttl": "1h" | "until_reverted" | "", "reason": "...", "incident": "..."}`, handler: s.addDecision},
+		{Method: "POST", Path: "/api/v1/decisions/{id}/revert", Role: auth.Responder, Summary: "Revert a decision now.", Body: `{"reason": "..."}`, handler: s.revertDecision},
+	}
+}
+
+func (s *Server) listDecisions(w http.ResponseWriter, r *http.Request, _ *Caller) {
+	ds, err := s.d.Decisions.List(r.Context(), r.URL.Query().Get("all") == "1", time.Now().UTC())
+	if err != nil {
+		httpjson.Error(w, http.StatusInternalServerError, "store_error", err.Error())
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"decisions": nonNil(ds)})
+}
+
+func (s *Server) addDecision(w http.ResponseWriter, r *http.Request, c *Caller) {
+	var in struct {
+		Kind, Target, Host, TTL, Reason, Incident string
+	}
+	if !decodeBody(w, r, &in) {
+		return
+	}
+	var ttl time.Duration
+	switch in.TTL {
+	case "":
+	case "until_reverted":
+		ttl = -1
+	default:
+		d, err := time.ParseDuration(in.TTL)
+		if err != nil || d <= 0 {
+			badRequest(w, "ttl %q: want a duration like 1h, until_reverted, or nothing for the repeat-offender schedule", in.TTL)
+			return
+		}
+		ttl = d
+	}
+	d, err := s.d.Decisions.Add(r.Context(), decision.Decision{Kind: in.Kind, Target: in.Target, Host: in.Host, Owner: c.Actor(),
+		Reason: in.Reason, Incident: in.Incident}, ttl, time.Now().UTC())
+	if err != nil {
+		badRequest(w, "decision: %v", err)
+		return
+	}
+	httpjson.Write(w, http.StatusCreated, d)
+}
+
+func (s *Server) revertDecision(w http.ResponseWriter, r *http.Request, c *Caller) {
+	var in struct{ Reason string }
+	if r.ContentLength != 0 && !decodeBody(w, r, &in) {
+		return
+	}
+	d, err := s.d.Decisions.Revert(r.Context(), r.PathValue("id"), c.Actor(), in.Reason, time.Now().UTC())
+	switch {
+	case errors.Is(err, decision.ErrNotFound):
+		httpjson.Error(w, http.StatusNotFound, "not_found", err.Error())
+	case err != nil:
+		httpjson.Error(w, http.StatusConflict, "conflict", err.Error())
+	default:
+		httpjson.Write(w, http.StatusOK, d)
+	}
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"fmt"
+	"net/url"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/riposte-soar/riposte/decision"
+)
+
+func decisionCmd() *cobra.Command {
+	c := &cobra.Command{Use: "decision", Short: "Containment decisions: what is blocked or isolated, why, until when"}
+	var server, token, output, kind, target, host, ttl, reason, incident string
+	var all bool
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "Active decisions (--all for expired and reverted ones too)",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			cl, err := newClient(server, token)
+			if err != nil {
+				return err
+			}
+			path := "/api/v1/decisions"
+			if all {
+				path += "?all=1"
+			}
+			var res struct {
+				Decisions []decision.Decision `json:"decisions"`
+			}
+			if err := cl.call("GET", path, nil, &res); err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(c.OutOrStdout(), res.Decisions)
+			}
+			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tKIND\tTARGET\tHOST\tEXPIRES\tOFFENSE\tOWNER\tREASON")
+			for _, d := range res.Decisions {
+				exp := "until reverted"
+				if !d.Expires.IsZero() {
+					exp = d.Expires.Format(time.RFC3339)
+				}
+				if d.RevertedAt != nil {
+					exp = "reverted " + d.RevertedAt.Format(time.RFC3339)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Kind, d.Target, dash(d.Host), exp, d.Offense, d.Owner, d.Reason)
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().BoolVar(&all, "all", false, "include expired and reverted decisions")
+	outputFlag(list, &output)
+	add := &cobra.Command{
+		Use:   "add --kind deny_ip|contain_host --target T --reason R",
+		Short: "Record a containment decision (repeat offenders get longer bans unless --ttl is given)",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cl, err := newClient(server, token)
+			if err != nil {
+				return err
+			}
+			var d decision.Decision
+			if err := cl.call("POST", "/api/v1/decisions", map[string]string{"kind": kind, "target": target, "host": host,
+				"ttl": ttl, "reason": reason, "incident": incident}, &d); err != nil {
+				return err
+			}
+			exp := "until reverted"
+			if !d.Expires.IsZero() {
+				exp = "until " + d.Expires.Format(time.RFC3339)
+			}
+			fmt.Fprintf(c.OutOrStdout(), "%s: %s %s %s (offense %d)\n", d.ID, d.Kind, d.Target, exp, d.Offense)
+			return nil
+		},
+	}
+	add.Flags().StringVar(&kind, "kind", "deny_ip", "deny_ip or contain_host")
+	add.Flags().StringVar(&target, "target", "", "address or CIDR (deny_ip), host (contain_host)")
+	add.Flags().StringVar(&host, "host", "", "where a deny applies (empty: every host with an agent)")
+	add.Flags().StringVar(&ttl, "ttl", "", "duration, until_reverted, or empty for the repeat-offender schedule")
+	add.Flags().StringVar(&reason, "reason", "", "why (required)")
+	add.Flags().StringVar(&incident, "incident", "", "the incident it contains (recovery lifts it)")
+	revert := &cobra.Command{
+		Use:   "revert ID",
+		Short: "Lift a decision now",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, err := newClient(server, token)
+			if err != nil {
+				return err
+			}
+			if err := cl.call("POST", "/api/v1/decisions/"+url.PathEscape(args[0])+"/revert", map[string]string{"reason": reason}, nil); err != nil {
+				return err
+			}
+			fmt.Fprintln(c.OutOrStdout(), "reverted", args[0])
+			return nil
+		},
+	}
+	revert.Flags().StringVar(&reason, "reason", "", "why (kept in the audit log)")
+	for _, cmd := range []*cobra.Command{list, add, revert} {
+		serverFlags(cmd, &server, &token)
+	}
+	c.AddCommand(list, add, revert)
+	return c
+}

@@ -1,0 +1,222 @@
+// Package decision keeps the containment decisions Riposte holds: every
+// block or isolation has an owner, a reason, an incident, a start and an
+// expiry, and repeat offenders get longer bans. Host agents make their
+// firewalls equal to the active set; expiry and recovery revert through
+// the same store, so what Riposte believes is active is what hosts enforce.
+package decision
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/riposte-soar/riposte/audit"
+	"github.com/riposte-soar/riposte/event"
+	"github.com/riposte-soar/riposte/store"
+)
+
+// Kinds of decision.
+const (
+	DenyIP      = "deny_ip"      // drop traffic from/to an address or network
+	ContainHost = "contain_host" // isolate a host but for its agent channel
+)
+
+// Decision is one containment.
+type Decision struct {
+	ID   string `json:"id"`
+	Kind string `json:"kind"`
+	// Target is the address or CIDR (deny_ip) or the host (contain_host).
+	Target string `json:"target"`
+	// Host is where a deny applies ("" for every host with an agent).
+	Host     string    `json:"host,omitempty"`
+	Owner    string    `json:"owner"`
+	Reason   string    `json:"reason"`
+	Incident string    `json:"incident,omitempty"`
+	Start    time.Time `json:"start"`
+	// Expires is when the decision reverts itself (zero: when reverted).
+	Expires time.Time `json:"expires,omitempty"`
+	// Offense counts this target's decisions, this one included, within
+	// the repeat window: it chose the ban's length.
+	Offense    int        `json:"offense"`
+	RevertedAt *time.Time `json:"reverted_at,omitempty"`
+	RevertedBy string     `json:"reverted_by,omitempty"`
+	RevertNote string     `json:"revert_reason,omitempty"`
+}
+
+// Active reports whether the decision holds at now.
+func (d *Decision) Active(now time.Time) bool {
+	return d.RevertedAt == nil && (d.Expires.IsZero() || now.Before(d.Expires))
+}
+
+// Schedule lengthens bans for repeat offenders: the nth decision about a
+// target within Window lasts Durations[min(n, len)-1].
+type Schedule struct {
+	Window    time.Duration
+	Durations []time.Duration
+}
+
+// DefaultSchedule: 1 hour, then a day, a week, a month.
+var DefaultSchedule = Schedule{Window: 30 * 24 * time.Hour,
+	Durations: []time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour}}
+
+// ErrNotFound is returned for an unknown decision.
+var ErrNotFound = errors.New("not found")
+
+// Store keeps decisions in the control database.
+type Store struct {
+	db       *store.DB
+	schedule Schedule
+}
+
+// New wraps the control database.
+func New(db *store.DB, s Schedule) *Store { return &Store{db: db, schedule: s} }
+
+func ns(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// normalize checks a decision's kind and target.
+func normalize(d *Decision) error {
+	d.Target = strings.TrimSpace(d.Target)
+	switch d.Kind {
+	case DenyIP:
+		if p, err := netip.ParsePrefix(d.Target); err == nil {
+			d.Target = p.Masked().String()
+			return nil
+		}
+		a, err := netip.ParseAddr(d.Target)
+		if err != nil {
+			return fmt.Errorf("target %q is neither an IP address nor a CIDR", d.Target)
+		}
+		d.Target = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()).String()
+	case ContainHost:
+		if d.Target == "" || strings.ContainsAny(d.Target, " /\\\x00") {
+			return fmt.Errorf("target %q is not a host name", d.Target)
+		}
+	default:
+		return fmt.Errorf("kind %q is not deny_ip or contain_host", d.Kind)
+	}
+	return nil
+}
+
+// Add records a decision. With no expiry and ttl 0, the repeat-offender
+// schedule sets it; a negative ttl means "until reverted".
+func (s *Store) Add(ctx context.Context, d Decision, ttl time.Duration, now time.Time) (Decision, error) {
+	if err := normalize(&d); err != nil {
+		return d, err
+	}
+	if strings.TrimSpace(d.Reason) == "" {
+		return d, errors.New("a decision needs a reason")
+	}
+	d.ID, d.Start = event.NewID(now), now
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM decisions WHERE target = ? AND created_at >= ?`,
+			d.Target, ns(now.Add(-s.schedule.Window))).Scan(&n); err != nil {
+			return err
+		}
+		d.Offense = n + 1
+		switch {
+		case !d.Expires.IsZero():
+		case ttl > 0:
+			d.Expires = now.Add(ttl)
+		case ttl == 0 && len(s.schedule.Durations) > 0:
+			d.Expires = now.Add(s.schedule.Durations[min(d.Offense, len(s.schedule.Durations))-1])
+		}
+		doc, _ := json.Marshal(d)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO decisions (id, kind, target, host, created_at, expires_at, reverted_at, doc)
+			VALUES (?,?,?,?,?,?,0,?)`, d.ID, d.Kind, d.Target, d.Host, ns(now), ns(d.Expires), string(doc)); err != nil {
+			return err
+		}
+		b, _ := json.Marshal(map[string]any{"kind": d.Kind, "target": d.Target, "host": d.Host, "expires": d.Expires,
+			"offense": d.Offense, "reason": d.Reason, "incident": d.Incident})
+		return audit.AppendTx(ctx, tx, d.Owner, "decision.add", "decision:"+d.ID, b)
+	})
+	return d, err
+}
+
+// Revert ends a decision now.
+func (s *Store) Revert(ctx context.Context, id, actor, reason string, now time.Time) (Decision, error) {
+	var d Decision
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var doc string
+		if err := tx.QueryRowContext(ctx, `SELECT doc FROM decisions WHERE id = ?`, id).Scan(&doc); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("decision %s: %w", id, ErrNotFound)
+			}
+			return err
+		}
+		if err := json.Unmarshal([]byte(doc), &d); err != nil {
+			return err
+		}
+		if d.RevertedAt != nil {
+			return fmt.Errorf("decision %s was already reverted at %s by %s", id, d.RevertedAt.Format(time.RFC3339), d.RevertedBy)
+		}
+		d.RevertedAt, d.RevertedBy, d.RevertNote = &now, actor, reason
+		b, _ := json.Marshal(d)
+		if _, err := tx.ExecContext(ctx, `UPDATE decisions SET reverted_at = ?, doc = ? WHERE id = ?`, ns(now), string(b), id); err != nil {
+			return err
+		}
+		a, _ := json.Marshal(map[string]string{"reason": reason})
+		return audit.AppendTx(ctx, tx, actor, "decision.revert", "decision:"+id, a)
+	})
+	return d, err
+}
+
+// List returns decisions, newest first; only the active ones at now when
+// all is false.
+func (s *Store) List(ctx context.Context, all bool, now time.Time) ([]Decision, error) {
+	q := `SELECT doc FROM decisions`
+	var args []any
+	if !all {
+		q += ` WHERE reverted_at = 0 AND (expires_at = 0 OR expires_at > ?)`
+		args = append(args, ns(now))
+	}
+	rows, err := s.db.R.QueryContext(ctx, q+` ORDER BY created_at DESC, id DESC`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Decision
+	for rows.Next() {
+		var doc string
+		if err := rows.Scan(&doc); err != nil {
+			return nil, err
+		}
+		var d Decision
+		if err := json.Unmarshal([]byte(doc), &d); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// RevertIncident reverts every active decision of an incident (when it is
+// recovered), newest first, and returns them.
+func (s *Store) RevertIncident(ctx context.Context, incident, actor string, now time.Time) ([]Decision, error) {
+	act, err := s.List(ctx, false, now)
+	if err != nil {
+		return nil, err
+	}
+	var out []Decision
+	for _, d := range act {
+		if d.Incident != incident {
+			continue
+		}
+		r, err := s.Revert(ctx, d.ID, actor, "incident "+incident+" recovered", now)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}

@@ -1,0 +1,97 @@
+package decision
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/riposte-soar/riposte/audit"
+	"github.com/riposte-soar/riposte/store"
+)
+
+func open(t *testing.T) (*Store, *store.DB) {
+	t.Helper()
+	db, err := store.Open(filepath.Join(t.TempDir(), "r.db"), "normal", store.Control)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return New(db, DefaultSchedule), db
+}
+
+var now = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+func TestRepeatOffendersGetLongerBans(t *testing.T) {
+	s, _ := open(t)
+	ctx := context.Background()
+	want := []time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour, 30 * 24 * time.Hour}
+	for i, w := range want {
+		at := now.Add(time.Duration(i) * time.Hour)
+		d, err := s.Add(ctx, Decision{Kind: DenyIP, Target: "203.0.113.7", Owner: "playbook:r1", Reason: "ssh brute force"}, 0, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Offense != i+1 || d.Expires.Sub(at) != w || d.Target != "203.0.113.7/32" {
+			t.Fatalf("offense %d: %+v, want ban %v", i+1, d, w)
+		}
+	}
+	// Outside the window an address starts over.
+	d, _ := s.Add(ctx, Decision{Kind: DenyIP, Target: "203.0.113.7", Owner: "x", Reason: "again"}, 0, now.Add(60*24*time.Hour))
+	if d.Offense != 1 {
+		t.Fatalf("offense after the window: %d", d.Offense)
+	}
+}
+
+func TestActiveExpiryRevertAndAudit(t *testing.T) {
+	s, db := open(t)
+	ctx := context.Background()
+	a, _ := s.Add(ctx, Decision{Kind: DenyIP, Target: "198.51.100.0/24", Owner: "alice", Reason: "scanner", Incident: "inc1"}, time.Hour, now)
+	b, _ := s.Add(ctx, Decision{Kind: ContainHost, Target: "ws-7", Owner: "bob", Reason: "malware", Incident: "inc1"}, -1, now)
+	c, _ := s.Add(ctx, Decision{Kind: DenyIP, Target: "2001:db8::1", Owner: "bob", Reason: "c2"}, time.Minute, now)
+	if !b.Expires.IsZero() || c.Target != "2001:db8::1/128" {
+		t.Fatalf("until-reverted %+v, ipv6 %+v", b, c)
+	}
+	act, _ := s.List(ctx, false, now.Add(2*time.Minute))
+	if len(act) != 2 {
+		t.Fatalf("active after c expired: %d, want 2", len(act))
+	}
+	rev, err := s.RevertIncident(ctx, "inc1", "recovery", now.Add(3*time.Minute))
+	if err != nil || len(rev) != 2 {
+		t.Fatalf("revert incident: %v %v", rev, err)
+	}
+	if act, _ := s.List(ctx, false, now.Add(3*time.Minute)); len(act) != 0 {
+		t.Fatalf("still active: %+v", act)
+	}
+	if _, err := s.Revert(ctx, a.ID, "carol", "again", now); err == nil || !strings.Contains(err.Error(), "already reverted") {
+		t.Fatalf("second revert: %v", err)
+	}
+	if _, err := s.Revert(ctx, "nope", "carol", "", now); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown: %v", err)
+	}
+	all, _ := s.List(ctx, true, now)
+	if len(all) != 3 {
+		t.Fatalf("all decisions: %d", len(all))
+	}
+	entries, _ := audit.New(db).List(ctx, 0, 100)
+	if len(entries) != 5 || entries[0].Action != "decision.add" || entries[4].Action != "decision.revert" {
+		t.Fatalf("audit %+v", entries)
+	}
+}
+
+func TestBadDecisionsAreRefused(t *testing.T) {
+	s, _ := open(t)
+	for _, d := range []Decision{
+		{Kind: DenyIP, Target: "10.0.0.300", Reason: "x"},
+		{Kind: DenyIP, Target: "evil.example", Reason: "x"},
+		{Kind: ContainHost, Target: "a b", Reason: "x"},
+		{Kind: "drop_table", Target: "x", Reason: "x"},
+		{Kind: DenyIP, Target: "10.0.0.1"},
+	} {
+		if _, err := s.Add(context.Background(), d, 0, now); err == nil {
+			t.Errorf("%+v accepted", d)
+		}
+	}
+}
