@@ -1,0 +1,93 @@
+package protocol
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"testing"
+)
+
+func testResult() Result {
+	h := sha256.Sum256([]byte("pcap"))
+	return Result{
+		AgentID:   testAgent,
+		CommandID: "cmd-1",
+		Response:  json.RawMessage(`{"status":200,"results":{"slpf":{"rule_number":70011}}}`),
+		Evidence:  []EvidenceItem{{Name: "capture.pcap", SHA256: hex.EncodeToString(h[:]), Size: 4}},
+	}
+}
+
+func TestResultSignature(t *testing.T) {
+	_, agentPriv, _ := ed25519.GenerateKey(nil)
+	agentPub := agentPriv.Public().(ed25519.PublicKey)
+	_, otherPriv, _ := ed25519.GenerateKey(nil)
+
+	good := SignResult(agentPriv, testResult())
+	if err := VerifyResult(agentPub, good, testAgent); err != nil {
+		t.Fatalf("valid result refused: %v", err)
+	}
+	b, _ := json.Marshal(good)
+	var back Result
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyResult(agentPub, back, testAgent); err != nil {
+		t.Fatalf("round-tripped result refused: %v", err)
+	}
+
+	cases := []struct {
+		name string
+		r    func() Result
+		want error
+	}{
+		{"signed by another agent's key", func() Result { return SignResult(otherPriv, testResult()) }, ErrBadSignature},
+		{"unsigned", func() Result { return testResult() }, ErrBadSignature},
+		{"tampered response", func() Result {
+			r := SignResult(agentPriv, testResult())
+			r.Response = json.RawMessage(`{"status":500}`)
+			return r
+		}, ErrBadSignature},
+		{"tampered evidence hash", func() Result {
+			r := SignResult(agentPriv, testResult())
+			r.Evidence[0].SHA256 = "00" + r.Evidence[0].SHA256[2:]
+			return r
+		}, ErrBadSignature},
+		{"tampered evidence size", func() Result { r := SignResult(agentPriv, testResult()); r.Evidence[0].Size++; return r }, ErrBadSignature},
+		{"dropped evidence", func() Result { r := SignResult(agentPriv, testResult()); r.Evidence = nil; return r }, ErrBadSignature},
+		{"tampered command id", func() Result { r := SignResult(agentPriv, testResult()); r.CommandID = "cmd-2"; return r }, ErrBadSignature},
+		{"claims another agent", func() Result { r := testResult(); r.AgentID = "agent-db7"; return SignResult(agentPriv, r) }, ErrWrongAgent},
+		{"invalid OpenC2 response", func() Result {
+			r := testResult()
+			r.Response = json.RawMessage(`{"status":999}`)
+			return SignResult(agentPriv, r)
+		}, ErrInvalidResponse},
+		{"bad evidence hash", func() Result { r := testResult(); r.Evidence[0].SHA256 = "xyz"; return SignResult(agentPriv, r) }, ErrMalformed},
+		{"negative evidence size", func() Result { r := testResult(); r.Evidence[0].Size = -1; return SignResult(agentPriv, r) }, ErrMalformed},
+		{"empty evidence name", func() Result { r := testResult(); r.Evidence[0].Name = ""; return SignResult(agentPriv, r) }, ErrMalformed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := VerifyResult(agentPub, tc.r(), testAgent); !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if err := VerifyResult(nil, good, testAgent); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("nil key: %v", err)
+	}
+}
+
+// A command signature must never pass as a result signature and vice versa
+// (domain separation), even with the same key.
+func TestDomainSeparation(t *testing.T) {
+	priv := GenerateKey()
+	pub := priv.Public().(ed25519.PublicKey)
+	env := Sign(priv, testEnv())
+	r := testResult()
+	r.Sig = env.Sig
+	if err := VerifyResult(pub, r, testAgent); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("got %v", err)
+	}
+}
