@@ -172,7 +172,7 @@ func TestSignFillsNonce(t *testing.T) {
 	if !checkHexLen(s.Nonce, NonceSize) {
 		t.Fatalf("nonce %q", s.Nonce)
 	}
-	if NewNonce() == NewNonce() {
+	if a, b := NewNonce(), NewNonce(); a == b {
 		t.Fatal("nonces repeat")
 	}
 }
