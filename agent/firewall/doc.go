@@ -1,0 +1,34 @@
+// Package firewall is the Riposte host agent's nftables enforcement layer.
+//
+// It programs nf_tables through netlink (github.com/google/nftables); it never
+// shells out to nft. All decisions live in one inet table owned by the agent:
+//
+//	table inet <name>
+//	  set allow4_in, allow4_out, deny4_in, deny4_out { type ipv4_addr; flags interval,timeout }
+//	  set allow6_in, allow6_out, deny6_in, deny6_out { type ipv6_addr; flags interval,timeout }
+//	  chain input   { type filter hook input   priority filter - 10; policy accept;
+//	                  ip saddr @allow4_in accept; ip6 saddr @allow6_in accept; <allow rules>
+//	                  ip saddr @deny4_in drop;    ip6 saddr @deny6_in drop;    <deny rules> }
+//	  chain output  { … hook output, daddr, the *_out sets … }
+//	  chain forward { … both: saddr against *_in, daddr against *_out … }
+//
+// Direction "in" matches the peer as source (traffic arriving from it),
+// "out" as destination (traffic sent to it), "both" both. Address and prefix
+// decisions without protocol/port become set elements whose kernel timeout is
+// the remaining time to Expires. Decisions with a protocol or port, and
+// prefixes nested in (or equal to) another element of the same set (interval
+// sets reject overlaps), become one rule each; such rules carry the decision
+// in their comment ("riposte:id=…&a=…&net=…&exp=…") and do not expire in the
+// kernel: the caller re-Applies its desired state, which drops them.
+//
+// Apply replaces the whole table in a single atomic netlink batch
+// (add table; delete table; add table; …), so it is idempotent, repairs any
+// drift (flushed ruleset, deleted table, edited chains) and never leaves a
+// window without rules. State lists the sets and rules back as decisions so
+// the agent can verify an action and detect drift.
+//
+// Contain creates a second table, <name>_iso, with input/output/forward base
+// chains at priority filter - 20 and policy drop, accepting only loopback and
+// the allowed prefixes (no blanket established accept, so existing sessions
+// die); Release deletes it.
+package firewall
