@@ -34,6 +34,9 @@ type Config struct {
 	Alarm Alarm `yaml:"alarm"`
 	// PublicURL is how people reach this server, for links in notifications.
 	PublicURL string `yaml:"public_url"`
+	// Connectors holds connector settings that connectors read themselves
+	// (connectors.ssh: see connector/ssh/sample.conf).
+	Connectors Raw `yaml:"connectors"`
 	// Respond configures the playbook engine and its connectors.
 	Respond Respond `yaml:"respond"`
 }

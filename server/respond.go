@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -9,10 +10,13 @@ import (
 	"slices"
 	"syscall"
 
+	"github.com/goccy/go-yaml"
+
 	"github.com/riposte-soar/riposte/alarm"
 	"github.com/riposte-soar/riposte/config"
 	"github.com/riposte-soar/riposte/connector"
 	"github.com/riposte-soar/riposte/connector/all"
+	"github.com/riposte-soar/riposte/connector/ssh"
 	"github.com/riposte-soar/riposte/engine"
 	"github.com/riposte-soar/riposte/respond"
 	"github.com/riposte-soar/riposte/rulestore"
@@ -28,6 +32,15 @@ func setupRespond(ctx context.Context, cfg config.Config, ctl *store.DB, alarmSv
 	reg := connector.NewRegistry()
 	deps := all.Deps{Incidents: alarmSvc}
 	deps.HTTP.AllowPrivate, deps.HTTP.AllowHosts = cfg.Respond.HTTP.AllowPrivate, cfg.Respond.HTTP.AllowHosts
+	if len(bytes.TrimSpace(cfg.Connectors.YAML)) > 0 {
+		var cc struct {
+			SSH *ssh.Config `yaml:"ssh"`
+		}
+		if err := yaml.UnmarshalWithOptions(cfg.Connectors.YAML, &cc, yaml.Strict()); err != nil {
+			return nil, fmt.Errorf("connectors (from line %d): %v", cfg.Connectors.Line, err)
+		}
+		deps.SSH = cc.SSH
+	}
 	if n != nil && n.d != nil {
 		deps.Notifier = n.d
 	}

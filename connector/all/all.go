@@ -11,6 +11,7 @@ import (
 	"github.com/riposte-soar/riposte/connector/incidentops"
 	"github.com/riposte-soar/riposte/connector/notifyops"
 	"github.com/riposte-soar/riposte/connector/set"
+	"github.com/riposte-soar/riposte/connector/ssh"
 	"github.com/riposte-soar/riposte/connector/wait"
 	"github.com/riposte-soar/riposte/notify"
 )
@@ -31,6 +32,9 @@ type Deps struct {
 	Notifier notifyops.Notifier
 	// HTTP configures the http connector (zero: public addresses only).
 	HTTP http.Config
+	// SSH configures the ssh connector; nil leaves it out (it needs known
+	// host keys and an allowlist of commands before it can do anything).
+	SSH *ssh.Config
 	// Set, Wait, Incident and Notify configure the other connectors; the
 	// zero values are the defaults.
 	Set      set.Config
@@ -51,6 +55,13 @@ func Register(reg *connector.Registry, deps Deps) error {
 	}
 	if deps.Notifier != nil {
 		cs = append(cs, notifyops.New(deps.Notifier, deps.Notify))
+	}
+	if deps.SSH != nil {
+		c, err := ssh.New(*deps.SSH)
+		if err != nil {
+			return fmt.Errorf("connector ssh: %w", err)
+		}
+		cs = append(cs, c)
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
