@@ -104,7 +104,12 @@ func (p Publisher) Publish(ctx context.Context, alerts []alert.Alert) error {
 
 // Run consumes events until ctx ends. A message is acknowledged only after
 // the alerts it raised are stored, so a crash never loses a detection.
-func Run(ctx context.Context, cons jetstream.Consumer, e *Engine, pub Publisher, log *slog.Logger) error {
+//
+// beforeAck, when set, runs after a batch's alerts are stored and before its
+// events are acknowledged: the node saves correlation state there, so a
+// crash either redelivers the events to the state saved before them, or
+// finds them counted in the state saved after them.
+func Run(ctx context.Context, cons jetstream.Consumer, e *Engine, pub Publisher, beforeAck func(), log *slog.Logger) error {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var pending []alert.Alert
@@ -164,6 +169,9 @@ func Run(ctx context.Context, cons jetstream.Consumer, e *Engine, pub Publisher,
 		}
 		if !flush() {
 			return nil
+		}
+		if beforeAck != nil && len(msgs) > 0 {
+			beforeAck()
 		}
 		for _, m := range msgs {
 			_ = m.Ack()

@@ -270,3 +270,36 @@ func TestIndicatorFeedRaisesAlertWithContext(t *testing.T) {
 		t.Errorf("the alert does not name the field that matched: %s", s)
 	}
 }
+
+// TestCorrelationCountsSurviveSIGKILL: six failed logins before a SIGKILL
+// and six after it make one brute-force alert (threshold ten): the counts
+// of acknowledged events were saved with them.
+func TestCorrelationCountsSurviveSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real binary")
+	}
+	n := newNode(t, "")
+	n.start()
+	fails := func(from int) []string {
+		var l []string
+		for i := from; i < from+6; i++ {
+			l = append(l, fmt.Sprintf("Failed password for root from 198.51.100.88 port %d ssh2", 31000+i))
+		}
+		return l
+	}
+	alerts := func() int {
+		_, b, _ := n.do("GET", "/api/v1/alerts/stream?limit=1000", n.token, nil, nil)
+		return strings.Count(string(b), "SSH brute force from one address")
+	}
+	sendSyslogTCP(t, n.syslog, fails(0)...)
+	waitFor(t, "the failures to be stored", 20*time.Second, func() bool { return len(n.events("198.51.100.88")) == 6 })
+	time.Sleep(time.Second) // detection acknowledges its batch (and saves the counts) after the store does
+	n.stop(syscall.SIGKILL)
+	n.start()
+	sendSyslogTCP(t, n.syslog, fails(6)...)
+	waitFor(t, "one brute-force alert after the crash", 30*time.Second, func() bool { return alerts() == 1 })
+	time.Sleep(time.Second)
+	if a := alerts(); a != 1 {
+		t.Fatalf("%d brute-force alerts, want 1", a)
+	}
+}

@@ -109,8 +109,10 @@ func setupDetect(ctx context.Context, cfg config.Config, b *bus.Bus, ctl *store.
 	return d, nil
 }
 
-// run consumes events until ctx ends and saves correlation state regularly
-// and on the way out, so a restart resumes counting where it stopped.
+// run consumes events until ctx ends. Correlation state is saved before
+// each batch of events is acknowledged (and every 5 s for windows that
+// close on the clock, and on the way out), so a restart resumes counting
+// exactly where the acknowledged events left it.
 func (d *detection) run(ctx context.Context, b *bus.Bus, log *slog.Logger) {
 	save := func() {
 		d.engine.Correlations(func(e *correlate.Engine) {
@@ -131,7 +133,7 @@ func (d *detection) run(ctx context.Context, b *bus.Bus, log *slog.Logger) {
 			}
 		}
 	}()
-	if err := detect.Run(ctx, d.cons, d.engine, detect.Publisher{JS: b.JS}, log); err != nil {
+	if err := detect.Run(ctx, d.cons, d.engine, detect.Publisher{JS: b.JS}, save, log); err != nil {
 		log.Error("detection stopped", "err", err)
 	}
 	save()
