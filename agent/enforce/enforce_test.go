@@ -1,0 +1,475 @@
+package enforce
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	mrand "math/rand/v2"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/riposte-soar/riposte/agent/firewall"
+	"github.com/vishvananda/netns"
+)
+
+const table = "riposte"
+
+// nsEnv is a fresh named network namespace entered by the test goroutine on a
+// locked OS thread (same approach as agent/firewall tests).
+type nsEnv struct {
+	name string
+	orig netns.NsHandle
+}
+
+func enter(t *testing.T) *nsEnv {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("enforce tests need root (network namespaces and nf_tables)")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("enforce tests need the ip(8) tool to create namespaces")
+	}
+	b := make([]byte, 4)
+	rand.Read(b)
+	name := "rptenf-" + hex.EncodeToString(b)
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Skipf("cannot create network namespace (ip netns add): %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		t.Fatal(err)
+	}
+	e := &nsEnv{name: name, orig: orig}
+	t.Cleanup(e.close)
+	h, err := netns.GetFromName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if err := netns.Set(h); err != nil {
+		t.Fatal(err)
+	}
+	fw, err := firewall.Open(table)
+	if err != nil {
+		t.Skipf("nf_tables netlink unavailable in a network namespace: %v", err)
+	}
+	fw.Close()
+	return e
+}
+
+func (e *nsEnv) close() {
+	netns.Set(e.orig)
+	e.orig.Close()
+	runtime.UnlockOSThread()
+}
+
+// clock is real time plus an offset the test can advance.
+type clock struct{ off time.Duration }
+
+func (c *clock) now() time.Time { return time.Now().Add(c.off) }
+
+func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+
+func mustOpen(t *testing.T, path string, c *clock) *Enforcer {
+	t.Helper()
+	e, err := Open(path, table, c.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// inSync asserts firewall.State() equals Active() (by Diff).
+func inSync(t *testing.T, e *Enforcer, ctx string) {
+	t.Helper()
+	now := e.now()
+	st, err := e.kernel(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	act := e.Active()
+	if d := Diff(act, st, now, e.tolerance); len(d) != 0 {
+		t.Fatalf("%s: kernel differs from Active (%d active, %d in kernel):\n%s", ctx, len(act), len(st), strings.Join(d, "\n"))
+	}
+	// Diff tolerates decisions about to expire; outside that, counts match.
+	n := 0
+	for _, d := range act {
+		if d.Expires.IsZero() || d.Expires.Sub(now) > e.tolerance {
+			n++
+		}
+	}
+	if len(st) < n {
+		t.Fatalf("%s: kernel has %d decisions, want at least %d", ctx, len(st), n)
+	}
+}
+
+func TestUpsertRevertActivePersistence(t *testing.T) {
+	enter(t)
+	c := &clock{}
+	path := filepath.Join(t.TempDir(), "decisions.json")
+	e := mustOpen(t, path, c)
+	now := c.now()
+	ds := []firewall.Decision{
+		{ID: "1", Action: "deny", Direction: "in", Net: pfx("203.0.113.5/32"), Expires: now.Add(time.Hour)},
+		{ID: "2", Action: "deny", Net: pfx("198.51.100.0/24")},
+		{ID: "3", Action: "allow", Direction: "out", Net: pfx("2001:db8::1/128"), Expires: now.Add(10 * time.Minute)},
+		{ID: "4", Action: "deny", Direction: "in", Net: pfx("10.0.0.0/8"), Proto: "tcp", Port: 22, Expires: now.Add(time.Hour)},
+	}
+	for _, d := range ds {
+		if err := e.Upsert(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(e.Active()); n != 4 {
+		t.Fatalf("active: %d, want 4", n)
+	}
+	inSync(t, e, "after upserts")
+
+	// Re-ban by net+direction with a later expiry extends; with an earlier one keeps.
+	if err := e.Upsert(firewall.Decision{ID: "1b", Action: "deny", Direction: "in", Net: pfx("203.0.113.5/32"), Expires: now.Add(3 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Upsert(firewall.Decision{ID: "3", Action: "allow", Direction: "out", Net: pfx("2001:db8::1/128"), Expires: now.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	act := e.Active()
+	if len(act) != 4 {
+		t.Fatalf("active after re-bans: %+v", act)
+	}
+	for _, d := range act {
+		switch d.Net {
+		case pfx("203.0.113.5/32"):
+			if d.ID != "1b" || !d.Expires.Equal(now.Add(3*time.Hour).Round(0)) {
+				t.Fatalf("re-ban not extended: %+v", d)
+			}
+		case pfx("2001:db8::1/128"):
+			if !d.Expires.Equal(now.Add(10 * time.Minute).Round(0)) {
+				t.Fatalf("re-ban with earlier expiry shortened the decision: %+v", d)
+			}
+		}
+	}
+	inSync(t, e, "after re-bans")
+	if r, err := e.Reconcile(); err != nil || r {
+		t.Fatalf("reconcile right after upserts: repaired=%v err=%v", r, err)
+	}
+
+	if err := e.Revert("2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Revert("nope"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.Active()); n != 3 {
+		t.Fatalf("active after revert: %d", n)
+	}
+	inSync(t, e, "after revert")
+	want := e.Active()
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// "Restart": the kernel table is gone too (e.g. reboot); a new Enforcer
+	// on the same file restores and re-applies the same set.
+	fw, _ := firewall.Open(table)
+	fw.Remove()
+	fw.Close()
+	e2 := mustOpen(t, path, c)
+	defer e2.Close()
+	got := e2.Active()
+	if d := Diff(want, got, c.now(), 0); len(d) != 0 || len(got) != len(want) {
+		t.Fatalf("restored set differs: %v\n got %+v\nwant %+v", d, got, want)
+	}
+	if r, err := e2.Reconcile(); err != nil || !r {
+		t.Fatalf("reconcile after restart: repaired=%v err=%v", r, err)
+	}
+	inSync(t, e2, "after restart")
+
+	// Expiry via the injected clock: Reconcile drops it from the state file.
+	c.off += 11 * time.Minute
+	if _, err := e2.Reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e2.Active()); n != 2 {
+		t.Fatalf("active after expiry: %d", n)
+	}
+	inSync(t, e2, "after expiry")
+	persisted, err := load(path)
+	if err != nil || len(persisted) != 2 {
+		t.Fatalf("persisted after expiry: %+v %v", persisted, err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*tmp*")); len(m) != 0 {
+		t.Fatalf("temp files left: %v", m)
+	}
+}
+
+func TestFlushRepair(t *testing.T) {
+	enter(t)
+	c := &clock{}
+	e := mustOpen(t, filepath.Join(t.TempDir(), "d.json"), c)
+	defer e.Close()
+	now := c.now()
+	for i, n := range []string{"192.0.2.1/32", "192.0.2.0/24", "2001:db8::/32"} {
+		if err := e.Upsert(firewall.Decision{ID: fmt.Sprint(i), Action: "deny", Net: pfx(n), Expires: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other, err := firewall.Open(table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := other.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := e.Reconcile(); err != nil || !r {
+		t.Fatalf("after Remove: repaired=%v err=%v", r, err)
+	}
+	inSync(t, e, "after Remove")
+
+	// Whole-ruleset flush (nftables service restart).
+	nc, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.FlushRuleset()
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := e.Reconcile(); err != nil || !r {
+		t.Fatalf("after flush ruleset: repaired=%v err=%v", r, err)
+	}
+	inSync(t, e, "after flush ruleset")
+	if r, err := e.Reconcile(); err != nil || r {
+		t.Fatalf("second reconcile: repaired=%v err=%v", r, err)
+	}
+
+	// Run repairs in the background.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.Run(ctx, 20*time.Millisecond); close(done) }()
+	other.Remove()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, err := other.State()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Run did not repair: %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if _, rep, lastErr := e.Stats(); rep < 3 || lastErr != nil {
+		t.Fatalf("stats: repairs=%d err=%v", rep, lastErr)
+	}
+}
+
+// TestDrift runs a seeded random sequence of bans, re-bans, CIDR bans,
+// reverts, expiries (injected clock), agent restarts and table/ruleset
+// flushes, reconciling after each and asserting the kernel equals Active().
+func TestDrift(t *testing.T) {
+	// A netlink call that never returns would otherwise hold the whole test
+	// run until go test's own timeout; fail fast and say why instead.
+	watchdog := time.AfterFunc(4*time.Minute, func() {
+		panic("TestDrift: still running after 4 minutes: a firewall netlink call did not return")
+	})
+	defer watchdog.Stop()
+	enter(t)
+	const ops = 2500
+	const maxSet = 40
+	seed := uint64(20240611)
+	rng := mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	c := &clock{}
+	path := filepath.Join(t.TempDir(), "d.json")
+	e := mustOpen(t, path, c)
+	defer func() { e.Close() }()
+	other, err := firewall.Open(table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+
+	dirs := []string{"in", "out", "both"}
+	expiry := func() time.Time {
+		if rng.IntN(10) == 0 {
+			return time.Time{}
+		}
+		return c.now().Add(time.Minute + time.Duration(rng.Int64N(int64(2*time.Hour))))
+	}
+	addr := func() netip.Prefix {
+		if rng.IntN(5) == 0 {
+			return netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(rng.IntN(64))}), 128)
+		}
+		return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(rng.IntN(4)), byte(rng.IntN(4)), byte(rng.IntN(64))}), 32)
+	}
+	nextID := 0
+	counts := map[string]int{}
+	var repairs, unexpected, maxActive int
+	start := time.Now()
+	for i := 0; i < ops; i++ {
+		act := e.Active()
+		var op string
+		r := rng.IntN(100)
+		if len(act) > maxSet && r < 53 {
+			r = 60 // bound the set: firewall.Apply of much larger sets hits netlink ENOBUFS
+		}
+		switch {
+		case r < 28:
+			op = "ban"
+			nextID++
+			d := firewall.Decision{ID: fmt.Sprint(nextID), Action: "deny", Direction: dirs[rng.IntN(3)], Net: addr(), Expires: expiry()}
+			if rng.IntN(8) == 0 {
+				d.Action = "allow"
+			}
+			if rng.IntN(8) == 0 {
+				d.Proto, d.Port = []string{"tcp", "udp"}[rng.IntN(2)], uint16(1+rng.IntN(1024))
+			}
+			if err := e.Upsert(d); err != nil {
+				t.Fatalf("op %d ban (%d active): %v", i, len(act), err)
+			}
+		case r < 43:
+			op = "reban"
+			if len(act) == 0 {
+				op = "reban-none"
+				break
+			}
+			d := act[rng.IntN(len(act))]
+			old := d.Expires
+			d.Expires = expiry()
+			if rng.IntN(2) == 0 {
+				nextID++
+				d.ID = fmt.Sprint(nextID) // same target, new decision id
+			}
+			if err := e.Upsert(d); err != nil {
+				t.Fatalf("op %d reban: %v", i, err)
+			}
+			for _, a := range e.Active() {
+				if keyOf(a) == keyOf(d) && later(old, a.Expires) {
+					t.Fatalf("op %d: re-ban shortened %v -> %v", i, old, a.Expires)
+				}
+			}
+		case r < 53:
+			op = "cidr"
+			nextID++
+			var n netip.Prefix
+			if rng.IntN(4) == 0 {
+				n = netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 14: byte(rng.IntN(4))}), 120)
+			} else {
+				n = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(rng.IntN(4)), byte(rng.IntN(4)), 0}), 24-rng.IntN(3)*4).Masked()
+			}
+			d := firewall.Decision{ID: fmt.Sprint(nextID), Action: "deny", Direction: dirs[rng.IntN(3)], Net: n, Expires: expiry()}
+			if err := e.Upsert(d); err != nil {
+				t.Fatalf("op %d cidr: %v", i, err)
+			}
+		case r < 73:
+			op = "revert"
+			if len(act) == 0 {
+				op = "revert-none"
+				break
+			}
+			id := act[rng.IntN(len(act))].ID
+			if err := e.Revert(id); err != nil {
+				t.Fatalf("op %d revert: %v", i, err)
+			}
+			for _, a := range e.Active() {
+				if a.ID == id {
+					t.Fatalf("op %d: %s still active after revert", i, id)
+				}
+			}
+		case r < 83:
+			op = "expire"
+			var exp []firewall.Decision
+			for _, d := range act {
+				if !d.Expires.IsZero() {
+					exp = append(exp, d)
+				}
+			}
+			if len(exp) == 0 {
+				op = "expire-none"
+				break
+			}
+			d := exp[0] // let one expire: jump just past the earliest expiry
+			for _, x := range exp[1:] {
+				if x.Expires.Before(d.Expires) {
+					d = x
+				}
+			}
+			c.off += d.Expires.Sub(c.now()) + time.Millisecond
+			for _, a := range e.Active() {
+				if a.ID == d.ID {
+					t.Fatalf("op %d: %s active after its expiry", i, d.ID)
+				}
+			}
+		case r < 92:
+			op = "restart"
+			if err := e.Close(); err != nil {
+				t.Fatal(err)
+			}
+			e = mustOpen(t, path, c)
+			if d := Diff(act, e.Active(), c.now(), 0); len(d) != 0 || len(e.Active()) != len(act) {
+				t.Fatalf("op %d: restart changed the set: %v", i, d)
+			}
+		default:
+			op = "flush"
+			if rng.IntN(2) == 0 {
+				if err := other.Remove(); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				op = "flush-ruleset"
+				nc, err := nftables.New()
+				if err != nil {
+					t.Fatal(err)
+				}
+				nc.FlushRuleset()
+				if err := nc.Flush(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		counts[op]++
+		maxActive = max(maxActive, len(e.Active()))
+		repaired, err := e.Reconcile()
+		if err != nil {
+			t.Fatalf("op %d (%s): reconcile: %v", i, op, err)
+		}
+		if repaired {
+			repairs++
+		}
+		// Upsert/Revert apply immediately and Close keeps the kernel state,
+		// so only flushes and clock jumps may need a repair.
+		switch op {
+		case "flush", "flush-ruleset":
+			if !repaired && len(e.Active()) > 0 {
+				t.Fatalf("op %d (%s): flush of %d decisions not repaired", i, op, len(e.Active()))
+			}
+		case "expire", "expire-none":
+		default:
+			if repaired {
+				unexpected++
+				t.Errorf("op %d (%s): unexpected repair", i, op)
+			}
+		}
+		inSync(t, e, fmt.Sprintf("op %d (%s)", i, op))
+	}
+	el := time.Since(start)
+	t.Logf("drift: seed %d, %d operations %v, %d repairs (%d unexpected), max active %d, final active %d, elapsed %v",
+		seed, ops, counts, repairs, unexpected, maxActive, len(e.Active()), el.Round(time.Millisecond))
+	fmt.Printf("drift: %d operations, %d repairs, elapsed %v\n", ops, repairs, el.Round(time.Millisecond))
+}
