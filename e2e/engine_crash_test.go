@@ -108,11 +108,7 @@ func TestEngineCrashPoints(t *testing.T) {
 		t.Fatalf("start: %s %s", out, errs)
 	}
 	runID := strings.TrimSpace(out)
-	waitFor(t, "the server to kill itself at the crash point", 20*time.Second, func() bool {
-		return n.cmd.ProcessState != nil || !alive(n)
-	})
-	n.stopped = true
-	_ = n.cmd.Wait()
+	n.waitGone(20 * time.Second) // it kills itself at the crash point
 	n.start()
 	// The calls claimed before the crash were POSTs: the engine cannot know
 	// whether they took effect and asks a person instead of sending them
@@ -176,14 +172,6 @@ func TestEngineCrashPoints(t *testing.T) {
 	}
 }
 
-func alive(n *node) bool {
-	resp, err := http.Get("http://" + n.http + "/healthz")
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return true
-}
 
 const loopPlaybook = `id: playbook--6f1d3c2b-8e4a-4b5c-9d6e-2a3b4c5d6e7f
 name: Crash in a loop
@@ -241,9 +229,7 @@ func TestEngineCrashBeforeTheCallInsideALoop(t *testing.T) {
 	// The crash point may come before the server answers the start: the
 	// run is durable from the moment it was started, so find it afterwards.
 	run(append([]string{"playbook", "run", "playbook--6f1d3c2b-8e4a-4b5c-9d6e-2a3b4c5d6e7f", "--input", in}, srv...)...)
-	waitFor(t, "the server to kill itself at the crash point", 20*time.Second, func() bool { return !alive(n) })
-	n.stopped = true
-	_ = n.cmd.Wait()
+	n.waitGone(20 * time.Second) // it kills itself at the crash point
 	n.start()
 	out, _, _ := run(append([]string{"run", "list", "--output", "json"}, srv...)...)
 	var runs []struct{ ID string }

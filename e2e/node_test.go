@@ -38,14 +38,20 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freePort(t *testing.T) string {
+// freePorts returns n distinct free loopback addresses. The listeners stay
+// open until all are chosen, so no address is handed out twice.
+func freePorts(t *testing.T, n int) []string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var out []string
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		out = append(out, l.Addr().String())
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return out
 }
 
 // node is one riposte serve process on its own data directory and ports.
@@ -56,6 +62,7 @@ type node struct {
 	http    string
 	syslog  string
 	cmd     *exec.Cmd
+	exited  chan struct{} // closed when the process ended
 	log     *bytes.Buffer
 	token   string
 	stopped bool
@@ -64,7 +71,8 @@ type node struct {
 func newNode(t *testing.T, extraYAML string) *node {
 	t.Helper()
 	dir := t.TempDir()
-	n := &node{t: t, data: filepath.Join(dir, "data"), http: freePort(t), syslog: freePort(t)}
+	ports := freePorts(t, 3)
+	n := &node{t: t, data: filepath.Join(dir, "data"), http: ports[0], syslog: ports[1]}
 	// UDP needs the same port free; a TCP-free port almost always is.
 	n.config = filepath.Join(dir, "riposte.yaml")
 	cfg := fmt.Sprintf(`data: %s
@@ -77,7 +85,7 @@ nats:
 ingest:
   syslog:
     listen: %s
-%s`, n.data, n.http, freePort(t), n.syslog, extraYAML)
+%s`, n.data, n.http, ports[2], n.syslog, extraYAML)
 	if err := os.WriteFile(n.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -93,6 +101,8 @@ func (n *node) start() {
 	if err := n.cmd.Start(); err != nil {
 		n.t.Fatal(err)
 	}
+	n.exited = make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(n.cmd, n.exited)
 	n.stopped = false
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
@@ -110,7 +120,7 @@ func (n *node) start() {
 				return
 			}
 		}
-		if n.cmd.ProcessState != nil {
+		if n.gone() {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -124,14 +134,34 @@ func (n *node) stop(sig syscall.Signal) {
 	}
 	n.stopped = true
 	_ = n.cmd.Process.Signal(sig)
-	done := make(chan struct{})
-	go func() { _ = n.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-n.exited:
 	case <-time.After(30 * time.Second):
 		_ = n.cmd.Process.Kill()
-		<-done
+		<-n.exited
 		n.t.Errorf("riposte did not stop on %v within 30s", sig)
+	}
+}
+
+// gone reports whether the process has ended.
+func (n *node) gone() bool {
+	select {
+	case <-n.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitGone waits for a process that is ending by itself (a crash test's
+// self-inflicted SIGKILL) and marks the node stopped.
+func (n *node) waitGone(d time.Duration) {
+	n.t.Helper()
+	select {
+	case <-n.exited:
+		n.stopped = true
+	case <-time.After(d):
+		n.t.Fatalf("riposte did not exit within %v; log:\n%s", d, n.log)
 	}
 }
 
