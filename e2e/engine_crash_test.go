@@ -172,7 +172,6 @@ func TestEngineCrashPoints(t *testing.T) {
 	}
 }
 
-
 const loopPlaybook = `id: playbook--6f1d3c2b-8e4a-4b5c-9d6e-2a3b4c5d6e7f
 name: Crash in a loop
 modified: 2026-11-26T00:00:00Z
