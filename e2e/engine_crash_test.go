@@ -103,13 +103,18 @@ func TestEngineCrashPoints(t *testing.T) {
 	os.Unsetenv("RIPOSTE_TEST_CRASH_AT")
 	in := filepath.Join(t.TempDir(), "in.json")
 	os.WriteFile(in, []byte(fmt.Sprintf(`{"url": %q}`, hs.URL)), 0o644)
-	out, errs, code := run(append([]string{"playbook", "run", "playbook--5e0c2b9a-7d41-4c3e-8f6a-1b2c3d4e5f60", "--input", in}, srv...)...)
-	if code != 0 {
-		t.Fatalf("start: %s %s", out, errs)
-	}
-	runID := strings.TrimSpace(out)
+	// The crash point may come before the server answers the start: the
+	// run is durable from the moment it was started, so find it afterwards.
+	run(append([]string{"playbook", "run", "playbook--5e0c2b9a-7d41-4c3e-8f6a-1b2c3d4e5f60", "--input", in}, srv...)...)
 	n.waitGone(20 * time.Second) // it kills itself at the crash point
 	n.start()
+	listed, _, _ := run(append([]string{"run", "list", "--output", "json"}, srv...)...)
+	var started []struct{ ID string }
+	json.Unmarshal([]byte(listed), &started)
+	if len(started) != 1 {
+		t.Fatalf("runs after the crash: %s", listed)
+	}
+	runID := started[0].ID
 	// The calls claimed before the crash were POSTs: the engine cannot know
 	// whether they took effect and asks a person instead of sending them
 	// again. The person checks the receiver: what it got happened (approve),
