@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -51,4 +52,36 @@ func openData(data string) (*store.DB, error) {
 		return nil, &exitError{code: 2, err: err}
 	}
 	return db, nil
+}
+
+// printList fetches one list from the server and prints it as JSON or as a
+// table, so every list command reads and fails the same way. key names the
+// answer's field that holds the list; header is the tab-separated columns.
+func printList[T any](c *cobra.Command, server, token, output, path, key, header string, row func(w io.Writer, item T)) error {
+	if err := checkOutput(output); err != nil {
+		return err
+	}
+	cl, err := newClient(server, token)
+	if err != nil {
+		return err
+	}
+	var res map[string]json.RawMessage
+	if err := cl.call("GET", path, nil, &res); err != nil {
+		return err
+	}
+	var items []T
+	if raw, ok := res[key]; ok {
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return fmt.Errorf("server's %s: %w", key, err)
+		}
+	}
+	if output == "json" {
+		return writeJSON(c.OutOrStdout(), items)
+	}
+	tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, it := range items {
+		row(tw, it)
+	}
+	return tw.Flush()
 }

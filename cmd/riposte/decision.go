@@ -2,8 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/url"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,39 +20,21 @@ func decisionCmd() *cobra.Command {
 		Short: "Active decisions (--all for expired and reverted ones too)",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			cl, err := newClient(server, token)
-			if err != nil {
-				return err
-			}
 			path := "/api/v1/decisions"
 			if all {
 				path += "?all=1"
 			}
-			var res struct {
-				Decisions []decision.Decision `json:"decisions"`
-			}
-			if err := cl.call("GET", path, nil, &res); err != nil {
-				return err
-			}
-			if output == "json" {
-				return writeJSON(c.OutOrStdout(), res.Decisions)
-			}
-			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tKIND\tTARGET\tHOST\tEXPIRES\tOFFENSE\tOWNER\tREASON")
-			for _, d := range res.Decisions {
-				exp := "until reverted"
-				if !d.Expires.IsZero() {
-					exp = d.Expires.Format(time.RFC3339)
-				}
-				if d.RevertedAt != nil {
-					exp = "reverted " + d.RevertedAt.Format(time.RFC3339)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Kind, d.Target, dash(d.Host), exp, d.Offense, d.Owner, d.Reason)
-			}
-			return tw.Flush()
+			return printList(c, server, token, output, path, "decisions", "ID\tKIND\tTARGET\tHOST\tEXPIRES\tOFFENSE\tOWNER\tREASON",
+				func(w io.Writer, d decision.Decision) {
+					exp := "until reverted"
+					if !d.Expires.IsZero() {
+						exp = d.Expires.Format(time.RFC3339)
+					}
+					if d.RevertedAt != nil {
+						exp = "reverted " + d.RevertedAt.Format(time.RFC3339)
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Kind, d.Target, dash(d.Host), exp, d.Offense, d.Owner, d.Reason)
+				})
 		},
 	}
 	list.Flags().BoolVar(&all, "all", false, "include expired and reverted decisions")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strings"
@@ -28,35 +29,17 @@ func incidentCmd() *cobra.Command {
 		Short: "The queue: open incidents, priority first, then oldest first",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			cl, err := newClient(server, token)
-			if err != nil {
-				return err
-			}
 			q := url.Values{"limit": {fmt.Sprint(limit)}}
 			for k, v := range map[string]string{"status": status, "priority": priority, "assignee": assignee} {
 				if v != "" {
 					q.Set(k, v)
 				}
 			}
-			var res struct {
-				Incidents []alarm.Incident `json:"incidents"`
-			}
-			if err := cl.call("GET", "/api/v1/incidents?"+q.Encode(), nil, &res); err != nil {
-				return err
-			}
-			if output == "json" {
-				return writeJSON(c.OutOrStdout(), res.Incidents)
-			}
-			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tPRIO\tSTATUS\tAGE\tALERTS\tASSIGNEE\tTITLE")
-			for _, in := range res.Incidents {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", in.ID, in.Priority, in.Status,
-					time.Since(in.CreatedAt).Round(time.Second), in.AlertCount, dash(in.Assignee), in.Title)
-			}
-			return tw.Flush()
+			return printList(c, server, token, output, "/api/v1/incidents?"+q.Encode(), "incidents", "ID\tPRIO\tSTATUS\tAGE\tALERTS\tASSIGNEE\tTITLE",
+				func(w io.Writer, in alarm.Incident) {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", in.ID, in.Priority, in.Status,
+						time.Since(in.CreatedAt).Round(time.Second), in.AlertCount, dash(in.Assignee), in.Title)
+				})
 		},
 	})
 	outputFlag(list, &output)
@@ -203,32 +186,14 @@ func assetCmd() *cobra.Command {
 		Short: "List assets",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			cl, err := newClient(server, token)
-			if err != nil {
-				return err
-			}
 			path := "/api/v1/assets"
 			if discovered {
 				path += "?discovered=1"
 			}
-			var res struct {
-				Assets []alarm.Asset `json:"assets"`
-			}
-			if err := cl.call("GET", path, nil, &res); err != nil {
-				return err
-			}
-			if output == "json" {
-				return writeJSON(c.OutOrStdout(), res.Assets)
-			}
-			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "KIND\tNAME\tCRIT\tOWNER\tDISCOVERED\tLAST SEEN")
-			for _, a := range res.Assets {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%v\t%s\n", a.Kind, a.Name, a.Criticality, dash(a.Owner), a.Discovered, a.LastSeen.Format(time.RFC3339))
-			}
-			return tw.Flush()
+			return printList(c, server, token, output, path, "assets", "KIND\tNAME\tCRIT\tOWNER\tDISCOVERED\tLAST SEEN",
+				func(w io.Writer, a alarm.Asset) {
+					fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%v\t%s\n", a.Kind, a.Name, a.Criticality, dash(a.Owner), a.Discovered, a.LastSeen.Format(time.RFC3339))
+				})
 		},
 	}
 	serverFlags(list, &server, &token)

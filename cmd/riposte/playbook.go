@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -251,28 +251,10 @@ func playbookCmd() *cobra.Command {
 		Short: "List the server's playbooks",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			cl, err := newClient(server, token)
-			if err != nil {
-				return err
-			}
-			var res struct {
-				Playbooks []rulestore.Rule `json:"playbooks"`
-			}
-			if err := cl.call("GET", "/api/v1/playbooks", nil, &res); err != nil {
-				return err
-			}
-			if output == "json" {
-				return writeJSON(c.OutOrStdout(), res.Playbooks)
-			}
-			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tVERSION\tENABLED\tNAME")
-			for _, p := range res.Playbooks {
-				fmt.Fprintf(tw, "%s\t%d\t%v\t%s\n", p.ID, p.Current, p.Enabled, p.Title)
-			}
-			return tw.Flush()
+			return printList(c, server, token, output, "/api/v1/playbooks", "playbooks", "ID\tVERSION\tENABLED\tNAME",
+				func(w io.Writer, p rulestore.Rule) {
+					fmt.Fprintf(w, "%s\t%d\t%v\t%s\n", p.ID, p.Current, p.Enabled, p.Title)
+				})
 		},
 	}
 	serverFlags(list, &server, &token)
@@ -289,28 +271,10 @@ func runCmd() *cobra.Command {
 		Short: "Runs, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			cl, err := newClient(server, token)
-			if err != nil {
-				return err
-			}
-			var res struct {
-				Runs []engine.RunInfo `json:"runs"`
-			}
-			if err := cl.call("GET", "/api/v1/runs?status="+url.QueryEscape(status), nil, &res); err != nil {
-				return err
-			}
-			if output == "json" {
-				return writeJSON(c.OutOrStdout(), res.Runs)
-			}
-			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "RUN\tSTATUS\tPLAYBOOK\tVERSION\tUPDATED")
-			for _, r := range res.Runs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", r.ID, r.Status, r.PlaybookID, r.Version, r.Updated.Format("2006-01-02 15:04:05"))
-			}
-			return tw.Flush()
+			return printList(c, server, token, output, "/api/v1/runs?status="+url.QueryEscape(status), "runs", "RUN\tSTATUS\tPLAYBOOK\tVERSION\tUPDATED",
+				func(w io.Writer, r engine.RunInfo) {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\n", r.ID, r.Status, r.PlaybookID, r.Version, r.Updated.Format("2006-01-02 15:04:05"))
+				})
 		},
 	}
 	list.Flags().StringVar(&status, "status", "", "only runs in this status")
@@ -365,28 +329,10 @@ func approvalCmd() *cobra.Command {
 		Short: "Open approvals (--state all for every one)",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			cl, err := newClient(server, token)
-			if err != nil {
-				return err
-			}
-			var res struct {
-				Approvals []engine.Inquiry `json:"approvals"`
-			}
-			if err := cl.call("GET", "/api/v1/approvals?state="+url.QueryEscape(state), nil, &res); err != nil {
-				return err
-			}
-			if output == "json" {
-				return writeJSON(c.OutOrStdout(), res.Approvals)
-			}
-			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTATE\tRUN\tDEADLINE\tQUESTION")
-			for _, a := range res.Approvals {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.ID, a.State, a.RunID, a.Deadline.Format("2006-01-02 15:04"), a.Question)
-			}
-			return tw.Flush()
+			return printList(c, server, token, output, "/api/v1/approvals?state="+url.QueryEscape(state), "approvals", "ID\tSTATE\tRUN\tDEADLINE\tQUESTION",
+				func(w io.Writer, a engine.Inquiry) {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", a.ID, a.State, a.RunID, a.Deadline.Format("2006-01-02 15:04"), a.Question)
+				})
 		},
 	}
 	list.Flags().StringVar(&state, "state", "open", "open, answered, expired, cancelled or all")

@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strconv"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -29,28 +29,10 @@ func rulesServerCmds() []*cobra.Command {
 		Short: "List the rules in the server's store",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			cl, err := newClient(server, token)
-			if err != nil {
-				return err
-			}
-			var res struct {
-				Rules []rulestore.Rule `json:"rules"`
-			}
-			if err := cl.call("GET", "/api/v1/rules", nil, &res); err != nil {
-				return err
-			}
-			if output == "json" {
-				return writeJSON(c.OutOrStdout(), res.Rules)
-			}
-			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tVERSION\tENABLED\tKIND\tTITLE")
-			for _, r := range res.Rules {
-				fmt.Fprintf(tw, "%s\t%d\t%v\t%s\t%s\n", r.ID, r.Current, r.Enabled, r.Kind, r.Title)
-			}
-			return tw.Flush()
+			return printList(c, server, token, output, "/api/v1/rules", "rules", "ID\tVERSION\tENABLED\tKIND\tTITLE",
+				func(w io.Writer, r rulestore.Rule) {
+					fmt.Fprintf(w, "%s\t%d\t%v\t%s\t%s\n", r.ID, r.Current, r.Enabled, r.Kind, r.Title)
+				})
 		},
 	})
 	outputFlag(list, &output)
@@ -86,28 +68,10 @@ func rulesServerCmds() []*cobra.Command {
 		Short: "List every version of a rule with author, time and reason",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			cl, err := newClient(server, token)
-			if err != nil {
-				return err
-			}
-			var res struct {
-				Versions []rulestore.Version `json:"versions"`
-			}
-			if err := cl.call("GET", "/api/v1/rules/"+url.PathEscape(args[0])+"/versions", nil, &res); err != nil {
-				return err
-			}
-			if output == "json" {
-				return writeJSON(c.OutOrStdout(), res.Versions)
-			}
-			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "VERSION\tAUTHOR\tTIME\tREASON")
-			for _, v := range res.Versions {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", v.Version, v.Author, v.CreatedAt.Format("2006-01-02 15:04:05"), v.Reason)
-			}
-			return tw.Flush()
+			return printList(c, server, token, output, "/api/v1/rules/"+url.PathEscape(args[0])+"/versions", "versions", "VERSION\tAUTHOR\tTIME\tREASON",
+				func(w io.Writer, v rulestore.Version) {
+					fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", v.Version, v.Author, v.CreatedAt.Format("2006-01-02 15:04:05"), v.Reason)
+				})
 		},
 	})
 	outputFlag(history, &output)
