@@ -151,18 +151,7 @@ func (p *Playbook) cacaoNode() (*node, bool) {
 		created = p.Modified
 	}
 	b.time("created", created)
-	b.time("modified", p.Modified)
-	b.boolean("revoked", p.Revoked)
-	b.time("valid_from", p.ValidFrom)
-	b.time("valid_until", p.ValidUntil)
-	b.strs("derived_from", p.DerivedFrom)
-	b.strs("related_to", p.RelatedTo)
-	b.integer("priority", int64(p.Priority))
-	b.integer("severity", int64(p.Severity))
-	b.integer("impact", int64(p.Impact))
-	b.strs("industry_sectors", p.IndustrySectors)
-	b.strs("labels", p.Labels)
-	b.set("external_references", extRefsNode(p.ExternalReferences))
+	playbookMeta(b, p)
 	b.strs("markings", p.Markings)
 	b.set("playbook_variables", variablesNode(p.Variables))
 	b.str("workflow_start", p.WorkflowStart)
@@ -583,4 +572,21 @@ func (m *EventMatch) node() *node {
 	b.integer("min_criticality", int64(m.MinCriticality))
 	b.str("condition", m.Condition)
 	return b.n
+}
+
+// playbookMeta writes the playbook properties that both export formats
+// carry under the same names, in the same order.
+func playbookMeta(b *obuilder, p *Playbook) {
+	b.time("modified", p.Modified)
+	b.boolean("revoked", p.Revoked)
+	b.time("valid_from", p.ValidFrom)
+	b.time("valid_until", p.ValidUntil)
+	b.strs("derived_from", p.DerivedFrom)
+	b.strs("related_to", p.RelatedTo)
+	b.integer("priority", int64(p.Priority))
+	b.integer("severity", int64(p.Severity))
+	b.integer("impact", int64(p.Impact))
+	b.strs("industry_sectors", p.IndustrySectors)
+	b.strs("labels", p.Labels)
+	b.set("external_references", extRefsNode(p.ExternalReferences))
 }

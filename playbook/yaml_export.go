@@ -131,18 +131,7 @@ func (p *Playbook) yamlNode() *node {
 	if !p.Created.Equal(p.Modified) {
 		b.time("created", p.Created)
 	}
-	b.time("modified", p.Modified)
-	b.boolean("revoked", p.Revoked)
-	b.time("valid_from", p.ValidFrom)
-	b.time("valid_until", p.ValidUntil)
-	b.strs("derived_from", p.DerivedFrom)
-	b.strs("related_to", p.RelatedTo)
-	b.integer("priority", int64(p.Priority))
-	b.integer("severity", int64(p.Severity))
-	b.integer("impact", int64(p.Impact))
-	b.strs("industry_sectors", p.IndustrySectors)
-	b.strs("labels", p.Labels)
-	b.set("external_references", extRefsNode(p.ExternalReferences))
+	playbookMeta(b, p)
 
 	// Markings: a canonical TLP marking listed last becomes `tlp:`.
 	markings := p.Markings
