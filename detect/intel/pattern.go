@@ -56,6 +56,9 @@ type patError struct {
 
 func (e *patError) Error() string { return fmt.Sprintf("offset %d: %s", e.pos, e.msg) }
 
+// punct maps the one-character tokens of a STIX pattern to their kinds.
+var punct = [256]tokKind{'[': tLBrack, ']': tRBrack, '(': tLParen, ')': tRParen, ',': tComma, ':': tColon, '.': tDot, '*': tStar}
+
 func lexPattern(s string) ([]token, error) {
 	var toks []token
 	for i := 0; i < len(s); {
@@ -63,29 +66,8 @@ func lexPattern(s string) ([]token, error) {
 		switch {
 		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
 			i++
-		case c == '[':
-			toks = append(toks, token{tLBrack, "[", i})
-			i++
-		case c == ']':
-			toks = append(toks, token{tRBrack, "]", i})
-			i++
-		case c == '(':
-			toks = append(toks, token{tLParen, "(", i})
-			i++
-		case c == ')':
-			toks = append(toks, token{tRParen, ")", i})
-			i++
-		case c == ',':
-			toks = append(toks, token{tComma, ",", i})
-			i++
-		case c == ':':
-			toks = append(toks, token{tColon, ":", i})
-			i++
-		case c == '.':
-			toks = append(toks, token{tDot, ".", i})
-			i++
-		case c == '*':
-			toks = append(toks, token{tStar, "*", i})
+		case punct[c] != 0:
+			toks = append(toks, token{punct[c], string(c), i})
 			i++
 		case c == '=' || c == '!' || c == '<' || c == '>':
 			op := string(c)
