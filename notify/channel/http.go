@@ -303,3 +303,18 @@ func (h *TextHook) PostJSON(ctx context.Context, payload any) error {
 	}
 	return nil
 }
+
+// Render renders msgs with the hook's template, trimmed; a template that
+// renders to nothing still yields a message so the receiver is not left
+// with an empty post.
+func (h *TextHook) Render(msgs []Message) (string, error) {
+	text, err := h.Text.Render(h.Name, msgs)
+	if err != nil {
+		return "", err
+	}
+	text = strings.TrimSpace(text)
+	if text == "" {
+		text = "Riposte notification"
+	}
+	return text, nil
+}

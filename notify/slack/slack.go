@@ -114,13 +114,9 @@ func (c *Channel) Send(ctx context.Context, msgs []channel.Message) error {
 
 // Payload renders msgs.
 func (c *Channel) Payload(msgs []channel.Message) (Payload, error) {
-	text, err := c.h.Text.Render(c.h.Name, msgs)
+	text, err := c.h.Render(msgs)
 	if err != nil {
 		return Payload{}, err
-	}
-	text = strings.TrimSpace(text)
-	if text == "" {
-		text = "Riposte notification"
 	}
 	p := Payload{Text: cut(text, maxSection)}
 	for _, chunk := range split(text, maxSection) {

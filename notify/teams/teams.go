@@ -153,13 +153,9 @@ func (c *Channel) Send(ctx context.Context, msgs []channel.Message) error {
 // Payload renders msgs as a card: the template's first line is the
 // heading (red for P1, amber for P2), each further line a TextBlock.
 func (c *Channel) Payload(msgs []channel.Message) (Payload, error) {
-	text, err := c.h.Text.Render(c.h.Name, msgs)
+	text, err := c.h.Render(msgs)
 	if err != nil {
 		return Payload{}, err
-	}
-	text = strings.TrimSpace(text)
-	if text == "" {
-		text = "Riposte notification"
 	}
 	if utf8.RuneCountInString(text) > maxText {
 		text = string([]rune(text)[:maxText-1]) + "…"
