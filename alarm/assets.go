@@ -282,3 +282,46 @@ func (s *Store) Assets(ctx context.Context, all bool) ([]*Asset, error) {
 	}
 	return out, rows.Err()
 }
+
+// AgentHost records that a host agent runs on a host: the host becomes an
+// asset (discovered, if nobody declared it) carrying the agent's id and
+// addresses; declared criticality, owner and tags are kept.
+func (s *Service) AgentHost(ctx context.Context, hostname, agentID string, addresses []string) error {
+	now := time.Now().UTC()
+	name := strings.ToLower(hostname)
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var doc string
+		var discovered int
+		a := &Asset{Kind: "host", Name: name, Discovered: true, FirstSeen: now}
+		err := tx.QueryRowContext(ctx, `SELECT doc, discovered FROM assets WHERE kind = 'host' AND name = ?`, name).Scan(&doc, &discovered)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		default:
+			if err := json.Unmarshal([]byte(doc), a); err != nil {
+				return err
+			}
+			a.Discovered = discovered == 1
+		}
+		a.Agent, a.Addresses, a.LastSeen = agentID, addresses, now
+		b, _ := json.Marshal(a)
+		d := 0
+		if a.Discovered {
+			d = 1
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO assets (kind, name, criticality, discovered, first_seen, last_seen, doc)
+			VALUES ('host',?,?,?,?,?,?) ON CONFLICT (kind, name) DO UPDATE SET last_seen = excluded.last_seen, doc = excluded.doc`,
+			name, a.Criticality, d, ns(a.FirstSeen), ns(now), string(b))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	all, err := s.store.Assets(ctx, true)
+	if err != nil {
+		return err
+	}
+	s.inv.Replace(all)
+	return nil
+}

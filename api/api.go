@@ -16,6 +16,7 @@ import (
 	"github.com/riposte-soar/riposte/auth"
 	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/eventstore"
+	"github.com/riposte-soar/riposte/fleet"
 	"github.com/riposte-soar/riposte/internal/httpjson"
 	"github.com/riposte-soar/riposte/respond"
 )
@@ -31,7 +32,11 @@ type Deps struct {
 	Alarm     *alarm.Service
 	Respond   *respond.Service
 	Decisions *decision.Store
-	Metrics   http.Handler // Prometheus exposition
+	// Fleet manages host agents; AgentBusURL says which bus address an
+	// enrolling agent should dial, given its enrollment request.
+	Fleet       *fleet.Fleet
+	AgentBusURL func(*http.Request) string
+	Metrics     http.Handler // Prometheus exposition
 	// Ready reports nil when the node can take traffic.
 	Ready   func(context.Context) error
 	Log     *slog.Logger
@@ -89,6 +94,7 @@ func New(d Deps) *Server {
 	s.routes = append(s.routes, s.alarmRoutes()...)
 	s.routes = append(s.routes, s.respondRoutes()...)
 	s.routes = append(s.routes, s.decisionRoutes()...)
+	s.routes = append(s.routes, s.agentRoutes()...)
 	return s
 }
 

@@ -1,12 +1,14 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
 
 	"github.com/riposte-soar/riposte/auth"
 	"github.com/riposte-soar/riposte/decision"
+	"github.com/riposte-soar/riposte/fleet"
 	"github.com/riposte-soar/riposte/internal/httpjson"
 )
 
@@ -58,7 +60,17 @@ func (s *Server) addDecision(w http.ResponseWriter, r *http.Request, c *Caller) 
 		badRequest(w, "decision: %v", err)
 		return
 	}
-	httpjson.Write(w, http.StatusCreated, d)
+	out := struct {
+		decision.Decision
+		// Agents are the enforcing agents' verified answers.
+		Agents []fleet.Outcome `json:"agents,omitempty"`
+	}{Decision: d}
+	if s.d.Fleet != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		out.Agents = s.d.Fleet.Await(ctx, d, true)
+		cancel()
+	}
+	httpjson.Write(w, http.StatusCreated, out)
 }
 
 func (s *Server) revertDecision(w http.ResponseWriter, r *http.Request, c *Caller) {

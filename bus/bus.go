@@ -35,6 +35,9 @@ type Config struct {
 	SyncAlways bool
 	// MaxPayload is the largest message in bytes.
 	MaxPayload int32
+	// Auth, when set, decides who may connect to the embedded server
+	// (host agents, each with its own permissions); it must admit User.
+	Auth server.Authentication
 }
 
 // Bus is a connection to JetStream, and the embedded server if there is one.
@@ -80,6 +83,10 @@ func Start(cfg Config, log *slog.Logger) (*Bus, error) {
 			NoSigs:             true,
 			NoLog:              true,
 			JetStreamMaxMemory: 256 << 20,
+		}
+		if cfg.Auth != nil {
+			sopts.Username, sopts.Password = "", ""
+			sopts.CustomClientAuthentication = cfg.Auth
 		}
 		srv, err := server.NewServer(sopts)
 		if err != nil {

@@ -7,6 +7,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -39,6 +40,26 @@ type Config struct {
 	Connectors Raw `yaml:"connectors"`
 	// Respond configures the playbook engine and its connectors.
 	Respond Respond `yaml:"respond"`
+	// Agents configures the host agents' side of the server.
+	Agents Agents `yaml:"agents"`
+}
+
+// Agents configures how host agents reach this server.
+type Agents struct {
+	// NATSURL is the bus address agents connect to, as they can reach it
+	// (default: the host they enrolled through and the bus port). The
+	// embedded bus must listen where agents can reach it (nats.listen).
+	NATSURL string `yaml:"nats_url"`
+	// Permitted are addresses an isolated host may still reach besides
+	// this server (DNS resolvers, a jump host).
+	Permitted []string `yaml:"permitted"`
+	// CommandTTL is how long a signed command stays valid (default 5m).
+	CommandTTL Duration `yaml:"command_ttl"`
+	// Ban is the repeat-offender schedule of deny decisions: the nth
+	// decision about a target within BanWindow lasts Ban[min(n,len)-1]
+	// (default 1h, 24h, 168h, 720h within 720h).
+	Ban       []Duration `yaml:"ban_schedule"`
+	BanWindow Duration   `yaml:"ban_window"`
 }
 
 // Respond configures playbook execution.
@@ -383,6 +404,24 @@ func (c *Config) Validate(lines map[string]int) Problems {
 		bad("nats.max_payload", "%s is outside 64KiB..64MiB", c.NATS.MaxPayload)
 	}
 	oneOf("database.sync", c.Database.Sync, "full", "normal")
+	if u := c.Agents.NATSURL; u != "" && !strings.HasPrefix(u, "nats://") && !strings.HasPrefix(u, "tls://") {
+		bad("agents.nats_url", "%q must start with nats:// or tls://", u)
+	}
+	for i, p := range c.Agents.Permitted {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				bad(fmt.Sprintf("agents.permitted[%d]", i), "%q is not an address or CIDR", p)
+			}
+		}
+	}
+	if t := c.Agents.CommandTTL.D(); t < 0 || t > 24*time.Hour {
+		bad("agents.command_ttl", "%s is outside 0..24h", t)
+	}
+	for i, d := range c.Agents.Ban {
+		if d.D() <= 0 {
+			bad(fmt.Sprintf("agents.ban_schedule[%d]", i), "%s must be positive", d)
+		}
+	}
 	in := &c.Ingest
 	if in.MaxEventBytes < 256 {
 		bad("ingest.max_event_bytes", "%s is too small (at least 256B)", in.MaxEventBytes)

@@ -71,6 +71,19 @@ type Result struct {
 	// Commands lists what was (or, simulated, would be) sent: an HTTP
 	// request line, an OpenC2 command, an argv. Secrets never appear here.
 	Commands []string `json:"commands,omitempty"`
+	// Undo says how to reverse what the call did (unblock what it
+	// blocked, restore what it quarantined); recovery of an incident
+	// runs the undos of its calls in reverse order.
+	Undo *Undo `json:"undo,omitempty"`
+}
+
+// Undo is the call that reverses another.
+type Undo struct {
+	Connector string         `json:"connector"`
+	Operation string         `json:"operation"`
+	Args      map[string]any `json:"args"`
+	// Summary says what the undo restores, for the timeline.
+	Summary string `json:"summary"`
 }
 
 // Connector is implemented by every connector.

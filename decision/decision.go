@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/riposte-soar/riposte/audit"
@@ -42,7 +43,9 @@ type Decision struct {
 	Expires time.Time `json:"expires,omitempty"`
 	// Offense counts this target's decisions, this one included, within
 	// the repeat window: it chose the ban's length.
-	Offense    int        `json:"offense"`
+	Offense int `json:"offense"`
+	// Rule is the decision's SLPF rule number on every agent enforcing it.
+	Rule       int64      `json:"rule"`
 	RevertedAt *time.Time `json:"reverted_at,omitempty"`
 	RevertedBy string     `json:"reverted_by,omitempty"`
 	RevertNote string     `json:"revert_reason,omitempty"`
@@ -71,6 +74,26 @@ var ErrNotFound = errors.New("not found")
 type Store struct {
 	db       *store.DB
 	schedule Schedule
+	mu       sync.Mutex
+	watchers []func(Decision)
+}
+
+// Watch calls fn after every committed change (added, reverted, expired),
+// so host agents learn of it at once rather than at their next heartbeat.
+// fn must not block.
+func (s *Store) Watch(fn func(Decision)) {
+	s.mu.Lock()
+	s.watchers = append(s.watchers, fn)
+	s.mu.Unlock()
+}
+
+func (s *Store) changed(d Decision) {
+	s.mu.Lock()
+	ws := s.watchers
+	s.mu.Unlock()
+	for _, fn := range ws {
+		fn(d)
+	}
 }
 
 // New wraps the control database.
@@ -117,6 +140,7 @@ func (s *Store) Add(ctx context.Context, d Decision, ttl time.Duration, now time
 		return d, errors.New("a decision needs a reason")
 	}
 	d.ID, d.Start = event.NewID(now), now
+	var superseded []Decision
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM decisions WHERE target = ? AND created_at >= ?`,
@@ -124,6 +148,9 @@ func (s *Store) Add(ctx context.Context, d Decision, ttl time.Duration, now time
 			return err
 		}
 		d.Offense = n + 1
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(rule), 0) + 1 FROM decisions`).Scan(&d.Rule); err != nil {
+			return err
+		}
 		switch {
 		case !d.Expires.IsZero():
 		case ttl > 0:
@@ -131,15 +158,56 @@ func (s *Store) Add(ctx context.Context, d Decision, ttl time.Duration, now time
 		case ttl == 0 && len(s.schedule.Durations) > 0:
 			d.Expires = now.Add(s.schedule.Durations[min(d.Offense, len(s.schedule.Durations))-1])
 		}
+		// A re-ban replaces the active decision on the same target and
+		// scope, keeping the later expiry, so each target has one rule on
+		// the hosts and the kernel timeout is extended rather than left
+		// to run out under a newer ban.
+		rows, err := tx.QueryContext(ctx, `SELECT doc FROM decisions WHERE kind = ? AND target = ? AND host = ? AND reverted_at = 0 AND (expires_at = 0 OR expires_at > ?)`,
+			d.Kind, d.Target, d.Host, ns(now))
+		if err != nil {
+			return err
+		}
+		superseded = superseded[:0]
+		for rows.Next() {
+			var doc string
+			var o Decision
+			if err := rows.Scan(&doc); err == nil && json.Unmarshal([]byte(doc), &o) == nil {
+				superseded = append(superseded, o)
+			}
+		}
+		rows.Close()
+		for i, o := range superseded {
+			if o.Expires.IsZero() || (!d.Expires.IsZero() && o.Expires.After(d.Expires)) {
+				d.Expires = o.Expires
+			}
+			o.RevertedAt, o.RevertedBy, o.RevertNote = &now, "system", "superseded by "+d.ID
+			b, _ := json.Marshal(o)
+			if _, err := tx.ExecContext(ctx, `UPDATE decisions SET reverted_at = ?, doc = ? WHERE id = ?`, ns(now), string(b), o.ID); err != nil {
+				return err
+			}
+			a, _ := json.Marshal(map[string]string{"superseded_by": d.ID})
+			if err := audit.AppendTx(ctx, tx, "system", "decision.supersede", "decision:"+o.ID, a); err != nil {
+				return err
+			}
+			superseded[i] = o
+		}
 		doc, _ := json.Marshal(d)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO decisions (id, kind, target, host, created_at, expires_at, reverted_at, doc)
-			VALUES (?,?,?,?,?,?,0,?)`, d.ID, d.Kind, d.Target, d.Host, ns(now), ns(d.Expires), string(doc)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO decisions (id, kind, target, host, created_at, expires_at, reverted_at, doc, rule)
+			VALUES (?,?,?,?,?,?,0,?,?)`, d.ID, d.Kind, d.Target, d.Host, ns(now), ns(d.Expires), string(doc), d.Rule); err != nil {
 			return err
 		}
 		b, _ := json.Marshal(map[string]any{"kind": d.Kind, "target": d.Target, "host": d.Host, "expires": d.Expires,
 			"offense": d.Offense, "reason": d.Reason, "incident": d.Incident})
 		return audit.AppendTx(ctx, tx, d.Owner, "decision.add", "decision:"+d.ID, b)
 	})
+	if err == nil {
+		// The new rule first, then the old one's removal: the target
+		// stays blocked throughout.
+		s.changed(d)
+		for _, o := range superseded {
+			s.changed(o)
+		}
+	}
 	return d, err
 }
 
@@ -168,7 +236,115 @@ func (s *Store) Revert(ctx context.Context, id, actor, reason string, now time.T
 		a, _ := json.Marshal(map[string]string{"reason": reason})
 		return audit.AppendTx(ctx, tx, actor, "decision.revert", "decision:"+id, a)
 	})
+	if err == nil {
+		s.changed(d)
+	}
 	return d, err
+}
+
+// Get returns one decision.
+func (s *Store) Get(ctx context.Context, id string) (Decision, error) {
+	var doc string
+	var d Decision
+	if err := s.db.R.QueryRowContext(ctx, `SELECT doc FROM decisions WHERE id = ?`, id).Scan(&doc); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return d, fmt.Errorf("decision %s: %w", id, ErrNotFound)
+		}
+		return d, err
+	}
+	return d, json.Unmarshal([]byte(doc), &d)
+}
+
+// Expire records, once each, the decisions whose time ran out by now: an
+// audit entry says the ban ended, and watchers are told so agents drop it
+// even if their kernel timeout has not fired (clocks differ). The record
+// lives in the database, so an expiry that came due while the server was
+// down is recorded when it starts: the timer is durable.
+func (s *Store) Expire(ctx context.Context, now time.Time) ([]Decision, error) {
+	var out []Decision
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT doc FROM decisions WHERE ended = 0 AND reverted_at = 0 AND expires_at != 0 AND expires_at <= ?
+			ORDER BY expires_at LIMIT 1000`, ns(now))
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var doc string
+			var d Decision
+			if err := rows.Scan(&doc); err != nil {
+				rows.Close()
+				return err
+			}
+			if err := json.Unmarshal([]byte(doc), &d); err != nil {
+				rows.Close()
+				return err
+			}
+			out = append(out, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, d := range out {
+			if _, err := tx.ExecContext(ctx, `UPDATE decisions SET ended = ? WHERE id = ?`, ns(now), d.ID); err != nil {
+				return err
+			}
+			a, _ := json.Marshal(map[string]any{"target": d.Target, "expires": d.Expires, "incident": d.Incident})
+			if err := audit.AppendTx(ctx, tx, "system", "decision.expire", "decision:"+d.ID, a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range out {
+		s.changed(d)
+	}
+	return out, nil
+}
+
+// RunExpiry records expiries every interval until ctx ends.
+func (s *Store) RunExpiry(ctx context.Context, interval time.Duration, onErr func(error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := s.Expire(ctx, time.Now().UTC()); err != nil && ctx.Err() == nil && onErr != nil {
+			onErr(err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// AppliesTo reports whether a host's agent must enforce d.
+func (d *Decision) AppliesTo(hostname string) bool {
+	switch d.Kind {
+	case DenyIP:
+		return d.Host == "" || strings.EqualFold(d.Host, hostname)
+	case ContainHost:
+		return strings.EqualFold(d.Target, hostname)
+	}
+	return false
+}
+
+// ForHost returns the active decisions a host's agent must enforce.
+func (s *Store) ForHost(ctx context.Context, hostname string, now time.Time) ([]Decision, error) {
+	all, err := s.List(ctx, false, now)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, d := range all {
+		if d.AppliesTo(hostname) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
 }
 
 // List returns decisions, newest first; only the active ones at now when

@@ -15,9 +15,16 @@ import (
 	"github.com/riposte-soar/riposte/alarm"
 	"github.com/riposte-soar/riposte/config"
 	"github.com/riposte-soar/riposte/connector"
+	"github.com/riposte-soar/riposte/connector/agent"
 	"github.com/riposte-soar/riposte/connector/all"
+	emailconn "github.com/riposte-soar/riposte/connector/email"
+	slackconn "github.com/riposte-soar/riposte/connector/slack"
 	"github.com/riposte-soar/riposte/connector/ssh"
+	teamsconn "github.com/riposte-soar/riposte/connector/teams"
+	webhookconn "github.com/riposte-soar/riposte/connector/webhook"
+	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/engine"
+	"github.com/riposte-soar/riposte/fleet"
 	"github.com/riposte-soar/riposte/respond"
 	"github.com/riposte-soar/riposte/rulestore"
 	"github.com/riposte-soar/riposte/store"
@@ -28,18 +35,26 @@ const EngineDB = "engine.db"
 
 // setupRespond builds the connector registry, the durable engine and the
 // playbook service.
-func setupRespond(ctx context.Context, cfg config.Config, ctl *store.DB, alarmSvc *alarm.Service, n *notifier, log *slog.Logger) (*respond.Service, error) {
+func setupRespond(ctx context.Context, cfg config.Config, ctl *store.DB, alarmSvc *alarm.Service, n *notifier, agents *fleet.Fleet, decisions *decision.Store, log *slog.Logger) (*respond.Service, error) {
 	reg := connector.NewRegistry()
-	deps := all.Deps{Incidents: alarmSvc}
+	deps := all.Deps{Incidents: alarmSvc, Agents: agents, Decisions: decisions}
 	deps.HTTP.AllowPrivate, deps.HTTP.AllowHosts = cfg.Respond.HTTP.AllowPrivate, cfg.Respond.HTTP.AllowHosts
 	if len(bytes.TrimSpace(cfg.Connectors.YAML)) > 0 {
 		var cc struct {
-			SSH *ssh.Config `yaml:"ssh"`
+			SSH     *ssh.Config         `yaml:"ssh"`
+			Email   *emailconn.Config   `yaml:"email"`
+			Webhook *webhookconn.Config `yaml:"webhook"`
+			Slack   *slackconn.Config   `yaml:"slack"`
+			Teams   *teamsconn.Config   `yaml:"teams"`
+			Agent   *agent.Config       `yaml:"agent"`
 		}
 		if err := yaml.UnmarshalWithOptions(cfg.Connectors.YAML, &cc, yaml.Strict()); err != nil {
 			return nil, fmt.Errorf("connectors (from line %d): %v", cfg.Connectors.Line, err)
 		}
-		deps.SSH = cc.SSH
+		deps.SSH, deps.Email, deps.Webhook, deps.Slack, deps.Teams = cc.SSH, cc.Email, cc.Webhook, cc.Slack, cc.Teams
+		if cc.Agent != nil {
+			deps.Agent = *cc.Agent
+		}
 	}
 	if n != nil && n.d != nil {
 		deps.Notifier = n.d

@@ -34,6 +34,7 @@ import (
 	"github.com/riposte-soar/riposte/detect"
 	"github.com/riposte-soar/riposte/event"
 	"github.com/riposte-soar/riposte/eventstore"
+	"github.com/riposte-soar/riposte/fleet"
 	"github.com/riposte-soar/riposte/ingest"
 	"github.com/riposte-soar/riposte/ingest/sources/file"
 	"github.com/riposte-soar/riposte/ingest/sources/httpin"
@@ -45,10 +46,12 @@ import (
 
 // Files in the data directory.
 const (
-	ControlDB     = "riposte.db"
-	EventsDB      = "events.db"
-	NATSDir       = "nats"
-	NATSPassword  = "nats.password"
+	ControlDB    = "riposte.db"
+	EventsDB     = "events.db"
+	NATSDir      = "nats"
+	NATSPassword = "nats.password"
+	// AgentKey signs the commands sent to host agents.
+	AgentKey      = "agent-signing.key"
 	AdminToken    = "admin.token"
 	TailStateDir  = "tail"
 	natsUser      = "riposte"
@@ -89,10 +92,21 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	if err != nil {
 		return err
 	}
+	decisions := decision.New(ctl, banSchedule(cfg.Agents))
+	agentKey, err := fleet.LoadOrCreateKey(filepath.Join(cfg.Data, AgentKey))
+	if err != nil {
+		return err
+	}
+	agents, err := fleet.New(ctx, fleet.Options{DB: ctl, Decisions: decisions, Key: agentKey, CommandTTL: cfg.Agents.CommandTTL.D(),
+		ServerAddresses: cfg.Agents.Permitted, Log: log})
+	if err != nil {
+		return fmt.Errorf("agents: %w", err)
+	}
 	bcfg := bus.Config{URL: cfg.NATS.URL, Listen: cfg.NATS.Listen, StoreDir: filepath.Join(cfg.Data, NATSDir),
-		User: natsUser, Password: password, SyncAlways: cfg.NATS.SyncAlways, MaxPayload: int32(cfg.NATS.MaxPayload)}
+		User: natsUser, Password: password, SyncAlways: cfg.NATS.SyncAlways, MaxPayload: int32(cfg.NATS.MaxPayload),
+		Auth: agents.Authenticator(natsUser, password)}
 	if cfg.NATS.URL != "" {
-		bcfg.User, bcfg.Password = "", ""
+		bcfg.User, bcfg.Password, bcfg.Auth = "", "", nil
 	}
 	b, err := bus.Start(bcfg, log)
 	if err != nil {
@@ -124,7 +138,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		return err
 	}
 	notifications := incidentEvents.n
-	responder, err := setupRespond(ctx, cfg, ctl, alarmSvc, notifications, log)
+	responder, err := setupRespond(ctx, cfg, ctl, alarmSvc, notifications, agents, decisions, log)
 	if err != nil {
 		return err
 	}
@@ -140,7 +154,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	consCtx, stopConsumers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopConsumers()
 	var consWG sync.WaitGroup
-	decisions := decision.New(ctl, decision.DefaultSchedule)
+	seen := agentAssets(alarmSvc, log)
+	agents.SetOnHeartbeat(seen)
+	if err := agents.Start(consCtx, b.Conn); err != nil {
+		return fmt.Errorf("agents: %w", err)
+	}
 	incidentEvents.respond = func(ev string, inc *alarm.Incident, text string) {
 		responder.OnIncident(consCtx, ev, inc, text)
 		if ev == "resolved" {
@@ -152,7 +170,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 			}
 		}
 	}
-	consWG.Add(6)
+	consWG.Add(7)
+	go func() {
+		defer consWG.Done()
+		decisions.RunExpiry(consCtx, time.Second, func(err error) { log.Error("decision expiry", "err", err) })
+	}()
 	go func() {
 		defer consWG.Done()
 		responder.RunSchedules(consCtx)
@@ -239,6 +261,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	a := api.New(api.Deps{
 		Tokens: tokens, Audit: auditLog, Events: events, Ingest: httpIngest,
 		Rules: det.manager, Alerts: detect.AlertReader{JS: b.JS}, Alarm: alarmSvc, Respond: responder, Decisions: decisions,
+		Fleet: agents, AgentBusURL: agentBusURL(cfg, b.ClientURL),
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		Ready: func(ctx context.Context) error {
 			if !b.Conn.IsConnected() {

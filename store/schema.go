@@ -129,4 +129,46 @@ var Control = []Migration{
 	);
 	CREATE INDEX decisions_target ON decisions (target, created_at);
 	CREATE INDEX decisions_active ON decisions (reverted_at, expires_at);`,
+	// rule numbers the decision for OpenC2 SLPF (insert_rule, delete
+	// slpf:rule_number); ended marks an expiry already recorded.
+	`ALTER TABLE decisions ADD COLUMN rule INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE decisions ADD COLUMN ended INTEGER NOT NULL DEFAULT 0;
+	CREATE INDEX decisions_ended ON decisions (ended, reverted_at, expires_at);`,
+	// Host agents: one-time enrollment tokens (hashes only) and enrolled
+	// agents with their public key and the hash of their bus credential.
+	`CREATE TABLE agent_tokens (
+		id         TEXT PRIMARY KEY,
+		hash       TEXT NOT NULL UNIQUE,
+		created_at INTEGER NOT NULL,
+		expires_at INTEGER NOT NULL,
+		used_at    INTEGER NOT NULL DEFAULT 0,
+		agent_id   TEXT NOT NULL DEFAULT '',
+		created_by TEXT NOT NULL
+	);
+	CREATE TABLE agents (
+		id          TEXT PRIMARY KEY,
+		hostname    TEXT NOT NULL,
+		public_key  BLOB NOT NULL,
+		cred_hash   TEXT NOT NULL,
+		enrolled_at INTEGER NOT NULL,
+		last_seen   INTEGER NOT NULL DEFAULT 0,
+		revoked_at  INTEGER NOT NULL DEFAULT 0,
+		inventory   TEXT NOT NULL DEFAULT '{}'
+	);
+	CREATE INDEX agents_host ON agents (hostname);
+	CREATE TABLE evidence (
+		id          TEXT PRIMARY KEY,
+		sha256      TEXT NOT NULL,
+		size        INTEGER NOT NULL,
+		name        TEXT NOT NULL,
+		agent_id    TEXT NOT NULL,
+		hostname    TEXT NOT NULL,
+		command_id  TEXT NOT NULL,
+		incident    TEXT NOT NULL,
+		requested_by TEXT NOT NULL,
+		collected_at INTEGER NOT NULL,
+		stored_at   INTEGER NOT NULL,
+		path        TEXT NOT NULL
+	);
+	CREATE INDEX evidence_incident ON evidence (incident, stored_at);`,
 }

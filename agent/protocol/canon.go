@@ -73,3 +73,6 @@ func checkHexLen(s string, n int) bool {
 	_, err := hex.DecodeString(s)
 	return err == nil
 }
+
+// ValidID reports whether id is a well-formed command or agent id.
+func ValidID(id string) bool { return checkID("id", id) == nil }

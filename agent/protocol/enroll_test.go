@@ -87,12 +87,12 @@ func TestSubjectsAndPermissions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.Publish.Allow) != 1 || p.Publish.Allow[0] != s.Result ||
+	if len(p.Publish.Allow) != 2 || p.Publish.Allow[0] != s.Result || p.Publish.Allow[1] != s.Heartbeat ||
 		len(p.Subscribe.Allow) != 1 || p.Subscribe.Allow[0] != s.Command {
 		t.Fatalf("%+v", p)
 	}
 	b, _ := json.Marshal(p)
-	if string(b) != `{"publish":{"allow":["riposte.agent.a1b2.result"]},"subscribe":{"allow":["riposte.agent.a1b2.cmd"]}}` {
+	if string(b) != `{"publish":{"allow":["riposte.agent.a1b2.result","riposte.agent.a1b2.hb"]},"subscribe":{"allow":["riposte.agent.a1b2.cmd"]}}` {
 		t.Fatalf("json %s", b)
 	}
 	for _, bad := range []string{"", "*", ">", "a.b", "a b", "a>", "x*", strings.Repeat("a", 129), "é"} {

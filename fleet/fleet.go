@@ -1,0 +1,326 @@
+// Package fleet is the server's side of the host agents: one-time
+// enrollment, each agent's own bus credential and permissions, signed
+// commands and verified results, heartbeats that make each agent a host
+// asset, and the loop that keeps every agent's firewall equal to the
+// decisions Riposte holds (decision → OpenC2 command at once, and a full
+// comparison at every heartbeat for what an offline agent missed).
+package fleet
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/riposte-soar/riposte/agent/protocol"
+	"github.com/riposte-soar/riposte/audit"
+	"github.com/riposte-soar/riposte/decision"
+	"github.com/riposte-soar/riposte/store"
+)
+
+// Options configure a Fleet.
+type Options struct {
+	DB        *store.DB
+	Decisions *decision.Store
+	// Key signs every command; its public half is given to agents at
+	// enrollment.
+	Key ed25519.PrivateKey
+	// CommandTTL bounds how long a signed command stays valid (default
+	// 5 minutes): a command captured on the wire is useless after it.
+	CommandTTL time.Duration
+	// OnHeartbeat is told of every verified heartbeat (the alarm
+	// inventory makes the agent's host an asset).
+	OnHeartbeat func(Agent)
+	// ServerAddresses are the addresses an isolated host must still
+	// reach (the agent adds the one it is connected to).
+	ServerAddresses []string
+	Log             *slog.Logger
+}
+
+// Agent is an enrolled agent as the server knows it.
+type Agent struct {
+	ID         string    `json:"id"`
+	Hostname   string    `json:"hostname"`
+	PublicKey  []byte    `json:"public_key"`
+	EnrolledAt time.Time `json:"enrolled_at"`
+	LastSeen   time.Time `json:"last_seen,omitzero"`
+	Revoked    bool      `json:"revoked,omitempty"`
+	Inventory
+	credHash string
+}
+
+// Inventory is what the last heartbeat said.
+type Inventory struct {
+	Addresses []string `json:"addresses,omitempty"`
+	OS        string   `json:"os,omitempty"`
+	Version   string   `json:"version,omitempty"`
+	Rules     []int64  `json:"rules,omitempty"`
+	Contained int64    `json:"contained,omitempty"`
+}
+
+// Fleet manages the enrolled agents.
+type Fleet struct {
+	o      Options
+	conn   *nats.Conn
+	mu     sync.RWMutex
+	agents map[string]*Agent // by id
+	wmu    sync.Mutex
+	wait   map[string]waiter // by agent id + "/" + command id
+	log    *slog.Logger
+	sync   chan string // agent ids whose decisions must be compared now
+	pushes map[string]pushRec
+}
+
+// New loads the enrolled agents.
+func New(ctx context.Context, o Options) (*Fleet, error) {
+	if len(o.Key) != ed25519.PrivateKeySize {
+		return nil, errors.New("fleet: a signing key is required")
+	}
+	if o.CommandTTL == 0 {
+		o.CommandTTL = 5 * time.Minute
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	f := &Fleet{o: o, agents: map[string]*Agent{}, wait: map[string]waiter{}, log: o.Log, sync: make(chan string, 1024)}
+	rows, err := o.DB.R.QueryContext(ctx, `SELECT id, hostname, public_key, cred_hash, enrolled_at, last_seen, revoked_at, inventory FROM agents`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a Agent
+		var enrolled, seen, revoked int64
+		var inv string
+		if err := rows.Scan(&a.ID, &a.Hostname, &a.PublicKey, &a.credHash, &enrolled, &seen, &revoked, &inv); err != nil {
+			return nil, err
+		}
+		a.EnrolledAt = time.Unix(0, enrolled).UTC()
+		if seen > 0 {
+			a.LastSeen = time.Unix(0, seen).UTC()
+		}
+		a.Revoked = revoked > 0
+		_ = json.Unmarshal([]byte(inv), &a.Inventory)
+		f.agents[a.ID] = &a
+	}
+	return f, rows.Err()
+}
+
+// SetOnHeartbeat sets the function told of every verified heartbeat.
+func (f *Fleet) SetOnHeartbeat(fn func(Agent)) { f.o.OnHeartbeat = fn }
+
+// LoadOrCreateKey reads the server's command-signing key from path, making
+// one (0600) on first start.
+func LoadOrCreateKey(path string) (ed25519.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		seed, err := base64.StdEncoding.DecodeString(string(trimSpace(b)))
+		if err != nil || len(seed) != ed25519.SeedSize {
+			return nil, fmt.Errorf("%s: not an agent signing key (base64 of a 32-byte seed)", path)
+		}
+		return ed25519.NewKeyFromSeed(seed), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	k := protocol.GenerateKey()
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(k.Seed())+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == ' ') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// CreateToken makes a one-time enrollment token valid for ttl; only its hash
+// is stored.
+func (f *Fleet) CreateToken(ctx context.Context, ttl time.Duration, actor string) (string, protocol.TokenRecord, error) {
+	if ttl <= 0 || ttl > 30*24*time.Hour {
+		return "", protocol.TokenRecord{}, fmt.Errorf("token lifetime %v must be between 0 and 30 days", ttl)
+	}
+	secret, rec := protocol.NewEnrollmentToken(ttl)
+	err := f.o.DB.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO agent_tokens (id, hash, created_at, expires_at, created_by) VALUES (?,?,?,?,?)`,
+			rec.ID, rec.Hash, rec.CreatedAt.UnixNano(), rec.Expires.UnixNano(), actor); err != nil {
+			return err
+		}
+		b, _ := json.Marshal(map[string]any{"expires": rec.Expires})
+		return audit.AppendTx(ctx, tx, actor, "agent.token.create", "agent_token:"+rec.ID, b)
+	})
+	return secret, rec, err
+}
+
+// EnrollRequest is what a new agent sends once.
+type EnrollRequest struct {
+	Token     string `json:"token"`
+	PublicKey []byte `json:"public_key"`
+	Hostname  string `json:"hostname"`
+}
+
+// EnrollResponse gives the agent its identity.
+type EnrollResponse struct {
+	AgentID string `json:"agent_id"`
+	// Credential is the agent's bus password; the server keeps its hash.
+	Credential string `json:"credential"`
+	// ServerKey verifies the commands the agent will receive.
+	ServerKey []byte `json:"server_key"`
+}
+
+// ErrEnroll wraps every refused enrollment (the API answers 403).
+var ErrEnroll = errors.New("enrollment refused")
+
+// Enroll consumes a token and records a new agent, atomically: two agents
+// racing with one token cannot both succeed.
+func (f *Fleet) Enroll(ctx context.Context, req EnrollRequest, now time.Time) (EnrollResponse, error) {
+	var resp EnrollResponse
+	var a protocol.AgentRecord
+	cred := make([]byte, 32)
+	if _, err := rand.Read(cred); err != nil {
+		return resp, err
+	}
+	credential := base64.RawURLEncoding.EncodeToString(cred)
+	credHash := hashCred(credential)
+	err := f.o.DB.Tx(ctx, func(tx *sql.Tx) error {
+		var rec protocol.TokenRecord
+		var created, expires, used int64
+		err := tx.QueryRowContext(ctx, `SELECT id, hash, created_at, expires_at, used_at, agent_id FROM agent_tokens WHERE hash = ?`,
+			protocol.HashToken(req.Token)).Scan(&rec.ID, &rec.Hash, &created, &expires, &used, &rec.AgentID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: %w", ErrEnroll, protocol.ErrTokenInvalid)
+		} else if err != nil {
+			return err
+		}
+		rec.CreatedAt, rec.Expires = time.Unix(0, created), time.Unix(0, expires)
+		if used > 0 {
+			rec.Used, rec.UsedAt = true, time.Unix(0, used)
+		}
+		a, err = protocol.Enroll(&rec, req.Token, req.PublicKey, req.Hostname, now)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrEnroll, err)
+		}
+		r, err := tx.ExecContext(ctx, `UPDATE agent_tokens SET used_at = ?, agent_id = ? WHERE id = ? AND used_at = 0`, now.UnixNano(), a.ID, rec.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := r.RowsAffected(); n != 1 {
+			return fmt.Errorf("%w: %w", ErrEnroll, protocol.ErrTokenUsed)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO agents (id, hostname, public_key, cred_hash, enrolled_at) VALUES (?,?,?,?,?)`,
+			a.ID, a.Hostname, []byte(a.PublicKey), credHash, now.UnixNano()); err != nil {
+			return err
+		}
+		b, _ := json.Marshal(map[string]string{"hostname": a.Hostname, "token": rec.ID})
+		return audit.AppendTx(ctx, tx, "agent:"+a.ID, "agent.enroll", "agent:"+a.ID, b)
+	})
+	if err != nil {
+		return resp, err
+	}
+	f.mu.Lock()
+	f.agents[a.ID] = &Agent{ID: a.ID, Hostname: a.Hostname, PublicKey: a.PublicKey, EnrolledAt: now, credHash: credHash}
+	f.mu.Unlock()
+	return EnrollResponse{AgentID: a.ID, Credential: credential, ServerKey: f.o.Key.Public().(ed25519.PublicKey)}, nil
+}
+
+func hashCred(c string) string {
+	h := sha256.Sum256([]byte(c))
+	return hex.EncodeToString(h[:])
+}
+
+// checkCredential reports whether credential is agent id's, and the agent
+// is not revoked.
+func (f *Fleet) checkCredential(id, credential string) bool {
+	f.mu.RLock()
+	a := f.agents[id]
+	f.mu.RUnlock()
+	if a == nil || a.Revoked {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(hashCred(credential)), []byte(a.credHash)) == 1
+}
+
+// CheckCredential is checkCredential for HTTP uploads from agents.
+func (f *Fleet) CheckCredential(id, credential string) bool { return f.checkCredential(id, credential) }
+
+// Revoke stops an agent: its credential is refused from now on and its
+// open bus connection is closed at the next reconnect.
+func (f *Fleet) Revoke(ctx context.Context, id, actor string) error {
+	err := f.o.DB.Tx(ctx, func(tx *sql.Tx) error {
+		r, err := tx.ExecContext(ctx, `UPDATE agents SET revoked_at = ? WHERE id = ? AND revoked_at = 0`, time.Now().UnixNano(), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := r.RowsAffected(); n != 1 {
+			return fmt.Errorf("agent %s: not found or already revoked", id)
+		}
+		return audit.AppendTx(ctx, tx, actor, "agent.revoke", "agent:"+id, nil)
+	})
+	if err == nil {
+		f.mu.Lock()
+		if a := f.agents[id]; a != nil {
+			a.Revoked = true
+		}
+		f.mu.Unlock()
+	}
+	return err
+}
+
+// List returns the agents, by hostname.
+func (f *Fleet) List() []Agent {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := make([]Agent, 0, len(f.agents))
+	for _, a := range f.agents {
+		out = append(out, *a)
+	}
+	sortAgents(out)
+	return out
+}
+
+// ByHost returns the live (not revoked) agent of a host, the most recently
+// seen if a host enrolled twice.
+func (f *Fleet) ByHost(hostname string) (Agent, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	var best *Agent
+	for _, a := range f.agents {
+		if a.Revoked || !equalFold(a.Hostname, hostname) {
+			continue
+		}
+		if best == nil || a.LastSeen.After(best.LastSeen) {
+			best = a
+		}
+	}
+	if best == nil {
+		return Agent{}, false
+	}
+	return *best, true
+}
+
+func (f *Fleet) agent(id string) (*Agent, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	a, ok := f.agents[id]
+	if !ok || a.Revoked {
+		return nil, false
+	}
+	c := *a
+	return &c, true
+}
