@@ -70,8 +70,21 @@ type node struct {
 
 func newNode(t *testing.T, extraYAML string) *node {
 	t.Helper()
+	return newNodeOn(t, "", extraYAML)
+}
+
+// newNodeOn makes a node listening on host (a bridge address that other
+// network namespaces reach) instead of loopback.
+func newNodeOn(t *testing.T, host, extraYAML string) *node {
+	t.Helper()
 	dir := t.TempDir()
 	ports := freePorts(t, 3)
+	if host != "" {
+		for i, p := range ports {
+			_, port, _ := net.SplitHostPort(p)
+			ports[i] = net.JoinHostPort(host, port)
+		}
+	}
 	n := &node{t: t, data: filepath.Join(dir, "data"), http: ports[0], syslog: ports[1]}
 	// UDP needs the same port free; a TCP-free port almost always is.
 	n.config = filepath.Join(dir, "riposte.yaml")

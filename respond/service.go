@@ -140,7 +140,13 @@ func (s *Service) start(ctx context.Context, pb *playbook.Playbook, version int,
 			}
 		}
 		if !in.Again && dedup == "" {
+			// An alert trigger answers each alert (every attacker of a
+			// grouped incident gets blocked); an incident trigger runs
+			// once per incident.
 			dedup = "incident:" + in.Incident.ID
+			if in.alert != nil {
+				dedup = "alert:" + in.alert.ID
+			}
 		}
 	}
 	for k, v := range in.Vars {
@@ -159,8 +165,9 @@ func varName(n string) string {
 // OnIncident starts every enabled playbook whose trigger matches an
 // incident event: "new" and "escalated" incidents for incident triggers,
 // "alert" (a new alert joined the incident; text is its id) for alert
-// triggers. A playbook runs once per incident (the engine refuses the same
-// start key twice) unless started by hand with "again".
+// triggers. A playbook runs once per incident, or once per alert for an
+// alert trigger (the engine refuses the same start key twice), unless
+// started by hand with "again".
 func (s *Service) OnIncident(ctx context.Context, event string, inc *alarm.Incident, text string) {
 	list := s.enabled.Load()
 	if list == nil {

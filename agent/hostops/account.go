@@ -268,11 +268,14 @@ func (h *Host) disableAccount(ctx context.Context, c *call, acct passwdEntry, en
 	}
 	det["verified"] = "shadow password field starts with ! and expire is 1"
 	text := fmt.Sprintf("account %s disabled (password locked, expired); verified in shadow", acct.Name)
+	if !changed {
+		text = fmt.Sprintf("account %s was already disabled; verified in shadow", acct.Name)
+	}
 	var undo *openc2.Command
+	// Offer the enable only when this agent holds the state to go back to
+	// (a retried disable included), not for an account disabled by others.
 	if changed || stateErr == nil {
 		undo = accountUndo(acct.Name, "enabled")
-	} else {
-		text = fmt.Sprintf("account %s was already disabled; verified in shadow", acct.Name)
 	}
 	return result{text: text, details: det, undo: undo, verified: true}, nil
 }

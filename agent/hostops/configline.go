@@ -76,6 +76,9 @@ type lineEdit struct {
 
 // editKeyValue sets the only line assigning key to value.
 func editKeyValue(content, key, value string) (string, lineEdit, error) {
+	if strings.TrimLeft(value, " \t=") != value {
+		return "", lineEdit{}, errBad("value", "%s must not start with whitespace or \"=\" (ambiguous with the separator)", quote(value))
+	}
 	lines := splitLines(content)
 	var hits []int
 	for i, l := range lines {

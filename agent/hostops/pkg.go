@@ -73,7 +73,7 @@ func (p pkgManager) upgradeArgv(name string) (argv, env []string, err error) {
 	case "apt":
 		t, err := p.tool("apt-get")
 		return []string{t, "install", "--only-upgrade", "-y", "-q",
-			"-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold", name},
+				"-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold", name},
 			[]string{"DEBIAN_FRONTEND=noninteractive"}, err
 	case "dnf":
 		t, err := p.tool("dnf")

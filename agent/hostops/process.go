@@ -195,9 +195,9 @@ func sigName(s syscall.Signal) string {
 }
 
 type fileTarget struct {
-	Name   string            `json:"name"`
-	Path   string            `json:"path"`
-	Hashes map[string]string `json:"hashes"`
+	Name   string            `json:"name,omitempty"`
+	Path   string            `json:"path,omitempty"`
+	Hashes map[string]string `json:"hashes,omitempty"`
 }
 
 type processTarget struct {

@@ -32,7 +32,7 @@ type serviceManager interface {
 
 type serviceTarget struct {
 	Name        string `json:"name"`
-	DisplayName string `json:"display_name"`
+	DisplayName string `json:"display_name,omitempty"`
 }
 
 func (h *Host) serviceName(c *call) (string, error) {
@@ -106,7 +106,12 @@ func (h *Host) serviceOp(ctx context.Context, c *call, verb string) (result, err
 		case <-ctx.Done():
 		}
 	}
-	after, err := h.waitState(ctx, name, verb != "stop")
+	var after serviceState
+	if verb == "stop" {
+		after, err = h.waitState(ctx, name, false)
+	} else {
+		after, err = h.svc.state(ctx, name)
+	}
 	det["after"] = after
 	if err != nil {
 		return result{details: det}, errFailed("verification: %v", err)
@@ -135,7 +140,7 @@ func (h *Host) serviceOp(ctx context.Context, c *call, verb string) (result, err
 }
 
 // waitState polls until the service reaches the wanted state or the kill
-// grace passes; managers report transitional states (deactivating) briefly.
+// grace passes: systemd reports "deactivating" for a while after stop.
 func (h *Host) waitState(ctx context.Context, name string, running bool) (serviceState, error) {
 	deadline := time.Now().Add(h.cfg.KillGrace + killWait)
 	for {

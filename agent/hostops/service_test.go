@@ -1,0 +1,192 @@
+package hostops
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func svcCmd(action, target, name string) string {
+	return `{"action":"` + action + `","target":{"` + target + `":{"name":"` + name + `"}}}`
+}
+
+func pidFrom(t *testing.T, pidfile string) int {
+	t.Helper()
+	b, err := os.ReadFile(pidfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	st, err := parseStat(b)
+	return err == nil && st.State != 'Z'
+}
+
+// cleanupService stops whatever the test left running.
+func cleanupService(t *testing.T, pidfile string) {
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(pidfile); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+}
+
+// A service the agent runs itself ("exec" manager, foreground program).
+func TestExecServiceLifecycle(t *testing.T) {
+	pidfile := filepath.Join(t.TempDir(), "web.pid")
+	cleanupService(t, pidfile)
+	h := newHost(t, func(c *Config) {
+		c.ServiceManager = "exec"
+		c.Services = []string{"web"}
+		c.ExecServices = map[string]ExecService{"web": {Start: helperArgv(t, "sleep"), PIDFile: pidfile}}
+	})
+	out := handle(t, h, svcCmd("start", "x-riposte:service", "web"))
+	expect(t, out, 200, "service web started", "verified running")
+	pid := pidFrom(t, pidfile)
+	if !alive(pid) {
+		t.Fatal("started service is not running")
+	}
+	if string(out.Undo) != `{"action":"stop","target":{"er:service":{"name":"web"}}}` {
+		t.Fatalf("undo %s", out.Undo)
+	}
+	expect(t, handle(t, h, svcCmd("start", "x-riposte:service", "web")), 200, "already running")
+
+	re := handle(t, h, svcCmd("restart", "x-riposte:service", "web"))
+	expect(t, re, 200, "restarted")
+	pid2 := pidFrom(t, pidfile)
+	if pid2 == pid || alive(pid) || !alive(pid2) {
+		t.Fatalf("restart: old %d alive=%v, new %d alive=%v", pid, alive(pid), pid2, alive(pid2))
+	}
+
+	stop := undo(t, h, out) // stop er:service
+	expect(t, stop, 200, "stopped", "verified not running")
+	if alive(pid2) {
+		t.Fatal("stopped service still runs")
+	}
+	if _, err := os.Stat(pidfile); !os.IsNotExist(err) {
+		t.Fatal("pid file left behind")
+	}
+	if string(stop.Undo) != `{"action":"start","target":{"x-riposte:service":{"name":"web"}}}` {
+		t.Fatalf("undo of stop %s", stop.Undo)
+	}
+	already := handle(t, h, svcCmd("stop", "x-riposte:service", "web"))
+	expect(t, already, 200, "already stopped")
+	if already.Undo != nil {
+		t.Fatal("a stop that changed nothing must not offer to start the service")
+	}
+}
+
+// A service that daemonizes itself and has its own stop command.
+func TestExecServiceForking(t *testing.T) {
+	pidfile := filepath.Join(t.TempDir(), "d.pid")
+	cleanupService(t, pidfile)
+	h := newHost(t, func(c *Config) {
+		c.ServiceManager = "exec"
+		c.Services = []string{"daemon"}
+		c.ExecServices = map[string]ExecService{"daemon": {Start: helperArgv(t, "daemon", pidfile),
+			Stop: helperArgv(t, "kill-pidfile", pidfile), PIDFile: pidfile, Forks: true}}
+	})
+	expect(t, handle(t, h, svcCmd("start", "x-riposte:service", "daemon")), 200, "started")
+	pid := pidFrom(t, pidfile)
+	if !alive(pid) {
+		t.Fatal("daemon not running")
+	}
+	expect(t, handle(t, h, svcCmd("stop", "er:service", "daemon")), 200, "stopped")
+	if alive(pid) {
+		t.Fatal("daemon still running")
+	}
+}
+
+// A service that dies right after starting is reported as a failure.
+func TestExecServiceThatDies(t *testing.T) {
+	pidfile := filepath.Join(t.TempDir(), "bad.pid")
+	h := newHost(t, func(c *Config) {
+		c.ServiceManager = "exec"
+		c.Services = []string{"bad"}
+		c.ExecServices = map[string]ExecService{"bad": {Start: helperArgv(t, "output", "1", "3"), PIDFile: pidfile}}
+	})
+	expect(t, handle(t, h, svcCmd("start", "x-riposte:service", "bad")), 500, "bad")
+}
+
+// A stale pid file whose pid now names another process is not the service.
+func TestExecServiceStalePIDFile(t *testing.T) {
+	pidfile := filepath.Join(t.TempDir(), "web.pid")
+	cleanupService(t, pidfile)
+	h := newHost(t, func(c *Config) {
+		c.ServiceManager = "exec"
+		c.Services = []string{"web"}
+		c.ExecServices = map[string]ExecService{"web": {Start: helperArgv(t, "sleep"), PIDFile: pidfile}}
+	})
+	expect(t, handle(t, h, svcCmd("start", "x-riposte:service", "web")), 200)
+	pid := pidFrom(t, pidfile)
+	st := mustStat(t, h, pid)
+	// Pretend the agent started an earlier process under this pid.
+	writeJSONAtomic(filepath.Join(h.cfg.DataDir, "services", "web.json"), execRecord{PID: pid, StartTime: st.StartTime - 1})
+	out := handle(t, h, svcCmd("stop", "x-riposte:service", "web"))
+	expect(t, out, 200, "already stopped")
+	if !alive(pid) {
+		t.Fatal("a process behind a reused pid was signalled")
+	}
+}
+
+func TestSystemdArgv(t *testing.T) {
+	for _, tc := range []struct {
+		verb string
+		want []string
+	}{
+		{"stop", []string{"/usr/bin/systemctl", "stop", "--", "nginx.service"}},
+		{"start", []string{"/usr/bin/systemctl", "start", "--", "nginx.service"}},
+		{"restart", []string{"/usr/bin/systemctl", "restart", "--", "nginx.service"}},
+		{"show", []string{"/usr/bin/systemctl", "show", "--property=LoadState,ActiveState,SubState,MainPID,InvocationID", "--", "nginx.service"}},
+	} {
+		if got := systemctlArgv("/usr/bin/systemctl", tc.verb, "nginx.service"); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: %q", tc.verb, got)
+		}
+	}
+	for _, tc := range []struct {
+		out     string
+		running bool
+		load    string
+		pid     int
+	}{
+		{"LoadState=loaded\nActiveState=active\nSubState=running\nMainPID=812\nInvocationID=ab12\n", true, "loaded", 812},
+		{"LoadState=loaded\nActiveState=inactive\nSubState=dead\nMainPID=0\nInvocationID=\n", false, "loaded", 0},
+		{"LoadState=loaded\nActiveState=deactivating\nSubState=stop-sigterm\nMainPID=812\n", false, "loaded", 812},
+		{"LoadState=not-found\nActiveState=inactive\n", false, "not-found", 0},
+		{"garbage", false, "", 0},
+	} {
+		st, load := parseSystemdShow(tc.out)
+		if st.Running != tc.running || load != tc.load || st.PID != tc.pid {
+			t.Errorf("%q: %+v %q", tc.out, st, load)
+		}
+	}
+}
+
+// Without systemd running (containers, CI) the manager fails with a
+// clear error instead of pretending.
+func TestSystemdWithoutSystemd(t *testing.T) {
+	if _, err := os.Stat("/run/systemd/system"); err == nil {
+		t.Skip("systemd is running here; not stopping real units in a test")
+	}
+	h := newHost(t, func(c *Config) { c.Services = []string{"nginx"} })
+	out := handle(t, h, svcCmd("stop", "er:service", "nginx"))
+	if out.Response.Status == 200 || out.Verified {
+		t.Fatalf("stop without systemd reported success: %+v", out.Response)
+	}
+}
