@@ -68,7 +68,7 @@ func (s *Service) Run(ctx context.Context, cons jetstream.Consumer, tick time.Du
 			}
 		default:
 		}
-		batch, err := cons.Fetch(20, jetstream.FetchMaxWait(100*time.Millisecond))
+		batch, err := bus.Fetch(cons, 20, 100*time.Millisecond)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("alarm fetch failed", "err", err)
@@ -78,7 +78,7 @@ func (s *Service) Run(ctx context.Context, cons jetstream.Consumer, tick time.Du
 		}
 		var msgs []jetstream.Msg
 		var alerts []alert.Alert
-		for m := range batch.Messages() {
+		for _, m := range batch {
 			as, err := alert.DecodeMessage(m.Data())
 			if err != nil {
 				s.log.Error("alarm: undecodable alert message skipped", "err", err)

@@ -217,3 +217,45 @@ func (b *Bus) EnsureAlerts(ctx context.Context, maxAge time.Duration, maxBytes i
 	}
 	return s, nil
 }
+
+// Fetch returns the next messages of a pull consumer: at once what is
+// already waiting (up to max), else the first message to arrive within
+// wait together with whatever came with it. A plain Fetch(max) waits for a
+// full batch or the whole wait, which puts the wait on every message of a
+// quiet stream; here a lone event passes straight through, and a busy
+// stream still gets full batches.
+func Fetch(cons jetstream.Consumer, max int, wait time.Duration) ([]jetstream.Msg, error) {
+	drain := func(b jetstream.MessageBatch, out []jetstream.Msg) ([]jetstream.Msg, error) {
+		for m := range b.Messages() {
+			out = append(out, m)
+		}
+		return out, b.Error()
+	}
+	b, err := cons.FetchNoWait(max)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := drain(b, nil)
+	if len(msgs) > 0 || (err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages)) {
+		return msgs, ignoreEmpty(err)
+	}
+	b, err = cons.Fetch(1, jetstream.FetchMaxWait(wait))
+	if err != nil {
+		return nil, err
+	}
+	msgs, err = drain(b, nil)
+	if len(msgs) == 0 || max == 1 {
+		return msgs, ignoreEmpty(err)
+	}
+	if b, err := cons.FetchNoWait(max - 1); err == nil {
+		msgs, _ = drain(b, msgs)
+	}
+	return msgs, nil
+}
+
+func ignoreEmpty(err error) error {
+	if errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages) {
+		return nil
+	}
+	return err
+}

@@ -139,7 +139,7 @@ func Run(ctx context.Context, cons jetstream.Consumer, e *Engine, pub Publisher,
 			}
 		default:
 		}
-		batch, err := cons.Fetch(32, jetstream.FetchMaxWait(200*time.Millisecond))
+		batch, err := bus.Fetch(cons, 32, 200*time.Millisecond)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -149,7 +149,7 @@ func Run(ctx context.Context, cons jetstream.Consumer, e *Engine, pub Publisher,
 			continue
 		}
 		var msgs []jetstream.Msg
-		for m := range batch.Messages() {
+		for _, m := range batch {
 			ws, err := event.DecodeMessage(m.Data())
 			if err != nil {
 				log.Error("detect: undecodable event message skipped", "err", err)

@@ -2,7 +2,6 @@ package eventstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -43,7 +42,7 @@ func (s *Store) Consume(ctx context.Context, cons jetstream.Consumer, stored fun
 		}
 		// 32 messages of up to a thousand events each: one transaction
 		// that takes well under AckWait even on a busy machine.
-		batch, err := cons.Fetch(32, jetstream.FetchMaxWait(100*time.Millisecond))
+		batch, err := bus.Fetch(cons, 32, 100*time.Millisecond)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -54,7 +53,7 @@ func (s *Store) Consume(ctx context.Context, cons jetstream.Consumer, stored fun
 		}
 		var msgs []jetstream.Msg
 		var evs []event.Wire
-		for m := range batch.Messages() {
+		for _, m := range batch {
 			msgs = append(msgs, m)
 			dec, err := event.DecodeMessage(m.Data())
 			if err != nil {
@@ -71,9 +70,6 @@ func (s *Store) Consume(ctx context.Context, cons jetstream.Consumer, stored fun
 				continue
 			}
 			evs = append(evs, dec...)
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, jetstream.ErrNoMessages) {
-			log.Debug("event store fetch ended", "err", err)
 		}
 		if len(msgs) == 0 {
 			continue

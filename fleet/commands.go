@@ -65,7 +65,7 @@ func DecisionCommand(d decision.Decision, active bool, permitted []string) (json
 			"args": map[string]any{"response_requested": "complete", "er": er, "x-riposte": x}, "actuator": map[string]any{"er": map[string]any{}}}
 	case d.Kind == decision.ContainHost:
 		cmd = map[string]any{"action": "allow", "target": map[string]any{"device": map[string]any{"hostname": d.Target}},
-			"args": map[string]any{"response_requested": "complete", "x-riposte": map[string]any{"rule_number": d.Rule}},
+			"args":     map[string]any{"response_requested": "complete", "x-riposte": map[string]any{"rule_number": d.Rule}},
 			"actuator": map[string]any{"er": map[string]any{}}}
 	default:
 		return nil, fmt.Errorf("decision %s: kind %q has no command", d.ID, d.Kind)

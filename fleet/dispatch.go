@@ -155,7 +155,6 @@ type push struct {
 	ch    <-chan protocol.Result
 }
 
-
 func (f *Fleet) onDecision(d decision.Decision) {
 	active := d.Active(time.Now())
 	var ps []push

@@ -189,4 +189,5 @@ func TestSystemdWithoutSystemd(t *testing.T) {
 	if out.Response.Status == 200 || out.Verified {
 		t.Fatalf("stop without systemd reported success: %+v", out.Response)
 	}
+	t.Logf("%d %s", out.Response.Status, out.Response.StatusText)
 }
