@@ -25,6 +25,8 @@ func (s *Server) respondRoutes() []Route {
 		return nil
 	}
 	return []Route{
+		{Method: "GET", Path: "/api/v1/incidents/{id}/undo", Role: auth.Viewer, Summary: "What playbooks did for an incident that recovery can undo, in order, and what is undone.", handler: s.listUndo},
+		{Method: "POST", Path: "/api/v1/incidents/{id}/recover", Role: auth.Responder, Summary: "Undo, newest first, what playbooks did for an incident; each undo goes on the timeline.", handler: s.recoverIncident},
 		{Method: "GET", Path: "/api/v1/playbooks", Role: auth.Viewer, Summary: "Playbooks with their current version and state.", handler: s.listPlaybooks},
 		{Method: "POST", Path: "/api/v1/playbooks", Role: auth.Responder, Summary: "Add a playbook (our YAML or CACAO 2.0 JSON) or store its next version; checked against the connectors first.",
 			Body: `{"body": "<YAML or CACAO JSON>", "reason": "..."}`, handler: s.putPlaybook},
@@ -283,4 +285,35 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, c *Caller) {
 		s.d.Log.Error("audit append failed", "err", err)
 	}
 	httpjson.Write(w, http.StatusAccepted, map[string]any{"runs": nonNil(ids)})
+}
+
+func (s *Server) listUndo(w http.ResponseWriter, r *http.Request, _ *Caller) {
+	es, err := s.d.Respond.Ledger.Entries(r.Context(), r.PathValue("id"))
+	if err != nil {
+		httpjson.Error(w, http.StatusInternalServerError, "internal", err.Error())
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"undo": nonNil(es)})
+}
+
+func (s *Server) recoverIncident(w http.ResponseWriter, r *http.Request, c *Caller) {
+	steps, err := s.d.Respond.Recover(r.Context(), r.PathValue("id"), c.Actor())
+	if err != nil {
+		httpjson.Error(w, http.StatusInternalServerError, "internal", err.Error())
+		return
+	}
+	type step struct {
+		OK      bool   `json:"ok"`
+		Summary string `json:"summary"`
+	}
+	out := make([]step, len(steps))
+	failed := 0
+	for i, st := range steps {
+		out[i] = step{st.OK, st.Summary}
+		if !st.OK {
+			failed++
+		}
+	}
+	_ = s.d.Audit.Append(r.Context(), c.Actor(), "incident.recover", "incident:"+r.PathValue("id"), map[string]any{"undos": len(steps), "failed": failed})
+	httpjson.Write(w, http.StatusOK, map[string]any{"steps": out, "failed": failed})
 }

@@ -94,7 +94,7 @@ func TestContainmentEndToEnd(t *testing.T) {
 	if err := l.dial("benign", "", service, time.Second); err != nil {
 		t.Fatalf("the benign client is blocked too: %v", err)
 	}
-	out, _, _ := run(append([]string{"decision", "list", "--output", "json"}, srv...)...)
+	out, errs, code := run(append([]string{"decision", "list", "--output", "json"}, srv...)...)
 	var ds []map[string]any
 	json.Unmarshal([]byte(out), &ds)
 	if len(ds) != 1 || ds[0]["target"] != attacker+"/32" || ds[0]["reason"] != "SSH brute force" {
@@ -177,6 +177,37 @@ func TestContainmentEndToEnd(t *testing.T) {
 	p50, p99 := lat[len(lat)/2], lat[(len(lat)*99+99)/100-1]
 	t.Logf("log line written -> nftables rule present, %d trials: p50 %v, p99 %v, max %v", trials, p50.Round(100*time.Microsecond), p99.Round(100*time.Microsecond), lat[len(lat)-1].Round(100*time.Microsecond))
 	fmt.Printf("containment latency over %d trials: p50 %v p99 %v\n", trials, p50.Round(100*time.Microsecond), p99.Round(100*time.Microsecond))
+	// Recovery undoes what the playbook did for the incident, newest
+	// first: every trial attacker's block is lifted and the timeline
+	// says so.
+	incs := n.incidents(t)
+	if len(incs) != 1 {
+		t.Fatalf("%d incidents, want the one for the victim", len(incs))
+	}
+	out, errs, code = run(append([]string{"incident", "recover", incs[0].ID}, srv...)...)
+	if code != 0 {
+		t.Fatalf("recover: %s %s", out, errs)
+	}
+	if got := strings.Count(out, "ok "); got < trials {
+		t.Fatalf("recover undid %d actions, want at least %d:\n%s", got, trials, out)
+	}
+	for _, src := range addrs {
+		if k.denies(netip.MustParsePrefix(src + "/32")) {
+			t.Fatalf("%s is still denied after recovery", src)
+		}
+	}
+	if err := l.dial("attacker", addrs[0], service, time.Second); err != nil {
+		t.Fatalf("a recovered attacker address still cannot connect: %v", err)
+	}
+	show, _, _ := run(append([]string{"incident", "show", incs[0].ID}, srv...)...)
+	if !strings.Contains(show, "recovery: lift "+addrs[len(addrs)-1]) {
+		t.Fatalf("the timeline does not record the recovery:\n%s", tail(show, 20))
+	}
+	out, _, _ = run(append([]string{"incident", "recover", incs[0].ID}, srv...)...)
+	if !strings.Contains(out, "nothing to undo") {
+		t.Fatalf("a second recovery did something:\n%s", out)
+	}
+
 	// The target is p99 under 100 ms; the test fails only far beyond it, so
 	// a busy CI machine does not make it flaky while a broken fast path
 	// (a poll, a batch timer) still fails it.

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 
 	"github.com/riposte-soar/riposte/alarm"
+	"github.com/riposte-soar/riposte/connector"
+	"github.com/riposte-soar/riposte/connector/recovery"
 	"github.com/riposte-soar/riposte/engine"
 	"github.com/riposte-soar/riposte/playbook"
 	"github.com/riposte-soar/riposte/playbook/expr"
@@ -30,6 +32,11 @@ type Service struct {
 	Assets func(e alarm.Entity) *alarm.Asset
 	// Alert reads an alert, for alert triggers.
 	Alert func(ctx context.Context, id string) (*alarm.Alert, error)
+	// Ledger holds the undos of what playbooks did; Registry runs them;
+	// Note writes recovery steps on the incident's timeline.
+	Ledger   *Ledger
+	Registry *connector.Registry
+	Note     func(ctx context.Context, incident, actor, kind, text string, detail map[string]any) error
 
 	mu      sync.Mutex
 	enabled atomic.Pointer[[]armed]
@@ -373,4 +380,23 @@ func (in StartInput) String() string {
 		return fmt.Sprintf("incident %s", in.Incident.ID)
 	}
 	return "manual"
+}
+
+// Recover undoes, newest first, what playbooks did for an incident.
+func (s *Service) Recover(ctx context.Context, incident, actor string) ([]recovery.Step, error) {
+	if s.Ledger == nil || s.Registry == nil {
+		return nil, errors.New("recovery is not configured")
+	}
+	steps, err := s.Ledger.Recover(ctx, s.Registry, incident, actor, func(text string, detail map[string]any) {
+		if s.Note != nil {
+			if err := s.Note(ctx, incident, actor, "recovery", text, detail); err != nil {
+				s.Log.Warn("recovery step not noted", "incident", incident, "err", err)
+			}
+		}
+	})
+	out := make([]recovery.Step, len(steps))
+	for i, st := range steps {
+		out[i] = recovery.Step{OK: st.OK, Summary: st.Summary}
+	}
+	return out, err
 }

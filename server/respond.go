@@ -17,6 +17,7 @@ import (
 	"github.com/riposte-soar/riposte/connector"
 	"github.com/riposte-soar/riposte/connector/agent"
 	"github.com/riposte-soar/riposte/connector/all"
+	"github.com/riposte-soar/riposte/connector/recovery"
 	emailconn "github.com/riposte-soar/riposte/connector/email"
 	slackconn "github.com/riposte-soar/riposte/connector/slack"
 	"github.com/riposte-soar/riposte/connector/ssh"
@@ -37,7 +38,8 @@ const EngineDB = "engine.db"
 // playbook service.
 func setupRespond(ctx context.Context, cfg config.Config, ctl *store.DB, alarmSvc *alarm.Service, n *notifier, agents *fleet.Fleet, decisions *decision.Store, log *slog.Logger) (*respond.Service, error) {
 	reg := connector.NewRegistry()
-	deps := all.Deps{Incidents: alarmSvc, Agents: agents, Decisions: decisions}
+	rec := recovery.New()
+	deps := all.Deps{Incidents: alarmSvc, Agents: agents, Decisions: decisions, Recovery: rec}
 	deps.HTTP.AllowPrivate, deps.HTTP.AllowHosts = cfg.Respond.HTTP.AllowPrivate, cfg.Respond.HTTP.AllowHosts
 	if len(bytes.TrimSpace(cfg.Connectors.YAML)) > 0 {
 		var cc struct {
@@ -60,6 +62,12 @@ func setupRespond(ctx context.Context, cfg config.Config, ctl *store.DB, alarmSv
 		deps.Notifier = n.d
 	}
 	if err := all.Register(reg, deps); err != nil {
+		return nil, err
+	}
+	// Every successful action taken for an incident records its undo.
+	ledger := respond.NewLedger(ctl)
+	reg, err := ledger.Recording(reg)
+	if err != nil {
 		return nil, err
 	}
 	opts := engine.Options{Logger: log, Workers: cfg.Respond.Workers, Lease: cfg.Respond.Lease.D()}
@@ -87,7 +95,9 @@ func setupRespond(ctx context.Context, cfg config.Config, ctl *store.DB, alarmSv
 	svc := &respond.Service{
 		Lib:    &respond.Library{Store: rulestore.NewPlaybooks(ctl), Reg: reg},
 		Engine: eng, Log: log, Assets: alarmSvc.Inventory().Lookup, Alert: alarmSvc.Store().Alert,
+		Ledger: ledger, Registry: reg, Note: alarmSvc.Note,
 	}
+	rec.Bind(svc)
 	if err := svc.Reload(ctx); err != nil {
 		return nil, err
 	}

@@ -162,12 +162,21 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	incidentEvents.respond = func(ev string, inc *alarm.Incident, text string) {
 		responder.OnIncident(consCtx, ev, inc, text)
 		if ev == "resolved" {
-			// Recovery lifts the incident's containment.
-			if ds, err := decisions.RevertIncident(consCtx, inc.ID, "recovery", time.Now().UTC()); err != nil {
-				log.Error("decisions of a recovered incident not reverted", "incident", inc.ID, "err", err)
-			} else if len(ds) > 0 {
-				log.Info("containment lifted on recovery", "incident", inc.ID, "decisions", len(ds))
-			}
+			// Recovery undoes what playbooks did, newest first, then lifts
+			// any containment recorded for the incident by other means.
+			// Off the alarm's path: undos wait for agents.
+			go func(id string) {
+				if steps, err := responder.Recover(consCtx, id, "recovery"); err != nil {
+					log.Error("recovery", "incident", id, "err", err)
+				} else if len(steps) > 0 {
+					log.Info("incident recovered", "incident", id, "undos", len(steps))
+				}
+				if ds, err := decisions.RevertIncident(consCtx, id, "recovery", time.Now().UTC()); err != nil {
+					log.Error("decisions of a recovered incident not reverted", "incident", id, "err", err)
+				} else if len(ds) > 0 {
+					log.Info("containment lifted on recovery", "incident", id, "decisions", len(ds))
+				}
+			}(inc.ID)
 		}
 	}
 	consWG.Add(7)

@@ -171,4 +171,20 @@ var Control = []Migration{
 		path        TEXT NOT NULL
 	);
 	CREATE INDEX evidence_incident ON evidence (incident, stored_at);`,
+	// Undo ledger: what playbooks did to an incident that can be undone,
+	// in order, so recovery reverses it.
+	`CREATE TABLE undo_ledger (
+		id         INTEGER PRIMARY KEY AUTOINCREMENT,
+		incident   TEXT NOT NULL,
+		run_id     TEXT NOT NULL,
+		step_id    TEXT NOT NULL,
+		connector  TEXT NOT NULL,
+		operation  TEXT NOT NULL,
+		args       TEXT NOT NULL,
+		summary    TEXT NOT NULL,
+		created_at INTEGER NOT NULL,
+		done_at    INTEGER NOT NULL DEFAULT 0,
+		outcome    TEXT NOT NULL DEFAULT ''
+	);
+	CREATE INDEX undo_incident ON undo_ledger (incident, id);`,
 }

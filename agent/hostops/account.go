@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/riposte-soar/riposte/openc2"
@@ -192,6 +193,10 @@ func (h *Host) setAccount(ctx context.Context, c *call) (result, error) {
 	if status == "enabled" && endSessions {
 		return result{}, errBad("args.x-riposte.end_sessions", "only valid with account_status disabled")
 	}
+	// Refuse a protected name before reading anything.
+	if h.protected[t.AccountName] {
+		return result{}, errForbidden("target.er:account", "%s is a protected account (protected_accounts)", quote(t.AccountName))
+	}
 	acct, err := h.findAccount(t)
 	if err != nil {
 		return result{}, err
@@ -281,31 +286,73 @@ func (h *Host) disableAccount(ctx context.Context, c *call, acct passwdEntry, en
 }
 
 // endSessions stops every process whose real uid is the account's: a
-// locked account does not log out a shell that is already open.
+// locked account does not log out a shell that is already open. All
+// processes get SIGTERM together and share one grace, so a user with many
+// processes cannot stretch the call; a few rounds catch children forked
+// meanwhile.
 func (h *Host) endSessions(ctx context.Context, uid int) (killed []int, left []int, err error) {
 	if uid == 0 {
 		return nil, nil, errForbidden("args.x-riposte.end_sessions", "refused for uid 0 (would stop every root process)")
 	}
-	procs, _ := h.listProcesses()
+	type victim struct {
+		proc  *os.Process
+		pid   int
+		start uint64
+	}
 	self := os.Getpid()
+	for round := 0; round < 3 && ctx.Err() == nil; round++ {
+		procs, _ := h.listProcesses()
+		var vs []victim
+		for _, pi := range procs {
+			if pi.UID != uid || pi.PID == self || pi.Kernel || pi.State == "Z" {
+				continue
+			}
+			proc, err := os.FindProcess(pi.PID)
+			if err != nil {
+				continue
+			}
+			// Re-read after taking the pidfd: the pid may have been reused.
+			if now, err := h.readStat(pi.PID); err != nil || now.StartTime != pi.StartTime {
+				proc.Release()
+				continue
+			}
+			vs = append(vs, victim{proc, pi.PID, pi.StartTime})
+		}
+		if len(vs) == 0 {
+			break
+		}
+		for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+			for _, v := range vs {
+				if !h.gone(v.pid, v.start) {
+					_ = v.proc.Signal(sig)
+				}
+			}
+			wait := h.cfg.KillGrace
+			if sig == syscall.SIGKILL {
+				wait = killWait
+			}
+			deadline := time.Now().Add(wait)
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				all := true
+				for _, v := range vs {
+					all = all && h.gone(v.pid, v.start)
+				}
+				if all {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		for _, v := range vs {
+			if h.gone(v.pid, v.start) {
+				killed = append(killed, v.pid)
+			}
+			v.proc.Release()
+		}
+	}
+	procs, _ := h.listProcesses()
 	for _, pi := range procs {
-		if pi.UID != uid || pi.PID == self || pi.Kernel {
-			continue
-		}
-		proc, err := os.FindProcess(pi.PID)
-		if err != nil {
-			continue
-		}
-		// Re-read after taking the pidfd: the pid may have been reused.
-		if now, err := h.readStat(pi.PID); err != nil || now.StartTime != pi.StartTime {
-			proc.Release()
-			continue
-		}
-		_, ok, _ := h.terminate(ctx, proc, pi.PID, pi.StartTime, h.cfg.KillGrace)
-		proc.Release()
-		if ok {
-			killed = append(killed, pi.PID)
-		} else {
+		if pi.UID == uid && pi.PID != self && !pi.Kernel && pi.State != "Z" {
 			left = append(left, pi.PID)
 		}
 	}

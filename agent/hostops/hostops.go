@@ -273,7 +273,13 @@ func New(cfg Config) (*Host, error) {
 		cfg.MaxOutput = DefaultMaxOutput
 	}
 	for _, sub := range []string{"", "quarantine", "config-backups", "accounts", "services", "evidence"} {
-		if err := os.MkdirAll(filepath.Join(cfg.DataDir, sub), 0o700); err != nil {
+		d := filepath.Join(cfg.DataDir, sub)
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("hostops: data_dir: %v", err)
+		}
+		// Quarantined malware and config backups: nobody else reads them,
+		// even if the directory existed with a looser mode.
+		if err := os.Chmod(d, 0o700); err != nil {
 			return nil, fmt.Errorf("hostops: data_dir: %v", err)
 		}
 	}

@@ -296,10 +296,13 @@ func (m *execManager) start(ctx context.Context, name string) (any, error) {
 		return map[string]any{"pid": pid}, fmt.Errorf("%s exited immediately", def.Start[0])
 	}
 	if err := writeJSONAtomic(m.recordPath(name), execRecord{PID: pid, StartTime: st.StartTime}); err != nil {
-		return nil, err
+		_ = cmd.Process.Kill()
+		return nil, fmt.Errorf("recording the service's pid: %v (service killed)", err)
 	}
 	if err := writeFileAtomic(def.PIDFile, []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
-		return nil, fmt.Errorf("writing %s: %v", def.PIDFile, err)
+		// A service the agent cannot find again must not keep running.
+		_ = cmd.Process.Kill()
+		return nil, fmt.Errorf("writing %s: %v (service killed)", def.PIDFile, err)
 	}
 	return map[string]any{"pid": pid, "argv": def.Start}, nil
 }

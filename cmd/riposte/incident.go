@@ -138,7 +138,42 @@ func incidentCmd() *cobra.Command {
 	split := change("split ID ALERT...", "Move alerts out of an incident into a new one", "split", cobra.MinimumNArgs(2),
 		func(a []string) (any, error) { return map[string]any{"alerts": a[1:], "reason": reason}, nil })
 	split.Flags().StringVar(&reason, "reason", "", "why (kept in both timelines)")
-	c.AddCommand(list, show, assign, statusCmd, commentCmd, verdict, merge, split)
+	recoverCmd := with(&cobra.Command{
+		Use:   "recover ID",
+		Short: "Undo, newest first, what playbooks did for an incident (unblock, release, restore, re-enable)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, err := newClient(server, token)
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Steps []struct {
+					OK      bool   `json:"ok"`
+					Summary string `json:"summary"`
+				} `json:"steps"`
+				Failed int `json:"failed"`
+			}
+			if err := cl.call("POST", "/api/v1/incidents/"+url.PathEscape(args[0])+"/recover", nil, &out); err != nil {
+				return err
+			}
+			for _, st := range out.Steps {
+				mark := "ok    "
+				if !st.OK {
+					mark = "FAILED"
+				}
+				fmt.Fprintf(c.OutOrStdout(), "%s %s\n", mark, st.Summary)
+			}
+			if len(out.Steps) == 0 {
+				fmt.Fprintln(c.OutOrStdout(), "nothing to undo")
+			}
+			if out.Failed > 0 {
+				return negative("%d undo(s) failed and stay pending; run recover again", out.Failed)
+			}
+			return nil
+		},
+	})
+	c.AddCommand(list, show, assign, statusCmd, commentCmd, verdict, merge, split, recoverCmd)
 	return c
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/riposte-soar/riposte/alarm"
 	"github.com/riposte-soar/riposte/connector"
 	"github.com/riposte-soar/riposte/connector/agent"
+	"github.com/riposte-soar/riposte/connector/recovery"
 	"github.com/riposte-soar/riposte/connector/email"
 	"github.com/riposte-soar/riposte/connector/http"
 	"github.com/riposte-soar/riposte/connector/incidentops"
@@ -47,6 +48,9 @@ type Deps struct {
 	Webhook *webhook.Config
 	Slack   *slack.Config
 	Teams   *teams.Config
+	// Recovery is the recovery connector, bound to the playbook service
+	// once it exists; nil leaves it out.
+	Recovery *recovery.Connector
 	// Agents and Decisions are the host agents and the decision store;
 	// nil leaves the agent connector out.
 	Agents    agent.Fleet
@@ -72,6 +76,9 @@ func Register(reg *connector.Registry, deps Deps) error {
 	}
 	if deps.Notifier != nil {
 		cs = append(cs, notifyops.New(deps.Notifier, deps.Notify))
+	}
+	if deps.Recovery != nil {
+		cs = append(cs, deps.Recovery)
 	}
 	if deps.Agents != nil && deps.Decisions != nil {
 		cs = append(cs, agent.New(deps.Agents, deps.Decisions, deps.Agent))
