@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/riposte-soar/riposte/agent/enforce"
+	"github.com/riposte-soar/riposte/agent/hostops"
 	"github.com/riposte-soar/riposte/agent/protocol"
 )
 
@@ -37,6 +38,9 @@ type Config struct {
 	// and of the firewall comparison.
 	Heartbeat time.Duration `yaml:"heartbeat"`
 	Reconcile time.Duration `yaml:"reconcile"`
+	// HostOps names what host operations may touch (processes, files,
+	// accounts, services, remediations, configuration lines, evidence).
+	HostOps hostops.Config `yaml:"host_ops"`
 	// Version is reported in heartbeats.
 	Version string `yaml:"-"`
 }
@@ -96,6 +100,14 @@ func Open(ctx context.Context, cfg Config, enrollToken string, host HostOps, log
 	}
 	if err != nil {
 		return nil, err
+	}
+	if host == nil {
+		if cfg.HostOps.DataDir == "" {
+			cfg.HostOps.DataDir = filepath.Join(cfg.Data, "host")
+		}
+		if host, err = NewHostOps(cfg.HostOps); err != nil {
+			return nil, fmt.Errorf("host_ops: %w", err)
+		}
 	}
 	subj, err := protocol.SubjectFor(id.AgentID)
 	if err != nil {

@@ -33,7 +33,8 @@ type Meta struct {
 // Outcome is what a host operation did.
 type Outcome struct {
 	Response openc2.Response
-	Evidence []protocol.EvidenceItem
+	// Staged is evidence collected, to upload before answering.
+	Staged []Staged
 }
 
 // handle verifies one envelope, applies its command (or answers from the
@@ -70,7 +71,17 @@ func (a *Agent) handle(ctx context.Context, data []byte) {
 		a.reply(env.CommandID, respond(400, err.Error(), nil), nil, true)
 		return
 	}
-	rsp, ev := a.execute(ctx, env.CommandID, cmd)
+	rsp, staged := a.execute(ctx, env.CommandID, cmd)
+	var ev []protocol.EvidenceItem
+	if len(staged) > 0 {
+		if err := a.upload(ctx, env.CommandID, staged); err != nil {
+			rsp = respond(500, "collected but not uploaded: "+err.Error(), nil)
+		} else {
+			for _, s := range staged {
+				ev = append(ev, s.Item)
+			}
+		}
+	}
 	a.reply(env.CommandID, rsp, ev, true)
 	a.log.Info("command", "command", env.CommandID, "action", cmd.Action, "target", cmd.Target.Name, "status", rsp.Status, "text", rsp.StatusText)
 }
@@ -110,7 +121,7 @@ func (a *Agent) publish(r protocol.Result) {
 }
 
 // execute applies one validated command.
-func (a *Agent) execute(ctx context.Context, commandID string, c *openc2.Command) (openc2.Response, []protocol.EvidenceItem) {
+func (a *Agent) execute(ctx context.Context, commandID string, c *openc2.Command) (openc2.Response, []Staged) {
 	t := c.Target.Name
 	switch {
 	case c.Action == "query" && t == "features":
@@ -125,6 +136,8 @@ func (a *Agent) execute(ctx context.Context, commandID string, c *openc2.Command
 		return a.queryRule(c), nil
 	case (c.Action == "contain" || c.Action == "allow") && t == "device":
 		return a.device(c), nil
+	case c.Action == "investigate" && t == "x-riposte:firewall_state":
+		return a.firewallEvidence(commandID)
 	}
 	if a.host == nil {
 		return respond(501, fmt.Sprintf("Not Implemented: %s %s (host operations are not configured on this agent)", c.Action, t), nil), nil
@@ -135,7 +148,7 @@ func (a *Agent) execute(ctx context.Context, commandID string, c *openc2.Command
 		meta.Incident, _ = x["incident"].(string)
 	}
 	o := a.host.Handle(ctx, c, meta)
-	return o.Response, o.Evidence
+	return o.Response, o.Staged
 }
 
 func isNetTarget(t string) bool {
@@ -389,23 +402,31 @@ func (a *Agent) queryRule(c *openc2.Command) openc2.Response {
 	return respond(404, fmt.Sprintf("rule %d is not held", n), nil)
 }
 
-var pairs = map[string][]string{
-	"deny":    {"ipv4_net", "ipv6_net", "ipv4_connection", "ipv6_connection"},
-	"allow":   {"ipv4_net", "ipv6_net", "ipv4_connection", "ipv6_connection", "device", "file"},
-	"delete":  {"slpf:rule_number", "file"},
-	"query":   {"features", "slpf:rule_number"},
-	"update":  {"file"},
-	"contain": {"device", "file"},
-	"stop":    {"process", "er:service"},
-	"start":   {"er:service"},
-	"restart": {"er:service"},
-	"set":     {"er:account"},
+// netPairs are the pairs the runtime handles itself; host operations add
+// theirs.
+var netPairs = map[string][]string{
+	"deny":        {"ipv4_net", "ipv6_net", "ipv4_connection", "ipv6_connection"},
+	"allow":       {"ipv4_net", "ipv6_net", "ipv4_connection", "ipv6_connection", "device"},
+	"delete":      {"slpf:rule_number"},
+	"query":       {"features", "slpf:rule_number"},
+	"update":      {"file"},
+	"contain":     {"device"},
+	"investigate": {"x-riposte:firewall_state"},
 }
 
 func (a *Agent) features(c *openc2.Command) openc2.Response {
 	var want []string
 	if err := json.Unmarshal(c.Target.Value, &want); err != nil {
 		return respond(400, "target features: "+err.Error(), nil)
+	}
+	pairs := map[string][]string{}
+	for k, v := range netPairs {
+		pairs[k] = append(pairs[k], v...)
+	}
+	if p, ok := a.host.(interface{ Pairs() map[string][]string }); ok {
+		for k, v := range p.Pairs() {
+			pairs[k] = append(pairs[k], v...)
+		}
 	}
 	all := map[string]any{"versions": []string{"1.0"}, "profiles": []string{"slpf", "er", "x-riposte"}, "pairs": pairs, "rate_limit": 6000}
 	out := map[string]any{}

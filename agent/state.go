@@ -2,6 +2,8 @@ package agent
 
 import (
 	"container/list"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/netip"
@@ -184,3 +186,8 @@ func splitLines(s string) []string { return strings.Split(s, "\n") }
 func cutPrefix(s, p string) (string, bool) { return strings.CutPrefix(s, p) }
 
 func trimQuotes(s string) string { return strings.Trim(strings.TrimSpace(s), `"'`) }
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}

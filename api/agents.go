@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -28,6 +29,11 @@ func (s *Server) agentRoutes() []Route {
 		{Method: "POST", Path: "/api/v1/agents/tokens", Role: auth.Admin, Summary: "Create a one-time enrollment token (shown once).",
 			Body: `{"ttl": "24h"}`, handler: s.createAgentToken},
 		{Method: "POST", Path: "/api/v1/agents/{id}/revoke", Role: auth.Admin, Summary: "Revoke an agent: its credential is refused from now on.", handler: s.revokeAgent},
+		{Method: "PUT", Path: "/api/v1/agents/evidence", Role: Public, Summary: "An agent uploads evidence for one of its pending commands (HTTP Basic: agent-<id> and its credential; X-Riposte-SHA256 must match the content).",
+			Query: []Param{{"command", "the command the evidence answers", true}, {"name", "file name", true}}, handler: s.uploadEvidence},
+		{Method: "GET", Path: "/api/v1/evidence", Role: auth.Viewer, Summary: "Stored evidence with its custody record (who asked, when, which incident, which host, SHA-256).",
+			Query: []Param{{"incident", "only this incident's", false}}, handler: s.listEvidence},
+		{Method: "GET", Path: "/api/v1/evidence/{id}", Role: auth.Analyst, Summary: "Download one item; refused if its content no longer matches its recorded SHA-256.", handler: s.getEvidence},
 		{Method: "POST", Path: "/openc2", Role: auth.Responder, Summary: "OpenC2 producer endpoint: a command (bare, or in the HTTPS transfer envelope) for the agent named by the actuator's hostname; containment becomes a held decision.",
 			Body: `{"action": "deny", "target": {"ipv4_net": "203.0.113.7"}, "actuator": {"slpf": {"hostname": "web-1"}}}`, handler: s.openc2},
 	}
@@ -283,4 +289,52 @@ func (s *Server) decisionByRule(ctx context.Context, rule int64, now time.Time) 
 		}
 	}
 	return decision.Decision{}, fmt.Errorf("no active decision has rule number %d", rule)
+}
+
+func (s *Server) uploadEvidence(w http.ResponseWriter, r *http.Request, _ *Caller) {
+	user, pass, ok := r.BasicAuth()
+	id, isAgent := strings.CutPrefix(user, "agent-")
+	if !ok || !isAgent || !s.d.Fleet.CheckCredential(id, pass) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="riposte-agents"`)
+		httpjson.Error(w, http.StatusUnauthorized, "unauthenticated", "evidence uploads need the agent's credential")
+		return
+	}
+	q := r.URL.Query()
+	e, err := s.d.Fleet.StoreEvidence(r.Context(), id, q.Get("command"), q.Get("name"), r.Header.Get("X-Riposte-SHA256"), r.Body)
+	switch {
+	case errors.Is(err, fleet.ErrEvidence):
+		badRequest(w, "%v", err)
+	case err != nil:
+		httpjson.Error(w, http.StatusInternalServerError, "internal", err.Error())
+	default:
+		httpjson.Write(w, http.StatusCreated, e)
+	}
+}
+
+func (s *Server) listEvidence(w http.ResponseWriter, r *http.Request, _ *Caller) {
+	es, err := s.d.Fleet.ListEvidence(r.Context(), r.URL.Query().Get("incident"))
+	if err != nil {
+		httpjson.Error(w, http.StatusInternalServerError, "internal", err.Error())
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"evidence": nonNil(es)})
+}
+
+func (s *Server) getEvidence(w http.ResponseWriter, r *http.Request, c *Caller) {
+	e, f, err := s.d.Fleet.OpenEvidence(r.Context(), r.PathValue("id"))
+	if errors.Is(err, os.ErrNotExist) {
+		httpjson.Error(w, http.StatusNotFound, "not_found", err.Error())
+		return
+	} else if err != nil {
+		httpjson.Error(w, http.StatusConflict, "integrity", err.Error())
+		return
+	}
+	defer f.Close()
+	// Every access is part of the chain of custody.
+	_ = s.d.Audit.Append(r.Context(), c.Actor(), "evidence.read", "evidence:"+e.ID, map[string]string{"sha256": e.SHA256})
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", e.Name))
+	w.Header().Set("X-Riposte-SHA256", e.SHA256)
+	w.Header().Set("Content-Length", fmt.Sprint(e.Size))
+	_, _ = io.Copy(w, f)
 }

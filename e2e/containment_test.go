@@ -200,7 +200,7 @@ func TestContainmentEndToEnd(t *testing.T) {
 		t.Fatalf("a recovered attacker address still cannot connect: %v", err)
 	}
 	show, _, _ := run(append([]string{"incident", "show", incs[0].ID}, srv...)...)
-	if !strings.Contains(show, "recovery: lift "+addrs[len(addrs)-1]) {
+	if !strings.Contains(show, "recovery: unblock "+addrs[len(addrs)-1]) {
 		t.Fatalf("the timeline does not record the recovery:\n%s", tail(show, 20))
 	}
 	out, _, _ = run(append([]string{"incident", "recover", incs[0].ID}, srv...)...)

@@ -110,6 +110,7 @@ func (f *Fleet) publish(a *Agent, commandID string, cmd json.RawMessage, quiet b
 	key := a.ID + "/" + commandID
 	f.wmu.Lock()
 	f.wait[key] = waiter{ch: ch, at: time.Now(), quiet: quiet}
+	f.ctxs[key] = parseCommandCtx(cmd)
 	f.wmu.Unlock()
 	cancel := func() {
 		f.wmu.Lock()
@@ -294,6 +295,11 @@ func (f *Fleet) sweep(now time.Time) {
 	for k, p := range f.pushes {
 		if now.Sub(p.at) > f.o.CommandTTL {
 			delete(f.pushes, k)
+		}
+	}
+	for k, c := range f.ctxs {
+		if now.Sub(c.at) > f.o.CommandTTL+time.Hour {
+			delete(f.ctxs, k)
 		}
 	}
 }

@@ -47,7 +47,9 @@ type Options struct {
 	// ServerAddresses are the addresses an isolated host must still
 	// reach (the agent adds the one it is connected to).
 	ServerAddresses []string
-	Log             *slog.Logger
+	// EvidenceDir keeps uploaded evidence, by hash.
+	EvidenceDir string
+	Log         *slog.Logger
 }
 
 // Agent is an enrolled agent as the server knows it.
@@ -82,6 +84,7 @@ type Fleet struct {
 	log    *slog.Logger
 	sync   chan string // agent ids whose decisions must be compared now
 	pushes map[string]pushRec
+	ctxs   map[string]commandCtx // pending commands, by agent id + "/" + command id
 }
 
 // New loads the enrolled agents.
@@ -95,7 +98,7 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	f := &Fleet{o: o, agents: map[string]*Agent{}, wait: map[string]waiter{}, log: o.Log, sync: make(chan string, 1024)}
+	f := &Fleet{o: o, agents: map[string]*Agent{}, wait: map[string]waiter{}, ctxs: map[string]commandCtx{}, log: o.Log, sync: make(chan string, 1024)}
 	rows, err := o.DB.R.QueryContext(ctx, `SELECT id, hostname, public_key, cred_hash, enrolled_at, last_seen, revoked_at, inventory FROM agents`)
 	if err != nil {
 		return nil, err

@@ -142,8 +142,8 @@ func (l *Ledger) Recover(ctx context.Context, reg *connector.Registry, incident,
 			if err != nil {
 				st.Summary = fmt.Sprintf("%s failed: %v", e.Summary, err)
 			} else {
-				st.OK, st.Summary = true, res.Summary
-				if st.Summary == "" {
+				st.OK, st.Summary = true, e.Summary+": "+res.Summary
+				if res.Summary == "" {
 					st.Summary = e.Summary + ": done"
 				}
 			}

@@ -50,6 +50,8 @@ const (
 	EventsDB     = "events.db"
 	NATSDir      = "nats"
 	NATSPassword = "nats.password"
+	// EvidenceDir keeps evidence uploaded by agents, by SHA-256.
+	EvidenceDir = "evidence"
 	// AgentKey signs the commands sent to host agents.
 	AgentKey      = "agent-signing.key"
 	AdminToken    = "admin.token"
@@ -98,7 +100,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		return err
 	}
 	agents, err := fleet.New(ctx, fleet.Options{DB: ctl, Decisions: decisions, Key: agentKey, CommandTTL: cfg.Agents.CommandTTL.D(),
-		ServerAddresses: cfg.Agents.Permitted, Log: log})
+		ServerAddresses: cfg.Agents.Permitted, EvidenceDir: filepath.Join(cfg.Data, EvidenceDir), Log: log})
 	if err != nil {
 		return fmt.Errorf("agents: %w", err)
 	}

@@ -533,7 +533,9 @@ func (h *Host) checkArgs(c *call, spec opSpec) error {
 				return errBad("args.x-riposte", "must be an object: %v", err)
 			}
 			for k := range m {
-				found := false
+				// Who asked and for which incident travel with every
+				// command; the runtime reads them into Meta.
+				found := k == "requested_by" || k == "incident"
 				for _, ok := range spec.xargs {
 					found = found || k == ok
 				}

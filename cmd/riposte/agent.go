@@ -26,7 +26,6 @@ type agentFile struct {
 
 func agentCmd() *cobra.Command {
 	var cfgPath, enrollToken string
-	var fc agentFile
 	c := &cobra.Command{
 		Use:   "agent",
 		Short: "Run the host agent (root, Linux): enforce decisions with nftables and execute signed OpenC2 commands",
@@ -70,11 +69,7 @@ leaves the host unprotected.`,
 			cfg.Version = version
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
-			host, err := hostOps(cfg.Config)
-			if err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			a, err := agent.Open(ctx, cfg.Config, enrollToken, host, log)
+			a, err := agent.Open(ctx, cfg.Config, enrollToken, nil, log)
 			if err != nil {
 				return err
 			}
@@ -92,7 +87,6 @@ leaves the host unprotected.`,
 	f.Duration("heartbeat", 5*time.Second, "inventory and held-decisions report interval")
 	f.Duration("reconcile", 2*time.Second, "firewall comparison interval")
 	f.String("log-level", "info", "debug, info, warn or error")
-	_ = fc
 	c.AddCommand(agentTokenCmd(), agentListCmd(), agentRevokeCmd())
 	return c
 }
@@ -173,6 +167,3 @@ func agentRevokeCmd() *cobra.Command {
 	serverFlags(r, &server, &token)
 	return r
 }
-
-// hostOps builds the host operations from the agent configuration.
-func hostOps(agent.Config) (agent.HostOps, error) { return nil, nil }

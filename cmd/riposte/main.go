@@ -38,7 +38,7 @@ func main() {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: 2, err: fmt.Errorf("%v (see %s --help)", err, c.CommandPath())}
 	})
-	root.AddCommand(serveCmd(), configCmd(), tokenCmd(), auditCmd(), rulesCmd(), incidentCmd(), assetCmd(), playbookCmd(), runCmd(), approvalCmd(), decisionCmd(), openc2Cmd(), agentCmd(), benchCmd(), versionCmd())
+	root.AddCommand(serveCmd(), configCmd(), tokenCmd(), auditCmd(), rulesCmd(), incidentCmd(), assetCmd(), playbookCmd(), runCmd(), approvalCmd(), decisionCmd(), openc2Cmd(), agentCmd(), evidenceCmd(), benchCmd(), versionCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "riposte:", err)
 		var ee *exitError

@@ -8,6 +8,8 @@ package agent
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -405,22 +407,15 @@ func (c *Connector) release(ctx context.Context, call connector.Call, dry bool) 
 }
 
 // commandID is stable across retries of one step attempt, so the agent
-// answers a retried command from its record instead of acting twice.
+// answers a retried command from its record instead of acting twice; a
+// hash keeps it short and safe as a file name on the host.
 func commandID(call connector.Call) string {
 	k := call.IdempotencyKey
 	if k == "" {
-		k = call.RunID + "-" + call.StepID
+		k = call.RunID + "/" + call.StepID
 	}
-	b := []byte("pb-" + k)
-	for i, ch := range b {
-		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_') {
-			b[i] = '_'
-		}
-	}
-	if len(b) > 128 {
-		b = b[:128]
-	}
-	return string(b)
+	h := sha256.Sum256([]byte(k))
+	return "pb-" + hex.EncodeToString(h[:16])
 }
 
 // send validates and sends one OpenC2 command to a host's agent.

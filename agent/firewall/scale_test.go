@@ -1,0 +1,111 @@
+package firewall
+
+import (
+	"fmt"
+	mrand "math/rand/v2"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// mixedDecisions returns n seeded decisions of every kind Apply handles:
+// single IPv4/IPv6 addresses (set elements, some adjacent), CIDRs that nest
+// in or equal other CIDRs of the same set (overlap rules), and proto/port
+// decisions (rules; port without proto is two rules per side), with random
+// actions, directions and expiries.
+func mixedDecisions(n int, seed uint64) []Decision {
+	rng := mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	dirs := []string{"in", "out", "both"}
+	now := time.Now()
+	ds := make([]Decision, 0, n)
+	for i := range n {
+		d := Decision{ID: fmt.Sprintf("m%d", i), Action: "deny", Direction: dirs[rng.IntN(3)]}
+		if rng.IntN(6) == 0 {
+			d.Action = "allow"
+		}
+		if rng.IntN(8) != 0 {
+			d.Expires = now.Add(time.Hour + time.Duration(rng.Int64N(int64(time.Hour))))
+		}
+		v4 := func() netip.Addr {
+			return netip.AddrFrom4([4]byte{10, byte(rng.IntN(16)), byte(rng.IntN(256)), byte(rng.IntN(256))})
+		}
+		v6 := func() netip.Addr {
+			return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 6: byte(rng.IntN(16)), 14: byte(rng.IntN(256)), 15: byte(rng.IntN(256))})
+		}
+		switch r := rng.IntN(100); {
+		case r < 45:
+			d.Net = netip.PrefixFrom(v4(), 32)
+		case r < 60:
+			d.Net = netip.PrefixFrom(v6(), 128)
+		case r < 75:
+			// few distinct networks, so most of them overlap one another
+			d.Net = netip.PrefixFrom(v4(), 16+rng.IntN(3)*4).Masked()
+		case r < 80:
+			d.Net = netip.PrefixFrom(v6(), 56+rng.IntN(3)*8).Masked()
+		default:
+			d.Net = netip.PrefixFrom(v4(), 32)
+			if rng.IntN(3) == 0 {
+				d.Net = netip.PrefixFrom(v6(), 128)
+			}
+			if rng.IntN(4) == 0 {
+				d.Net = netip.PrefixFrom(d.Net.Addr(), d.Net.Bits()-8).Masked()
+			}
+			d.Port = uint16(1 + rng.IntN(65535))
+			if rng.IntN(3) != 0 {
+				d.Proto = []string{"tcp", "udp"}[rng.IntN(2)]
+			}
+		}
+		ds = append(ds, d)
+	}
+	return ds
+}
+
+// counts reports how many set elements and rules Apply programs for ds.
+func counts(t testing.TB, ds []Decision) (elems, rules int) {
+	t.Helper()
+	el, rs, err := plan(ds, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ps := range el {
+		elems += len(ps)
+	}
+	for _, r := range rs {
+		// once in the input or output chain, once in forward
+		rules += 2 * len(decisionRules(r.d, r.side))
+	}
+	return elems, rules
+}
+
+// TestApplyLarge is the regression test for Apply failing with netlink
+// ENOBUFS on decision sets with many rules, and for the connection being
+// unusable afterwards.
+func TestApplyLarge(t *testing.T) {
+	e := enter(t)
+	defer e.close()
+	for _, n := range []int{65, 200, 1000, 5000} {
+		ds := mixedDecisions(n, uint64(n))
+		el, rs := counts(t, ds)
+		start := time.Now()
+		if err := e.fw.Apply(ds); err != nil {
+			t.Fatalf("Apply of %d decisions (%d elements, %d rules): %v", n, el, rs, err)
+		}
+		took := time.Since(start)
+		st, err := e.fw.State()
+		if err != nil {
+			t.Fatalf("State after %d decisions: %v", n, err)
+		}
+		sameDecisions(t, ds, st)
+		t.Logf("%d decisions (%d elements, %d rules): Apply %v", n, el, rs, took.Round(time.Millisecond))
+	}
+	// Shrinking back to a small set works on the same connection.
+	small := mixedDecisions(10, 1)
+	if err := e.fw.Apply(small); err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.fw.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameDecisions(t, small, st)
+}

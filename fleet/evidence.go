@@ -1,0 +1,196 @@
+package fleet
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/riposte-soar/riposte/audit"
+	"github.com/riposte-soar/riposte/event"
+)
+
+// MaxEvidenceSize bounds one uploaded item.
+const MaxEvidenceSize = 1 << 30
+
+// Evidence is one stored item and its custody record.
+type Evidence struct {
+	ID          string    `json:"id"`
+	SHA256      string    `json:"sha256"`
+	Size        int64     `json:"size"`
+	Name        string    `json:"name"`
+	Agent       string    `json:"agent"`
+	Hostname    string    `json:"hostname"`
+	CommandID   string    `json:"command_id"`
+	Incident    string    `json:"incident,omitempty"`
+	RequestedBy string    `json:"requested_by"`
+	CollectedAt time.Time `json:"collected_at"`
+	StoredAt    time.Time `json:"stored_at"`
+	path        string
+}
+
+// commandCtx is what the server knows of a command it sent: evidence is
+// recorded against the server's own record of who asked and why, never
+// against what the agent claims.
+type commandCtx struct {
+	incident, requester string
+	at                  time.Time
+}
+
+func parseCommandCtx(cmd json.RawMessage) commandCtx {
+	var c struct {
+		Args struct {
+			X struct {
+				Incident    string `json:"incident"`
+				RequestedBy string `json:"requested_by"`
+			} `json:"x-riposte"`
+		} `json:"args"`
+	}
+	_ = json.Unmarshal(cmd, &c)
+	return commandCtx{incident: c.Args.X.Incident, requester: c.Args.X.RequestedBy, at: time.Now()}
+}
+
+// ErrEvidence marks an upload refused for what it is (the API answers 4xx).
+var ErrEvidence = errors.New("evidence refused")
+
+// StoreEvidence keeps an item uploaded by an agent for one of its pending
+// commands: the bytes are hashed as they arrive and must match the
+// declared SHA-256; the file is stored by hash and its custody (agent,
+// command, incident, who asked, when) recorded with an audit entry.
+func (f *Fleet) StoreEvidence(ctx context.Context, agentID, commandID, name, sha string, r io.Reader) (Evidence, error) {
+	a, ok := f.agent(agentID)
+	if !ok {
+		return Evidence{}, fmt.Errorf("%w: unknown agent", ErrEvidence)
+	}
+	f.wmu.Lock()
+	cc, pending := f.ctxs[agentID+"/"+commandID]
+	f.wmu.Unlock()
+	if !pending {
+		return Evidence{}, fmt.Errorf("%w: no command %s is pending for this agent", ErrEvidence, commandID)
+	}
+	if name == "" || len(name) > 255 || strings.ContainsAny(name, "/\\\x00") || name == "." || name == ".." {
+		return Evidence{}, fmt.Errorf("%w: name %q", ErrEvidence, name)
+	}
+	sha = strings.ToLower(sha)
+	if b, err := hex.DecodeString(sha); err != nil || len(b) != sha256.Size {
+		return Evidence{}, fmt.Errorf("%w: X-Riposte-SHA256 must be 64 hex characters", ErrEvidence)
+	}
+	if f.o.EvidenceDir == "" {
+		return Evidence{}, errors.New("no evidence directory configured")
+	}
+	tmpDir := filepath.Join(f.o.EvidenceDir, "incoming")
+	if err := os.MkdirAll(tmpDir, 0o700); err != nil {
+		return Evidence{}, err
+	}
+	tmp, err := os.CreateTemp(tmpDir, "upload-*")
+	if err != nil {
+		return Evidence{}, err
+	}
+	defer os.Remove(tmp.Name())
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, MaxEvidenceSize+1))
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return Evidence{}, err
+	}
+	if n > MaxEvidenceSize {
+		return Evidence{}, fmt.Errorf("%w: larger than %d bytes", ErrEvidence, int64(MaxEvidenceSize))
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != sha {
+		return Evidence{}, fmt.Errorf("%w: content hashes to %s, declared %s", ErrEvidence, got, sha)
+	}
+	dst := filepath.Join(f.o.EvidenceDir, sha[:2], sha)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return Evidence{}, err
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return Evidence{}, err
+	}
+	_ = os.Chmod(dst, 0o400)
+	now := time.Now().UTC()
+	e := Evidence{ID: event.NewID(now), SHA256: sha, Size: n, Name: name, Agent: agentID, Hostname: a.Hostname, CommandID: commandID,
+		Incident: cc.incident, RequestedBy: cc.requester, CollectedAt: cc.at.UTC(), StoredAt: now, path: dst}
+	err = f.o.DB.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO evidence (id, sha256, size, name, agent_id, hostname, command_id, incident, requested_by, collected_at, stored_at, path)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`, e.ID, e.SHA256, e.Size, e.Name, e.Agent, e.Hostname, e.CommandID, e.Incident, e.RequestedBy,
+			e.CollectedAt.UnixNano(), e.StoredAt.UnixNano(), dst); err != nil {
+			return err
+		}
+		b, _ := json.Marshal(map[string]any{"sha256": e.SHA256, "size": e.Size, "name": e.Name, "host": e.Hostname, "command": e.CommandID,
+			"incident": e.Incident, "requested_by": e.RequestedBy})
+		return audit.AppendTx(ctx, tx, "agent:"+agentID, "evidence.store", "evidence:"+e.ID, b)
+	})
+	return e, err
+}
+
+// ListEvidence lists stored evidence, of one incident when given.
+func (f *Fleet) ListEvidence(ctx context.Context, incident string) ([]Evidence, error) {
+	q := `SELECT id, sha256, size, name, agent_id, hostname, command_id, incident, requested_by, collected_at, stored_at, path FROM evidence`
+	var args []any
+	if incident != "" {
+		q += ` WHERE incident = ?`
+		args = append(args, incident)
+	}
+	rows, err := f.o.DB.R.QueryContext(ctx, q+` ORDER BY stored_at`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Evidence
+	for rows.Next() {
+		var e Evidence
+		var c, s int64
+		if err := rows.Scan(&e.ID, &e.SHA256, &e.Size, &e.Name, &e.Agent, &e.Hostname, &e.CommandID, &e.Incident, &e.RequestedBy, &c, &s, &e.path); err != nil {
+			return nil, err
+		}
+		e.CollectedAt, e.StoredAt = time.Unix(0, c).UTC(), time.Unix(0, s).UTC()
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// OpenEvidence opens a stored item after checking that its content still
+// hashes to its record: a file altered at rest is refused, not served.
+func (f *Fleet) OpenEvidence(ctx context.Context, id string) (Evidence, *os.File, error) {
+	all, err := f.ListEvidence(ctx, "")
+	if err != nil {
+		return Evidence{}, nil, err
+	}
+	for _, e := range all {
+		if e.ID != id {
+			continue
+		}
+		fh, err := os.Open(e.path)
+		if err != nil {
+			return e, nil, err
+		}
+		h := sha256.New()
+		if _, err := io.Copy(h, fh); err != nil {
+			fh.Close()
+			return e, nil, err
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); got != e.SHA256 {
+			fh.Close()
+			return e, nil, fmt.Errorf("evidence %s was altered at rest: content hashes to %s, recorded %s", id, got, e.SHA256)
+		}
+		if _, err := fh.Seek(0, io.SeekStart); err != nil {
+			fh.Close()
+			return e, nil, err
+		}
+		return e, fh, nil
+	}
+	return Evidence{}, nil, fmt.Errorf("evidence %s: %w", id, os.ErrNotExist)
+}
