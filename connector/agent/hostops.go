@@ -147,7 +147,7 @@ var evidenceOut = map[string]string{"evidence": "items uploaded: name, sha256, s
 
 var hostOps = map[string]hostOp{
 	"kill_process": {Operation: connector.Operation{Description: "Kill a process (SIGTERM, then SIGKILL); the agent checks the pid still names the same process first, and that it is gone after.",
-		Args: argsWith(map[string]connector.ArgSpec{"pid": {Type: "int", Required: true, Description: "process id"}, "name": {Type: "string", Description: "expected process name (refuses a reused pid)"}}),
+		Args:    argsWith(map[string]connector.ArgSpec{"pid": {Type: "int", Required: true, Description: "process id"}, "name": {Type: "string", Description: "expected process name (refuses a reused pid)"}}),
 		Outputs: map[string]string{"status": "OpenC2 status", "results": "what the agent verified"}, Idempotent: true},
 		build: func(call connector.Call) (map[string]any, error) {
 			pid, ok := num(call, "pid")
@@ -248,7 +248,7 @@ var hostOps = map[string]hostOp{
 		Args: argsWith(nil), Outputs: evidenceOut, Idempotent: true},
 		build: evidence("connections")},
 	"collect_log_lines": {Operation: connector.Operation{Description: "Collect the last lines of an allowlisted log file as evidence.",
-		Args: argsWith(map[string]connector.ArgSpec{"path": {Type: "string", Required: true, Description: "log file"}, "lines": {Type: "int", Description: "how many (default 100)"}}),
+		Args:    argsWith(map[string]connector.ArgSpec{"path": {Type: "string", Required: true, Description: "log file"}, "lines": {Type: "int", Description: "how many (default 100)"}}),
 		Outputs: evidenceOut, Idempotent: true},
 		build: evidence("log_lines", "path", "lines")},
 	"collect_firewall": {Operation: connector.Operation{Description: "Collect the host's nftables state (Riposte's table and isolation) as evidence.",
