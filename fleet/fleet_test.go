@@ -1,0 +1,525 @@
+package fleet_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/nats-io/nats.go"
+	"github.com/vishvananda/netns"
+
+	"github.com/riposte-soar/riposte/agent"
+	"github.com/riposte-soar/riposte/agent/firewall"
+	"github.com/riposte-soar/riposte/agent/protocol"
+	"github.com/riposte-soar/riposte/bus"
+	"github.com/riposte-soar/riposte/decision"
+	"github.com/riposte-soar/riposte/fleet"
+	"github.com/riposte-soar/riposte/store"
+)
+
+// env is a server's agent side in process: control database, decisions,
+// the fleet, and an embedded bus that authenticates through the fleet.
+type env struct {
+	t         *testing.T
+	dir       string
+	db        *store.DB
+	decisions *decision.Store
+	fleet     *fleet.Fleet
+	bus       *bus.Bus
+	key       ed25519.PrivateKey
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{t: t, dir: t.TempDir()}
+	var err error
+	if e.db, err = store.Open(filepath.Join(e.dir, "r.db"), "normal", store.Control); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.db.Close() })
+	e.decisions = decision.New(e.db, decision.DefaultSchedule)
+	e.key = protocol.GenerateKey()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if e.fleet, err = fleet.New(ctx, fleet.Options{DB: e.db, Decisions: e.decisions, Key: e.key, EvidenceDir: filepath.Join(e.dir, "evidence")}); err != nil {
+		t.Fatal(err)
+	}
+	if e.bus, err = bus.Start(bus.Config{Listen: freeAddr(t), StoreDir: filepath.Join(e.dir, "nats"), User: "riposte", Password: "node-secret",
+		Auth: e.fleet.Authenticator("riposte", "node-secret")}, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.bus.Close)
+	if err := e.fleet.Start(ctx, e.bus.Conn); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// enroll makes an agent identity the way `riposte agent` would after
+// enrolling, in dir.
+func (e *env) enroll(host, dir string) *agent.Identity {
+	e.t.Helper()
+	secret, _, err := e.fleet.CreateToken(context.Background(), time.Hour, "test")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	r, err := e.fleet.Enroll(context.Background(), fleet.EnrollRequest{Token: secret, PublicKey: pub, Hostname: host}, time.Now())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	id := &agent.Identity{AgentID: r.AgentID, Key: priv, Credential: r.Credential, ServerKey: r.ServerKey, Server: "http://127.0.0.1:1",
+		NATSURL: e.bus.ClientURL, Hostname: host}
+	os.MkdirAll(dir, 0o700)
+	b, _ := json.Marshal(id)
+	if err := os.WriteFile(filepath.Join(dir, "identity.json"), b, 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	return id
+}
+
+func TestEnrollmentTokensAreOneTime(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	secret, _, err := e.fleet.CreateToken(ctx, time.Hour, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _, _ := ed25519.GenerateKey(nil)
+	if _, err := e.fleet.Enroll(ctx, fleet.EnrollRequest{Token: secret + "x", PublicKey: pub, Hostname: "h"}, time.Now()); !errors.Is(err, fleet.ErrEnroll) {
+		t.Fatalf("wrong secret: %v", err)
+	}
+	if _, err := e.fleet.Enroll(ctx, fleet.EnrollRequest{Token: secret, PublicKey: pub, Hostname: "h"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.fleet.Enroll(ctx, fleet.EnrollRequest{Token: secret, PublicKey: pub, Hostname: "h2"}, time.Now()); !errors.Is(err, protocol.ErrTokenUsed) {
+		t.Fatalf("second use: %v", err)
+	}
+	old, _, _ := e.fleet.CreateToken(ctx, time.Minute, "test")
+	if _, err := e.fleet.Enroll(ctx, fleet.EnrollRequest{Token: old, PublicKey: pub, Hostname: "h3"}, time.Now().Add(2*time.Minute)); !errors.Is(err, protocol.ErrTokenExpired) {
+		t.Fatalf("expired: %v", err)
+	}
+}
+
+// TestAgentsReachOnlyTheirOwnSubjects connects with two agents'
+// credentials and checks what each may do on the bus.
+func TestAgentsReachOnlyTheirOwnSubjects(t *testing.T) {
+	e := newEnv(t)
+	a := e.enroll("a", t.TempDir())
+	b := e.enroll("b", t.TempDir())
+	perr := make(chan error, 16)
+	conn := func(id *agent.Identity, pass string) (*nats.Conn, error) {
+		return nats.Connect(e.bus.ClientURL, nats.UserInfo(fleet.AgentUser(id.AgentID), pass),
+			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { perr <- err }))
+	}
+	if _, err := conn(a, "wrong"); err == nil {
+		t.Fatal("a wrong credential connected")
+	}
+	if _, err := conn(a, b.Credential); err == nil {
+		t.Fatal("agent a connected with b's credential")
+	}
+	nc, err := conn(a, a.Credential)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	sa, _ := protocol.SubjectFor(a.AgentID)
+	sb, _ := protocol.SubjectFor(b.AgentID)
+	denied := func(what string, f func() error) {
+		t.Helper()
+		if err := f(); err != nil {
+			return
+		}
+		nc.Flush()
+		select {
+		case err := <-perr:
+			if !errors.Is(err, nats.ErrPermissionViolation) && !strings.Contains(strings.ToLower(err.Error()), "permission") {
+				t.Fatalf("%s: %v", what, err)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("%s was allowed", what)
+		}
+	}
+	denied("subscribing to b's commands", func() error { _, err := nc.SubscribeSync(sb.Command); return err })
+	denied("subscribing to everything", func() error { _, err := nc.SubscribeSync(">"); return err })
+	denied("publishing b's results", func() error { return nc.Publish(sb.Result, []byte("{}")) })
+	denied("publishing events", func() error { return nc.Publish("events.x", []byte("{}")) })
+	denied("publishing a's commands", func() error { return nc.Publish(sa.Command, []byte("{}")) })
+	if _, err := nc.SubscribeSync(sa.Command); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Publish(sa.Result, []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	nc.Flush()
+	select {
+	case err := <-perr:
+		t.Fatalf("own subjects refused: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := e.fleet.Revoke(context.Background(), a.AgentID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn(a, a.Credential); err == nil {
+		t.Fatal("a revoked agent connected")
+	}
+}
+
+// lab is one network namespace for an agent under test.
+type lab struct {
+	name string
+	h    netns.NsHandle
+}
+
+func newNS(t *testing.T) *lab {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("network namespaces and nftables need root")
+	}
+	name := fmt.Sprintf("rpfleet%d%d", os.Getpid()%10000, rand.IntN(1000))
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Skipf("ip netns add: %v %s", err, out)
+	}
+	h, err := netns.GetFromName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close(); exec.Command("ip", "netns", "del", name).Run() })
+	return &lab{name: name, h: h}
+}
+
+func (l *lab) in(t *testing.T, fn func()) {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, _ := netns.Get()
+	defer orig.Close()
+	if err := netns.Set(l.h); err != nil {
+		t.Fatal(err)
+	}
+	defer netns.Set(orig)
+	fn()
+}
+
+// runningAgent is an agent whose firewall lives in a namespace.
+type runningAgent struct {
+	a      *agent.Agent
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startAgent(t *testing.T, l *lab, dir string) *runningAgent {
+	t.Helper()
+	var a *agent.Agent
+	var err error
+	cfg := agent.Config{Data: dir, Heartbeat: 200 * time.Millisecond, Reconcile: 100 * time.Millisecond, Version: "test"}
+	l.in(t, func() { a, err = agent.Open(context.Background(), cfg, "", nil, slog.New(slog.DiscardHandler)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &runningAgent{a: a, cancel: cancel, done: make(chan struct{})}
+	go func() { defer close(r.done); a.Run(ctx) }()
+	return r
+}
+
+func (r *runningAgent) stop() {
+	r.cancel()
+	<-r.done
+	r.a.Close()
+}
+
+// send signs a command the way the fleet does, with any key.
+func sendRaw(t *testing.T, e *env, key ed25519.PrivateKey, id *agent.Identity, cmdID string, cmd string) protocol.Result {
+	t.Helper()
+	sub, _ := protocol.SubjectFor(id.AgentID)
+	env := protocol.Sign(key, protocol.NewEnvelope(id.AgentID, cmdID, json.RawMessage(cmd), time.Now(), time.Minute))
+	return publishEnvelope(t, e, sub, env)
+}
+
+func publishEnvelope(t *testing.T, e *env, sub protocol.Subjects, env protocol.Envelope) protocol.Result {
+	t.Helper()
+	s, err := e.bus.Conn.SubscribeSync(sub.Result)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Unsubscribe()
+	b, _ := json.Marshal(env)
+	if err := e.bus.Conn.Publish(sub.Command, b); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m, err := s.NextMsg(5 * time.Second)
+		if err != nil {
+			t.Fatalf("no result for %s: %v", env.CommandID, err)
+		}
+		var r protocol.Result
+		json.Unmarshal(m.Data, &r)
+		if r.CommandID == env.CommandID {
+			return r
+		}
+	}
+}
+
+func status(r protocol.Result) int {
+	var s struct{ Status int }
+	json.Unmarshal(r.Response, &s)
+	return s.Status
+}
+
+// TestForgedAndReplayedCommandsAreRefused: a command signed by another
+// key, or the same signed envelope twice, changes nothing on the host.
+func TestForgedAndReplayedCommandsAreRefused(t *testing.T) {
+	e := newEnv(t)
+	l := newNS(t)
+	dir := t.TempDir()
+	id := e.enroll("victim", dir)
+	ra := startAgent(t, l, dir)
+	defer func() { ra.stop() }()
+	waitAgent(t, e, id.AgentID)
+	deny := `{"action":"deny","target":{"ipv4_net":"198.51.100.7"},"args":{"response_requested":"complete","slpf":{"insert_rule":9}},"actuator":{"slpf":{}}}`
+	if r := sendRaw(t, e, protocol.GenerateKey(), id, "forged-1", deny); status(r) != 401 {
+		t.Fatalf("forged command: status %d", status(r))
+	}
+	fw := kernel(t, l)
+	if denies(fw, "198.51.100.7/32") {
+		t.Fatal("a forged command was applied")
+	}
+	sub, _ := protocol.SubjectFor(id.AgentID)
+	env := protocol.Sign(e.key, protocol.NewEnvelope(id.AgentID, "real-1", json.RawMessage(deny), time.Now(), time.Minute))
+	if r := publishEnvelope(t, e, sub, env); status(r) != 200 {
+		t.Fatalf("genuine command: %s", r.Response)
+	}
+	if !denies(fw, "198.51.100.7/32") {
+		t.Fatal("genuine command not in the kernel")
+	}
+	del := `{"action":"delete","target":{"slpf:rule_number":9},"args":{"response_requested":"complete"},"actuator":{"slpf":{}}}`
+	if r := sendRaw(t, e, e.key, id, "real-2", del); status(r) != 200 {
+		t.Fatalf("delete: %s", r.Response)
+	}
+	// The captured deny, replayed: refused, and the host stays unblocked.
+	if r := publishEnvelope(t, e, sub, env); status(r) != 403 {
+		t.Fatalf("replay: status %d %s", status(r), r.Response)
+	}
+	if denies(fw, "198.51.100.7/32") {
+		t.Fatal("a replayed command was applied")
+	}
+	// Replays are remembered across an agent restart.
+	ra.stop()
+	ra = startAgent(t, l, dir)
+	waitAgent(t, e, id.AgentID)
+	if r := publishEnvelope(t, e, sub, env); status(r) != 403 {
+		t.Fatalf("replay after restart: status %d", status(r))
+	}
+	// A command for another agent, signed by the server, is refused.
+	other := protocol.Sign(e.key, protocol.NewEnvelope("someoneelse", "x-1", json.RawMessage(deny), time.Now(), time.Minute))
+	if r := publishEnvelope(t, e, sub, other); status(r) != 401 {
+		t.Fatalf("command for another agent: %d", status(r))
+	}
+}
+
+func waitAgent(t *testing.T, e *env, id string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, a := range e.fleet.List() {
+			if a.ID == id && time.Since(a.LastSeen) < time.Second {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("the agent did not send a heartbeat")
+}
+
+func kernel(t *testing.T, l *lab) *firewall.Firewall {
+	t.Helper()
+	var fw *firewall.Firewall
+	var err error
+	l.in(t, func() { fw, err = firewall.Open("riposte") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fw.Close() })
+	return fw
+}
+
+func denies(fw *firewall.Firewall, p string) bool {
+	st, _ := fw.State()
+	for _, d := range st {
+		if d.Action == "deny" && d.Net.String() == p {
+			return true
+		}
+	}
+	return false
+}
+
+func flush(t *testing.T, l *lab) {
+	t.Helper()
+	c, err := nftables.New(nftables.WithNetNSFd(int(l.h)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.FlushRuleset()
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFirewallFollowsDecisions runs thousands of random operations on the
+// server's decisions and on the host (ban, re-ban, CIDR ban, manual
+// revert, expiry, isolation, agent restart, ruleset flush) and checks after
+// each that the host's nftables equals the active decision set.
+func TestFirewallFollowsDecisions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("thousands of operations")
+	}
+	e := newEnv(t)
+	l := newNS(t)
+	dir := t.TempDir()
+	id := e.enroll("victim", dir)
+	ra := startAgent(t, l, dir)
+	defer func() { ra.stop() }()
+	waitAgent(t, e, id.AgentID)
+	fw := kernel(t, l)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(7, 11))
+	var pool []string
+	for i := 0; i < 30; i++ {
+		pool = append(pool, fmt.Sprintf("203.0.113.%d", 10+i))
+	}
+	cidrs := []string{"198.51.100.0/24", "198.51.100.64/26", "192.0.2.0/28", "2001:db8::/48", "2001:db8:1::7"}
+	const ops = 2000
+	counts := map[string]int{}
+	const tol = 1500 * time.Millisecond
+	for i := 0; i < ops; i++ {
+		now := time.Now().UTC()
+		active, err := e.decisions.List(ctx, false, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		op := rng.IntN(100)
+		var name string
+		switch {
+		case op < 35 || len(active) == 0:
+			name = "ban"
+			target := pool[rng.IntN(len(pool))]
+			ttl := time.Duration(1+rng.IntN(6)) * time.Second
+			if rng.IntN(5) == 0 {
+				ttl = -1
+			}
+			if _, err := e.decisions.Add(ctx, decision.Decision{Kind: decision.DenyIP, Target: target, Owner: "test", Reason: "drift"}, ttl, now); err != nil {
+				t.Fatal(err)
+			}
+		case op < 50:
+			name = "re-ban"
+			d := active[rng.IntN(len(active))]
+			if d.Kind != decision.DenyIP {
+				continue
+			}
+			if _, err := e.decisions.Add(ctx, decision.Decision{Kind: decision.DenyIP, Target: d.Target, Owner: "test", Reason: "again"}, time.Duration(2+rng.IntN(5))*time.Second, now); err != nil {
+				t.Fatal(err)
+			}
+		case op < 60:
+			name = "cidr-ban"
+			if _, err := e.decisions.Add(ctx, decision.Decision{Kind: decision.DenyIP, Target: cidrs[rng.IntN(len(cidrs))], Owner: "test", Reason: "net"}, time.Duration(1+rng.IntN(5))*time.Second, now); err != nil {
+				t.Fatal(err)
+			}
+		case op < 78:
+			name = "revert"
+			d := active[rng.IntN(len(active))]
+			if _, err := e.decisions.Revert(ctx, d.ID, "test", "manual", now); err != nil {
+				t.Fatal(err)
+			}
+		case op < 83:
+			name = "expiry"
+			time.Sleep(time.Duration(200+rng.IntN(800)) * time.Millisecond)
+		case op < 86:
+			name = "isolate"
+			if _, err := e.decisions.Add(ctx, decision.Decision{Kind: decision.ContainHost, Target: "victim", Owner: "test", Reason: "iso"}, time.Duration(1+rng.IntN(4))*time.Second, now); err != nil {
+				t.Fatal(err)
+			}
+		case op < 93:
+			name = "flush"
+			flush(t, l)
+		default:
+			name = "agent-restart"
+			ra.stop()
+			ra = startAgent(t, l, dir)
+		}
+		counts[name]++
+		// Converged: every decision active beyond the tolerance is in the
+		// kernel, and nothing is there that is not decided (decisions
+		// within the tolerance of their expiry may be either way).
+		var last string
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			now := time.Now().UTC()
+			ds, _ := e.decisions.ForHost(ctx, "victim", now.Add(-tol))
+			must, may := map[string]bool{}, map[string]bool{}
+			wantIso, mayIso := false, false
+			for _, d := range ds {
+				sure := d.Expires.IsZero() || d.Expires.After(now.Add(tol))
+				if d.Kind == decision.ContainHost {
+					wantIso = wantIso || (sure && d.Active(now))
+					mayIso = true
+					continue
+				}
+				may[d.Target] = true
+				if sure && d.Active(now) {
+					must[d.Target] = true
+				}
+			}
+			st, err := fw.State()
+			got := map[string]bool{}
+			for _, k := range st {
+				got[k.Net.String()] = true
+			}
+			iso, _ := fw.Contained()
+			last = ""
+			for p := range must {
+				if !got[p] {
+					last += " missing " + p
+				}
+			}
+			for p := range got {
+				if !may[p] {
+					last += " extra " + p
+				}
+			}
+			if wantIso && !iso || iso && !mayIso {
+				last += fmt.Sprintf(" isolation %v", iso)
+			}
+			if err == nil && last == "" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("op %d (%s): the firewall does not equal the decisions after 5s:%s (err %v)", i, name, last, err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	t.Logf("%d operations, firewall equal to the decisions after each: %v", ops, counts)
+}
