@@ -27,98 +27,29 @@ import (
 	"github.com/riposte-soar/riposte/bus"
 	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/fleet"
+	"github.com/riposte-soar/riposte/internal/agenttest"
 	"github.com/riposte-soar/riposte/store"
 )
 
-// env is a server's agent side in process: control database, decisions,
-// the fleet, and an embedded bus that authenticates through the fleet.
-type env struct {
-	t         *testing.T
-	dir       string
-	db        *store.DB
-	decisions *decision.Store
-	fleet     *fleet.Fleet
-	bus       *bus.Bus
-	key       ed25519.PrivateKey
-}
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func newEnv(t *testing.T) *env {
-	t.Helper()
-	e := &env{t: t, dir: t.TempDir()}
-	var err error
-	if e.db, err = store.Open(filepath.Join(e.dir, "r.db"), "normal", store.Control); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.db.Close() })
-	e.decisions = decision.New(e.db, decision.DefaultSchedule)
-	e.key = protocol.GenerateKey()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	if e.fleet, err = fleet.New(ctx, fleet.Options{DB: e.db, Decisions: e.decisions, Key: e.key, EvidenceDir: filepath.Join(e.dir, "evidence")}); err != nil {
-		t.Fatal(err)
-	}
-	if e.bus, err = bus.Start(bus.Config{Listen: freeAddr(t), StoreDir: filepath.Join(e.dir, "nats"), User: "riposte", Password: "node-secret",
-		Auth: e.fleet.Authenticator("riposte", "node-secret")}, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.bus.Close)
-	if err := e.fleet.Start(ctx, e.bus.Conn); err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
-// enroll makes an agent identity the way `riposte agent` would after
-// enrolling, in dir.
-func (e *env) enroll(host, dir string) *agent.Identity {
-	e.t.Helper()
-	secret, _, err := e.fleet.CreateToken(context.Background(), time.Hour, "test")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	pub, priv, _ := ed25519.GenerateKey(nil)
-	r, err := e.fleet.Enroll(context.Background(), fleet.EnrollRequest{Token: secret, PublicKey: pub, Hostname: host}, time.Now())
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	id := &agent.Identity{AgentID: r.AgentID, Key: priv, Credential: r.Credential, ServerKey: r.ServerKey, Server: "http://127.0.0.1:1",
-		NATSURL: e.bus.ClientURL, Hostname: host}
-	os.MkdirAll(dir, 0o700)
-	b, _ := json.Marshal(id)
-	if err := os.WriteFile(filepath.Join(dir, "identity.json"), b, 0o600); err != nil {
-		e.t.Fatal(err)
-	}
-	return id
-}
-
 func TestEnrollmentTokensAreOneTime(t *testing.T) {
-	e := newEnv(t)
+	e := agenttest.NewEnv(t)
 	ctx := context.Background()
-	secret, _, err := e.fleet.CreateToken(ctx, time.Hour, "test")
+	secret, _, err := e.Fleet.CreateToken(ctx, time.Hour, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	pub, _, _ := ed25519.GenerateKey(nil)
-	if _, err := e.fleet.Enroll(ctx, fleet.EnrollRequest{Token: secret + "x", PublicKey: pub, Hostname: "h"}, time.Now()); !errors.Is(err, fleet.ErrEnroll) {
+	if _, err := e.Fleet.Enroll(ctx, fleet.EnrollRequest{Token: secret + "x", PublicKey: pub, Hostname: "h"}, time.Now()); !errors.Is(err, fleet.ErrEnroll) {
 		t.Fatalf("wrong secret: %v", err)
 	}
-	if _, err := e.fleet.Enroll(ctx, fleet.EnrollRequest{Token: secret, PublicKey: pub, Hostname: "h"}, time.Now()); err != nil {
+	if _, err := e.Fleet.Enroll(ctx, fleet.EnrollRequest{Token: secret, PublicKey: pub, Hostname: "h"}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.fleet.Enroll(ctx, fleet.EnrollRequest{Token: secret, PublicKey: pub, Hostname: "h2"}, time.Now()); !errors.Is(err, protocol.ErrTokenUsed) {
+	if _, err := e.Fleet.Enroll(ctx, fleet.EnrollRequest{Token: secret, PublicKey: pub, Hostname: "h2"}, time.Now()); !errors.Is(err, protocol.ErrTokenUsed) {
 		t.Fatalf("second use: %v", err)
 	}
-	old, _, _ := e.fleet.CreateToken(ctx, time.Minute, "test")
-	if _, err := e.fleet.Enroll(ctx, fleet.EnrollRequest{Token: old, PublicKey: pub, Hostname: "h3"}, time.Now().Add(2*time.Minute)); !errors.Is(err, protocol.ErrTokenExpired) {
+	old, _, _ := e.Fleet.CreateToken(ctx, time.Minute, "test")
+	if _, err := e.Fleet.Enroll(ctx, fleet.EnrollRequest{Token: old, PublicKey: pub, Hostname: "h3"}, time.Now().Add(2*time.Minute)); !errors.Is(err, protocol.ErrTokenExpired) {
 		t.Fatalf("expired: %v", err)
 	}
 }
@@ -126,12 +57,12 @@ func TestEnrollmentTokensAreOneTime(t *testing.T) {
 // TestAgentsReachOnlyTheirOwnSubjects connects with two agents'
 // credentials and checks what each may do on the bus.
 func TestAgentsReachOnlyTheirOwnSubjects(t *testing.T) {
-	e := newEnv(t)
-	a := e.enroll("a", t.TempDir())
-	b := e.enroll("b", t.TempDir())
+	e := agenttest.NewEnv(t)
+	a := e.Enroll("a", t.TempDir())
+	b := e.Enroll("b", t.TempDir())
 	perr := make(chan error, 16)
 	conn := func(id *agent.Identity, pass string) (*nats.Conn, error) {
-		return nats.Connect(e.bus.ClientURL, nats.UserInfo(fleet.AgentUser(id.AgentID), pass),
+		return nats.Connect(e.Bus.ClientURL, nats.UserInfo(fleet.AgentUser(id.AgentID), pass),
 			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { perr <- err }))
 	}
 	if _, err := conn(a, "wrong"); err == nil {
@@ -179,7 +110,7 @@ func TestAgentsReachOnlyTheirOwnSubjects(t *testing.T) {
 		t.Fatalf("own subjects refused: %v", err)
 	case <-time.After(300 * time.Millisecond):
 	}
-	if err := e.fleet.Revoke(context.Background(), a.AgentID, "test"); err != nil {
+	if err := e.Fleet.Revoke(context.Background(), a.AgentID, "test"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := conn(a, a.Credential); err == nil {
@@ -187,87 +118,23 @@ func TestAgentsReachOnlyTheirOwnSubjects(t *testing.T) {
 	}
 }
 
-// lab is one network namespace for an agent under test.
-type lab struct {
-	name string
-	h    netns.NsHandle
-}
-
-func newNS(t *testing.T) *lab {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("network namespaces and nftables need root")
-	}
-	name := fmt.Sprintf("rpfleet%d%d", os.Getpid()%10000, rand.IntN(1000))
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Skipf("ip netns add: %v %s", err, out)
-	}
-	h, err := netns.GetFromName(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close(); exec.Command("ip", "netns", "del", name).Run() })
-	return &lab{name: name, h: h}
-}
-
-func (l *lab) in(t *testing.T, fn func()) {
-	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, _ := netns.Get()
-	defer orig.Close()
-	if err := netns.Set(l.h); err != nil {
-		t.Fatal(err)
-	}
-	defer netns.Set(orig)
-	fn()
-}
-
-// runningAgent is an agent whose firewall lives in a namespace.
-type runningAgent struct {
-	a      *agent.Agent
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-func startAgent(t *testing.T, l *lab, dir string) *runningAgent {
-	t.Helper()
-	var a *agent.Agent
-	var err error
-	cfg := agent.Config{Data: dir, Heartbeat: 200 * time.Millisecond, Reconcile: 100 * time.Millisecond, Version: "test"}
-	l.in(t, func() { a, err = agent.Open(context.Background(), cfg, "", nil, slog.New(slog.DiscardHandler)) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &runningAgent{a: a, cancel: cancel, done: make(chan struct{})}
-	go func() { defer close(r.done); a.Run(ctx) }()
-	return r
-}
-
-func (r *runningAgent) stop() {
-	r.cancel()
-	<-r.done
-	r.a.Close()
-}
-
 // send signs a command the way the fleet does, with any key.
-func sendRaw(t *testing.T, e *env, key ed25519.PrivateKey, id *agent.Identity, cmdID string, cmd string) protocol.Result {
+func sendRaw(t *testing.T, e *agenttest.Env, key ed25519.PrivateKey, id *agent.Identity, cmdID string, cmd string) protocol.Result {
 	t.Helper()
 	sub, _ := protocol.SubjectFor(id.AgentID)
 	env := protocol.Sign(key, protocol.NewEnvelope(id.AgentID, cmdID, json.RawMessage(cmd), time.Now(), time.Minute))
 	return publishEnvelope(t, e, sub, env)
 }
 
-func publishEnvelope(t *testing.T, e *env, sub protocol.Subjects, env protocol.Envelope) protocol.Result {
+func publishEnvelope(t *testing.T, e *agenttest.Env, sub protocol.Subjects, env protocol.Envelope) protocol.Result {
 	t.Helper()
-	s, err := e.bus.Conn.SubscribeSync(sub.Result)
+	s, err := e.Bus.Conn.SubscribeSync(sub.Result)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Unsubscribe()
 	b, _ := json.Marshal(env)
-	if err := e.bus.Conn.Publish(sub.Command, b); err != nil {
+	if err := e.Bus.Conn.Publish(sub.Command, b); err != nil {
 		t.Fatal(err)
 	}
 	for {
@@ -292,99 +159,51 @@ func status(r protocol.Result) int {
 // TestForgedAndReplayedCommandsAreRefused: a command signed by another
 // key, or the same signed envelope twice, changes nothing on the host.
 func TestForgedAndReplayedCommandsAreRefused(t *testing.T) {
-	e := newEnv(t)
-	l := newNS(t)
+	e := agenttest.NewEnv(t)
+	l := agenttest.NewNS(t)
 	dir := t.TempDir()
-	id := e.enroll("victim", dir)
-	ra := startAgent(t, l, dir)
-	defer func() { ra.stop() }()
-	waitAgent(t, e, id.AgentID)
+	id := e.Enroll("victim", dir)
+	ra := agenttest.StartAgent(t, l, dir)
+	defer func() { ra.Stop() }()
+	agenttest.WaitAgent(t, e, id.AgentID)
 	deny := `{"action":"deny","target":{"ipv4_net":"198.51.100.7"},"args":{"response_requested":"complete","slpf":{"insert_rule":9}},"actuator":{"slpf":{}}}`
 	if r := sendRaw(t, e, protocol.GenerateKey(), id, "forged-1", deny); status(r) != 401 {
 		t.Fatalf("forged command: status %d", status(r))
 	}
-	fw := kernel(t, l)
-	if denies(fw, "198.51.100.7/32") {
+	fw := agenttest.Kernel(t, l)
+	if agenttest.Denies(fw, "198.51.100.7/32") {
 		t.Fatal("a forged command was applied")
 	}
 	sub, _ := protocol.SubjectFor(id.AgentID)
-	env := protocol.Sign(e.key, protocol.NewEnvelope(id.AgentID, "real-1", json.RawMessage(deny), time.Now(), time.Minute))
+	env := protocol.Sign(e.Key, protocol.NewEnvelope(id.AgentID, "real-1", json.RawMessage(deny), time.Now(), time.Minute))
 	if r := publishEnvelope(t, e, sub, env); status(r) != 200 {
 		t.Fatalf("genuine command: %s", r.Response)
 	}
-	if !denies(fw, "198.51.100.7/32") {
+	if !agenttest.Denies(fw, "198.51.100.7/32") {
 		t.Fatal("genuine command not in the kernel")
 	}
 	del := `{"action":"delete","target":{"slpf:rule_number":9},"args":{"response_requested":"complete"},"actuator":{"slpf":{}}}`
-	if r := sendRaw(t, e, e.key, id, "real-2", del); status(r) != 200 {
+	if r := sendRaw(t, e, e.Key, id, "real-2", del); status(r) != 200 {
 		t.Fatalf("delete: %s", r.Response)
 	}
 	// The captured deny, replayed: refused, and the host stays unblocked.
 	if r := publishEnvelope(t, e, sub, env); status(r) != 403 {
 		t.Fatalf("replay: status %d %s", status(r), r.Response)
 	}
-	if denies(fw, "198.51.100.7/32") {
+	if agenttest.Denies(fw, "198.51.100.7/32") {
 		t.Fatal("a replayed command was applied")
 	}
 	// Replays are remembered across an agent restart.
-	ra.stop()
-	ra = startAgent(t, l, dir)
-	waitAgent(t, e, id.AgentID)
+	ra.Stop()
+	ra = agenttest.StartAgent(t, l, dir)
+	agenttest.WaitAgent(t, e, id.AgentID)
 	if r := publishEnvelope(t, e, sub, env); status(r) != 403 {
 		t.Fatalf("replay after restart: status %d", status(r))
 	}
 	// A command for another agent, signed by the server, is refused.
-	other := protocol.Sign(e.key, protocol.NewEnvelope("someoneelse", "x-1", json.RawMessage(deny), time.Now(), time.Minute))
+	other := protocol.Sign(e.Key, protocol.NewEnvelope("someoneelse", "x-1", json.RawMessage(deny), time.Now(), time.Minute))
 	if r := publishEnvelope(t, e, sub, other); status(r) != 401 {
 		t.Fatalf("command for another agent: %d", status(r))
-	}
-}
-
-func waitAgent(t *testing.T, e *env, id string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		for _, a := range e.fleet.List() {
-			if a.ID == id && time.Since(a.LastSeen) < time.Second {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("the agent did not send a heartbeat")
-}
-
-func kernel(t *testing.T, l *lab) *firewall.Firewall {
-	t.Helper()
-	var fw *firewall.Firewall
-	var err error
-	l.in(t, func() { fw, err = firewall.Open("riposte") })
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { fw.Close() })
-	return fw
-}
-
-func denies(fw *firewall.Firewall, p string) bool {
-	st, _ := fw.State()
-	for _, d := range st {
-		if d.Action == "deny" && d.Net.String() == p {
-			return true
-		}
-	}
-	return false
-}
-
-func flush(t *testing.T, l *lab) {
-	t.Helper()
-	c, err := nftables.New(nftables.WithNetNSFd(int(l.h)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.FlushRuleset()
-	if err := c.Flush(); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -396,14 +215,14 @@ func TestFirewallFollowsDecisions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("thousands of operations")
 	}
-	e := newEnv(t)
-	l := newNS(t)
+	e := agenttest.NewEnv(t)
+	l := agenttest.NewNS(t)
 	dir := t.TempDir()
-	id := e.enroll("victim", dir)
-	ra := startAgent(t, l, dir)
-	defer func() { ra.stop() }()
-	waitAgent(t, e, id.AgentID)
-	fw := kernel(t, l)
+	id := e.Enroll("victim", dir)
+	ra := agenttest.StartAgent(t, l, dir)
+	defer func() { ra.Stop() }()
+	agenttest.WaitAgent(t, e, id.AgentID)
+	fw := agenttest.Kernel(t, l)
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(7, 11))
 	var pool []string
@@ -416,7 +235,7 @@ func TestFirewallFollowsDecisions(t *testing.T) {
 	const tol = 1500 * time.Millisecond
 	for i := 0; i < ops; i++ {
 		now := time.Now().UTC()
-		active, err := e.decisions.List(ctx, false, now)
+		active, err := e.Decisions.List(ctx, false, now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -430,7 +249,7 @@ func TestFirewallFollowsDecisions(t *testing.T) {
 			if rng.IntN(5) == 0 {
 				ttl = -1
 			}
-			if _, err := e.decisions.Add(ctx, decision.Decision{Kind: decision.DenyIP, Target: target, Owner: "test", Reason: "drift"}, ttl, now); err != nil {
+			if _, err := e.Decisions.Add(ctx, decision.Decision{Kind: decision.DenyIP, Target: target, Owner: "test", Reason: "drift"}, ttl, now); err != nil {
 				t.Fatal(err)
 			}
 		case op < 50:
@@ -439,18 +258,18 @@ func TestFirewallFollowsDecisions(t *testing.T) {
 			if d.Kind != decision.DenyIP {
 				continue
 			}
-			if _, err := e.decisions.Add(ctx, decision.Decision{Kind: decision.DenyIP, Target: d.Target, Owner: "test", Reason: "again"}, time.Duration(2+rng.IntN(5))*time.Second, now); err != nil {
+			if _, err := e.Decisions.Add(ctx, decision.Decision{Kind: decision.DenyIP, Target: d.Target, Owner: "test", Reason: "again"}, time.Duration(2+rng.IntN(5))*time.Second, now); err != nil {
 				t.Fatal(err)
 			}
 		case op < 60:
 			name = "cidr-ban"
-			if _, err := e.decisions.Add(ctx, decision.Decision{Kind: decision.DenyIP, Target: cidrs[rng.IntN(len(cidrs))], Owner: "test", Reason: "net"}, time.Duration(1+rng.IntN(5))*time.Second, now); err != nil {
+			if _, err := e.Decisions.Add(ctx, decision.Decision{Kind: decision.DenyIP, Target: cidrs[rng.IntN(len(cidrs))], Owner: "test", Reason: "net"}, time.Duration(1+rng.IntN(5))*time.Second, now); err != nil {
 				t.Fatal(err)
 			}
 		case op < 78:
 			name = "revert"
 			d := active[rng.IntN(len(active))]
-			if _, err := e.decisions.Revert(ctx, d.ID, "test", "manual", now); err != nil {
+			if _, err := e.Decisions.Revert(ctx, d.ID, "test", "manual", now); err != nil {
 				t.Fatal(err)
 			}
 		case op < 83:
@@ -458,16 +277,16 @@ func TestFirewallFollowsDecisions(t *testing.T) {
 			time.Sleep(time.Duration(200+rng.IntN(800)) * time.Millisecond)
 		case op < 86:
 			name = "isolate"
-			if _, err := e.decisions.Add(ctx, decision.Decision{Kind: decision.ContainHost, Target: "victim", Owner: "test", Reason: "iso"}, time.Duration(1+rng.IntN(4))*time.Second, now); err != nil {
+			if _, err := e.Decisions.Add(ctx, decision.Decision{Kind: decision.ContainHost, Target: "victim", Owner: "test", Reason: "iso"}, time.Duration(1+rng.IntN(4))*time.Second, now); err != nil {
 				t.Fatal(err)
 			}
 		case op < 93:
 			name = "flush"
-			flush(t, l)
+			agenttest.Flush(t, l)
 		default:
 			name = "agent-restart"
-			ra.stop()
-			ra = startAgent(t, l, dir)
+			ra.Stop()
+			ra = agenttest.StartAgent(t, l, dir)
 		}
 		counts[name]++
 		// Converged: every decision active beyond the tolerance is in the
@@ -477,7 +296,7 @@ func TestFirewallFollowsDecisions(t *testing.T) {
 		deadline := time.Now().Add(5 * time.Second)
 		for {
 			now := time.Now().UTC()
-			ds, _ := e.decisions.ForHost(ctx, "victim", now.Add(-tol))
+			ds, _ := e.Decisions.ForHost(ctx, "victim", now.Add(-tol))
 			must, may := map[string]bool{}, map[string]bool{}
 			wantIso, mayIso := false, false
 			for _, d := range ds {

@@ -17,6 +17,7 @@ import (
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
+	"github.com/mdlayher/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -38,7 +39,10 @@ type Decision struct {
 type Firewall struct {
 	mu    sync.Mutex
 	ns    netns.NsHandle
-	conn  *nftables.Conn
+	conn  *nftables.Conn // reads (dumps); replaced after an error
+	tx    *netlink.Conn  // batches (see batch.go); nil until needed
+	txBuf int            // send buffer size set on tx, 0: the default
+	rxBuf []byte
 	table string
 	now   func() time.Time
 }
@@ -48,8 +52,9 @@ const (
 	chainOut  = "output"
 	chainFwd  = "forward"
 	isoSuffix = "_iso"
-	// maxElemsPerMsg bounds one NEWSETELEM message; large decision lists are
-	// split into several messages of the same (atomic) batch.
+	// maxElemsPerMsg bounds one NEWSETELEM message (spec §9: ≤ 1,000
+	// elements per chunk); large sets take several messages of the same
+	// (atomic) batch.
 	maxElemsPerMsg = 1000
 	commentPrefix  = "riposte:"
 )
@@ -65,25 +70,56 @@ func Open(table string) (*Firewall, error) {
 	if err != nil {
 		return nil, fmt.Errorf("firewall: current netns: %w", err)
 	}
-	conn, err := nftables.New(nftables.WithNetNSFd(int(ns)), nftables.AsLasting())
-	if err != nil {
+	f := &Firewall{ns: ns, table: table, now: time.Now}
+	if err := f.reopen(); err != nil {
 		ns.Close()
 		return nil, fmt.Errorf("firewall: nf_tables netlink: %w", err)
 	}
-	f := &Firewall{ns: ns, conn: conn, table: table, now: time.Now}
 	// Probe that nf_tables answers in this namespace.
-	if _, err := conn.ListTablesOfFamily(nftables.TableFamilyINet); err != nil {
+	if _, err := f.conn.ListTablesOfFamily(nftables.TableFamilyINet); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("firewall: nf_tables netlink: %w", err)
 	}
 	return f, nil
 }
 
+// reopen replaces the read connection. After a failed request its socket
+// may still hold replies that the library would take for the answers to the
+// next request (and then wait forever for the real ones).
+func (f *Firewall) reopen() error {
+	if f.conn != nil {
+		f.conn.CloseLasting()
+		f.conn = nil
+	}
+	c, err := nftables.New(nftables.WithNetNSFd(int(f.ns)), nftables.AsLasting())
+	if err != nil {
+		return err
+	}
+	f.conn = c
+	return nil
+}
+
+// readFailed reopens the read connection after err and returns err.
+func (f *Firewall) readFailed(err error) error {
+	if rerr := f.reopen(); rerr != nil {
+		return errors.Join(err, fmt.Errorf("firewall: reopen nf_tables netlink: %w", rerr))
+	}
+	return err
+}
+
 // Close releases the netlink socket and namespace handle. Kernel state is kept.
 func (f *Firewall) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	err := f.conn.CloseLasting()
+	var err error
+	if f.conn != nil {
+		err = f.conn.CloseLasting()
+		f.conn = nil
+	}
+	if f.tx != nil {
+		err = errors.Join(err, f.tx.Close())
+		f.tx = nil
+	}
 	if f.ns.IsOpen() {
 		f.ns.Close()
 	}
@@ -378,8 +414,13 @@ func plan(ds []Decision, now time.Time) (elems map[string][]placed, rules []plac
 	return elems, rules, nil
 }
 
-func setElements(ps []placed, now time.Time) []nftables.SetElement {
-	var out []nftables.SetElement
+// elemChunks returns the set elements for ps split into the contents of
+// NEWSETELEM messages: at most maxElemsPerMsg elements and maxElemBytes
+// encoded bytes each, never separating an interval's start from its end.
+func elemChunks(ps []placed, now time.Time) [][]nftables.SetElement {
+	var out [][]nftables.SetElement
+	var cur []nftables.SetElement
+	size := 0
 	for _, p := range ps {
 		var to time.Duration
 		if !p.d.Expires.IsZero() {
@@ -389,12 +430,35 @@ func setElements(ps []placed, now time.Time) []nftables.SetElement {
 			}
 		}
 		start := p.d.Net.Addr()
-		out = append(out, nftables.SetElement{Key: start.AsSlice(), Timeout: to, Comment: p.d.ID})
+		els := []nftables.SetElement{{Key: start.AsSlice(), Timeout: to, Comment: p.d.ID}}
 		if end := lastAddr(p.d.Net).Next(); end.IsValid() {
-			out = append(out, nftables.SetElement{Key: end.AsSlice(), IntervalEnd: true})
+			els = append(els, nftables.SetElement{Key: end.AsSlice(), IntervalEnd: true})
 		}
+		n := 0
+		for _, e := range els {
+			n += elemBytes(e)
+		}
+		if len(cur)+len(els) > maxElemsPerMsg || size+n > maxElemBytes {
+			out = append(out, cur)
+			cur, size = nil, 0
+		}
+		cur = append(cur, els...)
+		size += n
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
 	}
 	return out
+}
+
+// elemBytes is an upper bound of e's encoding by google/nftables: list item
+// header, flags, nested key, timeout, and the comment as userdata TLV.
+func elemBytes(e nftables.SetElement) int {
+	n := 4 + 8 + 8 + nlmsgAlign(len(e.Key)) + 12
+	if e.Comment != "" {
+		n += 4 + nlmsgAlign(3+len(e.Comment))
+	}
+	return n
 }
 
 // Apply makes the kernel state of the table equal to exactly ds, in one
@@ -407,7 +471,14 @@ func (f *Firewall) Apply(ds []Decision) error {
 	if err != nil {
 		return err
 	}
-	c := f.conn
+	if err := f.commit(func(c *nftables.Conn) error { return f.build(c, elems, rules, now) }); err != nil {
+		return fmt.Errorf("firewall: apply: %w", err)
+	}
+	return nil
+}
+
+// build queues the replacement of the decision table on c.
+func (f *Firewall) build(c *nftables.Conn, elems map[string][]placed, rules []placed, now time.Time) error {
 	t := f.tbl(f.table)
 	// add+delete+add: idempotent whether or not the table exists, and the
 	// whole replacement is one transaction (no window without rules).
@@ -429,19 +500,14 @@ func (f *Firewall) Apply(ds []Decision) error {
 				if v6 {
 					kt = nftables.TypeIP6Addr
 				}
-				s := &nftables.Set{Table: t, Name: name, KeyType: kt, Interval: true, HasTimeout: true}
-				all := setElements(elems[name], now)
-				first := all
-				if len(first) > maxElemsPerMsg {
-					first = first[:maxElemsPerMsg]
-				}
-				if err := c.AddSet(s, first); err != nil {
+				// IDs only need to be unique within the batch; setting them
+				// avoids the library's unsynchronised global counter.
+				s := &nftables.Set{Table: t, Name: name, ID: uint32(len(sets) + 1), KeyType: kt, Interval: true, HasTimeout: true}
+				if err := c.AddSet(s, nil); err != nil {
 					return fmt.Errorf("firewall: set %s: %w", name, err)
 				}
-				for i := len(first); i < len(all); i += maxElemsPerMsg {
-					// keep interval start/end pairs in the same chunk
-					j := min(i+maxElemsPerMsg, len(all))
-					if err := c.SetAddElements(s, all[i:j]); err != nil {
+				for _, chunk := range elemChunks(elems[name], now) {
+					if err := c.SetAddElements(s, chunk); err != nil {
 						return fmt.Errorf("firewall: set %s: %w", name, err)
 					}
 				}
@@ -475,9 +541,6 @@ func (f *Firewall) Apply(ds []Decision) error {
 			}
 		}
 	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("firewall: apply: %w", err)
-	}
 	return nil
 }
 
@@ -502,6 +565,14 @@ type stateVal struct {
 func (f *Firewall) State() ([]Decision, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	ds, err := f.state()
+	if err != nil {
+		return nil, f.readFailed(err)
+	}
+	return ds, nil
+}
+
+func (f *Firewall) state() ([]Decision, error) {
 	now := f.now()
 	c := f.conn
 	t, err := c.ListTableOfFamily(f.table, nftables.TableFamilyINet)
@@ -564,12 +635,18 @@ func (f *Firewall) State() ([]Decision, error) {
 			add(d, side)
 		}
 	}
+	// GetRules does not wrap its errors, so a deleted chain (drift) cannot
+	// be told from a failure by ENOENT: look the chains up first.
+	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return nil, fmt.Errorf("firewall: list chains: %w", err)
+	}
 	for _, ch := range []string{chainIn, chainOut} {
+		if !slices.ContainsFunc(chains, func(x *nftables.Chain) bool { return x.Table != nil && x.Table.Name == f.table && x.Name == ch }) {
+			continue
+		}
 		rs, err := c.GetRules(t, &nftables.Chain{Name: ch, Table: t})
 		if err != nil {
-			if errors.Is(err, unix.ENOENT) {
-				continue
-			}
 			return nil, fmt.Errorf("firewall: list rules %s: %w", ch, err)
 		}
 		side := "in"
@@ -689,7 +766,18 @@ func (f *Firewall) Contain(allow []netip.Prefix) error {
 		}
 		ps = append(ps, d.Net)
 	}
-	c := f.conn
+	err := f.commit(func(c *nftables.Conn) error {
+		f.buildContain(c, ps)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("firewall: contain: %w", err)
+	}
+	return nil
+}
+
+// buildContain queues the replacement of the isolation table on c.
+func (f *Firewall) buildContain(c *nftables.Conn, ps []netip.Prefix) {
 	t := f.tbl(f.table + isoSuffix)
 	c.AddTable(t)
 	c.DelTable(t)
@@ -711,10 +799,6 @@ func (f *Firewall) Contain(allow []netip.Prefix) error {
 		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: append(prefixMatch(p, "in"), acc)})
 		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: append(prefixMatch(p, "out"), acc)})
 	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("firewall: contain: %w", err)
-	}
-	return nil
 }
 
 // Contained reports whether the isolation table exists.
@@ -728,7 +812,7 @@ func (f *Firewall) Contained() (bool, error) {
 	if errors.Is(err, unix.ENOENT) {
 		return false, nil
 	}
-	return false, err
+	return false, f.readFailed(err)
 }
 
 // Release lifts containment (deletes the isolation table); idempotent.
@@ -746,9 +830,12 @@ func (f *Firewall) drop(name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	t := f.tbl(name)
-	f.conn.AddTable(t)
-	f.conn.DelTable(t)
-	if err := f.conn.Flush(); err != nil {
+	err := f.commit(func(c *nftables.Conn) error {
+		c.AddTable(t)
+		c.DelTable(t)
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("firewall: delete table %s: %w", name, err)
 	}
 	return nil

@@ -9,15 +9,22 @@ import (
 )
 
 // mixedDecisions returns n seeded decisions of every kind Apply handles:
-// single IPv4/IPv6 addresses (set elements, some adjacent), CIDRs that nest
-// in or equal other CIDRs of the same set (overlap rules), and proto/port
-// decisions (rules; port without proto is two rules per side), with random
-// actions, directions and expiries.
+// single IPv4/IPv6 addresses (set elements, some adjacent, some duplicated),
+// CIDRs nested in or equal to other CIDRs of the same set (overlap rules),
+// CIDRs covering some of the addresses (which then become rules too) and
+// proto/port decisions (rules; a port without proto is two rules per side),
+// with random actions, directions and expiries.
 func mixedDecisions(n int, seed uint64) []Decision {
 	rng := mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	dirs := []string{"in", "out", "both"}
 	now := time.Now()
 	ds := make([]Decision, 0, n)
+	host4 := func() netip.Addr {
+		return netip.AddrFrom4([4]byte{172, byte(16 + rng.IntN(16)), byte(rng.IntN(256)), byte(rng.IntN(256))})
+	}
+	host6 := func() netip.Addr {
+		return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 6: byte(rng.IntN(16)), 14: byte(rng.IntN(256)), 15: byte(rng.IntN(256))})
+	}
 	for i := range n {
 		d := Decision{ID: fmt.Sprintf("m%d", i), Action: "deny", Direction: dirs[rng.IntN(3)]}
 		if rng.IntN(6) == 0 {
@@ -26,26 +33,23 @@ func mixedDecisions(n int, seed uint64) []Decision {
 		if rng.IntN(8) != 0 {
 			d.Expires = now.Add(time.Hour + time.Duration(rng.Int64N(int64(time.Hour))))
 		}
-		v4 := func() netip.Addr {
-			return netip.AddrFrom4([4]byte{10, byte(rng.IntN(16)), byte(rng.IntN(256)), byte(rng.IntN(256))})
-		}
-		v6 := func() netip.Addr {
-			return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 6: byte(rng.IntN(16)), 14: byte(rng.IntN(256)), 15: byte(rng.IntN(256))})
-		}
 		switch r := rng.IntN(100); {
 		case r < 45:
-			d.Net = netip.PrefixFrom(v4(), 32)
+			d.Net = netip.PrefixFrom(host4(), 32)
 		case r < 60:
-			d.Net = netip.PrefixFrom(v6(), 128)
-		case r < 75:
+			d.Net = netip.PrefixFrom(host6(), 128)
+		case r < 72:
 			// few distinct networks, so most of them overlap one another
-			d.Net = netip.PrefixFrom(v4(), 16+rng.IntN(3)*4).Masked()
-		case r < 80:
-			d.Net = netip.PrefixFrom(v6(), 56+rng.IntN(3)*8).Masked()
+			a := netip.AddrFrom4([4]byte{10, byte(rng.IntN(4)), byte(rng.IntN(16)), 0})
+			d.Net = netip.PrefixFrom(a, 16+rng.IntN(3)*4).Masked()
+		case r < 76:
+			d.Net = netip.PrefixFrom(host6(), 56+rng.IntN(3)*8).Masked()
+		case r < 78:
+			d.Net = netip.PrefixFrom(host4(), 24).Masked()
 		default:
-			d.Net = netip.PrefixFrom(v4(), 32)
+			d.Net = netip.PrefixFrom(host4(), 32)
 			if rng.IntN(3) == 0 {
-				d.Net = netip.PrefixFrom(v6(), 128)
+				d.Net = netip.PrefixFrom(host6(), 128)
 			}
 			if rng.IntN(4) == 0 {
 				d.Net = netip.PrefixFrom(d.Net.Addr(), d.Net.Bits()-8).Masked()
@@ -54,6 +58,9 @@ func mixedDecisions(n int, seed uint64) []Decision {
 			if rng.IntN(3) != 0 {
 				d.Proto = []string{"tcp", "udp"}[rng.IntN(2)]
 			}
+		}
+		if i > 0 && rng.IntN(50) == 0 {
+			d.Net = ds[rng.IntN(i)].Net // same target under another id
 		}
 		ds = append(ds, d)
 	}
