@@ -48,7 +48,7 @@ func (e *kernelError) Error() string   { return errors.Join(e.errs...).Error() }
 func (e *kernelError) Unwrap() []error { return e.errs }
 
 // encode returns the messages build queues on a Conn, wrapped in batch
-// begin/end, with their sequence numbers and PIDs cleared.
+// begin/end.
 func encode(build func(c *nftables.Conn) error) ([]netlink.Message, error) {
 	var msgs []netlink.Message
 	ack := []netlink.Message{{Header: netlink.Header{Type: netlink.Error}, Data: make([]byte, 4)}}
@@ -70,9 +70,6 @@ func encode(build func(c *nftables.Conn) error) ([]netlink.Message, error) {
 	}
 	if len(msgs) < 3 {
 		return nil, errors.New("encode batch: empty")
-	}
-	for i := range msgs {
-		msgs[i].Header.Sequence, msgs[i].Header.PID = 0, 0
 	}
 	return msgs, nil
 }
@@ -110,26 +107,49 @@ func (f *Firewall) send(msgs []netlink.Message) (err error) {
 		}
 		f.txBuf = 0
 	}
-	out := make([]netlink.Message, len(msgs))
-	copy(out, msgs)
 	size := 0
-	last := len(out) - 2 // the final message before batch end
-	for i := range out {
-		h := &out[i].Header
-		h.Flags &^= netlink.Acknowledge | unix.NLM_F_ECHO
-		if i == last {
-			h.Flags |= netlink.Acknowledge
-		}
-		size += nlmsgAlign(unix.NLMSG_HDRLEN + len(out[i].Data))
+	for _, m := range msgs {
+		size += nlmsgAlign(unix.NLMSG_HDRLEN + len(m.Data))
 	}
 	if err := f.growSendBuffer(size); err != nil {
 		return err
 	}
-	sent, err := f.tx.SendMessages(out)
-	if err != nil {
-		return fmt.Errorf("send batch (%d messages, %d bytes): %w", len(out), size, err)
+	// Marshalled here rather than by netlink.Conn.SendMessages, which grows
+	// its buffer message by message: a third of Apply's time at 10,000
+	// decisions.
+	seq0 := f.seq + 1
+	f.seq += uint32(len(msgs))
+	buf := make([]byte, 0, size)
+	last := len(msgs) - 2 // the final message before batch end
+	for i, m := range msgs {
+		fl := m.Header.Flags &^ (netlink.Acknowledge | unix.NLM_F_ECHO)
+		if i == last {
+			fl |= netlink.Acknowledge
+		}
+		n := unix.NLMSG_HDRLEN + len(m.Data)
+		buf = binary.NativeEndian.AppendUint32(buf, uint32(n))
+		buf = binary.NativeEndian.AppendUint16(buf, uint16(m.Header.Type))
+		buf = binary.NativeEndian.AppendUint16(buf, uint16(fl))
+		buf = binary.NativeEndian.AppendUint32(buf, seq0+uint32(i))
+		buf = binary.NativeEndian.AppendUint32(buf, 0) // PID: the kernel fills in ours
+		buf = append(buf, m.Data...)
+		buf = append(buf, make([]byte, nlmsgAlign(n)-n)...)
 	}
-	return f.replies(sent)
+	rc, err := f.tx.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if cerr := rc.Write(func(fd uintptr) bool {
+		serr = unix.Sendto(int(fd), buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+		return !errors.Is(serr, unix.EAGAIN)
+	}); cerr != nil {
+		serr = cerr
+	}
+	if serr != nil {
+		return fmt.Errorf("send batch (%d messages, %d bytes): %w", len(msgs), size, serr)
+	}
+	return f.replies(msgs, seq0)
 }
 
 func nlmsgAlign(n int) int { return (n + unix.NLMSG_ALIGNTO - 1) &^ (unix.NLMSG_ALIGNTO - 1) }
@@ -174,16 +194,11 @@ func (f *Firewall) growSendBuffer(size int) error {
 	return nil
 }
 
-// replies reads the answer to the batch sent as msgs (with their sequence
-// numbers): error replies for failing messages, then the ack of the last
+// replies reads the answer to the batch msgs, sent with sequence numbers
+// from seq0 on: error replies for failing messages, then the ack of the last
 // message, or an error addressed to the batch itself when the commit fails.
-func (f *Firewall) replies(msgs []netlink.Message) error {
-	begin := msgs[0].Header.Sequence
-	last := msgs[len(msgs)-2].Header.Sequence
-	index := make(map[uint32]int, len(msgs))
-	for i, m := range msgs {
-		index[m.Header.Sequence] = i
-	}
+func (f *Firewall) replies(msgs []netlink.Message, seq0 uint32) error {
+	begin, last := seq0, seq0+uint32(len(msgs)-2)
 	rc, err := f.tx.SyscallConn()
 	if err != nil {
 		return err
@@ -222,13 +237,13 @@ func (f *Firewall) replies(msgs []netlink.Message) error {
 			return fmt.Errorf("read batch reply: %w", err)
 		}
 		for _, m := range nms {
-			i, ours := index[m.Header.Seq]
-			if !ours || m.Header.Type != unix.NLMSG_ERROR || len(m.Data) < 4 {
+			i := int(m.Header.Seq - seq0)
+			if i < 0 || i >= len(msgs) || m.Header.Type != unix.NLMSG_ERROR || len(m.Data) < 4 {
 				continue // not a reply to this batch
 			}
 			if code := int32(binary.NativeEndian.Uint32(m.Data)); code != 0 {
 				nerr++
-				if len(kerrs) < 8 {
+				if len(kerrs) < 4 {
 					kerrs = append(kerrs, fmt.Errorf("%s (message %d of %d): %w%s",
 						msgName(msgs[i]), i, len(msgs), syscall.Errno(-code), extAck(m)))
 				}

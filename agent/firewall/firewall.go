@@ -42,6 +42,7 @@ type Firewall struct {
 	conn  *nftables.Conn // reads (dumps); replaced after an error
 	tx    *netlink.Conn  // batches (see batch.go); nil until needed
 	txBuf int            // send buffer size set on tx, 0: the default
+	seq   uint32         // last netlink sequence number used on tx
 	rxBuf []byte
 	table string
 	now   func() time.Time
@@ -635,18 +636,12 @@ func (f *Firewall) state() ([]Decision, error) {
 			add(d, side)
 		}
 	}
-	// GetRules does not wrap its errors, so a deleted chain (drift) cannot
-	// be told from a failure by ENOENT: look the chains up first.
-	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
-	if err != nil {
-		return nil, fmt.Errorf("firewall: list chains: %w", err)
-	}
 	for _, ch := range []string{chainIn, chainOut} {
-		if !slices.ContainsFunc(chains, func(x *nftables.Chain) bool { return x.Table != nil && x.Table.Name == f.table && x.Name == ch }) {
-			continue
-		}
 		rs, err := c.GetRules(t, &nftables.Chain{Name: ch, Table: t})
 		if err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				continue
+			}
 			return nil, fmt.Errorf("firewall: list rules %s: %w", ch, err)
 		}
 		side := "in"

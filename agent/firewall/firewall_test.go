@@ -20,13 +20,13 @@ import (
 // nsEnv is a named network namespace the test goroutine has entered on a
 // locked OS thread.
 type nsEnv struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 	orig netns.NsHandle
 	fw   *Firewall
 }
 
-func run(t *testing.T, args ...string) {
+func run(t testing.TB, args ...string) {
 	t.Helper()
 	out, err := exec.Command("ip", args...).CombinedOutput()
 	if err != nil {
@@ -34,7 +34,7 @@ func run(t *testing.T, args ...string) {
 	}
 }
 
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("firewall tests need root (network namespaces and nf_tables)")
@@ -44,7 +44,7 @@ func requireRoot(t *testing.T) {
 	}
 }
 
-func addNS(t *testing.T) string {
+func addNS(t testing.TB) string {
 	t.Helper()
 	b := make([]byte, 4)
 	rand.Read(b)
@@ -59,7 +59,7 @@ func addNS(t *testing.T) string {
 
 // enter creates a namespace with loopback addresses, locks the goroutine to
 // its thread, switches into it and opens a Firewall there.
-func enter(t *testing.T) *nsEnv {
+func enter(t testing.TB) *nsEnv {
 	t.Helper()
 	requireRoot(t)
 	name := addNS(t)
@@ -72,7 +72,7 @@ func enter(t *testing.T) *nsEnv {
 	return enterNamed(t, name)
 }
 
-func enterNamed(t *testing.T, name string) *nsEnv {
+func enterNamed(t testing.TB, name string) *nsEnv {
 	t.Helper()
 	runtime.LockOSThread()
 	orig, err := netns.Get()
@@ -159,7 +159,7 @@ func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 
 // sameDecisions compares desired and read-back decisions, allowing for the
 // kernel's timeout granularity and the time elapsed since Apply.
-func sameDecisions(t *testing.T, want, got []Decision) {
+func sameDecisions(t testing.TB, want, got []Decision) {
 	t.Helper()
 	w := make([]Decision, len(want))
 	for i, d := range want {

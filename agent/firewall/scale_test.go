@@ -116,3 +116,48 @@ func TestApplyLarge(t *testing.T) {
 	}
 	sameDecisions(t, small, st)
 }
+
+// BenchmarkApply measures Apply of n mixed decisions over a table already
+// holding them: enforce re-applies the whole set on every change, so this
+// is the cost of one ban or revert at that size. About a minute:
+//
+//	go test -run '^$' -bench . -benchtime 20x ./agent/firewall/
+func BenchmarkApply(b *testing.B) {
+	e := enter(b)
+	defer e.close()
+	for _, n := range []int{10, 100, 1000, 10000} {
+		ds := mixedDecisions(n, uint64(n))
+		el, rs := counts(b, ds)
+		b.Run(fmt.Sprintf("decisions=%d", n), func(b *testing.B) {
+			if err := e.fw.Apply(ds); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if err := e.fw.Apply(ds); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(el), "elements")
+			b.ReportMetric(float64(rs), "rules")
+		})
+	}
+}
+
+// BenchmarkState measures reading n mixed decisions back (Reconcile's cost).
+func BenchmarkState(b *testing.B) {
+	e := enter(b)
+	defer e.close()
+	for _, n := range []int{10, 100, 1000, 10000} {
+		ds := mixedDecisions(n, uint64(n))
+		b.Run(fmt.Sprintf("decisions=%d", n), func(b *testing.B) {
+			if err := e.fw.Apply(ds); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := e.fw.State(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/riposte-soar/riposte/connector"
 	"github.com/riposte-soar/riposte/connector/all"
+	"github.com/riposte-soar/riposte/connector/recovery"
 	"github.com/riposte-soar/riposte/engine"
 	"github.com/riposte-soar/riposte/playbook"
 	"github.com/riposte-soar/riposte/respond"
@@ -21,12 +22,13 @@ import (
 )
 
 // localRegistry holds the connectors whose declarations a playbook is
-// checked against offline; the incident and notify connectors are declared
+// checked against offline; the incident, notify, agent and recovery
+// connectors are declared
 // with services that refuse to act (offline there is nothing to act on),
 // so validation and dry runs know their operations.
 func localRegistry() (*connector.Registry, error) {
 	reg := connector.NewRegistry()
-	err := all.Register(reg, all.Deps{Incidents: offline{}, Notifier: offline{}})
+	err := all.Register(reg, all.Deps{Incidents: offline{}, Notifier: offline{}, Agents: offline{}, Decisions: offline{}, Recovery: recovery.New()})
 	return reg, err
 }
 
