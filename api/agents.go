@@ -29,7 +29,7 @@ func (s *Server) agentRoutes() []Route {
 		{Method: "POST", Path: "/api/v1/agents/tokens", Role: auth.Admin, Summary: "Create a one-time enrollment token (shown once).",
 			Body: `{"ttl": "24h"}`, handler: s.createAgentToken},
 		{Method: "POST", Path: "/api/v1/agents/{id}/revoke", Role: auth.Admin, Summary: "Revoke an agent: its credential is refused from now on.", handler: s.revokeAgent},
-		{Method: "PUT", Path: "/api/v1/agents/evidence", Role: Public, Summary: "An agent uploads evidence for one of its pending commands (HTTP Basic: agent-<id> and its credential; X-Riposte-SHA256 must match the content).",
+		{Method: "PUT", Path: "/api/v1/agents/evidence", Role: AgentAuth, Summary: "An agent uploads evidence for one of its pending commands (HTTP Basic: agent-<id> and its credential; X-Riposte-SHA256 must match the content).",
 			Query: []Param{{"command", "the command the evidence answers", true}, {"name", "file name", true}}, handler: s.uploadEvidence},
 		{Method: "GET", Path: "/api/v1/evidence", Role: auth.Viewer, Summary: "Stored evidence with its custody record (who asked, when, which incident, which host, SHA-256).",
 			Query: []Param{{"incident", "only this incident's", false}}, handler: s.listEvidence},

@@ -46,6 +46,10 @@ type Deps struct {
 // Public marks a route that needs no token.
 const Public auth.Role = ""
 
+// AgentAuth marks a route for host agents: the handler checks the agent's
+// own credential (HTTP Basic), and user tokens do not apply.
+const AgentAuth auth.Role = "agent"
+
 // anyRole marks a route any valid token may use (whoami).
 const anyRole auth.Role = "any"
 
@@ -115,7 +119,7 @@ func (s *Server) Handler() http.Handler {
 
 func (s *Server) guard(rt Route) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if rt.Role == Public {
+		if rt.Role == Public || rt.Role == AgentAuth {
 			rt.handler(w, r, nil)
 			return
 		}

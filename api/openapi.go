@@ -33,13 +33,18 @@ func (s *Server) openapi(w http.ResponseWriter, r *http.Request, _ *Caller) {
 		}
 		resp := map[string]any{"200": map[string]string{"description": "success"},
 			"400": map[string]any{"$ref": "#/components/responses/Error"}}
-		if rt.Role != Public {
+		switch rt.Role {
+		case Public:
+			op["security"] = []map[string][]string{}
+		case AgentAuth:
+			op["security"] = []map[string][]string{{"agent": {}}}
+			op["x-riposte-role"] = string(rt.Role)
+			resp["401"] = map[string]any{"$ref": "#/components/responses/Error"}
+		default:
 			op["security"] = []map[string][]string{{"bearer": {}}}
 			op["x-riposte-role"] = string(rt.Role)
 			resp["401"] = map[string]any{"$ref": "#/components/responses/Error"}
 			resp["403"] = map[string]any{"$ref": "#/components/responses/Error"}
-		} else {
-			op["security"] = []map[string][]string{}
 		}
 		op["responses"] = resp
 		if paths[rt.Path] == nil {
@@ -52,7 +57,8 @@ func (s *Server) openapi(w http.ResponseWriter, r *http.Request, _ *Caller) {
 		"info":    map[string]string{"title": "Riposte API", "version": "v1 (" + s.d.Version + ")"},
 		"paths":   paths,
 		"components": map[string]any{
-			"securitySchemes": map[string]any{"bearer": map[string]string{"type": "http", "scheme": "bearer"}},
+			"securitySchemes": map[string]any{"bearer": map[string]string{"type": "http", "scheme": "bearer"},
+				"agent": map[string]string{"type": "http", "scheme": "basic", "description": "agent-<id> and the agent's credential"}},
 			"responses": map[string]any{"Error": map[string]any{"description": "error",
 				"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{
 					"type": "object", "properties": map[string]any{"error": map[string]any{"type": "object",

@@ -3,6 +3,7 @@ package decision
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -93,5 +94,71 @@ func TestBadDecisionsAreRefused(t *testing.T) {
 		if _, err := s.Add(context.Background(), d, 0, now); err == nil {
 			t.Errorf("%+v accepted", d)
 		}
+	}
+}
+
+func TestReBanSupersedesAndKeepsTheLaterExpiry(t *testing.T) {
+	s, _ := open(t)
+	ctx := context.Background()
+	var seen []string
+	s.Watch(func(d Decision) { seen = append(seen, fmt.Sprintf("%s active=%v", d.ID, d.Active(now))) })
+	long, err := s.Add(ctx, Decision{Kind: DenyIP, Target: "203.0.113.7", Owner: "o", Reason: "r"}, 10*time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, err := s.Add(ctx, Decision{Kind: DenyIP, Target: "203.0.113.7", Owner: "o", Reason: "again"}, time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !short.Expires.Equal(long.Expires) || short.Rule == long.Rule || short.Offense != 2 {
+		t.Fatalf("re-ban %+v after %+v", short, long)
+	}
+	act, _ := s.List(ctx, false, now)
+	if len(act) != 1 || act[0].ID != short.ID {
+		t.Fatalf("active %+v", act)
+	}
+	// The new rule is announced before the old one's removal, so agents
+	// never have a gap.
+	want := []string{long.ID + " active=true", short.ID + " active=true", long.ID + " active=false"}
+	if fmt.Sprint(seen) != fmt.Sprint(want) {
+		t.Fatalf("changes %v, want %v", seen, want)
+	}
+	// A ban scoped to one host does not replace the fleet-wide one.
+	if _, err := s.Add(ctx, Decision{Kind: DenyIP, Target: "203.0.113.7", Host: "web-1", Owner: "o", Reason: "r"}, time.Hour, now); err != nil {
+		t.Fatal(err)
+	}
+	if act, _ := s.List(ctx, false, now); len(act) != 2 {
+		t.Fatalf("scoped ban replaced the global one: %+v", act)
+	}
+	web, _ := s.ForHost(ctx, "WEB-1", now)
+	db, _ := s.ForHost(ctx, "db-1", now)
+	if len(web) != 2 || len(db) != 1 {
+		t.Fatalf("for web-1 %d, for db-1 %d", len(web), len(db))
+	}
+}
+
+func TestExpiryIsRecordedOnceEvenAfterDowntime(t *testing.T) {
+	s, db := open(t)
+	ctx := context.Background()
+	d, _ := s.Add(ctx, Decision{Kind: DenyIP, Target: "198.51.100.1", Owner: "o", Reason: "r"}, time.Minute, now)
+	keep, _ := s.Add(ctx, Decision{Kind: ContainHost, Target: "web-1", Owner: "o", Reason: "r"}, -1, now)
+	if got, _ := s.Expire(ctx, now.Add(30*time.Second)); len(got) != 0 {
+		t.Fatalf("expired early: %+v", got)
+	}
+	// The server was down when it came due: the next sweep records it.
+	got, err := s.Expire(ctx, now.Add(time.Hour))
+	if err != nil || len(got) != 1 || got[0].ID != d.ID {
+		t.Fatalf("expire: %+v %v", got, err)
+	}
+	if again, _ := s.Expire(ctx, now.Add(2*time.Hour)); len(again) != 0 {
+		t.Fatalf("recorded twice: %+v", again)
+	}
+	if act, _ := s.List(ctx, false, now.Add(time.Hour)); len(act) != 1 || act[0].ID != keep.ID {
+		t.Fatalf("active after expiry: %+v", act)
+	}
+	var n int
+	db.R.QueryRow(`SELECT count(*) FROM audit WHERE action = 'decision.expire'`).Scan(&n)
+	if n != 1 {
+		t.Fatalf("%d expiry audit entries", n)
 	}
 }

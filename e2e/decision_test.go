@@ -7,7 +7,8 @@ import (
 )
 
 // TestDecisionsCLI records containment decisions, shows the repeat-offender
-// schedule lengthening a ban, and reverts one.
+// schedule lengthening a ban (the re-ban replaces the first decision), and
+// reverts one.
 func TestDecisionsCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the real binary")
@@ -33,18 +34,22 @@ func TestDecisionsCLI(t *testing.T) {
 		Target  string
 	}
 	json.Unmarshal([]byte(out), &ds)
-	if len(ds) != 2 || ds[0].Target != "203.0.113.7/32" {
+	if len(ds) != 1 || ds[0].Target != "203.0.113.7/32" || ds[0].ID != ids[1] || ds[0].Offense != 2 {
 		t.Fatalf("active decisions %s", out)
 	}
-	if _, errs, code := run(append([]string{"decision", "revert", ids[0], "--reason", "false positive"}, srv...)...); code != 0 {
+	if _, _, code := run(append([]string{"decision", "revert", ids[0]}, srv...)...); code != 1 {
+		t.Fatalf("reverting the superseded decision: exit %d, want 1", code)
+	}
+	if _, errs, code := run(append([]string{"decision", "revert", ids[1], "--reason", "false positive"}, srv...)...); code != 0 {
 		t.Fatalf("revert: %s", errs)
 	}
-	if _, _, code := run(append([]string{"decision", "revert", ids[0]}, srv...)...); code != 1 {
+	if _, _, code := run(append([]string{"decision", "revert", ids[1]}, srv...)...); code != 1 {
 		t.Fatalf("second revert: exit %d, want 1", code)
 	}
 	out, _, _ = run(append([]string{"decision", "list", "--output", "json"}, srv...)...)
+	ds = nil
 	json.Unmarshal([]byte(out), &ds)
-	if len(ds) != 1 {
+	if len(ds) != 0 {
 		t.Fatalf("after revert: %s", out)
 	}
 }

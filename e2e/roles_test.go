@@ -71,6 +71,15 @@ func TestRoleMatrix(t *testing.T) {
 				}
 				return bytes.NewReader(nil)
 			}
+			if op.Role == "agent" { // the agent's own credential, never a user token
+				for _, tok := range append([]string{""}, tokens["admin"]) {
+					resp, _, err := n.do(method, concrete, tok, bodyFor(), nil)
+					if err != nil || resp.StatusCode != 401 {
+						t.Errorf("%s %s is for agents but answered %v %v to a user token %q", method, path, resp.StatusCode, err, tok)
+					}
+				}
+				continue
+			}
 			if op.Role == "" { // public
 				resp, _, err := n.do(method, concrete, "", bodyFor(), nil)
 				if err != nil || resp.StatusCode == 401 || resp.StatusCode == 403 {

@@ -292,7 +292,7 @@ func TestDrift(t *testing.T) {
 	defer watchdog.Stop()
 	enter(t)
 	const ops = 2500
-	const maxSet = 40
+	const maxSet = 400
 	seed := uint64(20240611)
 	rng := mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	c := &clock{}

@@ -114,9 +114,8 @@ func (f *Firewall) send(msgs []netlink.Message) (err error) {
 	if err := f.growSendBuffer(size); err != nil {
 		return err
 	}
-	// Marshalled here rather than by netlink.Conn.SendMessages, which grows
-	// its buffer message by message: a third of Apply's time at 10,000
-	// decisions.
+	// Marshalled here rather than by netlink.Conn.SendMessages, which
+	// re-grows its buffer message by message (some 25 ms of an 8 MB batch).
 	seq0 := f.seq + 1
 	f.seq += uint32(len(msgs))
 	buf := make([]byte, 0, size)
@@ -131,7 +130,7 @@ func (f *Firewall) send(msgs []netlink.Message) (err error) {
 		buf = binary.NativeEndian.AppendUint16(buf, uint16(m.Header.Type))
 		buf = binary.NativeEndian.AppendUint16(buf, uint16(fl))
 		buf = binary.NativeEndian.AppendUint32(buf, seq0+uint32(i))
-		buf = binary.NativeEndian.AppendUint32(buf, 0) // PID: the kernel fills in ours
+		buf = binary.NativeEndian.AppendUint32(buf, 0) // replies go to the socket's port anyway
 		buf = append(buf, m.Data...)
 		buf = append(buf, make([]byte, nlmsgAlign(n)-n)...)
 	}

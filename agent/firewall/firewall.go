@@ -516,6 +516,11 @@ func (f *Firewall) build(c *nftables.Conn, elems map[string][]placed, rules []pl
 			}
 		}
 	}
+	// A rule decision appears in two chains, as one or two rules each.
+	comments := make([][]byte, len(rules))
+	for i, r := range rules {
+		comments[i] = ruleComment(r.d)
+	}
 	addRule := func(chain string, ex []expr.Any, ud []byte) {
 		c.AddRule(&nftables.Rule{Table: t, Chain: chains[chain], Exprs: ex, UserData: ud})
 	}
@@ -531,12 +536,12 @@ func (f *Firewall) build(c *nftables.Conn, elems map[string][]placed, rules []pl
 					ex := append(addrLoad(v6, side), &expr.Lookup{SourceRegister: 1, SetName: s.Name, SetID: s.ID}, verdict(action))
 					addRule(h.chain, ex, nil)
 				}
-				for _, r := range rules {
+				for i, r := range rules {
 					if r.d.Action != action || r.side != side {
 						continue
 					}
 					for _, ex := range decisionRules(r.d, side) {
-						addRule(h.chain, ex, ruleComment(r.d))
+						addRule(h.chain, ex, comments[i])
 					}
 				}
 			}
