@@ -6,29 +6,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/nftables"
 	"github.com/nats-io/nats.go"
-	"github.com/vishvananda/netns"
 
 	"github.com/riposte-soar/riposte/agent"
-	"github.com/riposte-soar/riposte/agent/firewall"
 	"github.com/riposte-soar/riposte/agent/protocol"
-	"github.com/riposte-soar/riposte/bus"
 	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/fleet"
 	"github.com/riposte-soar/riposte/internal/agenttest"
-	"github.com/riposte-soar/riposte/store"
 )
 
 func TestEnrollmentTokensAreOneTime(t *testing.T) {
