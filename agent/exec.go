@@ -197,6 +197,11 @@ func ruleFor(commandID string) int64 {
 	return int64(binary.BigEndian.Uint32(h[:4])>>1) + 1<<31
 }
 
+// errStartTime is answered as the status text OpenC2 prescribes.
+//
+//lint:ignore ST1005 the text is OpenC2's status text
+var errStartTime = errors.New("Option not supported: start_time in the future")
+
 // expiry reads stop_time / duration (milliseconds).
 func expiry(c *openc2.Command, now time.Time) (time.Time, error) {
 	if c.Args == nil {
@@ -206,7 +211,7 @@ func expiry(c *openc2.Command, now time.Time) (time.Time, error) {
 	if c.Args.StartTime != nil {
 		s := time.UnixMilli(*c.Args.StartTime)
 		if s.After(now.Add(time.Second)) {
-			return time.Time{}, errors.New("Option not supported: start_time in the future")
+			return time.Time{}, errStartTime
 		}
 		start = s
 	}

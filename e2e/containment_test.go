@@ -94,7 +94,7 @@ func TestContainmentEndToEnd(t *testing.T) {
 	if err := l.dial("benign", "", service, time.Second); err != nil {
 		t.Fatalf("the benign client is blocked too: %v", err)
 	}
-	out, errs, code := run(append([]string{"decision", "list", "--output", "json"}, srv...)...)
+	out, _, _ := run(append([]string{"decision", "list", "--output", "json"}, srv...)...)
 	var ds []map[string]any
 	json.Unmarshal([]byte(out), &ds)
 	if len(ds) != 1 || ds[0]["target"] != attacker+"/32" || ds[0]["reason"] != "SSH brute force" {
