@@ -66,3 +66,36 @@ func sameEnvelope(a, b Envelope) bool {
 	return a.AgentID == b.AgentID && a.CommandID == b.CommandID && a.IssuedAt.Equal(b.IssuedAt) &&
 		a.Expires.Equal(b.Expires) && a.Nonce == b.Nonce && bytes.Equal(a.Command, b.Command) && bytes.Equal(a.Sig, b.Sig)
 }
+
+// FuzzHeartbeat: a heartbeat read from the bus never verifies unless it is
+// the signed one, whatever bytes arrive, and reading it never panics.
+func FuzzHeartbeat(f *testing.F) {
+	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, ed25519.SeedSize))
+	pub := priv.Public().(ed25519.PublicKey)
+	legit := SignHeartbeat(priv, Heartbeat{AgentID: testAgent, Time: t0, Hostname: "web-1", Addresses: []string{"10.0.0.2"},
+		OS: "linux", Version: "dev", Rules: []int64{1, 2}, Contained: 0})
+	b, _ := json.Marshal(legit)
+	f.Add(b)
+	f.Add([]byte(`{"agent_id":"` + testAgent + `","rules":[1,2,3],"sig":"AAAA"}`))
+	f.Add([]byte(`{`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var h Heartbeat
+		if json.Unmarshal(data, &h) != nil {
+			return
+		}
+		err := VerifyHeartbeat(pub, h, testAgent)
+		if err == nil {
+			again, _ := json.Marshal(h)
+			if !bytes.Equal(again, b) && !sameHeartbeat(h, legit) {
+				t.Fatalf("a heartbeat that was not signed verified: %s", data)
+			}
+		}
+	})
+}
+
+func sameHeartbeat(a, b Heartbeat) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return bytes.Equal(x, y) || (a.AgentID == b.AgentID && a.Time.Equal(b.Time) && a.Hostname == b.Hostname &&
+		a.OS == b.OS && a.Version == b.Version && a.Contained == b.Contained && len(a.Rules) == len(b.Rules) && bytes.Equal(a.Sig, b.Sig))
+}
