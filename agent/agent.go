@@ -2,11 +2,14 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -14,6 +17,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +42,9 @@ type Config struct {
 	// and of the firewall comparison.
 	Heartbeat time.Duration `yaml:"heartbeat"`
 	Reconcile time.Duration `yaml:"reconcile"`
+	// CA is a PEM file of the certificate authority that signed the
+	// server's HTTPS and bus certificates (default: the system's roots).
+	CA string `yaml:"ca"`
 	// HostOps names what host operations may touch (processes, files,
 	// accounts, services, remediations, configuration lines, evidence).
 	HostOps hostops.Config `yaml:"host_ops"`
@@ -73,6 +80,9 @@ type Agent struct {
 	// keeps it reachable.
 	serverNet []netip.Prefix
 
+	http *http.Client
+	tls  *tls.Config
+
 	mu      sync.Mutex
 	cont    containState
 	results *resultCache
@@ -91,9 +101,14 @@ func Open(ctx context.Context, cfg Config, enrollToken string, host HostOps, log
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, err
 	}
+	tc, err := tlsConfig(cfg.CA)
+	if err != nil {
+		return nil, err
+	}
+	hc := &http.Client{Timeout: 10 * time.Minute, Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}
 	id, err := loadIdentity(cfg.Data)
 	if errors.Is(err, os.ErrNotExist) {
-		id, err = Enroll(ctx, cfg.Server, enrollToken, cfg.Hostname, cfg.Data)
+		id, err = Enroll(ctx, hc, cfg.Server, enrollToken, cfg.Hostname, cfg.Data)
 		if err == nil {
 			log.Info("enrolled", "agent", id.AgentID, "hostname", id.Hostname)
 		}
@@ -117,7 +132,7 @@ func Open(ctx context.Context, cfg Config, enrollToken string, host HostOps, log
 	if err != nil {
 		return nil, fmt.Errorf("firewall: %w", err)
 	}
-	a := &Agent{cfg: cfg, id: id, enf: enf, log: log, subj: subj, nonces: protocol.NewMemoryNonceCache(1 << 16), results: newResultCache(1024), host: host}
+	a := &Agent{cfg: cfg, id: id, enf: enf, log: log, http: hc, tls: tc, subj: subj, nonces: protocol.NewMemoryNonceCache(1 << 16), results: newResultCache(1024), host: host}
 	a.serverNet = serverPrefixes(id.NATSURL, id.Server)
 	if err := a.loadNonces(); err != nil {
 		log.Warn("replay record unreadable; starting empty", "err", err)
@@ -142,6 +157,24 @@ func (a *Agent) Close() error {
 		a.nc.Close()
 	}
 	return a.enf.Close()
+}
+
+// tlsConfig trusts the given CA file, or the system's roots.
+func tlsConfig(caFile string) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile == "" {
+		return tc, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("ca %s: no PEM certificate in it", caFile)
+	}
+	tc.RootCAs = pool
+	return tc, nil
 }
 
 // serverPrefixes resolves the hosts of the server URLs to addresses, which
@@ -171,8 +204,11 @@ func serverPrefixes(urls ...string) []netip.Prefix {
 // Run connects to the bus and serves commands until ctx ends.
 func (a *Agent) Run(ctx context.Context) error {
 	connected := make(chan struct{}, 1)
-	nc, err := nats.Connect(a.id.NATSURL,
-		nats.Name("riposte-agent "+a.id.Hostname),
+	opts := []nats.Option{nats.Name("riposte-agent " + a.id.Hostname)}
+	if strings.HasPrefix(a.id.NATSURL, "tls://") {
+		opts = append(opts, nats.Secure(a.tls.Clone()))
+	}
+	nc, err := nats.Connect(a.id.NATSURL, append(opts,
 		nats.UserInfo("agent-"+a.id.AgentID, a.id.Credential),
 		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(true),
 		nats.ConnectHandler(func(*nats.Conn) { signal(connected) }),
@@ -183,7 +219,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { a.log.Warn("bus", "err", err) }),
-	)
+	)...)
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", a.id.NATSURL, err)
 	}

@@ -68,7 +68,7 @@ type Staged struct {
 // after every item is stored, so the server never holds a result naming
 // evidence it does not have.
 func (a *Agent) upload(ctx context.Context, commandID string, items []Staged) error {
-	c := &http.Client{Timeout: 10 * time.Minute}
+	c := a.http
 	for _, s := range items {
 		f, err := os.Open(s.Path)
 		if err != nil {

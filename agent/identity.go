@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 )
 
 // Identity is what enrollment gave this agent; kept 0600 in the data dir.
@@ -72,7 +71,7 @@ func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
 }
 
 // Enroll trades a one-time token for an identity and saves it.
-func Enroll(ctx context.Context, server, token, hostname, dir string) (*Identity, error) {
+func Enroll(ctx context.Context, c *http.Client, server, token, hostname, dir string) (*Identity, error) {
 	if token == "" {
 		return nil, errors.New("not enrolled yet: give --enroll-token (create one with `riposte agent token create` on the server)")
 	}
@@ -90,7 +89,6 @@ func Enroll(ctx context.Context, server, token, hostname, dir string) (*Identity
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	c := &http.Client{Timeout: 30 * time.Second}
 	resp, err := c.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("enroll: %w", err)

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -35,6 +36,9 @@ type Config struct {
 	SyncAlways bool
 	// MaxPayload is the largest message in bytes.
 	MaxPayload int32
+	// TLSCert and TLSKey make the embedded server require TLS of clients
+	// connecting over the network.
+	TLSCert, TLSKey string
 	// Auth, when set, decides who may connect to the embedded server
 	// (host agents, each with its own permissions); it must admit User.
 	Auth server.Authentication
@@ -84,6 +88,13 @@ func Start(cfg Config, log *slog.Logger) (*Bus, error) {
 			NoLog:              true,
 			JetStreamMaxMemory: 256 << 20,
 		}
+		if cfg.TLSCert != "" {
+			tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey})
+			if err != nil {
+				return nil, fmt.Errorf("nats tls: %w", err)
+			}
+			sopts.TLSConfig, sopts.TLS, sopts.TLSTimeout = tc, true, 5
+		}
 		if cfg.Auth != nil {
 			sopts.Username, sopts.Password = "", ""
 			sopts.CustomClientAuthentication = cfg.Auth
@@ -105,7 +116,13 @@ func Start(cfg Config, log *slog.Logger) (*Bus, error) {
 	} else {
 		b.ClientURL = cfg.URL
 	}
-	nc, err := nats.Connect(b.ClientURL, opts...)
+	connectURL := b.ClientURL
+	if b.srv != nil {
+		// In process there is no network to protect: the server exempts
+		// in-process clients from TLS, and the client must not ask for it.
+		connectURL = "nats://" + strings.TrimPrefix(strings.TrimPrefix(b.ClientURL, "tls://"), "nats://")
+	}
+	nc, err := nats.Connect(connectURL, opts...)
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("connect to nats %s: %w", b.ClientURL, err)

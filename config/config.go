@@ -5,6 +5,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/netip"
@@ -191,6 +192,9 @@ type HTTP struct {
 	Listen string `yaml:"listen"`
 	// ShutdownGrace is how long in-flight requests may take to finish on stop.
 	ShutdownGrace Duration `yaml:"shutdown_grace"`
+	// TLSCert and TLSKey (PEM files) serve the API over HTTPS.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
 }
 
 // NATS configures the bus.
@@ -206,6 +210,11 @@ type NATS struct {
 	SyncAlways bool `yaml:"sync_always"`
 	// MaxPayload is the largest bus message.
 	MaxPayload Size `yaml:"max_payload"`
+	// TLSCert and TLSKey (PEM files) make the embedded bus require TLS of
+	// every client from the network (agents, shippers); in-process stages
+	// are not on the network.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
 }
 
 // Database tunes SQLite.
@@ -400,6 +409,20 @@ func (c *Config) Validate(lines map[string]int) Problems {
 	} else if !strings.HasPrefix(c.NATS.URL, "nats://") && !strings.HasPrefix(c.NATS.URL, "tls://") {
 		bad("nats.url", "%q must start with nats:// or tls://", c.NATS.URL)
 	}
+	pair := func(path, cert, key string) {
+		if (cert == "") != (key == "") {
+			bad(path, "tls_cert and tls_key go together")
+			return
+		}
+		if cert == "" {
+			return
+		}
+		if _, err := tls.LoadX509KeyPair(cert, key); err != nil {
+			bad(path+".tls_cert", "%v", err)
+		}
+	}
+	pair("http", c.HTTP.TLSCert, c.HTTP.TLSKey)
+	pair("nats", c.NATS.TLSCert, c.NATS.TLSKey)
 	if c.NATS.MaxPayload < 64<<10 || c.NATS.MaxPayload > 64<<20 {
 		bad("nats.max_payload", "%s is outside 64KiB..64MiB", c.NATS.MaxPayload)
 	}

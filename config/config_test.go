@@ -45,8 +45,8 @@ func TestFullExample(t *testing.T) {
 	want := Config{
 		Data:     "/var/lib/riposte",
 		Log:      Log{Level: "debug", Format: "json"},
-		HTTP:     HTTP{Listen: "0.0.0.0:9443", ShutdownGrace: Duration(45 * time.Second)},
-		NATS:     NATS{URL: "", Listen: "127.0.0.1:4333", SyncAlways: false, MaxPayload: 16 << 20},
+		HTTP:     HTTP{Listen: "0.0.0.0:9443", ShutdownGrace: Duration(45 * time.Second), TLSCert: "testdata/test-only.crt", TLSKey: "testdata/test-only.key"},
+		NATS:     NATS{URL: "", Listen: "127.0.0.1:4333", SyncAlways: false, MaxPayload: 16 << 20, TLSCert: "testdata/test-only.crt", TLSKey: "testdata/test-only.key"},
 		Database: Database{Sync: "full"},
 		Ingest: Ingest{
 			MaxEventBytes:    512 << 10,
@@ -94,8 +94,8 @@ func TestFullExample(t *testing.T) {
 	}
 	// Lines are those of the file.
 	for p, want := range map[string]int{
-		"data": 3, "log.level": 6, "http.listen": 10, "nats.max_payload": 17, "ingest.rate.burst": 29,
-		"ingest.files[1].path": 41, "ingest.nats_subjects[1].queue": 49, "retention.max_bytes": 53,
+		"data": 3, "log.level": 6, "http.listen": 10, "nats.max_payload": 19, "ingest.rate.burst": 33,
+		"ingest.files[1].path": 45, "ingest.nats_subjects[1].queue": 53, "retention.max_bytes": 57,
 	} {
 		if lines[p] != want {
 			t.Errorf("line of %s = %d, want %d", p, lines[p], want)

@@ -66,6 +66,25 @@ type node struct {
 	log     *bytes.Buffer
 	token   string
 	stopped bool
+	// scheme and client are https and a client trusting the test CA
+	// when the node serves TLS.
+	scheme string
+	client *http.Client
+}
+
+// url is the node's API address.
+func (n *node) url() string {
+	if n.scheme == "" {
+		return "http://" + n.http
+	}
+	return n.scheme + "://" + n.http
+}
+
+func (n *node) httpClient() *http.Client {
+	if n.client == nil {
+		return http.DefaultClient
+	}
+	return n.client
 }
 
 func newNode(t *testing.T, extraYAML string) *node {
@@ -76,6 +95,13 @@ func newNode(t *testing.T, extraYAML string) *node {
 // newNodeOn makes a node listening on host (a bridge address that other
 // network namespaces reach) instead of loopback.
 func newNodeOn(t *testing.T, host, extraYAML string) *node {
+	t.Helper()
+	return newNodeTLS(t, host, nil, extraYAML)
+}
+
+// newNodeTLS makes a node serving its API and bus over TLS with the
+// given test PKI (nil: plain).
+func newNodeTLS(t *testing.T, host string, pki *testPKI, extraYAML string) *node {
 	t.Helper()
 	dir := t.TempDir()
 	ports := freePorts(t, 3)
@@ -88,17 +114,23 @@ func newNodeOn(t *testing.T, host, extraYAML string) *node {
 	n := &node{t: t, data: filepath.Join(dir, "data"), http: ports[0], syslog: ports[1]}
 	// UDP needs the same port free; a TCP-free port almost always is.
 	n.config = filepath.Join(dir, "riposte.yaml")
+	httpTLS, natsTLS := "", ""
+	if pki != nil {
+		httpTLS = fmt.Sprintf("\n  tls_cert: %s\n  tls_key: %s", pki.cert, pki.key)
+		natsTLS = httpTLS
+		n.scheme, n.client = "https", pki.client()
+	}
 	cfg := fmt.Sprintf(`data: %s
 log:
   level: info
 http:
-  listen: %s
+  listen: %s%s
 nats:
-  listen: %s
+  listen: %s%s
 ingest:
   syslog:
     listen: %s
-%s`, n.data, n.http, ports[2], n.syslog, extraYAML)
+%s`, n.data, n.http, httpTLS, ports[2], natsTLS, n.syslog, extraYAML)
 	if err := os.WriteFile(n.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +151,7 @@ func (n *node) start() {
 	n.stopped = false
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + n.http + "/readyz")
+		resp, err := n.httpClient().Get(n.url() + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -179,7 +211,7 @@ func (n *node) waitGone(d time.Duration) {
 }
 
 func (n *node) do(method, path, token string, body io.Reader, hdr map[string]string) (*http.Response, []byte, error) {
-	req, err := http.NewRequest(method, "http://"+n.http+path, body)
+	req, err := http.NewRequest(method, n.url()+path, body)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -189,7 +221,7 @@ func (n *node) do(method, path, token string, body io.Reader, hdr map[string]str
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := n.httpClient().Do(req)
 	if err != nil {
 		return nil, nil, err
 	}

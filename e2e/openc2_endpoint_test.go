@@ -9,26 +9,33 @@ import (
 	"time"
 )
 
-// TestOpenC2Endpoint commands the victim's agent through POST /openc2 as an
-// outside producer would: containment becomes a decision enforced and
-// verified by the agent, other commands reach the agent as they are, and
-// invalid commands are refused with the reason.
+// TestOpenC2Endpoint commands the victim's agent through POST /openc2 over
+// HTTPS as an outside producer would: containment becomes a decision
+// enforced and verified by the agent, other commands reach the agent as
+// they are, and invalid commands are refused with the reason. The agent
+// enrolls over HTTPS and talks to the bus over TLS, trusting only the
+// test CA.
 func TestOpenC2Endpoint(t *testing.T) {
 	l := newLab(t, "victim")
-	n := newNodeOn(t, l.server, "")
+	pki := newPKI(t, l.server)
+	n := newNodeTLS(t, l.server, pki, "")
 	n.start()
-	srv := []string{"--server", "http://" + n.http, "--token", n.token}
+	t.Setenv("SSL_CERT_FILE", pki.ca) // the CLI trusts the test CA
+	srv := []string{"--server", n.url(), "--token", n.token}
 	dir := t.TempDir()
 	tok, errs, code := run(append([]string{"agent", "token", "create"}, srv...)...)
 	if code != 0 {
 		t.Fatalf("agent token: %s", errs)
 	}
-	startAgent(t, l.hosts["victim"].ns, "--server", "http://"+n.http, "--data", dir+"/agent",
+	agent := startAgent(t, l.hosts["victim"].ns, "--server", n.url(), "--ca", pki.ca, "--data", dir+"/agent",
 		"--enroll-token", strings.TrimSpace(tok), "--hostname", "victim", "--heartbeat", "1s")
 	waitFor(t, "the agent to report", 20*time.Second, func() bool {
 		out, _, _ := run(append([]string{"agent", "list", "--output", "json"}, srv...)...)
 		return strings.Contains(out, `"last_seen"`)
 	})
+	if !strings.Contains(agent.log.String(), "server=tls://") {
+		t.Fatalf("the agent does not use TLS to the bus:\n%s", agent.log)
+	}
 	k := openKernel(t, l, "victim")
 	post := func(body string) (int, map[string]any) {
 		t.Helper()

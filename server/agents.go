@@ -79,6 +79,10 @@ func agentBusURL(cfg config.Config, clientURL string) func(*http.Request) string
 		if h, _, err := net.SplitHostPort(r.Host); err == nil {
 			host = h
 		}
-		return (&url.URL{Scheme: "nats", Host: net.JoinHostPort(host, port)}).String()
+		scheme := "nats"
+		if cfg.NATS.TLSCert != "" {
+			scheme = "tls"
+		}
+		return (&url.URL{Scheme: scheme, Host: net.JoinHostPort(host, port)}).String()
 	}
 }

@@ -106,7 +106,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	}
 	bcfg := bus.Config{URL: cfg.NATS.URL, Listen: cfg.NATS.Listen, StoreDir: filepath.Join(cfg.Data, NATSDir),
 		User: natsUser, Password: password, SyncAlways: cfg.NATS.SyncAlways, MaxPayload: int32(cfg.NATS.MaxPayload),
-		Auth: agents.Authenticator(natsUser, password)}
+		Auth: agents.Authenticator(natsUser, password), TLSCert: cfg.NATS.TLSCert, TLSKey: cfg.NATS.TLSKey}
 	if cfg.NATS.URL != "" {
 		bcfg.User, bcfg.Password, bcfg.Auth = "", "", nil
 	}
@@ -291,8 +291,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	}
 	hs := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	httpDone := make(chan error, 1)
-	go func() { httpDone <- hs.Serve(ln) }()
-	log.Info("riposte ready", "http", "http://"+ln.Addr().String(), "data", cfg.Data, "nats", b.ClientURL, "version", version)
+	scheme := "http"
+	if cfg.HTTP.TLSCert != "" {
+		scheme = "https"
+		go func() { httpDone <- hs.ServeTLS(ln, cfg.HTTP.TLSCert, cfg.HTTP.TLSKey) }()
+	} else {
+		go func() { httpDone <- hs.Serve(ln) }()
+	}
+	log.Info("riposte ready", "http", scheme+"://"+ln.Addr().String(), "data", cfg.Data, "nats", b.ClientURL, "version", version)
 
 	select {
 	case <-ctx.Done():

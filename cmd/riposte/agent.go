@@ -47,7 +47,7 @@ leaves the host unprotected.`,
 				}
 			}
 			fl := c.Flags()
-			for name, dst := range map[string]*string{"server": &cfg.Server, "data": &cfg.Data, "hostname": &cfg.Hostname, "table": &cfg.Table, "log-level": &cfg.LogLevel} {
+			for name, dst := range map[string]*string{"server": &cfg.Server, "data": &cfg.Data, "hostname": &cfg.Hostname, "table": &cfg.Table, "log-level": &cfg.LogLevel, "ca": &cfg.CA} {
 				if f := fl.Lookup(name); f.Changed || *dst == "" {
 					*dst = f.Value.String()
 				}
@@ -84,6 +84,7 @@ leaves the host unprotected.`,
 	f.String("data", "/var/lib/riposte-agent", "identity, held decisions, quarantine")
 	f.String("hostname", "", "the host's name in Riposte (default: the kernel's)")
 	f.String("table", "riposte", "the nftables table the agent owns")
+	f.String("ca", "", "PEM file of the CA that signed the server's HTTPS and bus certificates (default: system roots)")
 	f.Duration("heartbeat", 5*time.Second, "inventory and held-decisions report interval")
 	f.Duration("reconcile", 2*time.Second, "firewall comparison interval")
 	f.String("log-level", "info", "debug, info, warn or error")
