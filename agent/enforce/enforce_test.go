@@ -291,7 +291,7 @@ func TestDrift(t *testing.T) {
 	})
 	defer watchdog.Stop()
 	enter(t)
-	const ops = 1000
+	const ops = 800
 	// Waves of bans keep a few hundred decisions active (hundreds of set
 	// elements and, from CIDRs and ports, of rules); the bound only keeps
 	// the run time down.

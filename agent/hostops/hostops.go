@@ -41,6 +41,10 @@ type Config struct {
 	// They are the only programs "remediate" runs; nothing from the command
 	// is added to them.
 	Remediations map[string][]string `yaml:"remediations"`
+	// LocalRemediationsOnly refuses remediations named by the server with
+	// their argv (the server's allowlist, in a signed command); only the
+	// names of Remediations then run.
+	LocalRemediationsOnly bool `yaml:"local_remediations_only"`
 	// Services the agent may stop, start and restart (empty: none).
 	Services []string `yaml:"services"`
 	// ServiceManager is "systemd" (default: systemctl) or "exec" (each

@@ -11,11 +11,18 @@ type nameTarget struct {
 	Name string `json:"name"`
 }
 
-// remediate: remediate x-riposte:remediation {"name": N}. The command
-// chooses a name; the argv comes from the configuration only.
+type remediationTarget struct {
+	Name string   `json:"name"`
+	Argv []string `json:"argv"`
+}
+
+// remediate: remediate x-riposte:remediation {"name": N[, "argv": [...]]}.
+// The argv is the agent's own for a name it configures; otherwise the one
+// the server's allowlist gave in the signed command (unless
+// local_remediations_only). It runs as an argv, never through a shell.
 func (h *Host) remediate(ctx context.Context, c *call) (result, error) {
 	const field = "target.x-riposte:remediation.name"
-	var t nameTarget
+	var t remediationTarget
 	if err := decodeTarget(c, &t); err != nil {
 		return result{}, err
 	}
@@ -23,6 +30,16 @@ func (h *Host) remediate(ctx context.Context, c *call) (result, error) {
 		return result{}, err
 	}
 	argv, ok := h.remediations[t.Name]
+	source := "agent"
+	if !ok && len(t.Argv) > 0 && !h.cfg.LocalRemediationsOnly {
+		if len(t.Argv) > 64 {
+			return result{}, errBad("target.x-riposte:remediation.argv", "has %d entries, limit 64", len(t.Argv))
+		}
+		if err := checkArgv("argv", t.Argv); err != nil {
+			return result{}, errBad("target.x-riposte:remediation.argv", "%v", err)
+		}
+		argv, ok, source = t.Argv, true, "server"
+	}
 	if !ok {
 		names := make([]string, 0, len(h.remediations))
 		for n := range h.remediations {
@@ -32,7 +49,7 @@ func (h *Host) remediate(ctx context.Context, c *call) (result, error) {
 		return result{}, errForbidden(field, "%s is not a configured remediation (configured: %s)", quote(t.Name), strings.Join(names, ", "))
 	}
 	res, err := run(ctx, argv, nil, h.cfg.RemediationTimeout, h.cfg.MaxOutput)
-	det := map[string]any{"remediation": t.Name, "exec": res}
+	det := map[string]any{"remediation": t.Name, "exec": res, "allowlist": source}
 	if err != nil {
 		return result{details: det}, errFailed("remediation %q: %v", t.Name, err)
 	}

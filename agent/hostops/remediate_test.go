@@ -1,12 +1,15 @@
 package hostops
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/riposte-soar/riposte/openc2"
 )
 
 func remCmd(name string) string {
@@ -109,5 +112,45 @@ func TestBoundedBuffer(t *testing.T) {
 		if b.String() != tc.want || b.truncated() != tc.trunc {
 			t.Errorf("%v: %q truncated=%v", tc.writes, b.String(), b.truncated())
 		}
+	}
+}
+
+// A remediation from the server's allowlist arrives with its argv in the
+// signed command; the agent's own entry of the same name wins, and an
+// agent configured local-only refuses it.
+func TestServerRemediations(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "ran")
+	h, err := New(Config{DataDir: filepath.Join(dir, "data"), Remediations: map[string][]string{"local": {"/bin/sh", "-c", "echo local > " + out}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := func(target string) *openc2.Command {
+		c, err := openc2.DecodeCommand(openc2.ComponentRiposte, []byte(`{"action":"remediate","target":{"x-riposte:remediation":`+target+`}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	o := h.Handle(context.Background(), cmd(`{"name":"touch-it","argv":["/usr/bin/touch","`+out+`"]}`), Meta{CommandID: "c1"})
+	if o.Response.Status != 200 || o.Details["allowlist"] != "server" {
+		t.Fatalf("server remediation: %+v", o.Response)
+	}
+	if _, err := os.Stat(out); err != nil {
+		t.Fatal("the server's argv did not run")
+	}
+	os.Remove(out)
+	o = h.Handle(context.Background(), cmd(`{"name":"local","argv":["/usr/bin/touch","/tmp/not-this"]}`), Meta{CommandID: "c2"})
+	if b, _ := os.ReadFile(out); o.Response.Status != 200 || string(b) != "local\n" {
+		t.Fatalf("the agent's own argv did not win: %+v %q", o.Response, b)
+	}
+	for _, bad := range []string{`{"name":"x","argv":["touch","a"]}`, `{"name":"x","argv":[]}`, `{"name":"x; id","argv":["/bin/true"]}`} {
+		if o := h.Handle(context.Background(), cmd(bad), Meta{CommandID: "c3"}); o.Response.Status < 400 {
+			t.Errorf("%s: %+v", bad, o.Response)
+		}
+	}
+	strict, _ := New(Config{DataDir: filepath.Join(dir, "data2"), LocalRemediationsOnly: true})
+	if o := strict.Handle(context.Background(), cmd(`{"name":"touch-it","argv":["/usr/bin/touch","`+out+`"]}`), Meta{CommandID: "c4"}); o.Response.Status != 403 {
+		t.Fatalf("local-only agent: %+v", o.Response)
 	}
 }

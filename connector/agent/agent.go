@@ -37,6 +37,10 @@ const Name = "agent"
 type Config struct {
 	// Wait is how long a call waits for the agents' answers (default 5s).
 	Wait time.Duration `yaml:"wait"`
+	// Remediations is the server's allowlist: a name to a fixed argv
+	// (absolute program path first), sent in the signed command. Nothing
+	// from a playbook, event or alert is added to it.
+	Remediations map[string][]string `yaml:"remediations"`
 }
 
 // Fleet is what the connector needs of the server's agent management.
@@ -55,17 +59,28 @@ type Decisions interface {
 
 // Connector implements connector.Connector.
 type Connector struct {
-	fleet     Fleet
-	decisions Decisions
-	wait      time.Duration
+	fleet        Fleet
+	decisions    Decisions
+	wait         time.Duration
+	remediations map[string][]string
 }
 
 // New makes the connector.
-func New(f Fleet, d Decisions, cfg Config) *Connector {
+func New(f Fleet, d Decisions, cfg Config) (*Connector, error) {
 	if cfg.Wait <= 0 {
 		cfg.Wait = 5 * time.Second
 	}
-	return &Connector{fleet: f, decisions: d, wait: cfg.Wait}
+	for name, argv := range cfg.Remediations {
+		if len(argv) == 0 || !strings.HasPrefix(argv[0], "/") {
+			return nil, fmt.Errorf("remediations.%s: the argv must start with an absolute program path", name)
+		}
+		for _, a := range argv {
+			if strings.ContainsRune(a, 0) {
+				return nil, fmt.Errorf("remediations.%s: an argument contains a NUL byte", name)
+			}
+		}
+	}
+	return &Connector{fleet: f, decisions: d, wait: cfg.Wait, remediations: cfg.Remediations}, nil
 }
 
 // Spec declares the connector.
@@ -153,6 +168,9 @@ func (c *Connector) do(ctx context.Context, call connector.Call, dry bool) (conn
 		return c.send(ctx, call, str(call.Args, "host"), b, dry, nil)
 	}
 	h := hostOps[call.Operation]
+	if call.Operation == "remediate" {
+		h.build = c.remediation
+	}
 	host := str(call.Args, "host")
 	if err := checkHost(host); err != nil {
 		return connector.Result{}, connector.Errorf(connector.Permanent, "%v", err)
@@ -465,4 +483,18 @@ func (c *Connector) send(ctx context.Context, call connector.Call, host string, 
 	default:
 		return res, connector.Errorf(connector.Permanent, "agent on %s: %d %s", host, rsp.Status, rsp.StatusText)
 	}
+}
+
+// remediation names a remediation, with its argv when the server's
+// allowlist has it; the agent's own allowlist decides otherwise.
+func (c *Connector) remediation(call connector.Call) (map[string]any, error) {
+	n, err := reqStr(call, "name")
+	if err != nil {
+		return nil, err
+	}
+	t := map[string]any{"name": n}
+	if argv, ok := c.remediations[n]; ok {
+		t["argv"] = argv
+	}
+	return cmd(call, "remediate", map[string]any{"x-riposte:remediation": t}, nil), nil
 }

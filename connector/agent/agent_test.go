@@ -36,7 +36,11 @@ func setup(t *testing.T) (*agenttest.Env, *agentconn.Connector, string, func() m
 	})
 	t.Cleanup(ra.Stop)
 	agenttest.WaitAgent(t, e, id.AgentID)
-	c := agentconn.New(e.Fleet, e.Decisions, agentconn.Config{Wait: 3 * time.Second})
+	c, err := agentconn.New(e.Fleet, e.Decisions, agentconn.Config{Wait: 3 * time.Second,
+		Remediations: map[string][]string{"sshd": {"/bin/true"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// snapshot hashes every file under dir and the system files an
 	// injection would go for, to prove nothing was written elsewhere.
 	snapshot := func() map[string][32]byte {

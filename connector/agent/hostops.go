@@ -200,7 +200,7 @@ var hostOps = map[string]hostOp{
 		Args:    argsWith(map[string]connector.ArgSpec{"name": {Type: "string", Required: true, Description: "service name"}}),
 		Outputs: map[string]string{"status": "OpenC2 status"}},
 		build: named("restart", "x-riposte:service")},
-	"remediate": {Operation: connector.Operation{Description: "Run a remediation by name from the agent's allowlist (a fixed argv; nothing from the playbook is added to it).",
+	"remediate": {Operation: connector.Operation{Description: "Run a remediation by name: a fixed argv from the server's allowlist (connectors.agent.remediations) or the agent's own; nothing from the playbook is added to it.",
 		Args:    argsWith(map[string]connector.ArgSpec{"name": {Type: "string", Required: true, Description: "remediation name"}}),
 		Outputs: map[string]string{"status": "OpenC2 status", "results": "exit code and bounded output"}},
 		build: named("remediate", "x-riposte:remediation")},

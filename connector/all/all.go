@@ -81,7 +81,11 @@ func Register(reg *connector.Registry, deps Deps) error {
 		cs = append(cs, deps.Recovery)
 	}
 	if deps.Agents != nil && deps.Decisions != nil {
-		cs = append(cs, agent.New(deps.Agents, deps.Decisions, deps.Agent))
+		c, err := agent.New(deps.Agents, deps.Decisions, deps.Agent)
+		if err != nil {
+			return fmt.Errorf("connector agent: %w", err)
+		}
+		cs = append(cs, c)
 	}
 	if deps.SSH != nil {
 		c, err := ssh.New(*deps.SSH)
