@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/riposte-soar/riposte/internal/atomicfile"
 	"io"
 	"os"
 	"path/filepath"
@@ -205,44 +206,12 @@ func randomHex(n int) string {
 }
 
 // writeFileAtomic replaces p (in the agent's own DataDir) with data, so a
-// crash leaves the old or the new content, never a torn file.
+// crash leaves the old content or the new, never a torn file.
 func writeFileAtomic(p string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(p)
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		return err
-	}
-	return syncDir(dir)
+	return atomicfile.Write(p, data, mode)
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
+func syncDir(dir string) error { return atomicfile.SyncDir(dir) }
 
 func writeJSONAtomic(p string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")

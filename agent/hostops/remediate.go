@@ -3,6 +3,7 @@ package hostops
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -17,9 +18,10 @@ type remediationTarget struct {
 }
 
 // remediate: remediate x-riposte:remediation {"name": N[, "argv": [...]]}.
-// The argv is the agent's own for a name it configures; otherwise the one
-// the server's allowlist gave in the signed command (unless
-// local_remediations_only). It runs as an argv, never through a shell.
+// The argv is the agent's own for a name it configures (a different argv
+// in the command is refused); otherwise the one the server's allowlist gave
+// in the signed command (unless local_remediations_only). It runs as an
+// argv, never through a shell.
 func (h *Host) remediate(ctx context.Context, c *call) (result, error) {
 	const field = "target.x-riposte:remediation.name"
 	var t remediationTarget
@@ -31,6 +33,11 @@ func (h *Host) remediate(ctx context.Context, c *call) (result, error) {
 	}
 	argv, ok := h.remediations[t.Name]
 	source := "agent"
+	if ok && len(t.Argv) > 0 && !slices.Equal(argv, t.Argv) {
+		// Two allowlists disagreeing is a configuration error to see,
+		// not something to settle silently either way.
+		return result{}, errBad("target.x-riposte:remediation.argv", "differs from this agent's own remediation %s", quote(t.Name))
+	}
 	if !ok && len(t.Argv) > 0 && !h.cfg.LocalRemediationsOnly {
 		if len(t.Argv) > 64 {
 			return result{}, errBad("target.x-riposte:remediation.argv", "has %d entries, limit 64", len(t.Argv))

@@ -116,8 +116,9 @@ func TestBoundedBuffer(t *testing.T) {
 }
 
 // A remediation from the server's allowlist arrives with its argv in the
-// signed command; the agent's own entry of the same name wins, and an
-// agent configured local-only refuses it.
+// signed command; the agent's own entry of the same name runs, a different
+// argv for it is refused, and an agent configured local-only refuses
+// argv from the server.
 func TestServerRemediations(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "ran")
@@ -140,9 +141,12 @@ func TestServerRemediations(t *testing.T) {
 		t.Fatal("the server's argv did not run")
 	}
 	os.Remove(out)
-	o = h.Handle(context.Background(), cmd(`{"name":"local","argv":["/usr/bin/touch","/tmp/not-this"]}`), Meta{CommandID: "c2"})
+	if o := h.Handle(context.Background(), cmd(`{"name":"local","argv":["/usr/bin/touch","/tmp/not-this"]}`), Meta{CommandID: "c2"}); o.Response.Status != 400 {
+		t.Fatalf("a differing argv for a local name: %+v", o.Response)
+	}
+	o = h.Handle(context.Background(), cmd(`{"name":"local"}`), Meta{CommandID: "c2b"})
 	if b, _ := os.ReadFile(out); o.Response.Status != 200 || string(b) != "local\n" {
-		t.Fatalf("the agent's own argv did not win: %+v %q", o.Response, b)
+		t.Fatalf("the agent's own remediation: %+v %q", o.Response, b)
 	}
 	for _, bad := range []string{`{"name":"x","argv":["touch","a"]}`, `{"name":"x","argv":[]}`, `{"name":"x; id","argv":["/bin/true"]}`} {
 		if o := h.Handle(context.Background(), cmd(bad), Meta{CommandID: "c3"}); o.Response.Status < 400 {
