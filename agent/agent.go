@@ -87,6 +87,8 @@ type Agent struct {
 	cont    containState
 	results *resultCache
 	host    HostOps
+	slow    chan job
+	saveMu  sync.Mutex
 }
 
 // Open loads (or, with a token, creates) the agent's identity and its
@@ -225,6 +227,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.nc = nc
 	defer nc.Close()
+	a.slow = make(chan job, 256)
+	go a.hostWorker(ctx)
 	cmds := make(chan *nats.Msg, 1024)
 	sub, err := nc.ChanSubscribe(a.subj.Command, cmds)
 	if err != nil {

@@ -71,10 +71,54 @@ func (a *Agent) handle(ctx context.Context, data []byte) {
 		a.reply(env.CommandID, respond(400, err.Error(), nil), nil, true)
 		return
 	}
-	rsp, staged := a.execute(ctx, env.CommandID, cmd)
+	if !a.firewallCommand(cmd) && a.slow != nil {
+		// Host operations may take minutes (a package upgrade, an
+		// upload); they run in order on their own worker so that a block
+		// or an isolation never waits behind them.
+		select {
+		case a.slow <- job{id: env.CommandID, cmd: cmd}:
+		default:
+			a.reply(env.CommandID, respond(503, "Service Unavailable: too many host operations queued", nil), nil, false)
+		}
+		return
+	}
+	a.run(ctx, env.CommandID, cmd)
+}
+
+type job struct {
+	id  string
+	cmd *openc2.Command
+}
+
+// firewallCommand reports whether the runtime handles cmd itself (fast,
+// in the command loop) rather than the host operations.
+func (a *Agent) firewallCommand(c *openc2.Command) bool {
+	for _, t := range netPairs[c.Action] {
+		if t == c.Target.Name {
+			return true
+		}
+	}
+	return false
+}
+
+// hostWorker runs queued host operations one at a time.
+func (a *Agent) hostWorker(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case j := <-a.slow:
+			a.run(ctx, j.id, j.cmd)
+		}
+	}
+}
+
+// run executes one command, uploads its evidence, and answers.
+func (a *Agent) run(ctx context.Context, commandID string, cmd *openc2.Command) {
+	rsp, staged := a.execute(ctx, commandID, cmd)
 	var ev []protocol.EvidenceItem
 	if len(staged) > 0 {
-		if err := a.upload(ctx, env.CommandID, staged); err != nil {
+		if err := a.upload(ctx, commandID, staged); err != nil {
 			rsp = respond(500, "collected but not uploaded: "+err.Error(), nil)
 		} else {
 			for _, s := range staged {
@@ -82,8 +126,8 @@ func (a *Agent) handle(ctx context.Context, data []byte) {
 			}
 		}
 	}
-	a.reply(env.CommandID, rsp, ev, true)
-	a.log.Info("command", "command", env.CommandID, "action", cmd.Action, "target", cmd.Target.Name, "status", rsp.Status, "text", rsp.StatusText)
+	a.reply(commandID, rsp, ev, true)
+	a.log.Info("command", "command", commandID, "action", cmd.Action, "target", cmd.Target.Name, "status", rsp.Status, "text", rsp.StatusText)
 }
 
 func respond(status int, text string, results map[string]any) openc2.Response {

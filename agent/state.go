@@ -128,6 +128,10 @@ func (a *Agent) loadNonces() error {
 }
 
 func (a *Agent) saveNonces() {
+	// Both the command loop and the host worker record answers; one
+	// writer at a time keeps the newest snapshot last.
+	a.saveMu.Lock()
+	defer a.saveMu.Unlock()
 	r := replay{Nonces: a.nonces.Entries(time.Now()), Results: a.results.all()}
 	b, _ := json.Marshal(r)
 	if err := writeFileAtomic(filepath.Join(a.cfg.Data, replayFile), b, 0o600); err != nil {

@@ -79,46 +79,46 @@ func editKeyValue(content, key, value string) (string, lineEdit, error) {
 	if strings.TrimLeft(value, " \t=") != value {
 		return "", lineEdit{}, errBad("value", "%s must not start with whitespace or \"=\" (ambiguous with the separator)", quote(value))
 	}
-	lines := splitLines(content)
-	var hits []int
-	for i, l := range lines {
-		if _, _, ok := keyLine(l, key); ok {
-			hits = append(hits, i)
-		}
-	}
-	switch len(hits) {
-	case 0:
-		return "", lineEdit{}, errNotFound("key", "no line sets %s (use match/line to replace a commented line); nothing changed", quote(key))
-	case 1:
-	default:
-		return "", lineEdit{}, errBad("key", "%s is set on %d lines (%s); use match/line to pick one", quote(key), len(hits), lineNumbers(hits))
-	}
-	i := hits[0]
-	indent, sep, _ := keyLine(lines[i], key)
-	newLine := indent + key + sep + value + lineEnding(lines[i])
-	e := lineEdit{Index: i, Old: lines[i], New: newLine}
-	lines[i] = newLine
-	return strings.Join(lines, ""), e, nil
+	return editOnlyLine(content,
+		func(l string) bool { _, _, ok := keyLine(l, key); return ok },
+		func(l string) string { indent, sep, _ := keyLine(l, key); return indent + key + sep + value },
+		func(hits []int) error {
+			if len(hits) == 0 {
+				return errNotFound("key", "no line sets %s (use match/line to replace a commented line); nothing changed", quote(key))
+			}
+			return errBad("key", "%s is set on %d lines (%s); use match/line to pick one", quote(key), len(hits), lineNumbers(hits))
+		})
 }
 
 // editWholeLine replaces the only line equal to match (ending aside).
 func editWholeLine(content, match, line string) (string, lineEdit, error) {
+	return editOnlyLine(content,
+		func(l string) bool { return strings.TrimSuffix(strings.TrimSuffix(l, "\n"), "\r") == match },
+		func(string) string { return line },
+		func(hits []int) error {
+			if len(hits) == 0 {
+				return errNotFound("match", "no line equals %s; nothing changed", quote(match))
+			}
+			return errBad("match", "%d lines equal %s (%s); nothing changed", len(hits), quote(match), lineNumbers(hits))
+		})
+}
+
+// editOnlyLine replaces the line match picks with replace(line), keeping
+// the line's ending. An edit never guesses: unless exactly one line
+// matches, nothing changes and refuse says why, given the lines that did.
+func editOnlyLine(content string, match func(line string) bool, replace func(line string) string, refuse func(hits []int) error) (string, lineEdit, error) {
 	lines := splitLines(content)
 	var hits []int
 	for i, l := range lines {
-		if strings.TrimSuffix(strings.TrimSuffix(l, "\n"), "\r") == match {
+		if match(l) {
 			hits = append(hits, i)
 		}
 	}
-	switch len(hits) {
-	case 0:
-		return "", lineEdit{}, errNotFound("match", "no line equals %s; nothing changed", quote(match))
-	case 1:
-	default:
-		return "", lineEdit{}, errBad("match", "%d lines equal %s (%s); nothing changed", len(hits), quote(match), lineNumbers(hits))
+	if len(hits) != 1 {
+		return "", lineEdit{}, refuse(hits)
 	}
 	i := hits[0]
-	newLine := line + lineEnding(lines[i])
+	newLine := replace(lines[i]) + lineEnding(lines[i])
 	e := lineEdit{Index: i, Old: lines[i], New: newLine}
 	lines[i] = newLine
 	return strings.Join(lines, ""), e, nil

@@ -39,26 +39,13 @@ func (h *Host) stage(c *call, name, source string, r io.Reader) (Evidence, error
 	if err != nil {
 		return Evidence{}, err
 	}
-	tmp, err := os.CreateTemp(dir, ".staging-*")
-	if err != nil {
-		return Evidence{}, errFailed("evidence staging: %v", err)
-	}
-	defer os.Remove(tmp.Name())
-	s, n, err := copyHashed(tmp, r, h.cfg.MaxFileSize)
-	if err == nil {
-		err = tmp.Chmod(0o400)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
+	tmpName, s, n, err := writeHashed(dir, ".staging-*", r, h.cfg.MaxFileSize)
 	if err != nil {
 		return Evidence{}, errFailed("staging %s: %v", name, err)
 	}
+	defer os.Remove(tmpName) // no-op once renamed
 	p := filepath.Join(dir, name)
-	if err := os.Rename(tmp.Name(), p); err != nil {
+	if err := os.Rename(tmpName, p); err != nil {
 		return Evidence{}, errFailed("staging %s: %v", name, err)
 	}
 	got, gn, err := hashFile(p, h.cfg.MaxFileSize)

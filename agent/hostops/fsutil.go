@@ -9,13 +9,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/riposte-soar/riposte/internal/atomicfile"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/riposte-soar/riposte/internal/atomicfile"
 )
 
 // dirHandle is a directory reached from "/" one component at a time with
@@ -181,6 +182,33 @@ func copyHashed(dst io.Writer, src io.Reader, limit int64) (sums, int64, error) 
 	}
 	return sums{MD5: hex.EncodeToString(h5.Sum(nil)), SHA1: hex.EncodeToString(h1.Sum(nil)),
 		SHA256: hex.EncodeToString(h256.Sum(nil))}, n, nil
+}
+
+// writeHashed copies at most limit bytes from src into a new file in dir,
+// named after pattern as by os.CreateTemp, and returns its name and the
+// digests. The file is made read-only and synced before the caller renames
+// it into place, so a crash never leaves a torn or writable copy there; on
+// an error it is removed.
+func writeHashed(dir, pattern string, src io.Reader, limit int64) (string, sums, int64, error) {
+	tmp, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return "", sums{}, 0, err
+	}
+	s, n, err := copyHashed(tmp, src, limit)
+	if err == nil {
+		err = tmp.Chmod(0o400)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return "", sums{}, 0, err
+	}
+	return tmp.Name(), s, n, nil
 }
 
 // hashFile re-reads a file to verify what was written.

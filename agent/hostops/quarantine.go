@@ -42,35 +42,40 @@ type quarantineManifest struct {
 
 func (h *Host) quarantineDir() string { return filepath.Join(h.cfg.DataDir, "quarantine") }
 
-func checkFileTarget(field string, t *fileTarget) (string, error) {
+const fileField = "target.file"
+
+// quarantineTarget checks the file of a contain, delete or allow file
+// command. Restores are held to quarantine_paths as quarantines are, so
+// that allow cannot write where contain could not have taken from.
+func (h *Host) quarantineTarget(c *call) (fileTarget, string, error) {
+	var t fileTarget
+	if err := decodeTarget(c, &t); err != nil {
+		return t, "", err
+	}
 	if t.Path == "" {
-		return "", errBad(field+".path", "required (the agent acts on paths, not names)")
+		return t, "", errBad(fileField+".path", "required (the agent acts on paths, not names)")
 	}
-	if err := checkLiteral(field+".name", t.Name, 256); err != nil {
-		return "", err
+	if err := checkLiteral(fileField+".name", t.Name, 256); err != nil {
+		return t, "", err
 	}
-	return checkPath(field+".path", t.Path)
+	p, err := checkPath(fileField+".path", t.Path)
+	if err != nil {
+		return t, "", err
+	}
+	return t, p, h.checkFileScope(fileField+".path", p, h.cfg.QuarantinePaths, "quarantine_paths")
 }
 
 // quarantineFile: contain file, delete file. delete is carried out as a
 // quarantine so that it, too, can be undone.
 func (h *Host) quarantineFile(ctx context.Context, c *call) (result, error) {
-	const field = "target.file"
-	var t fileTarget
-	if err := decodeTarget(c, &t); err != nil {
-		return result{}, err
-	}
-	p, err := checkFileTarget(field, &t)
+	t, p, err := h.quarantineTarget(c)
 	if err != nil {
-		return result{}, err
-	}
-	if err := h.checkFileScope(field+".path", p, h.cfg.QuarantinePaths, "quarantine_paths"); err != nil {
 		return result{}, err
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 
-	d, f, st, err := openRegular(field+".path", p)
+	d, f, st, err := openRegular(fileField+".path", p)
 	if err != nil {
 		return result{}, err
 	}
@@ -78,30 +83,16 @@ func (h *Host) quarantineFile(ctx context.Context, c *call) (result, error) {
 	defer f.Close()
 	det := map[string]any{"path": p, "source": statDetails(st)}
 	if st.Size > h.cfg.MaxFileSize {
-		return result{details: det}, errBad(field+".path", "%s is %d bytes, max_file_size is %d", quote(p), st.Size, h.cfg.MaxFileSize)
+		return result{details: det}, errBad(fileField+".path", "%s is %d bytes, max_file_size is %d", quote(p), st.Size, h.cfg.MaxFileSize)
 	}
-	tmp, err := os.CreateTemp(h.quarantineDir(), ".incoming-*")
-	if err != nil {
-		return result{details: det}, errFailed("quarantine store: %v", err)
-	}
-	tmpName := tmp.Name()
-	defer os.Remove(tmpName) // no-op once renamed
-	s, n, err := copyHashed(tmp, f, h.cfg.MaxFileSize)
-	if err == nil {
-		err = tmp.Chmod(0o400)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
+	tmpName, s, n, err := writeHashed(h.quarantineDir(), ".incoming-*", f, h.cfg.MaxFileSize)
 	if err != nil {
 		return result{details: det}, errFailed("copying %s into quarantine: %v", p, err)
 	}
+	defer os.Remove(tmpName) // no-op once renamed
 	det["hashes"] = s
 	if ok, k := s.match(t.Hashes); !ok {
-		return result{details: det}, errNotFound(field+".hashes."+k, "%s has %s %s, not the requested file; nothing moved", quote(p), k, hashOf(s, k))
+		return result{details: det}, errNotFound(fileField+".hashes."+k, "%s has %s %s, not the requested file; nothing moved", quote(p), k, hashOf(s, k))
 	}
 	entryDir := filepath.Join(h.quarantineDir(), s.SHA256)
 	if err := os.MkdirAll(entryDir, 0o700); err != nil {
@@ -233,21 +224,13 @@ func (h *Host) findQuarantined(field, p string, hashes map[string]string) (strin
 // restoreFile: allow file. Puts a quarantined file back where it was, with
 // its mode, owner and mtime, and never over a file that appeared since.
 func (h *Host) restoreFile(ctx context.Context, c *call) (result, error) {
-	const field = "target.file"
-	var t fileTarget
-	if err := decodeTarget(c, &t); err != nil {
-		return result{}, err
-	}
-	p, err := checkFileTarget(field, &t)
+	t, p, err := h.quarantineTarget(c)
 	if err != nil {
-		return result{}, err
-	}
-	if err := h.checkFileScope(field+".path", p, h.cfg.QuarantinePaths, "quarantine_paths"); err != nil {
 		return result{}, err
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	entryDir, man, idx, err := h.findQuarantined(field, p, t.Hashes)
+	entryDir, man, idx, err := h.findQuarantined(fileField, p, t.Hashes)
 	if err != nil {
 		return result{}, err
 	}
@@ -262,7 +245,7 @@ func (h *Host) restoreFile(ctx context.Context, c *call) (result, error) {
 	defer src.Close()
 	d, err := openDir(filepath.Dir(p))
 	if err != nil {
-		return result{details: det}, pathErr(field+".path", err)
+		return result{details: det}, pathErr(fileField+".path", err)
 	}
 	defer d.Close()
 	base := filepath.Base(p)
@@ -272,9 +255,9 @@ func (h *Host) restoreFile(ctx context.Context, c *call) (result, error) {
 			if st, serr := d.lstat(base); serr == nil {
 				det["existing"] = statDetails(st)
 			}
-			return result{details: det}, errBad(field+".path", "%s exists again; refusing to overwrite it (move it away, then retry)", quote(p))
+			return result{details: det}, errBad(fileField+".path", "%s exists again; refusing to overwrite it (move it away, then retry)", quote(p))
 		}
-		return result{details: det}, pathErr(field+".path", err)
+		return result{details: det}, pathErr(fileField+".path", err)
 	}
 	removeDst := true
 	defer func() {

@@ -47,15 +47,28 @@ func cleanupService(t *testing.T, pidfile string) {
 	})
 }
 
-// A service the agent runs itself ("exec" manager, foreground program).
-func TestExecServiceLifecycle(t *testing.T) {
+// execHost is a host that runs one service, name, itself ("exec" manager).
+func execHost(t *testing.T, name string, svc ExecService) *Host {
+	t.Helper()
+	return newHost(t, func(c *Config) {
+		c.ServiceManager = "exec"
+		c.Services = []string{name}
+		c.ExecServices = map[string]ExecService{name: svc}
+	})
+}
+
+// sleeper is a host with the service "web", a foreground program that runs
+// until it is stopped, and the service's pid file.
+func sleeper(t *testing.T) (*Host, string) {
+	t.Helper()
 	pidfile := filepath.Join(t.TempDir(), "web.pid")
 	cleanupService(t, pidfile)
-	h := newHost(t, func(c *Config) {
-		c.ServiceManager = "exec"
-		c.Services = []string{"web"}
-		c.ExecServices = map[string]ExecService{"web": {Start: helperArgv(t, "sleep"), PIDFile: pidfile}}
-	})
+	return execHost(t, "web", ExecService{Start: helperArgv(t, "sleep"), PIDFile: pidfile}), pidfile
+}
+
+// A service the agent runs itself ("exec" manager, foreground program).
+func TestExecServiceLifecycle(t *testing.T) {
+	h, pidfile := sleeper(t)
 	out := handle(t, h, svcCmd("start", "x-riposte:service", "web"))
 	expect(t, out, 200, "service web started", "verified running")
 	pid := pidFrom(t, pidfile)
@@ -96,12 +109,8 @@ func TestExecServiceLifecycle(t *testing.T) {
 func TestExecServiceForking(t *testing.T) {
 	pidfile := filepath.Join(t.TempDir(), "d.pid")
 	cleanupService(t, pidfile)
-	h := newHost(t, func(c *Config) {
-		c.ServiceManager = "exec"
-		c.Services = []string{"daemon"}
-		c.ExecServices = map[string]ExecService{"daemon": {Start: helperArgv(t, "daemon", pidfile),
-			Stop: helperArgv(t, "kill-pidfile", pidfile), PIDFile: pidfile, Forks: true}}
-	})
+	h := execHost(t, "daemon", ExecService{Start: helperArgv(t, "daemon", pidfile),
+		Stop: helperArgv(t, "kill-pidfile", pidfile), PIDFile: pidfile, Forks: true})
 	expect(t, handle(t, h, svcCmd("start", "x-riposte:service", "daemon")), 200, "started")
 	pid := pidFrom(t, pidfile)
 	if !alive(pid) {
@@ -116,23 +125,13 @@ func TestExecServiceForking(t *testing.T) {
 // A service that dies right after starting is reported as a failure.
 func TestExecServiceThatDies(t *testing.T) {
 	pidfile := filepath.Join(t.TempDir(), "bad.pid")
-	h := newHost(t, func(c *Config) {
-		c.ServiceManager = "exec"
-		c.Services = []string{"bad"}
-		c.ExecServices = map[string]ExecService{"bad": {Start: helperArgv(t, "output", "1", "3"), PIDFile: pidfile}}
-	})
+	h := execHost(t, "bad", ExecService{Start: helperArgv(t, "output", "1", "3"), PIDFile: pidfile})
 	expect(t, handle(t, h, svcCmd("start", "x-riposte:service", "bad")), 500, "bad")
 }
 
 // A stale pid file whose pid now names another process is not the service.
 func TestExecServiceStalePIDFile(t *testing.T) {
-	pidfile := filepath.Join(t.TempDir(), "web.pid")
-	cleanupService(t, pidfile)
-	h := newHost(t, func(c *Config) {
-		c.ServiceManager = "exec"
-		c.Services = []string{"web"}
-		c.ExecServices = map[string]ExecService{"web": {Start: helperArgv(t, "sleep"), PIDFile: pidfile}}
-	})
+	h, pidfile := sleeper(t)
 	expect(t, handle(t, h, svcCmd("start", "x-riposte:service", "web")), 200)
 	pid := pidFrom(t, pidfile)
 	st := mustStat(t, h, pid)

@@ -72,7 +72,7 @@ type Connector struct {
 	tmpl     *channel.Template
 	subject  *channel.Renderer
 	body     *channel.Renderer
-	once     *outbound.Once
+	sender   *outbound.Sender
 }
 
 // New checks cfg and makes the connector.
@@ -81,8 +81,8 @@ func New(cfg Config) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.Options = cfg.Options.WithDefaults(DefaultTimeout)
-	c := &Connector{cfg: cfg, allow: al, defaults: defaults, tmpl: &channel.Template{Subject: SubjectTemplate, Body: BodyTemplate}}
+	c := &Connector{cfg: cfg, allow: al, defaults: defaults, tmpl: &channel.Template{Subject: SubjectTemplate, Body: BodyTemplate},
+		sender: cfg.Options.Sender(DefaultTimeout)}
 	port := cfg.SMTP.Port
 	switch {
 	case port == 0 && cfg.SMTP.TLS:
@@ -98,7 +98,6 @@ func New(cfg Config) (*Connector, error) {
 	if c.body, err = channel.Compile("body", BodyTemplate, email.Escaper); err != nil {
 		return nil, err
 	}
-	c.once = outbound.NewOnce(cfg.RememberKeys)
 	return c, nil
 }
 
@@ -224,7 +223,7 @@ func (c *Connector) Simulate(ctx context.Context, call connector.Call) (connecto
 	out["from"] = c.cfg.SMTP.From
 	out["rendered_subject"] = strings.TrimSpace(subject)
 	out["body"] = body
-	return connector.Result{Summary: limit.Text("would "+j.cmd, limit.Command), Commands: []string{j.cmd}, Outputs: out}, nil
+	return outbound.Simulated(j.cmd, out), nil
 }
 
 // Execute sends the mail, once per idempotency key.
@@ -233,20 +232,9 @@ func (c *Connector) Execute(ctx context.Context, call connector.Call) (connector
 	if err != nil {
 		return connector.Result{}, err
 	}
-	sent, err := c.once.Do(call.IdempotencyKey, func() error {
-		ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-		defer cancel()
+	return c.sender.Send(ctx, call.IdempotencyKey, j.cmd, j.outputs(), func(ctx context.Context) error {
 		return classify(j.ch.Send(ctx, j.msgs))
 	})
-	if err != nil {
-		return connector.Result{Commands: []string{j.cmd}}, err
-	}
-	if !sent {
-		return outbound.Duplicate(j.cmd, j.outputs()), nil
-	}
-	out := j.outputs()
-	out["sent"] = true
-	return connector.Result{Summary: j.cmd, Commands: []string{j.cmd}, Outputs: out}, nil
 }
 
 // classify maps the channel's errors to the connector's classes. The

@@ -15,7 +15,7 @@ import (
 
 	"github.com/riposte-soar/riposte/connector"
 	"github.com/riposte-soar/riposte/connector/internal/outbound"
-	"github.com/riposte-soar/riposte/connector/internal/receiver"
+	"github.com/riposte-soar/riposte/internal/receiver"
 	"github.com/riposte-soar/riposte/notify/email"
 )
 
@@ -217,7 +217,7 @@ func TestErrorClasses(t *testing.T) {
 			if n := len(s.Mails()); n != tc.wantMails {
 				t.Errorf("%d mails, want %d", n, tc.wantMails)
 			}
-			if c.once.Sent("k") {
+			if c.sender.Sent("k") {
 				t.Error("a failed send kept its key: the retry would be dropped")
 			}
 		})
@@ -254,7 +254,7 @@ func TestSimulate(t *testing.T) {
 	if len(res.Commands) != 1 || !strings.HasPrefix(res.Commands[0], want) || !strings.Contains(res.Commands[0], "RCPT TO:<alice@example.org>") {
 		t.Errorf("commands %q", res.Commands)
 	}
-	if len(s.Mails()) != 0 || c.once.Sent("k") {
+	if len(s.Mails()) != 0 || c.sender.Sent("k") {
 		t.Fatal("the dry run sent or claimed the key")
 	}
 }

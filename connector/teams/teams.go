@@ -38,19 +38,15 @@ const Template = `{{with .First.Incident.Title}}{{.}}
 {{end}}`
 
 // Connector implements connector.Connector.
-type Connector struct{ *outbound.Hooks }
+type Connector = outbound.Hooks
 
 // New checks cfg, resolves the webhooks and makes the connector.
 func New(cfg Config) (*Connector, error) {
-	h, err := outbound.NewHooks(outbound.HookKind{
+	return outbound.NewHooks(outbound.HookKind{
 		Name:         Name,
 		Description:  "Posts a message as an Adaptive Card to a configured Microsoft Teams incoming webhook (markup in values is escaped).",
 		SampleConfig: SampleConfig,
 		Template:     Template,
 		New:          outbound.Using(teams.New),
 	}, cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &Connector{h}, nil
 }

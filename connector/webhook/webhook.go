@@ -73,10 +73,9 @@ var spec = connector.Spec{
 // Connector implements connector.Connector.
 type Connector struct {
 	targets    map[string]target
-	opts       outbound.Options
 	maxPayload int
 	client     *http.Client
-	once       *outbound.Once
+	sender     *outbound.Sender
 }
 
 // New checks cfg, resolves every webhook and its secrets, and makes the
@@ -86,11 +85,10 @@ func New(cfg Config) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Connector{targets: t, opts: cfg.Options.WithDefaults(DefaultTimeout), maxPayload: cfg.MaxPayloadBytes, client: channel.NewHTTPClient()}
+	c := &Connector{targets: t, maxPayload: cfg.MaxPayloadBytes, client: channel.NewHTTPClient(), sender: cfg.Options.Sender(DefaultTimeout)}
 	if c.maxPayload == 0 {
 		c.maxPayload = DefaultMaxPayloadBytes
 	}
-	c.once = outbound.NewOnce(c.opts.RememberKeys)
 	return c, nil
 }
 
@@ -176,7 +174,7 @@ func (c *Connector) Simulate(ctx context.Context, call connector.Call) (connecto
 	}
 	out := j.outputs()
 	out["body"] = string(j.body)
-	return connector.Result{Summary: limit.Text("would "+j.cmd, limit.Command), Commands: []string{j.cmd}, Outputs: out}, nil
+	return outbound.Simulated(j.cmd, out), nil
 }
 
 // Execute posts the body, once per idempotency key.
@@ -185,21 +183,10 @@ func (c *Connector) Execute(ctx context.Context, call connector.Call) (connector
 	if err != nil {
 		return connector.Result{}, err
 	}
-	sent, err := c.once.Do(call.IdempotencyKey, func() error {
-		ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
-		defer cancel()
+	return c.sender.Send(ctx, call.IdempotencyKey, j.cmd, j.outputs(), func(ctx context.Context) error {
 		ctx, p := outbound.Track(ctx)
 		return p.Classify("webhook.post to "+j.name, channel.Post(ctx, c.client, j.t.url, j.body, j.header()))
 	})
-	if err != nil {
-		return connector.Result{Commands: []string{j.cmd}}, err
-	}
-	if !sent {
-		return outbound.Duplicate(j.cmd, j.outputs()), nil
-	}
-	out := j.outputs()
-	out["sent"] = true
-	return connector.Result{Summary: j.cmd, Commands: []string{j.cmd}, Outputs: out}, nil
 }
 
 // header is signed at each attempt: the timestamp says when, so a

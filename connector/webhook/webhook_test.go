@@ -11,7 +11,7 @@ import (
 
 	"github.com/riposte-soar/riposte/connector"
 	"github.com/riposte-soar/riposte/connector/internal/outbound"
-	"github.com/riposte-soar/riposte/connector/internal/receiver"
+	"github.com/riposte-soar/riposte/internal/receiver"
 	"github.com/riposte-soar/riposte/notify/webhook"
 )
 
@@ -121,7 +121,7 @@ func TestRetries(t *testing.T) {
 				r.Header.Set("Retry-After", tc.retryAfter)
 			}
 			if tc.statuses[0] == 0 {
-				c.opts.Timeout = 300 * time.Millisecond
+				c.sender.Timeout = 300 * time.Millisecond
 			}
 			errs := retry(c, post("k", map[string]any{"channel": "tickets", "payload": payload}), 3)
 			var got []string

@@ -159,7 +159,7 @@ func StartAgent(t *testing.T, l *NS, dir string, configure ...func(*agent.Config
 	for _, f := range configure {
 		f(&cfg)
 	}
-	l.In(t, func() { a, err = agent.Open(context.Background(), cfg, "", nil, slog.New(slog.DiscardHandler)) })
+	l.In(t, func() { a, err = agent.Open(context.Background(), cfg, "", nil, testLog()) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,13 +176,15 @@ func (r *Agent) Stop() {
 	r.A.Close()
 }
 
-// WaitAgent waits for a heartbeat of the agent.
+// WaitAgent waits for a heartbeat of the agent sent after this call: a
+// heartbeat proves the agent is subscribed to its commands.
 func WaitAgent(t *testing.T, e *Env, id string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	since := time.Now()
+	deadline := since.Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, a := range e.Fleet.List() {
-			if a.ID == id && time.Since(a.LastSeen) < time.Second {
+			if a.ID == id && a.LastSeen.After(since) {
 				return
 			}
 		}
@@ -226,4 +228,12 @@ func Flush(t *testing.T, l *NS) {
 	if err := c.Flush(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// testLog shows the agent's log with -v when RIPOSTE_TEST_AGENT_LOG is set.
+func testLog() *slog.Logger {
+	if os.Getenv("RIPOSTE_TEST_AGENT_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.DiscardHandler)
 }

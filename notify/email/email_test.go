@@ -13,14 +13,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riposte-soar/riposte/internal/receiver"
 	"github.com/riposte-soar/riposte/notify/channel"
 )
 
 const testPassword = "s3cret-smtp-pw"
 
-func testConfig(s *smtpd) Config {
+// startSMTPD starts a real SMTP server that accepts only user and pass (no
+// AUTH at all when user is empty).
+func startSMTPD(t *testing.T, user, pass string) *receiver.SMTP {
+	t.Helper()
+	s := receiver.NewSMTP(t)
+	s.User, s.Pass = user, pass
+	return s
+}
+
+func testConfig(s *receiver.SMTP) Config {
 	return Config{
-		Host: "127.0.0.1", Port: s.port(), StartTLS: StartTLSRequired, RootCAs: s.caFile,
+		Host: "127.0.0.1", Port: s.Port(), StartTLS: StartTLSRequired, RootCAs: s.CAFile,
 		Username: "riposte", PasswordEnv: "TEST_SMTP_PASSWORD", Hello: "riposte.test",
 		From: "Riposte <riposte@example.org>", To: []string{"soc@example.org", "Ön Call <oncall@example.org>"},
 	}
@@ -58,13 +68,13 @@ func TestSendSTARTTLSAuthPlain(t *testing.T) {
 	if err := send(t, c, m); err != nil {
 		t.Fatal(err)
 	}
-	got := s.received()
+	got := s.Mails()
 	if len(got) != 1 {
 		t.Fatalf("%d mails", len(got))
 	}
 	r := got[0]
-	if !r.TLS || r.AuthUser != "riposte" {
-		t.Errorf("TLS %v, auth %q: want STARTTLS and AUTH PLAIN", r.TLS, r.AuthUser)
+	if !r.TLS || r.User != "riposte" {
+		t.Errorf("TLS %v, auth %q: want STARTTLS and AUTH PLAIN", r.TLS, r.User)
 	}
 	if r.From != "riposte@example.org" || strings.Join(r.To, ",") != "soc@example.org,oncall@example.org" {
 		t.Errorf("envelope %q -> %q", r.From, r.To)
@@ -143,7 +153,7 @@ func TestDigestIsOneMail(t *testing.T) {
 	if err := send(t, c, a, b, d); err != nil {
 		t.Fatal(err)
 	}
-	got := s.received()
+	got := s.Mails()
 	if len(got) != 1 {
 		t.Fatalf("%d mails, want 1", len(got))
 	}
@@ -176,7 +186,7 @@ func TestCustomTemplate(t *testing.T) {
 	if err := send(t, c, msg("INC-9", "x {{.Incident.URL}}")); err != nil {
 		t.Fatal(err)
 	}
-	pm, _ := mail.ReadMessage(strings.NewReader(s.received()[0].Data))
+	pm, _ := mail.ReadMessage(strings.NewReader(s.Mails()[0].Data))
 	if subj := pm.Header.Get("Subject"); subj != "ALERT INC-9 x {{.Incident.URL}}" {
 		t.Errorf("subject %q: a template line break must not end the header", subj)
 	}
@@ -203,32 +213,32 @@ func TestPermanentAndTransientFailures(t *testing.T) {
 
 	t.Setenv("TEST_SMTP_PASSWORD", testPassword)
 	c, _ = New("soc-mail", testConfig(s), nil)
-	s.mailReply = "451 4.3.0 try again later"
+	s.MailReply = "451 4.3.0 try again later"
 	if err := send(t, c, msg("INC-1", "x")); err == nil || channel.IsPermanent(err) {
 		t.Errorf("451: %v, want transient", err)
 	}
-	s.mailReply = "550 5.7.1 relaying denied"
+	s.MailReply = "550 5.7.1 relaying denied"
 	if err := send(t, c, msg("INC-1", "x")); err == nil || !channel.IsPermanent(err) {
 		t.Errorf("550: %v, want permanent", err)
 	}
-	s.mailReply = ""
+	s.MailReply = ""
 
 	// No STARTTLS offered while required: never send in clear.
 	s2 := startSMTPD(t, "", "")
-	s2.noStartTLS = true
+	s2.NoStartTLS = true
 	cfg := testConfig(s2)
 	cfg.Username, cfg.PasswordEnv = "", ""
 	c2, _ := New("m", cfg, nil)
 	if err := send(t, c2, msg("INC-1", "x")); !errors.Is(err, errNoStartTLS) || !channel.IsPermanent(err) {
 		t.Errorf("no STARTTLS: %v", err)
 	}
-	if n := len(s2.received()); n != 0 {
+	if n := len(s2.Mails()); n != 0 {
 		t.Errorf("%d mails sent in clear", n)
 	}
 	// Opportunistic sends in clear when it must.
 	cfg.StartTLS = StartTLSOpportunistic
 	c2, _ = New("m", cfg, nil)
-	if err := send(t, c2, msg("INC-1", "x")); err != nil || len(s2.received()) != 1 {
+	if err := send(t, c2, msg("INC-1", "x")); err != nil || len(s2.Mails()) != 1 {
 		t.Errorf("opportunistic: %v", err)
 	}
 

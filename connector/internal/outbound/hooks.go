@@ -79,9 +79,8 @@ type Hooks struct {
 	kind    HookKind
 	spec    connector.Spec
 	chans   map[string]hook
-	opts    Options
 	maxText int
-	once    *Once
+	sender  *Sender
 }
 
 type hook struct {
@@ -96,7 +95,7 @@ func NewHooks(k HookKind, cfg HookConfig) (*Hooks, error) {
 	if cfg.MaxText < 0 {
 		errs = append(errs, fmt.Errorf("%s: max_text must not be negative", k.Name))
 	}
-	h := &Hooks{kind: k, spec: hookSpec(k), chans: map[string]hook{}, opts: cfg.Options.WithDefaults(DefaultHookTimeout), maxText: cfg.MaxText}
+	h := &Hooks{kind: k, spec: hookSpec(k), chans: map[string]hook{}, maxText: cfg.MaxText, sender: cfg.Options.Sender(DefaultHookTimeout)}
 	tmpl := &channel.Template{Text: k.Template}
 	for _, n := range slices.Sorted(keys(cfg.Channels)) {
 		p, err := k.New(n, cfg.Channels[n], tmpl)
@@ -109,7 +108,6 @@ func NewHooks(k HookKind, cfg HookConfig) (*Hooks, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	h.once = NewOnce(h.opts.RememberKeys)
 	return h, nil
 }
 
@@ -183,7 +181,7 @@ func (h *Hooks) Simulate(ctx context.Context, call connector.Call) (connector.Re
 	}
 	out := j.outputs()
 	out["payload"] = jsonValue(p)
-	return connector.Result{Summary: limit.Text("would "+j.cmd, limit.Command), Commands: []string{j.cmd}, Outputs: out}, nil
+	return Simulated(j.cmd, out), nil
 }
 
 // Execute posts the message, once per idempotency key.
@@ -192,22 +190,10 @@ func (h *Hooks) Execute(ctx context.Context, call connector.Call) (connector.Res
 	if err != nil {
 		return connector.Result{}, err
 	}
-	what := fmt.Sprintf("%s.send to %s", h.kind.Name, j.name)
-	sent, err := h.once.Do(call.IdempotencyKey, func() error {
-		ctx, cancel := context.WithTimeout(ctx, h.opts.Timeout)
-		defer cancel()
+	return h.sender.Send(ctx, call.IdempotencyKey, j.cmd, j.outputs(), func(ctx context.Context) error {
 		ctx, p := Track(ctx)
-		return p.Classify(what, j.h.p.Send(ctx, j.msgs))
+		return p.Classify(fmt.Sprintf("%s.send to %s", h.kind.Name, j.name), j.h.p.Send(ctx, j.msgs))
 	})
-	if err != nil {
-		return connector.Result{Commands: []string{j.cmd}}, err
-	}
-	if !sent {
-		return Duplicate(j.cmd, j.outputs()), nil
-	}
-	out := j.outputs()
-	out["sent"] = true
-	return connector.Result{Summary: j.cmd, Commands: []string{j.cmd}, Outputs: out}, nil
 }
 
 // jsonValue turns a payload into plain maps and lists, as outputs are

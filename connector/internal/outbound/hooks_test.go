@@ -2,29 +2,79 @@ package outbound_test
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/goccy/go-yaml"
+
 	"github.com/riposte-soar/riposte/connector"
 	"github.com/riposte-soar/riposte/connector/internal/outbound"
-	"github.com/riposte-soar/riposte/connector/internal/receiver"
 	"github.com/riposte-soar/riposte/connector/slack"
 	"github.com/riposte-soar/riposte/connector/teams"
+	"github.com/riposte-soar/riposte/internal/receiver"
 	"github.com/riposte-soar/riposte/notify/channel"
+	notifyslack "github.com/riposte-soar/riposte/notify/slack"
+	notifyteams "github.com/riposte-soar/riposte/notify/teams"
 )
 
-// kinds builds each hook connector over one receiver URL.
-var kinds = map[string]func(outbound.HookConfig) (connector.Connector, error){
-	"slack": func(c outbound.HookConfig) (connector.Connector, error) { return slack.New(c) },
-	"teams": func(c outbound.HookConfig) (connector.Connector, error) { return teams.New(c) },
+// kind is one connector over incoming webhooks, as its tests see it.
+type kind struct {
+	build  func(outbound.HookConfig) (connector.Connector, error)
+	sample string
+	// ok is how the service answers a post it took.
+	ok int
+	// lines reads back the lines of the message a post carried, checking
+	// the payload's format on the way.
+	lines func(t *testing.T, body []byte) []string
+}
+
+var kinds = map[string]kind{
+	"slack": {
+		build:  func(c outbound.HookConfig) (connector.Connector, error) { return slack.New(c) },
+		sample: slack.SampleConfig,
+		ok:     200,
+		lines: func(t *testing.T, body []byte) []string {
+			var p notifyslack.Payload
+			if err := json.Unmarshal(body, &p); err != nil {
+				t.Fatal(err)
+			}
+			// The fallback text and the one section say the same, verbatim
+			// (Slack links nothing by itself).
+			if len(p.Blocks) != 1 || p.Blocks[0].Text.Text != p.Text || !p.Blocks[0].Text.Verbatim {
+				t.Errorf("payload %+v", p)
+			}
+			return strings.Split(p.Text, "\n")
+		},
+	},
+	"teams": {
+		build:  func(c outbound.HookConfig) (connector.Connector, error) { return teams.New(c) },
+		sample: teams.SampleConfig,
+		ok:     202, // Workflows
+		lines: func(t *testing.T, body []byte) []string {
+			var p notifyteams.Payload
+			if err := json.Unmarshal(body, &p); err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for i, b := range p.Attachments[0].Content.Body {
+				if i == 0 && b.Weight != "Bolder" {
+					t.Errorf("heading %+v", b)
+				}
+				out = append(out, b.Text)
+			}
+			return out
+		},
+	},
 }
 
 func start(t *testing.T, kind string, timeout time.Duration, statuses ...int) (*receiver.HTTP, connector.Connector) {
 	t.Helper()
 	r := receiver.NewHTTP(t, statuses...)
 	t.Setenv("TEST_CONN_HOOK_URL", r.URL+"/services/T0/B0/SECRETPATH")
-	c, err := kinds[kind](outbound.HookConfig{
+	c, err := kinds[kind].build(outbound.HookConfig{
 		Channels: map[string]channel.HookConfig{"soc": {URLEnv: "TEST_CONN_HOOK_URL"}},
 		Options:  outbound.Options{Timeout: timeout},
 	})
@@ -134,7 +184,7 @@ func TestRefusedAndSimulated(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
-	for kind, build := range kinds {
+	for kind, k := range kinds {
 		for _, tc := range []struct {
 			cfg  outbound.HookConfig
 			want string
@@ -145,9 +195,72 @@ func TestConfigErrors(t *testing.T) {
 			{outbound.HookConfig{Channels: map[string]channel.HookConfig{"s o c": {URL: "https://x.example"}}}, "is not a channel name"},
 			{outbound.HookConfig{Channels: map[string]channel.HookConfig{"soc": {URL: "https://x.example"}}, MaxText: -1}, "max_text"},
 		} {
-			if _, err := build(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			if _, err := k.build(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("%s: err %v, want %q", kind, err, tc.want)
 			}
+		}
+	}
+}
+
+// TestSend posts steps through each kind to a real receiver and reads back
+// what arrived: the lines kept, markup in values escaped, and the dry run
+// showing the very payload posted.
+func TestSend(t *testing.T) {
+	for _, tc := range []struct {
+		kind, name string
+		args       map[string]any
+		want       []string // the lines posted: slack's text, teams' TextBlocks
+	}{
+		{"slack", "title, lines, incident", map[string]any{"channel": "soc", "title": "Host isolated", "text": "web-1 is off the network.\nReview it."},
+			[]string{"*Host isolated*", "web-1 is off the network.", "Review it.", "Incident: INC-1"}},
+		{"slack", "markup is data", map[string]any{"channel": "soc", "title": "*x*", "text": "<!channel> <https://evil.example|click> & <@U1>", "incident": "INC-<2>"},
+			[]string{"**x**", "&lt;!channel&gt; &lt;https://evil.example|click&gt; &amp; &lt;@U1&gt;", "Incident: INC-&lt;2&gt;"}},
+		{"slack", "no title", map[string]any{"channel": "soc", "text": "only text"}, []string{"only text", "Incident: INC-1"}},
+		{"teams", "title heads the card", map[string]any{"channel": "soc", "title": "Host isolated", "text": "web-1 is off the network.\n\nReview it."},
+			[]string{"Host isolated", "web-1 is off the network.", "Review it.", "**Incident:** INC-1"}},
+		{"teams", "markup is data", map[string]any{"channel": "soc", "title": "# big", "text": "**bold** [x](https://evil.example) <b>hi</b>\n- item"},
+			[]string{`\# big`, `\*\*bold\*\* \[x\]\(https://evil.example\) \<b\>hi\</b\>`, `\- item`, "**Incident:** INC-1"}},
+		{"teams", "no title: first line heads", map[string]any{"channel": "soc", "text": "only text", "incident": "INC-2"},
+			[]string{"only text", "**Incident:** INC-2"}},
+	} {
+		t.Run(tc.kind+"/"+tc.name, func(t *testing.T) {
+			k := kinds[tc.kind]
+			r, c := start(t, tc.kind, 5*time.Second, k.ok)
+			call := connector.Call{Operation: "send", Args: tc.args, Incident: "INC-1", IdempotencyKey: "k"}
+			sim, err := c.Simulate(context.Background(), call)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := c.Execute(context.Background(), call)
+			if err != nil || res.Outputs["sent"] != true || res.Outputs["channel"] != "soc" {
+				t.Fatal(err, res.Outputs)
+			}
+			body := r.Requests()[0].Body
+			if got := k.lines(t, body); !slices.Equal(got, tc.want) {
+				t.Errorf("lines %q\nwant  %q", got, tc.want)
+			}
+			var posted any
+			_ = json.Unmarshal(body, &posted)
+			if a, b := mustJSON(sim.Outputs["payload"]), mustJSON(posted); a != b {
+				t.Errorf("dry run payload %s\nposted %s", a, b)
+			}
+		})
+	}
+}
+
+func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+func TestSampleConfig(t *testing.T) {
+	for name, k := range kinds {
+		var doc struct {
+			Connectors map[string]outbound.HookConfig `yaml:"connectors"`
+		}
+		if err := yaml.UnmarshalWithOptions([]byte(k.sample), &doc, yaml.Strict()); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		c := doc.Connectors[name]
+		if c.Channels["soc"].URLEnv != "RIPOSTE_"+strings.ToUpper(name)+"_SOC" || c.Timeout != 10*time.Second || c.MaxText != 8192 || c.RememberKeys != 4096 {
+			t.Fatalf("%s: %+v", name, c)
 		}
 	}
 }

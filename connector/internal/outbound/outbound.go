@@ -9,6 +9,7 @@
 package outbound
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -34,15 +35,42 @@ type Options struct {
 	RememberKeys int `yaml:"remember_keys" json:"remember_keys,omitempty"`
 }
 
-// WithDefaults fills the zero values; def is the connector's timeout.
-func (o Options) WithDefaults(def time.Duration) Options {
+// Sender is what o configures, with def as the timeout when o has none.
+func (o Options) Sender(def time.Duration) *Sender {
 	if o.Timeout <= 0 {
 		o.Timeout = def
 	}
 	if o.RememberKeys <= 0 {
 		o.RememberKeys = DefaultRememberKeys
 	}
-	return o
+	return &Sender{Once: NewOnce(o.RememberKeys), Timeout: o.Timeout}
+}
+
+// Sender executes the calls of an outbound connector: each is sent at
+// most once per idempotency key (see Once), within Timeout.
+type Sender struct {
+	*Once
+	Timeout time.Duration
+}
+
+// Send executes a call: send runs within s.Timeout unless a call with the
+// same key already succeeded. The result shows cmd, one line saying what
+// goes where, and outputs with "sent" set: false for a repeat.
+func (s *Sender) Send(ctx context.Context, key, cmd string, outputs map[string]any, send func(context.Context) error) (connector.Result, error) {
+	sent, err := s.Do(key, func() error {
+		ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+		defer cancel()
+		return send(ctx)
+	})
+	if err != nil {
+		return connector.Result{Commands: []string{cmd}}, err
+	}
+	outputs["sent"] = sent
+	summary := cmd
+	if !sent {
+		summary = limit.Text("already sent (same idempotency key): "+cmd, limit.Command)
+	}
+	return connector.Result{Summary: summary, Commands: []string{cmd}, Outputs: outputs}, nil
 }
 
 // Once sends a call at most once per idempotency key within a process.
@@ -148,12 +176,8 @@ func CheckCall(spec connector.Spec, call connector.Call) (connector.Operation, e
 	return op, nil
 }
 
-// Duplicate is the result of a call dropped because its key was sent.
-func Duplicate(cmd string, outputs map[string]any) connector.Result {
-	outputs["sent"] = false
-	return connector.Result{
-		Summary:  limit.Text("already sent (same idempotency key): "+cmd, limit.Command),
-		Commands: []string{cmd},
-		Outputs:  outputs,
-	}
+// Simulated is the result of a dry run that would send cmd (one line
+// saying what goes where).
+func Simulated(cmd string, outputs map[string]any) connector.Result {
+	return connector.Result{Summary: limit.Text("would "+cmd, limit.Command), Commands: []string{cmd}, Outputs: outputs}
 }

@@ -47,6 +47,9 @@ type SMTP struct {
 	// DropAfterData closes the connection once a mail's data arrived,
 	// without answering: the client cannot know whether it was accepted.
 	DropAfterData bool
+	// NoStartTLS leaves STARTTLS out of EHLO and refuses it, as a server
+	// that cannot encrypt (or a downgrade) would.
+	NoStartTLS bool
 
 	ln  net.Listener
 	cfg *tls.Config
@@ -125,9 +128,10 @@ func (s *SMTP) handle(st *state, verb, arg string) bool {
 	switch verb {
 	case "EHLO", "HELO":
 		ext := []string{"receiver.test", "8BITMIME"}
-		if st.tls {
+		switch {
+		case st.tls:
 			ext = append(ext, "AUTH PLAIN")
-		} else {
+		case !s.NoStartTLS:
 			ext = append(ext, "STARTTLS")
 		}
 		for i, e := range ext {
@@ -138,8 +142,8 @@ func (s *SMTP) handle(st *state, verb, arg string) bool {
 			}
 		}
 	case "STARTTLS":
-		if st.tls {
-			st.say("503 5.5.1 TLS already")
+		if st.tls || s.NoStartTLS {
+			st.say("503 5.5.1 no TLS here")
 			return true
 		}
 		st.say("220 2.0.0 ready")

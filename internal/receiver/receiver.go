@@ -1,7 +1,8 @@
-// Package receiver holds real servers for the outbound connectors' tests:
-// an SMTP server (STARTTLS, AUTH PLAIN, the raw DATA of every mail kept)
-// and an HTTP receiver that answers with chosen statuses and keeps every
-// request. Only tests import it.
+// Package receiver holds real servers for the tests of what sends out, the
+// notification channels (notify/...) and the outbound connectors
+// (connector/...): an SMTP server (STARTTLS, AUTH PLAIN, the raw DATA of
+// every mail kept) and an HTTP receiver that answers with chosen statuses
+// and keeps every request. Only tests import it.
 package receiver
 
 import (
