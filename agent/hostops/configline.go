@@ -163,15 +163,21 @@ type configBackup struct {
 
 const configField = "target.x-riposte:config_line"
 
-func (h *Host) configPath(t *configLineTarget) (string, error) {
+// configTarget reads the target of a set or restore and checks its path
+// against config_files: the agent edits no file it was not told it may.
+func (h *Host) configTarget(c *call) (configLineTarget, string, error) {
+	var t configLineTarget
+	if err := decodeTarget(c, &t); err != nil {
+		return t, "", err
+	}
 	p, err := checkPath(configField+".path", t.Path)
 	if err != nil {
-		return "", err
+		return t, "", err
 	}
 	if !h.configFiles[p] {
-		return "", errForbidden(configField+".path", "%s is not in config_files", quote(p))
+		return t, "", errForbidden(configField+".path", "%s is not in config_files", quote(p))
 	}
-	return p, nil
+	return t, p, nil
 }
 
 // readConfig reads an allowlisted file through a symlink-free walk.
@@ -242,11 +248,7 @@ func replaceFile(d *dirHandle, base string, content []byte, mode, uid, gid uint3
 // setConfigLine: set x-riposte:config_line {path, key, value} or
 // {path, match, line}.
 func (h *Host) setConfigLine(ctx context.Context, c *call) (result, error) {
-	var t configLineTarget
-	if err := decodeTarget(c, &t); err != nil {
-		return result{}, err
-	}
-	p, err := h.configPath(&t)
+	t, p, err := h.configTarget(c)
 	if err != nil {
 		return result{}, err
 	}
@@ -357,11 +359,7 @@ func verifyContent(p, want string) error {
 
 // restoreConfigLine: restore x-riposte:config_line {path, backup}.
 func (h *Host) restoreConfigLine(ctx context.Context, c *call) (result, error) {
-	var t configLineTarget
-	if err := decodeTarget(c, &t); err != nil {
-		return result{}, err
-	}
-	p, err := h.configPath(&t)
+	t, p, err := h.configTarget(c)
 	if err != nil {
 		return result{}, err
 	}
