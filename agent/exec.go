@@ -176,8 +176,6 @@ func (a *Agent) execute(ctx context.Context, commandID string, c *openc2.Command
 		return a.deleteRule(c), nil
 	case c.Action == "update" && t == "file":
 		return respond(501, "Not Implemented: Riposte agents do not load firewall configuration files; send deny/allow commands", nil), nil
-	case c.Action == "query" && t == "slpf:rule_number":
-		return a.queryRule(c), nil
 	case (c.Action == "contain" || c.Action == "allow") && t == "device":
 		return a.device(c), nil
 	case c.Action == "investigate" && t == "x-riposte:firewall_state":
@@ -436,29 +434,13 @@ func (a *Agent) deleteRule(c *openc2.Command) openc2.Response {
 	return respond(200, "", map[string]any{"x-riposte": map[string]any{"verified": true, "rule_number": n}})
 }
 
-func (a *Agent) queryRule(c *openc2.Command) openc2.Response {
-	n, bad, ok := a.ruleNumber(c)
-	if !ok {
-		return bad
-	}
-	for _, d := range a.enf.Active() {
-		if d.ID == strconv.FormatInt(n, 10) {
-			present, detail := a.verifyPresent(d)
-			return respond(200, "", map[string]any{"x-riposte": map[string]any{"rule_number": n, "action": d.Action, "net": d.Net.String(),
-				"direction": d.Direction, "expires": d.Expires, "verified": present, "kernel": detail}})
-		}
-	}
-	return respond(404, fmt.Sprintf("rule %d is not held", n), nil)
-}
-
 // netPairs are the pairs the runtime handles itself; host operations add
-// theirs.
+// theirs. (update file is answered 501, so it is not listed.)
 var netPairs = map[string][]string{
 	"deny":        {"ipv4_net", "ipv6_net", "ipv4_connection", "ipv6_connection"},
 	"allow":       {"ipv4_net", "ipv6_net", "ipv4_connection", "ipv6_connection", "device"},
 	"delete":      {"slpf:rule_number"},
-	"query":       {"features", "slpf:rule_number"},
-	"update":      {"file"},
+	"query":       {"features"},
 	"contain":     {"device"},
 	"investigate": {"x-riposte:firewall_state"},
 }
