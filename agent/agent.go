@@ -287,6 +287,9 @@ func (a *Agent) heartbeat() {
 	contained := int64(0)
 	if a.cont.active(time.Now()) {
 		contained = a.cont.Rule
+		if contained == 0 {
+			contained = -1 // isolated by a command that named no rule
+		}
 	}
 	a.mu.Unlock()
 	h := protocol.SignHeartbeat(a.id.Key, protocol.Heartbeat{AgentID: a.id.AgentID, Time: time.Now().UTC(), Hostname: a.id.Hostname,

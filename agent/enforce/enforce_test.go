@@ -281,9 +281,10 @@ func TestFlushRepair(t *testing.T) {
 	}
 }
 
-// TestDrift runs a seeded random sequence of bans, re-bans, CIDR bans,
-// reverts, expiries (injected clock), agent restarts and table/ruleset
-// flushes, reconciling after each and asserting the kernel equals Active().
+// TestDrift runs a seeded random sequence of bans, waves of bans, re-bans,
+// CIDR bans, reverts, expiries (injected clock), agent restarts and
+// table/ruleset flushes, reconciling after each and asserting the kernel
+// equals Active().
 func TestDrift(t *testing.T) {
 	// A netlink call that never returns would otherwise hold the whole test
 	// run until go test's own timeout; fail fast and say why instead.

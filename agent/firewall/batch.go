@@ -85,7 +85,7 @@ func (f *Firewall) commit(build func(c *nftables.Conn) error) error {
 	}
 	err = f.send(msgs)
 	var ke *kernelError
-	if err != nil && !errors.As(err, &ke) {
+	if err != nil && !errors.As(err, &ke) && !errors.Is(err, errClosed) {
 		err = f.send(msgs)
 	}
 	return err
@@ -101,6 +101,9 @@ func (f *Firewall) send(msgs []netlink.Message) (err error) {
 			f.tx = nil
 		}
 	}()
+	if !f.ns.IsOpen() {
+		return errClosed
+	}
 	if f.tx == nil {
 		if f.tx, err = dialTx(f.ns); err != nil {
 			return err

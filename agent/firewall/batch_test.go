@@ -115,3 +115,39 @@ func TestStateChainDeleted(t *testing.T) {
 	}
 	sameDecisions(t, ds, st)
 }
+
+func TestClosed(t *testing.T) {
+	e := enter(t)
+	defer e.close()
+	fw := e.fw
+	e.fw = nil
+	if err := fw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := fw.Apply(nil); !errors.Is(err, errClosed) {
+		t.Fatalf("Apply after Close: %v", err)
+	}
+	if _, err := fw.State(); !errors.Is(err, errClosed) {
+		t.Fatalf("State after Close: %v", err)
+	}
+}
+
+// TestRetryOnBrokenSocket: a batch that fails for want of a working socket
+// (here: closed under the Firewall) is sent again on a new one.
+func TestRetryOnBrokenSocket(t *testing.T) {
+	e := enter(t)
+	defer e.close()
+	ds := mixedDecisions(100, 7)
+	if err := e.fw.Apply(ds[:10]); err != nil {
+		t.Fatal(err)
+	}
+	e.fw.tx.Close()
+	if err := e.fw.Apply(ds); err != nil {
+		t.Fatalf("Apply on a broken socket was not retried: %v", err)
+	}
+	st, err := e.fw.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameDecisions(t, ds, st)
+}

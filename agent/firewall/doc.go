@@ -27,6 +27,16 @@
 // window without rules. State lists the sets and rules back as decisions so
 // the agent can verify an action and detect drift.
 //
+// Batches are encoded by google/nftables but sent by this package (batch.go)
+// with an acknowledgement requested for the last message only: the library
+// asks one for every message, and the kernel, which queues all replies
+// before userspace reads any, overflowed the socket (ENOBUFS) at a few
+// hundred rules. Set elements go in messages of at most 1,000 elements
+// within the same batch. A batch that fails in transport (socket error,
+// lost replies) is sent once more on a new socket; replaying it is harmless
+// since it replaces the table. After any failure the socket concerned is
+// replaced, so stale replies cannot be read as the next request's.
+//
 // Contain creates a second table, <name>_iso, with input/output/forward base
 // chains at priority filter - 20 and policy drop, accepting only loopback and
 // the allowed prefixes (no blanket established accept, so existing sessions

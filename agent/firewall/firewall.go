@@ -100,15 +100,33 @@ func (f *Firewall) reopen() error {
 	return nil
 }
 
+// reader returns the read connection, reopening it if a reopen failed.
+func (f *Firewall) reader() (*nftables.Conn, error) {
+	if !f.ns.IsOpen() {
+		return nil, errClosed
+	}
+	if f.conn == nil {
+		if err := f.reopen(); err != nil {
+			return nil, fmt.Errorf("firewall: nf_tables netlink: %w", err)
+		}
+	}
+	return f.conn, nil
+}
+
 // readFailed reopens the read connection after err and returns err.
 func (f *Firewall) readFailed(err error) error {
+	if !f.ns.IsOpen() {
+		return err
+	}
 	if rerr := f.reopen(); rerr != nil {
 		return errors.Join(err, fmt.Errorf("firewall: reopen nf_tables netlink: %w", rerr))
 	}
 	return err
 }
 
-// Close releases the netlink socket and namespace handle. Kernel state is kept.
+var errClosed = errors.New("firewall: closed")
+
+// Close releases the netlink sockets and namespace handle. Kernel state is kept.
 func (f *Firewall) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -439,7 +457,7 @@ func elemChunks(ps []placed, now time.Time) [][]nftables.SetElement {
 		for _, e := range els {
 			n += elemBytes(e)
 		}
-		if len(cur)+len(els) > maxElemsPerMsg || size+n > maxElemBytes {
+		if len(cur) > 0 && (len(cur)+len(els) > maxElemsPerMsg || size+n > maxElemBytes) {
 			out = append(out, cur)
 			cur, size = nil, 0
 		}
@@ -580,7 +598,10 @@ func (f *Firewall) State() ([]Decision, error) {
 
 func (f *Firewall) state() ([]Decision, error) {
 	now := f.now()
-	c := f.conn
+	c, err := f.reader()
+	if err != nil {
+		return nil, err
+	}
 	t, err := c.ListTableOfFamily(f.table, nftables.TableFamilyINet)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
@@ -805,7 +826,11 @@ func (f *Firewall) buildContain(c *nftables.Conn, ps []netip.Prefix) {
 func (f *Firewall) Contained() (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	_, err := f.conn.ListTableOfFamily(f.table+isoSuffix, nftables.TableFamilyINet)
+	c, err := f.reader()
+	if err != nil {
+		return false, err
+	}
+	_, err = c.ListTableOfFamily(f.table+isoSuffix, nftables.TableFamilyINet)
 	if err == nil {
 		return true, nil
 	}

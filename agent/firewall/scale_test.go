@@ -90,8 +90,15 @@ func counts(t testing.TB, ds []Decision) (elems, rules int) {
 func TestApplyLarge(t *testing.T) {
 	e := enter(t)
 	defer e.close()
+	s1, s2 := listen(t, "10.99.0.2"), listen(t, "10.99.0.2")
 	for _, n := range []int{65, 200, 1000, 5000} {
 		ds := mixedDecisions(n, uint64(n))
+		if n == 5000 {
+			// and it enforces: one element, one port rule
+			ds = append(ds,
+				Decision{ID: "blk", Action: "deny", Direction: "in", Net: pfx("10.99.0.1/32")},
+				Decision{ID: "blkp", Action: "deny", Direction: "in", Net: pfx("10.99.0.0/24"), Proto: "tcp", Port: s2.Port()})
+		}
 		el, rs := counts(t, ds)
 		start := time.Now()
 		if err := e.fw.Apply(ds); err != nil {
@@ -103,8 +110,11 @@ func TestApplyLarge(t *testing.T) {
 			t.Fatalf("State after %d decisions: %v", n, err)
 		}
 		sameDecisions(t, ds, st)
-		t.Logf("%d decisions (%d elements, %d rules): Apply %v", n, el, rs, took.Round(time.Millisecond))
+		t.Logf("%d decisions (%d elements, %d rules): Apply %v", len(ds), el, rs, took.Round(time.Millisecond))
 	}
+	mustBlock(t, "10.99.0.1", s1)
+	mustConnect(t, "10.99.0.3", s1)
+	mustBlock(t, "10.99.0.3", s2)
 	// Shrinking back to a small set works on the same connection.
 	small := mixedDecisions(10, 1)
 	if err := e.fw.Apply(small); err != nil {
@@ -143,6 +153,36 @@ func BenchmarkApply(b *testing.B) {
 	}
 }
 
+// BenchmarkApplyHosts is the blocklist case: single addresses only, all of
+// them set elements, for comparison with the mix above, where rules dominate.
+func BenchmarkApplyHosts(b *testing.B) {
+	e := enter(b)
+	defer e.close()
+	const n = 10000
+	ds := make([]Decision, 0, n)
+	exp := time.Now().Add(time.Hour)
+	for i := range n {
+		a := netip.AddrFrom4([4]byte{172, 16 + byte(i>>16), byte(i >> 8), byte(i)})
+		if i%4 == 0 {
+			a = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 14: byte(i >> 8), 15: byte(i)})
+		}
+		ds = append(ds, Decision{ID: fmt.Sprintf("h%d", i), Action: "deny", Direction: "both", Net: netip.PrefixFrom(a, a.BitLen()), Expires: exp})
+	}
+	el, rs := counts(b, ds)
+	b.Run(fmt.Sprintf("decisions=%d", n), func(b *testing.B) {
+		if err := e.fw.Apply(ds); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if err := e.fw.Apply(ds); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(el), "elements")
+		b.ReportMetric(float64(rs), "rules")
+	})
+}
+
 // BenchmarkState measures reading n mixed decisions back (Reconcile's cost).
 func BenchmarkState(b *testing.B) {
 	e := enter(b)
@@ -160,4 +200,56 @@ func BenchmarkState(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestElemChunks: element messages respect both bounds and never split an
+// interval's start from its end.
+func TestElemChunks(t *testing.T) {
+	now := time.Now()
+	for _, idLen := range []int{1, 200} {
+		var ps []placed
+		for i := range 3000 {
+			a := netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0})
+			id := fmt.Sprintf("%0*d", idLen, i)
+			ps = append(ps, placed{Decision{ID: id, Action: "deny", Net: netip.PrefixFrom(a, 24), Expires: now.Add(time.Hour)}, "in"})
+		}
+		chunks := elemChunks(ps, now)
+		total := 0
+		for i, c := range chunks {
+			size := 0
+			for _, e := range c {
+				size += elemBytes(e)
+			}
+			if len(c) == 0 || len(c) > maxElemsPerMsg || size > maxElemBytes {
+				t.Fatalf("id length %d: chunk %d: %d elements, %d bytes", idLen, i, len(c), size)
+			}
+			if c[0].IntervalEnd || !c[len(c)-1].IntervalEnd {
+				t.Fatalf("id length %d: chunk %d splits an interval", idLen, i)
+			}
+			total += len(c)
+		}
+		if total != 2*len(ps) {
+			t.Fatalf("id length %d: %d elements, want %d", idLen, total, 2*len(ps))
+		}
+	}
+}
+
+// TestApplyLongIDs: 1,000 elements with 200-byte decision IDs exceed the
+// 64 KiB a netlink attribute can hold; chunking by size keeps them apart.
+func TestApplyLongIDs(t *testing.T) {
+	e := enter(t)
+	defer e.close()
+	var ds []Decision
+	for i := range 3000 {
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0})
+		ds = append(ds, Decision{ID: fmt.Sprintf("%0200d", i), Action: "deny", Direction: "in", Net: netip.PrefixFrom(a, 24)})
+	}
+	if err := e.fw.Apply(ds); err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.fw.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameDecisions(t, ds, st)
 }

@@ -28,7 +28,8 @@ type Heartbeat struct {
 	Version   string    `json:"version"`
 	// Rules are the SLPF rule numbers of the active decisions held.
 	Rules []int64 `json:"rules"`
-	// Contained says the host is isolated, and by which rule.
+	// Contained says the host is isolated, and by which rule (-1: by a
+	// command that named none).
 	Contained int64  `json:"contained,omitempty"`
 	Sig       []byte `json:"sig"`
 }

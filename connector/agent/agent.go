@@ -165,6 +165,9 @@ func (c *Connector) do(ctx context.Context, call connector.Call, dry bool) (conn
 		return c.release(ctx, call, dry)
 	case "command":
 		b, _ := json.Marshal(call.Args["command"])
+		if err := notContainment(b); err != nil {
+			return connector.Result{}, connector.Errorf(connector.Permanent, "%v", err)
+		}
 		return c.send(ctx, call, str(call.Args, "host"), b, dry, nil)
 	}
 	h := hostOps[call.Operation]
@@ -497,4 +500,24 @@ func (c *Connector) remediation(call connector.Call) (map[string]any, error) {
 		t["argv"] = argv
 	}
 	return cmd(call, "remediate", map[string]any{"x-riposte:remediation": t}, nil), nil
+}
+
+// notContainment refuses raw commands that change what the agents enforce
+// from decisions: the agent would undo them at its next heartbeat, since a
+// host's firewall equals the decisions Riposte holds.
+func notContainment(cmd json.RawMessage) error {
+	var c struct {
+		Action string                     `json:"action"`
+		Target map[string]json.RawMessage `json:"target"`
+	}
+	_ = json.Unmarshal(cmd, &c)
+	for t := range c.Target {
+		switch {
+		case (c.Action == "deny" || c.Action == "allow") && (strings.HasSuffix(t, "_net") || strings.HasSuffix(t, "_connection")),
+			c.Action == "delete" && t == "slpf:rule_number",
+			(c.Action == "contain" || c.Action == "allow") && t == "device":
+			return fmt.Errorf("%s %s is containment, held as a decision: use block_ip, unblock_ip, isolate_host or release_host", c.Action, t)
+		}
+	}
+	return nil
 }

@@ -86,6 +86,12 @@ func TestBlockIsVerifiedAndUndone(t *testing.T) {
 	if ds, _ := e.Decisions.List(ctx, false, time.Now()); len(ds) != 0 {
 		t.Fatalf("still active after undo: %+v", ds)
 	}
+	// Containment through the raw command operation is refused: it would
+	// not be a decision, so the agent would undo it.
+	if _, err := c.Execute(ctx, call("command", map[string]any{"host": "victim", "command": map[string]any{"action": "deny",
+		"target": map[string]any{"ipv4_net": "203.0.113.60"}}})); connector.ClassOf(err) != connector.Permanent || !strings.Contains(err.Error(), "block_ip") {
+		t.Fatalf("raw deny: %v", err)
+	}
 	// A block with no agent to enforce it on that host is recorded, and
 	// says so rather than claiming success on the host.
 	res, err = c.Execute(ctx, call("block_ip", map[string]any{"address": "203.0.113.51", "host": "nohost"}))

@@ -1,0 +1,149 @@
+package agent_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/riposte-soar/riposte/decision"
+	"github.com/riposte-soar/riposte/internal/agenttest"
+	"github.com/riposte-soar/riposte/openc2"
+)
+
+func send(t *testing.T, e *agenttest.Env, agentID, id, cmd string) *openc2.Response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, rsp, err := e.Fleet.Send(ctx, agentID, id, json.RawMessage(cmd))
+	if err != nil {
+		t.Fatalf("%s: %v", id, err)
+	}
+	return rsp
+}
+
+// TestFeaturesListOnlyValidPairs: every pair the agent advertises is one a
+// producer may send (the spec requires query features, and Riposte lints
+// playbooks against it).
+func TestFeaturesListOnlyValidPairs(t *testing.T) {
+	e := agenttest.NewEnv(t)
+	l := agenttest.NewNS(t)
+	dir := t.TempDir()
+	id := e.Enroll("victim", dir)
+	a := agenttest.StartAgent(t, l, dir)
+	defer a.Stop()
+	agenttest.WaitAgent(t, e, id.AgentID)
+	rsp := send(t, e, id.AgentID, "f1", `{"action":"query","target":{"features":["versions","profiles","pairs","rate_limit"]},"args":{"response_requested":"complete"}}`)
+	if rsp.Status != 200 {
+		t.Fatalf("%+v", rsp)
+	}
+	var pairs map[string][]string
+	if err := json.Unmarshal(rsp.Results["pairs"], &pairs); err != nil || len(pairs) < 8 {
+		t.Fatalf("pairs %s %v", rsp.Results["pairs"], err)
+	}
+	for action, targets := range pairs {
+		for _, target := range targets {
+			cmd := fmt.Sprintf(`{"action":%q,"target":{%q:%s}}`, action, target, sample(target))
+			if err := openc2.ValidateCommand([]byte(cmd)); err != nil {
+				t.Errorf("advertised pair %s %s is not valid OpenC2: %v", action, target, err)
+			}
+		}
+	}
+	if rsp := send(t, e, id.AgentID, "f2", `{"action":"query","target":{"features":[]}}`); rsp.Status != 200 {
+		t.Fatalf("empty features (a heartbeat): %+v", rsp)
+	}
+}
+
+func sample(target string) string {
+	switch target {
+	case "ipv4_net":
+		return `"192.0.2.1"`
+	case "ipv6_net":
+		return `"2001:db8::1"`
+	case "ipv4_connection":
+		return `{"src_addr":"192.0.2.1"}`
+	case "ipv6_connection":
+		return `{"src_addr":"2001:db8::1"}`
+	case "slpf:rule_number":
+		return `1`
+	case "features":
+		return `[]`
+	case "device":
+		return `{"hostname":"victim"}`
+	case "file":
+		return `{"path":"/tmp/x"}`
+	case "process":
+		return `{"pid":42}`
+	case "er:account":
+		return `{"account_name":"bob"}`
+	case "er:service":
+		return `{"name":"nginx"}`
+	}
+	return `{"name":"x"}`
+}
+
+// TestIsolationHoldsAcrossFlushAndRestart isolates the host through a
+// decision, flushes the ruleset and restarts the agent: the isolation comes
+// back each time; a newer isolation superseding the first stays in place
+// while the older one is lifted; reverting lifts it for good.
+func TestIsolationHoldsAcrossFlushAndRestart(t *testing.T) {
+	e := agenttest.NewEnv(t)
+	l := agenttest.NewNS(t)
+	dir := t.TempDir()
+	id := e.Enroll("victim", dir)
+	a := agenttest.StartAgent(t, l, dir)
+	defer func() { a.Stop() }()
+	agenttest.WaitAgent(t, e, id.AgentID)
+	fw := agenttest.Kernel(t, l)
+	contained := func() bool { on, _ := fw.Contained(); return on }
+	waitFor := func(what string, want bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for contained() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: contained=%v", what, !want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	ctx := context.Background()
+	d1, err := e.Decisions.Add(ctx, decision.Decision{Kind: decision.ContainHost, Target: "victim", Owner: "test", Reason: "beacon"}, -1, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor("isolation", true)
+	agenttest.Flush(t, l)
+	waitFor("isolation back after a flush", true)
+	a.Stop()
+	agenttest.Flush(t, l)
+	a = agenttest.StartAgent(t, l, dir)
+	waitFor("isolation back after a restart", true)
+	agenttest.WaitAgent(t, e, id.AgentID)
+	d2, err := e.Decisions.Add(ctx, decision.Decision{Kind: decision.ContainHost, Target: "victim", Owner: "test", Reason: "again"}, -1, time.Now())
+	if err != nil || d2.Rule == d1.Rule {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the old rule's release has been answered
+	if !contained() {
+		t.Fatal("lifting the superseded isolation lifted the new one")
+	}
+	if _, err := e.Decisions.Revert(ctx, d2.ID, "test", "cleaned", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("release", false)
+	agenttest.Flush(t, l)
+	time.Sleep(500 * time.Millisecond)
+	if contained() {
+		t.Fatal("isolation came back after it was lifted")
+	}
+	// An isolation sent around the decisions is undone at the next
+	// heartbeat: the host equals what Riposte decided.
+	if rsp := send(t, e, id.AgentID, "raw-1", `{"action":"contain","target":{"device":{"hostname":"victim"}}}`); rsp.Status != 200 {
+		t.Fatalf("raw contain: %+v", rsp)
+	}
+	waitFor("an undecided isolation to be lifted", false)
+	if rsp := send(t, e, id.AgentID, "raw-2", `{"action":"contain","target":{"device":{"hostname":"db-1"}}}`); rsp.Status != 404 {
+		t.Fatalf("another host's isolation: %+v", rsp)
+	}
+}
