@@ -48,7 +48,10 @@ func (e *kernelError) Error() string   { return errors.Join(e.errs...).Error() }
 func (e *kernelError) Unwrap() []error { return e.errs }
 
 // encode returns the messages build queues on a Conn, wrapped in batch
-// begin/end.
+// begin/end. It relies on nltest's contract (sent messages go to the func;
+// a read with nothing pending asks the func for a reply), so an upgrade of
+// google/nftables or mdlayher/netlink that changes it fails every kernel
+// test here rather than silently.
 func encode(build func(c *nftables.Conn) error) ([]netlink.Message, error) {
 	var msgs []netlink.Message
 	ack := []netlink.Message{{Header: netlink.Header{Type: netlink.Error}, Data: make([]byte, 4)}}
