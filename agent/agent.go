@@ -89,6 +89,9 @@ type Agent struct {
 	host    HostOps
 	slow    chan job
 	saveMu  sync.Mutex
+	// poke asks the command loop for a reconcile now (a kernel event).
+	poke chan struct{}
+	stop chan struct{}
 }
 
 // Open loads (or, with a token, creates) the agent's identity and its
@@ -136,6 +139,7 @@ func Open(ctx context.Context, cfg Config, enrollToken string, host HostOps, log
 	}
 	a := &Agent{cfg: cfg, id: id, enf: enf, log: log, http: hc, tls: tc, subj: subj, nonces: protocol.NewMemoryNonceCache(1 << 16), results: newResultCache(1024), host: host}
 	a.serverNet = serverPrefixes(id.NATSURL, id.Server)
+	a.poke, a.stop = make(chan struct{}, 1), make(chan struct{})
 	if err := a.loadNonces(); err != nil {
 		log.Warn("replay record unreadable; starting empty", "err", err)
 	}
@@ -147,6 +151,9 @@ func Open(ctx context.Context, cfg Config, enrollToken string, host HostOps, log
 		log.Error("firewall not restored", "err", err)
 	}
 	a.reconcileContain()
+	// The monitor socket must be made here, on the caller's thread, in the
+	// namespace the firewall was opened in.
+	a.watchKernel()
 	return a, nil
 }
 
@@ -155,6 +162,7 @@ func (a *Agent) ID() string { return a.id.AgentID }
 
 // Close releases the firewall connection (the rules stay in place).
 func (a *Agent) Close() error {
+	close(a.stop)
 	if a.nc != nil {
 		a.nc.Close()
 	}
@@ -254,15 +262,22 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.heartbeat()
 		case <-hb.C:
 			a.heartbeat()
+		case <-a.poke:
+			a.reconcile()
 		case <-rc.C:
-			if repaired, err := a.enf.Reconcile(); err != nil {
-				a.log.Error("firewall reconcile", "err", err)
-			} else if repaired {
-				a.log.Warn("firewall drifted from the held decisions: repaired")
-			}
-			a.reconcileContain()
+			a.reconcile()
 		}
 	}
+}
+
+// reconcile makes the kernel equal to the held decisions and isolation.
+func (a *Agent) reconcile() {
+	if repaired, err := a.enf.Reconcile(); err != nil {
+		a.log.Error("firewall reconcile", "err", err)
+	} else if repaired {
+		a.log.Warn("firewall drifted from the held decisions: repaired")
+	}
+	a.reconcileContain()
 }
 
 func signal(c chan struct{}) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riposte-soar/riposte/agent"
 	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/internal/agenttest"
 	"github.com/riposte-soar/riposte/openc2"
@@ -146,4 +147,40 @@ func TestIsolationHoldsAcrossFlushAndRestart(t *testing.T) {
 	if rsp := send(t, e, id.AgentID, "raw-2", `{"action":"contain","target":{"device":{"hostname":"db-1"}}}`); rsp.Status != 404 {
 		t.Fatalf("another host's isolation: %+v", rsp)
 	}
+}
+
+// TestFlushIsRepairedOnTheKernelEvent: with the periodic reconcile far
+// away, a flushed ruleset comes back because the agent watches nftables.
+func TestFlushIsRepairedOnTheKernelEvent(t *testing.T) {
+	e := agenttest.NewEnv(t)
+	l := agenttest.NewNS(t)
+	dir := t.TempDir()
+	id := e.Enroll("victim", dir)
+	a := agenttest.StartAgent(t, l, dir, func(c *agent.Config) { c.Reconcile = time.Hour })
+	defer a.Stop()
+	agenttest.WaitAgent(t, e, id.AgentID)
+	fw := agenttest.Kernel(t, l)
+	if _, err := e.Decisions.Add(context.Background(), decision.Decision{Kind: decision.DenyIP, Target: "198.51.100.9", Owner: "t", Reason: "r"}, time.Hour, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !agenttest.Denies(fw, "198.51.100.9/32") {
+		if time.Now().After(deadline) {
+			t.Fatal("not applied")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	var took []time.Duration
+	for i := 0; i < 5; i++ {
+		agenttest.Flush(t, l)
+		start := time.Now()
+		for !agenttest.Denies(fw, "198.51.100.9/32") {
+			if time.Since(start) > 30*time.Second {
+				t.Fatalf("flush %d not repaired without the periodic reconcile", i)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		took = append(took, time.Since(start))
+	}
+	t.Logf("flush to restored: %v", took)
 }
