@@ -90,7 +90,8 @@ type Agent struct {
 	slow    chan job
 	saveMu  sync.Mutex
 	// poke asks the command loop for a reconcile now (a kernel event).
-	poke chan struct{}
+	poke  chan struct{}
+	local chan localReq
 	stop chan struct{}
 }
 
@@ -139,7 +140,7 @@ func Open(ctx context.Context, cfg Config, enrollToken string, host HostOps, log
 	}
 	a := &Agent{cfg: cfg, id: id, enf: enf, log: log, http: hc, tls: tc, subj: subj, nonces: protocol.NewMemoryNonceCache(1 << 16), results: newResultCache(1024), host: host}
 	a.serverNet = serverPrefixes(id.NATSURL, id.Server)
-	a.poke, a.stop = make(chan struct{}, 1), make(chan struct{})
+	a.poke, a.stop, a.local = make(chan struct{}, 1), make(chan struct{}), make(chan localReq)
 	if err := a.loadNonces(); err != nil {
 		log.Warn("replay record unreadable; starting empty", "err", err)
 	}
@@ -237,6 +238,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer nc.Close()
 	a.slow = make(chan job, 256)
 	go a.hostWorker(ctx)
+	go a.listenLocal(ctx)
 	cmds := make(chan *nats.Msg, 1024)
 	sub, err := nc.ChanSubscribe(a.subj.Command, cmds)
 	if err != nil {
@@ -264,6 +266,8 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.heartbeat()
 		case <-a.poke:
 			a.reconcile()
+		case r := <-a.local:
+			r.out <- a.handleLocal(ctx, r.data)
 		case <-rc.C:
 			a.reconcile()
 		}

@@ -142,7 +142,7 @@ func respond(status int, text string, results map[string]any) openc2.Response {
 	return r
 }
 
-func (a *Agent) reply(commandID string, rsp openc2.Response, ev []protocol.EvidenceItem, record bool) {
+func (a *Agent) reply(commandID string, rsp openc2.Response, ev []protocol.EvidenceItem, record bool) protocol.Result {
 	b, _ := json.Marshal(rsp)
 	r := protocol.SignResult(a.id.Key, protocol.Result{AgentID: a.id.AgentID, CommandID: commandID, Response: b, Evidence: ev})
 	a.publish(r)
@@ -150,6 +150,31 @@ func (a *Agent) reply(commandID string, rsp openc2.Response, ev []protocol.Evide
 		a.results.put(commandID, r)
 		a.saveNonces()
 	}
+	return r
+}
+
+// handleLocal takes a command from the local channel: verified like any
+// other, and only containment (what a cut-off host needs).
+func (a *Agent) handleLocal(ctx context.Context, data []byte) protocol.Result {
+	var env protocol.Envelope
+	if err := json.Unmarshal(data, &env); err != nil || !protocol.ValidID(env.CommandID) {
+		b, _ := json.Marshal(respond(400, "not a signed command", nil))
+		return protocol.SignResult(a.id.Key, protocol.Result{AgentID: a.id.AgentID, CommandID: "local", Response: b})
+	}
+	if err := protocol.Verify(a.id.ServerKey, env, a.id.AgentID, time.Now(), a.nonces); err != nil {
+		a.log.Warn("local command refused", "command", env.CommandID, "err", err)
+		return a.reply(env.CommandID, respond(403, "refused: "+err.Error(), nil), nil, false)
+	}
+	cmd, err := openc2.DecodeCommand(openc2.ComponentRiposte, env.Command)
+	if err != nil {
+		return a.reply(env.CommandID, respond(400, err.Error(), nil), nil, true)
+	}
+	if !a.firewallCommand(cmd) {
+		return a.reply(env.CommandID, respond(403, "the local channel takes containment commands only", nil), nil, true)
+	}
+	rsp, _ := a.execute(ctx, env.CommandID, cmd)
+	a.log.Warn("local command applied", "command", env.CommandID, "action", cmd.Action, "target", cmd.Target.Name, "status", rsp.Status)
+	return a.reply(env.CommandID, rsp, nil, true)
 }
 
 func (a *Agent) publish(r protocol.Result) {

@@ -28,6 +28,8 @@ func (s *Server) agentRoutes() []Route {
 		{Method: "GET", Path: "/api/v1/agents", Role: auth.Viewer, Summary: "Enrolled host agents with their inventory and last heartbeat.", handler: s.listAgents},
 		{Method: "POST", Path: "/api/v1/agents/tokens", Role: auth.Admin, Summary: "Create a one-time enrollment token (shown once).",
 			Body: `{"ttl": "24h"}`, handler: s.createAgentToken},
+		{Method: "POST", Path: "/api/v1/agents/breakglass", Role: auth.Admin, Summary: "Lift a host's isolation when it cannot be reached: its isolation decisions are reverted and a one-time signed release token is returned for root on the host (riposte agent release).",
+			Body: `{"host": "web-1", "reason": "...", "ttl": "1h"}`, handler: s.breakGlass},
 		{Method: "POST", Path: "/api/v1/agents/{id}/revoke", Role: auth.Admin, Summary: "Revoke an agent: its credential is refused from now on.", handler: s.revokeAgent},
 		{Method: "PUT", Path: "/api/v1/agents/evidence", Role: AgentAuth, Summary: "An agent uploads evidence for one of its pending commands (HTTP Basic: agent-<id> and its credential; X-Riposte-SHA256 must match the content).",
 			Query: []Param{{"command", "the command the evidence answers", true}, {"name", "file name", true}}, handler: s.uploadEvidence},
@@ -337,4 +339,26 @@ func (s *Server) getEvidence(w http.ResponseWriter, r *http.Request, c *Caller) 
 	w.Header().Set("X-Riposte-SHA256", e.SHA256)
 	w.Header().Set("Content-Length", fmt.Sprint(e.Size))
 	_, _ = io.Copy(w, f)
+}
+
+func (s *Server) breakGlass(w http.ResponseWriter, r *http.Request, c *Caller) {
+	var in struct{ Host, Reason, TTL string }
+	if !decodeBody(w, r, &in) {
+		return
+	}
+	ttl := time.Hour
+	if in.TTL != "" {
+		d, err := time.ParseDuration(in.TTL)
+		if err != nil {
+			badRequest(w, "ttl %q: want a duration like 1h", in.TTL)
+			return
+		}
+		ttl = d
+	}
+	tok, reverted, err := s.d.Fleet.BreakGlass(r.Context(), in.Host, c.Actor(), in.Reason, ttl)
+	if err != nil {
+		badRequest(w, "%v", err)
+		return
+	}
+	httpjson.Write(w, http.StatusCreated, map[string]any{"token": tok, "reverted": nonNil(reverted)})
 }

@@ -17,7 +17,15 @@ import (
 )
 
 func run(args ...string) (string, string, int) {
-	cmd := exec.Command(binary, args...)
+	return runCmd(exec.Command(binary, args...))
+}
+
+// runIn runs the binary inside a network namespace, as root on that host.
+func runIn(ns string, args ...string) (string, string, int) {
+	return runCmd(exec.Command("ip", append([]string{"netns", "exec", ns, binary}, args...)...))
+}
+
+func runCmd(cmd *exec.Cmd) (string, string, int) {
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -15,6 +15,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/riposte-soar/riposte/agent"
+	"github.com/riposte-soar/riposte/agent/firewall"
+	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/fleet"
 )
 
@@ -88,7 +90,7 @@ leaves the host unprotected.`,
 	f.Duration("heartbeat", 5*time.Second, "inventory and held-decisions report interval")
 	f.Duration("reconcile", 2*time.Second, "firewall comparison interval")
 	f.String("log-level", "info", "debug, info, warn or error")
-	c.AddCommand(agentTokenCmd(), agentListCmd(), agentRevokeCmd())
+	c.AddCommand(agentTokenCmd(), agentListCmd(), agentRevokeCmd(), agentBreakGlassCmd(), agentReleaseCmd())
 	return c
 }
 
@@ -166,5 +168,76 @@ func agentRevokeCmd() *cobra.Command {
 		},
 	}
 	serverFlags(r, &server, &token)
+	return r
+}
+
+func agentBreakGlassCmd() *cobra.Command {
+	var server, token, reason, ttl string
+	b := &cobra.Command{
+		Use:   "breakglass HOST --reason R",
+		Short: "Lift a host's isolation when the server cannot reach it: prints a one-time release token for root on the host",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, err := newClient(server, token)
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Token    string              `json:"token"`
+				Reverted []decision.Decision `json:"reverted"`
+			}
+			if err := cl.call("POST", "/api/v1/agents/breakglass", map[string]string{"host": args[0], "reason": reason, "ttl": ttl}, &out); err != nil {
+				return err
+			}
+			fmt.Fprintln(c.OutOrStdout(), out.Token)
+			fmt.Fprintf(c.ErrOrStderr(), "%d isolation decision(s) reverted; on %s, as root: riposte agent release TOKEN (valid %s, once)\n", len(out.Reverted), args[0], ttl)
+			return nil
+		},
+	}
+	b.Flags().StringVar(&reason, "reason", "", "why (required; kept in the audit log)")
+	b.Flags().StringVar(&ttl, "ttl", "1h", "how long the token may be used (at most 24h)")
+	serverFlags(b, &server, &token)
+	return b
+}
+
+func agentReleaseCmd() *cobra.Command {
+	var data, table string
+	r := &cobra.Command{
+		Use:   "release TOKEN",
+		Short: "On the host, as root: lift isolation with a break-glass token (through the running agent, or directly when it is not running)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			env, err := fleet.DecodeToken(args[0])
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			rsp, err := agent.SendLocal(data, env)
+			if err == nil {
+				if rsp.Status != 200 {
+					return negative("the agent refused: %d %s", rsp.Status, rsp.StatusText)
+				}
+				fmt.Fprintln(c.OutOrStdout(), "isolation lifted by the running agent")
+				return nil
+			}
+			// No agent running: apply it here, so that the next start
+			// does not restore the isolation either.
+			cfg := agent.Config{Data: data, Table: table}
+			err = agent.ReleaseOffline(context.Background(), cfg, env, func() error {
+				fw, err := firewall.Open(table)
+				if err != nil {
+					return err
+				}
+				defer fw.Close()
+				return fw.Release()
+			})
+			if err != nil {
+				return negative("%v", err)
+			}
+			fmt.Fprintln(c.OutOrStdout(), "isolation lifted (the agent is not running; it will stay lifted when it starts)")
+			return nil
+		},
+	}
+	r.Flags().StringVar(&data, "data", "/var/lib/riposte-agent", "the agent's data directory")
+	r.Flags().StringVar(&table, "table", "riposte", "the agent's nftables table")
 	return r
 }
