@@ -92,7 +92,7 @@ type Agent struct {
 	// poke asks the command loop for a reconcile now (a kernel event).
 	poke  chan struct{}
 	local chan localReq
-	stop chan struct{}
+	stop  chan struct{}
 }
 
 // Open loads (or, with a token, creates) the agent's identity and its
