@@ -31,7 +31,38 @@ func (s *Server) listDecisions(w http.ResponseWriter, r *http.Request, _ *Caller
 		httpjson.Error(w, http.StatusInternalServerError, "store_error", err.Error())
 		return
 	}
-	httpjson.Write(w, http.StatusOK, map[string]any{"decisions": nonNil(ds)})
+	if s.d.Fleet == nil {
+		httpjson.Write(w, http.StatusOK, map[string]any{"decisions": nonNil(ds)})
+		return
+	}
+	// Each decision with the agents that report enforcing it in their
+	// last heartbeat, and those that should but do not (yet).
+	type enforced struct {
+		decision.Decision
+		EnforcedBy []string `json:"enforced_by"`
+		Missing    []string `json:"missing_on"`
+	}
+	agents := s.d.Fleet.List()
+	out := make([]enforced, 0, len(ds))
+	for _, d := range ds {
+		e := enforced{Decision: d, EnforcedBy: []string{}, Missing: []string{}}
+		for _, a := range agents {
+			if a.Revoked || !d.AppliesTo(a.Hostname) || !d.Active(time.Now()) {
+				continue
+			}
+			held := a.Contained == d.Rule && d.Kind == decision.ContainHost
+			for _, r := range a.Rules {
+				held = held || (r == d.Rule && d.Kind == decision.DenyIP)
+			}
+			if held {
+				e.EnforcedBy = append(e.EnforcedBy, a.Hostname)
+			} else {
+				e.Missing = append(e.Missing, a.Hostname)
+			}
+		}
+		out = append(out, e)
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"decisions": out})
 }
 
 func (s *Server) addDecision(w http.ResponseWriter, r *http.Request, c *Caller) {

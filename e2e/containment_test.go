@@ -101,6 +101,16 @@ func TestContainmentEndToEnd(t *testing.T) {
 		t.Fatalf("decisions: %s", out)
 	}
 
+	// The decision list shows which agents report enforcing it.
+	waitFor(t, "the victim's agent to report the rule", 10*time.Second, func() bool {
+		out, _, _ := run(append([]string{"decision", "list", "--output", "json"}, srv...)...)
+		var ds []struct {
+			EnforcedBy []string `json:"enforced_by"`
+		}
+		json.Unmarshal([]byte(out), &ds)
+		return len(ds) == 1 && len(ds[0].EnforcedBy) == 1 && ds[0].EnforcedBy[0] == "victim"
+	})
+
 	// Someone flushes the ruleset: the agent puts the block back.
 	k.flush(t)
 	if k.denies(attackerNet) {

@@ -24,8 +24,8 @@ func decisionCmd() *cobra.Command {
 			if all {
 				path += "?all=1"
 			}
-			return printList(c, server, token, output, path, "decisions", "ID\tKIND\tTARGET\tHOST\tEXPIRES\tOFFENSE\tOWNER\tREASON",
-				func(w io.Writer, d decision.Decision) {
+			return printList(c, server, token, output, path, "decisions", "ID\tKIND\tTARGET\tHOST\tEXPIRES\tOFFENSE\tENFORCED\tOWNER\tREASON",
+				func(w io.Writer, d listedDecision) {
 					exp := "until reverted"
 					if !d.Expires.IsZero() {
 						exp = d.Expires.Format(time.RFC3339)
@@ -33,7 +33,11 @@ func decisionCmd() *cobra.Command {
 					if d.RevertedAt != nil {
 						exp = "reverted " + d.RevertedAt.Format(time.RFC3339)
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Kind, d.Target, dash(d.Host), exp, d.Offense, d.Owner, d.Reason)
+					enf := "-"
+					if n := len(d.EnforcedBy) + len(d.Missing); n > 0 {
+						enf = fmt.Sprintf("%d/%d", len(d.EnforcedBy), n)
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", d.ID, d.Kind, d.Target, dash(d.Host), exp, d.Offense, enf, d.Owner, d.Reason)
 				})
 		},
 	}
@@ -89,4 +93,11 @@ func decisionCmd() *cobra.Command {
 	}
 	c.AddCommand(list, add, revert)
 	return c
+}
+
+// listedDecision is a decision with the agents enforcing it.
+type listedDecision struct {
+	decision.Decision
+	EnforcedBy []string `json:"enforced_by"`
+	Missing    []string `json:"missing_on"`
 }
