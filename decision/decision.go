@@ -49,6 +49,9 @@ type Decision struct {
 	RevertedAt *time.Time `json:"reverted_at,omitempty"`
 	RevertedBy string     `json:"reverted_by,omitempty"`
 	RevertNote string     `json:"revert_reason,omitempty"`
+	// Key is the idempotency key of the call that made it (a playbook
+	// step attempt): the same key makes no second decision.
+	Key string `json:"key,omitempty"`
 }
 
 // Active reports whether the decision holds at now.
@@ -109,6 +112,9 @@ func ns(t time.Time) int64 {
 // normalize checks a decision's kind and target.
 func normalize(d *Decision) error {
 	d.Target = strings.TrimSpace(d.Target)
+	// Host names compare without case everywhere (agents, assets); store
+	// them one way so two spellings are one scope.
+	d.Host = strings.ToLower(strings.TrimSpace(d.Host))
 	switch d.Kind {
 	case DenyIP:
 		if p, err := netip.ParsePrefix(d.Target); err == nil {
@@ -121,6 +127,7 @@ func normalize(d *Decision) error {
 		}
 		d.Target = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()).String()
 	case ContainHost:
+		d.Target = strings.ToLower(d.Target)
 		if d.Target == "" || strings.ContainsAny(d.Target, " /\\\x00") {
 			return fmt.Errorf("target %q is not a host name", d.Target)
 		}
@@ -128,6 +135,13 @@ func normalize(d *Decision) error {
 		return fmt.Errorf("kind %q is not deny_ip or contain_host", d.Kind)
 	}
 	return nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // Add records a decision. With no expiry and ttl 0, the repeat-offender
@@ -141,7 +155,22 @@ func (s *Store) Add(ctx context.Context, d Decision, ttl time.Duration, now time
 	}
 	d.ID, d.Start = event.NewID(now), now
 	var superseded []Decision
+	var repeat *Decision
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if d.Key != "" {
+			var doc string
+			err := tx.QueryRowContext(ctx, `SELECT doc FROM decisions WHERE json_extract(doc, '$.key') = ?`, d.Key).Scan(&doc)
+			if err == nil {
+				var o Decision
+				if err := json.Unmarshal([]byte(doc), &o); err != nil {
+					return err
+				}
+				repeat = &o
+				return nil
+			} else if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM decisions WHERE target = ? AND created_at >= ?`,
 			d.Target, ns(now.Add(-s.schedule.Window))).Scan(&n); err != nil {
@@ -158,12 +187,15 @@ func (s *Store) Add(ctx context.Context, d Decision, ttl time.Duration, now time
 		case ttl == 0 && len(s.schedule.Durations) > 0:
 			d.Expires = now.Add(s.schedule.Durations[min(d.Offense, len(s.schedule.Durations))-1])
 		}
-		// A re-ban replaces the active decision on the same target and
-		// scope, keeping the later expiry, so each target has one rule on
-		// the hosts and the kernel timeout is extended rather than left
-		// to run out under a newer ban.
-		rows, err := tx.QueryContext(ctx, `SELECT doc FROM decisions WHERE kind = ? AND target = ? AND host = ? AND reverted_at = 0 AND (expires_at = 0 OR expires_at > ?)`,
-			d.Kind, d.Target, d.Host, ns(now))
+		// A re-ban for the same incident replaces its active decision on
+		// the same target and scope, keeping the later expiry, so the
+		// kernel timeout is extended rather than left to run out under a
+		// newer ban. Decisions of other incidents stay: recovering one
+		// incident must not lift another's ban (agents hold one rule per
+		// address and are compared by target, see fleet).
+		rows, err := tx.QueryContext(ctx, `SELECT doc FROM decisions WHERE kind = ? AND target = ? AND host = ? AND reverted_at = 0 AND (expires_at = 0 OR expires_at > ?)
+			AND json_extract(doc, '$.incident') IS ?`,
+			d.Kind, d.Target, d.Host, ns(now), nullable(d.Incident))
 		if err != nil {
 			return err
 		}
@@ -200,6 +232,12 @@ func (s *Store) Add(ctx context.Context, d Decision, ttl time.Duration, now time
 			"offense": d.Offense, "reason": d.Reason, "incident": d.Incident})
 		return audit.AppendTx(ctx, tx, d.Owner, "decision.add", "decision:"+d.ID, b)
 	})
+	if err == nil && repeat != nil {
+		// A retried call: the same decision, announced again so agents
+		// that missed it get it now.
+		s.changed(*repeat)
+		return *repeat, nil
+	}
 	if err == nil {
 		// The new rule first, then the old one's removal: the target
 		// stays blocked throughout.

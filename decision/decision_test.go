@@ -162,3 +162,34 @@ func TestExpiryIsRecordedOnceEvenAfterDowntime(t *testing.T) {
 		t.Fatalf("%d expiry audit entries", n)
 	}
 }
+
+func TestOtherIncidentsBansStayAndRetriesMakeNoSecondDecision(t *testing.T) {
+	s, _ := open(t)
+	ctx := context.Background()
+	a, _ := s.Add(ctx, Decision{Kind: DenyIP, Target: "203.0.113.8", Owner: "o", Reason: "r", Incident: "A"}, 30*24*time.Hour, now)
+	b, _ := s.Add(ctx, Decision{Kind: DenyIP, Target: "203.0.113.8", Owner: "o", Reason: "r", Incident: "B"}, time.Hour, now)
+	if act, _ := s.List(ctx, false, now); len(act) != 2 {
+		t.Fatalf("incident B's ban replaced A's: %+v", act)
+	}
+	if _, err := s.RevertIncident(ctx, "B", "recovery", now); err != nil {
+		t.Fatal(err)
+	}
+	if act, _ := s.List(ctx, false, now); len(act) != 1 || act[0].ID != a.ID {
+		t.Fatalf("recovering B lifted A's ban: %+v", act)
+	}
+	_ = b
+	var announced int
+	s.Watch(func(Decision) { announced++ })
+	k1, _ := s.Add(ctx, Decision{Kind: DenyIP, Target: "198.51.100.3", Owner: "o", Reason: "r", Key: "run:step:1"}, 0, now)
+	k2, err := s.Add(ctx, Decision{Kind: DenyIP, Target: "198.51.100.3", Owner: "o", Reason: "r", Key: "run:step:1"}, 0, now.Add(time.Minute))
+	if err != nil || k2.ID != k1.ID || k2.Offense != 1 || !k2.Expires.Equal(now.Add(time.Hour)) {
+		t.Fatalf("a retried call made a second decision or lengthened the ban: %+v then %+v", k1, k2)
+	}
+	if announced != 2 {
+		t.Fatalf("the retry was not announced again to the agents (%d)", announced)
+	}
+	h, _ := s.Add(ctx, Decision{Kind: ContainHost, Target: "WEB-1", Owner: "o", Reason: "r"}, -1, now)
+	if h.Target != "web-1" {
+		t.Fatalf("host not lower-cased: %q", h.Target)
+	}
+}

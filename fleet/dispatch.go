@@ -157,10 +157,37 @@ type push struct {
 }
 
 func (f *Fleet) onDecision(d decision.Decision) {
-	active := d.Active(time.Now())
+	now := time.Now()
+	active := d.Active(now)
+	var others []decision.Decision
+	if !active {
+		// Other decisions on the same target may still hold on some
+		// hosts: there the agent gets the remaining one (it replaces the
+		// lifted rule in place) instead of a delete that would open a gap.
+		if ds, err := f.o.Decisions.List(context.Background(), false, now); err == nil {
+			for _, o := range ds {
+				if o.Kind == d.Kind && o.Target == d.Target && o.ID != d.ID {
+					others = append(others, o)
+				}
+			}
+		}
+	}
 	var ps []push
 	for _, a := range f.List() {
 		if a.Revoked || !d.AppliesTo(a.Hostname) {
+			continue
+		}
+		var still []decision.Decision
+		for _, o := range others {
+			if o.AppliesTo(a.Hostname) {
+				still = append(still, o)
+			}
+		}
+		if len(still) > 0 {
+			ch, err := f.pushDecision(&a, longest(still), true)
+			if err == nil {
+				ps = append(ps, push{agent: a.ID, ch: ch})
+			}
 			continue
 		}
 		ch, err := f.pushDecision(&a, d, active)
@@ -244,6 +271,18 @@ func (f *Fleet) onHeartbeat(m *nats.Msg) {
 	if !ok {
 		return
 	}
+	// A heartbeat makes the server compare and send: at most one per
+	// agent per minHeartbeatGap is taken, so a compromised agent cannot
+	// flood the comparison of the others.
+	f.mu.Lock()
+	if cur := f.agents[id]; cur != nil {
+		if time.Since(cur.hbAt) < minHeartbeatGap {
+			f.mu.Unlock()
+			return
+		}
+		cur.hbAt = time.Now()
+	}
+	f.mu.Unlock()
 	var h protocol.Heartbeat
 	if err := json.Unmarshal(m.Data, &h); err != nil {
 		return
@@ -269,8 +308,21 @@ func (f *Fleet) onHeartbeat(m *nats.Msg) {
 	if f.o.OnHeartbeat != nil {
 		f.o.OnHeartbeat(snapshot)
 	}
+	f.queueSync(id)
+}
+
+// minHeartbeatGap is the shortest interval between two heartbeats of one
+// agent that the server acts on.
+const minHeartbeatGap = 200 * time.Millisecond
+
+// queueSync asks the sync loop to compare an agent; pending agents are a
+// set, so every agent waiting is compared once, none is dropped.
+func (f *Fleet) queueSync(id string) {
+	f.wmu.Lock()
+	f.pending[id] = true
+	f.wmu.Unlock()
 	select {
-	case f.sync <- id:
+	case f.sync <- struct{}{}:
 	default:
 	}
 }
@@ -315,13 +367,27 @@ func (f *Fleet) syncLoop(ctx context.Context) {
 			return
 		case now := <-t.C:
 			f.sweep(now)
-		case id := <-f.sync:
-			if err := f.syncAgent(ctx, id); err != nil && ctx.Err() == nil {
-				f.log.Warn("agent sync", "agent", id, "err", err)
+		case <-f.sync:
+			f.wmu.Lock()
+			ids := make([]string, 0, len(f.pending))
+			for id := range f.pending {
+				ids = append(ids, id)
+			}
+			clear(f.pending)
+			f.wmu.Unlock()
+			for _, id := range ids {
+				if err := f.syncAgent(ctx, id); err != nil && ctx.Err() == nil {
+					f.log.Warn("agent sync", "agent", id, "err", err)
+				}
 			}
 		}
 	}
 }
+
+// maxDeletesPerSync bounds what one heartbeat can make the server send: a
+// compromised agent reporting thousands of invented rule numbers gets a
+// bounded answer.
+const maxDeletesPerSync = 256
 
 func (f *Fleet) syncAgent(ctx context.Context, id string) error {
 	if f.o.Decisions == nil {
@@ -340,40 +406,72 @@ func (f *Fleet) syncAgent(ctx context.Context, id string) error {
 	for _, r := range a.Rules {
 		has[r] = true
 	}
-	wanted := map[int64]bool{}
-	var contain *decision.Decision
-	for i, d := range want {
+	// An agent holds one rule per address: decisions on the same target
+	// (a global ban and a host-scoped one, bans of two incidents) are
+	// enforced by whichever of their rules it holds.
+	groups := map[string][]decision.Decision{}
+	covered := map[int64]bool{}
+	var contains []decision.Decision
+	for _, d := range want {
 		switch d.Kind {
 		case decision.ContainHost:
-			if contain == nil {
-				contain = &want[i]
-			}
+			contains = append(contains, d)
 		case decision.DenyIP:
+			covered[d.Rule] = true
 			// Within a second of expiry either side may hold it.
 			if !d.Expires.IsZero() && d.Expires.Sub(now) < time.Second {
-				has[d.Rule] = false
 				continue
 			}
-			wanted[d.Rule] = true
-			if !has[d.Rule] {
-				if _, err := f.pushDecision(a, d, true); err != nil {
-					return err
-				}
-			}
+			groups[d.Target] = append(groups[d.Target], d)
 		}
 	}
-	for r := range has {
-		if has[r] && !wanted[r] {
-			if _, err := f.pushDecision(a, decision.Decision{ID: fmt.Sprint("rule-", r), Kind: decision.DenyIP, Rule: r}, false); err != nil {
+	for _, g := range groups {
+		held := false
+		for _, d := range g {
+			held = held || has[d.Rule]
+		}
+		if !held {
+			if _, err := f.pushDecision(a, longest(g), true); err != nil {
 				return err
 			}
 		}
 	}
+	deletes := 0
+	for r := range has {
+		if covered[r] {
+			continue
+		}
+		if deletes++; deletes > maxDeletesPerSync {
+			break
+		}
+		if _, err := f.pushDecision(a, decision.Decision{ID: fmt.Sprint("rule-", r), Kind: decision.DenyIP, Rule: r}, false); err != nil {
+			return err
+		}
+	}
+	held := false
+	for _, d := range contains {
+		held = held || a.Contained == d.Rule
+	}
 	switch {
-	case contain != nil && a.Contained != contain.Rule:
-		_, err = f.pushDecision(a, *contain, true)
-	case contain == nil && a.Contained != 0:
+	case len(contains) > 0 && !held:
+		_, err = f.pushDecision(a, longest(contains), true)
+	case len(contains) == 0 && a.Contained != 0:
 		_, err = f.pushDecision(a, decision.Decision{ID: fmt.Sprint("rule-", a.Contained), Kind: decision.ContainHost, Target: a.Hostname, Rule: a.Contained}, false)
 	}
 	return err
+}
+
+// longest is the decision of a group that holds longest (zero expiry:
+// until reverted).
+func longest(g []decision.Decision) decision.Decision {
+	best := g[0]
+	for _, d := range g[1:] {
+		if best.Expires.IsZero() {
+			break
+		}
+		if d.Expires.IsZero() || d.Expires.After(best.Expires) {
+			best = d
+		}
+	}
+	return best
 }

@@ -62,6 +62,7 @@ type Agent struct {
 	Revoked    bool      `json:"revoked,omitempty"`
 	Inventory
 	credHash string
+	hbAt     time.Time // last heartbeat acted on
 }
 
 // Inventory is what the last heartbeat said.
@@ -75,16 +76,17 @@ type Inventory struct {
 
 // Fleet manages the enrolled agents.
 type Fleet struct {
-	o      Options
-	conn   *nats.Conn
-	mu     sync.RWMutex
-	agents map[string]*Agent // by id
-	wmu    sync.Mutex
-	wait   map[string]waiter // by agent id + "/" + command id
-	log    *slog.Logger
-	sync   chan string // agent ids whose decisions must be compared now
-	pushes map[string]pushRec
-	ctxs   map[string]commandCtx // pending commands, by agent id + "/" + command id
+	o       Options
+	conn    *nats.Conn
+	mu      sync.RWMutex
+	agents  map[string]*Agent // by id
+	wmu     sync.Mutex
+	wait    map[string]waiter // by agent id + "/" + command id
+	log     *slog.Logger
+	sync    chan struct{}   // pending has agents to compare
+	pending map[string]bool // agent ids whose decisions must be compared
+	pushes  map[string]pushRec
+	ctxs    map[string]commandCtx // pending commands, by agent id + "/" + command id
 }
 
 // New loads the enrolled agents.
@@ -98,7 +100,7 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	f := &Fleet{o: o, agents: map[string]*Agent{}, wait: map[string]waiter{}, ctxs: map[string]commandCtx{}, log: o.Log, sync: make(chan string, 1024)}
+	f := &Fleet{o: o, agents: map[string]*Agent{}, wait: map[string]waiter{}, ctxs: map[string]commandCtx{}, log: o.Log, sync: make(chan struct{}, 1), pending: map[string]bool{}}
 	rows, err := o.DB.R.QueryContext(ctx, `SELECT id, hostname, public_key, cred_hash, enrolled_at, last_seen, revoked_at, inventory FROM agents`)
 	if err != nil {
 		return nil, err

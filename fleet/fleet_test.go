@@ -331,3 +331,56 @@ func TestFirewallFollowsDecisions(t *testing.T) {
 	}
 	t.Logf("%d operations, firewall equal to the decisions after each: %v", ops, counts)
 }
+
+// TestOverlappingDecisionsSettle: a global ban and a host-scoped ban of the
+// same address (two incidents) are one rule on the host. The agent settles
+// on one of them instead of swapping rule numbers at every heartbeat, and
+// lifting either one leaves the address blocked without a gap.
+func TestOverlappingDecisionsSettle(t *testing.T) {
+	e := agenttest.NewEnv(t)
+	l := agenttest.NewNS(t)
+	dir := t.TempDir()
+	id := e.Enroll("victim", dir)
+	ra := agenttest.StartAgent(t, l, dir)
+	defer func() { ra.Stop() }()
+	agenttest.WaitAgent(t, e, id.AgentID)
+	fw := agenttest.Kernel(t, l)
+	ctx := context.Background()
+	global, _ := e.Decisions.Add(ctx, decision.Decision{Kind: decision.DenyIP, Target: "203.0.113.77", Owner: "t", Reason: "a", Incident: "A"}, time.Hour, time.Now())
+	scoped, _ := e.Decisions.Add(ctx, decision.Decision{Kind: decision.DenyIP, Target: "203.0.113.77", Host: "Victim", Owner: "t", Reason: "b", Incident: "B"}, 2*time.Hour, time.Now())
+	time.Sleep(500 * time.Millisecond)
+	seen := map[string]bool{}
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		for _, a := range e.Fleet.List() {
+			if a.ID == id.AgentID {
+				seen[fmt.Sprint(a.Rules)] = true
+			}
+		}
+		if !agenttest.Denies(fw, "203.0.113.77/32") {
+			t.Fatal("the address went unblocked")
+		}
+	}
+	if len(seen) != 1 {
+		t.Fatalf("the agent kept changing rule numbers: %v", seen)
+	}
+	for _, d := range []decision.Decision{scoped, global} {
+		if _, err := e.Decisions.Revert(ctx, d.ID, "t", "done", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if d.ID == global.ID {
+			break
+		}
+		for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
+			if !agenttest.Denies(fw, "203.0.113.77/32") {
+				t.Fatal("lifting one of two bans opened a gap")
+			}
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for agenttest.Denies(fw, "203.0.113.77/32") {
+		if time.Now().After(deadline) {
+			t.Fatal("the address is still blocked after both bans were lifted")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -187,4 +187,5 @@ var Control = []Migration{
 		outcome    TEXT NOT NULL DEFAULT ''
 	);
 	CREATE INDEX undo_incident ON undo_ledger (incident, id);`,
+	`CREATE INDEX decisions_key ON decisions (json_extract(doc, '$.key'));`,
 }
