@@ -9,6 +9,7 @@ import (
 
 	"github.com/riposte-soar/riposte/agent"
 	"github.com/riposte-soar/riposte/decision"
+	"github.com/riposte-soar/riposte/fleet"
 	"github.com/riposte-soar/riposte/internal/agenttest"
 	"github.com/riposte-soar/riposte/openc2"
 )
@@ -17,7 +18,7 @@ func send(t *testing.T, e *agenttest.Env, agentID, id, cmd string) *openc2.Respo
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, rsp, err := e.Fleet.Send(ctx, agentID, id, json.RawMessage(cmd))
+	_, rsp, err := e.Fleet.Send(ctx, agentID, id, json.RawMessage(cmd), fleet.Requester{Actor: "test"})
 	if err != nil {
 		t.Fatalf("%s: %v", id, err)
 	}

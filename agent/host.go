@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -83,6 +84,8 @@ func (a *Agent) upload(ctx context.Context, commandID string, items []Staged) er
 		req.ContentLength = s.Item.Size
 		req.SetBasicAuth("agent-"+a.id.AgentID, a.id.Credential)
 		req.Header.Set("X-Riposte-SHA256", s.Item.SHA256)
+		sig := protocol.SignUpload(a.id.Key, protocol.Upload{AgentID: a.id.AgentID, CommandID: commandID, Name: s.Item.Name, SHA256: s.Item.SHA256, Size: s.Item.Size})
+		req.Header.Set("X-Riposte-Signature", base64.StdEncoding.EncodeToString(sig))
 		resp, err := c.Do(req)
 		f.Close()
 		if err != nil {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -159,6 +160,14 @@ func (s *Server) openc2(w http.ResponseWriter, r *http.Request, c *Caller) {
 		answer(http.StatusOK, rsp)
 		return
 	}
+	if (cmd.Action == "allow" || cmd.Action == "deny") && (strings.HasSuffix(cmd.Target.Name, "_net") || strings.HasSuffix(cmd.Target.Name, "_connection")) {
+		// Agents hold exactly the decisions: a rule that is not one would
+		// be removed at the next heartbeat, or could take a rule number a
+		// decision needs.
+		answer(http.StatusNotImplemented, openc2.Response{Status: 501, StatusText: "Not Implemented: " + cmd.Action + " " + cmd.Target.Name +
+			" is not taken from producers; deny ipv4_net/ipv6_net (held as a decision) is"})
+		return
+	}
 	if host == "" {
 		answer(http.StatusBadRequest, openc2.Response{Status: 400, StatusText: "actuator: name the host (actuator {\"er\"|\"slpf\": {\"hostname\": ...}})"})
 		return
@@ -172,7 +181,7 @@ func (s *Server) openc2(w http.ResponseWriter, r *http.Request, c *Caller) {
 	if cmd.CommandID == "" {
 		id = "oc2-" + fmt.Sprint(time.Now().UnixNano())
 	}
-	_, rsp, err := s.d.Fleet.Send(ctx, a.ID, sanitizeID(id), raw)
+	_, rsp, err := s.d.Fleet.Send(ctx, a.ID, sanitizeID(id), raw, fleet.Requester{Actor: c.Actor()})
 	if err != nil {
 		answer(http.StatusGatewayTimeout, openc2.Response{Status: 503, StatusText: err.Error()})
 		return
@@ -240,6 +249,9 @@ func (s *Server) openc2Decision(ctx context.Context, c *openc2.Command, host str
 		if err != nil {
 			return d, false, true, err
 		}
+		if host != "" && d.Host != "" && !strings.EqualFold(d.Host, host) {
+			return d, false, true, fmt.Errorf("rule %d is scoped to host %s, not %s", n, d.Host, host)
+		}
 		d, err = s.d.Decisions.Revert(ctx, d.ID, caller.Actor(), reason, now)
 		return d, false, true, err
 	case c.Action == "contain" && c.Target.Name == "device":
@@ -286,7 +298,7 @@ func (s *Server) decisionByRule(ctx context.Context, rule int64, now time.Time) 
 		return decision.Decision{}, err
 	}
 	for _, d := range ds {
-		if d.Rule == rule {
+		if d.Rule == rule && d.Kind == decision.DenyIP {
 			return d, nil
 		}
 	}
@@ -302,7 +314,12 @@ func (s *Server) uploadEvidence(w http.ResponseWriter, r *http.Request, _ *Calle
 		return
 	}
 	q := r.URL.Query()
-	e, err := s.d.Fleet.StoreEvidence(r.Context(), id, q.Get("command"), q.Get("name"), r.Header.Get("X-Riposte-SHA256"), r.Body)
+	sig, err := base64.StdEncoding.DecodeString(r.Header.Get("X-Riposte-Signature"))
+	if err != nil || r.ContentLength < 0 {
+		badRequest(w, "an upload needs Content-Length and X-Riposte-Signature (base64)")
+		return
+	}
+	e, err := s.d.Fleet.StoreEvidence(r.Context(), id, q.Get("command"), q.Get("name"), r.Header.Get("X-Riposte-SHA256"), r.ContentLength, sig, r.Body)
 	switch {
 	case errors.Is(err, fleet.ErrEvidence):
 		badRequest(w, "%v", err)

@@ -46,6 +46,8 @@ func sh(t *testing.T, args ...string) {
 	}
 }
 
+var labCount int
+
 // needLab skips unless this process may create network namespaces and
 // nftables tables (CI runs as root).
 func needLab(t *testing.T) {
@@ -66,8 +68,11 @@ func needLab(t *testing.T) {
 func newLab(t *testing.T, names ...string) *lab {
 	t.Helper()
 	needLab(t)
-	n := os.Getpid()%200 + 20
-	l := &lab{t: t, id: fmt.Sprint(os.Getpid() % 100000), hosts: map[string]*labHost{}}
+	// Unique per lab: a namespace can outlive its test for a moment (a
+	// process still exiting in it), and the next lab must not collide.
+	labCount++
+	n := (os.Getpid()+labCount*37)%200 + 20
+	l := &lab{t: t, id: fmt.Sprintf("%d%d", os.Getpid()%1000, labCount), hosts: map[string]*labHost{}}
 	l.bridge = "rpbr" + l.id
 	l.server = fmt.Sprintf("10.%d.0.1", n)
 	t.Cleanup(l.close)

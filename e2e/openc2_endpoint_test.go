@@ -89,6 +89,11 @@ func TestOpenC2Endpoint(t *testing.T) {
 			t.Errorf("%s: %d %v", bad, code, rsp)
 		}
 	}
+	// Rules that are not decisions are not taken: the agent would drop
+	// them, or they could take a rule number a decision needs.
+	if code, rsp := post(`{"action":"allow","target":{"ipv4_net":"0.0.0.0/0"},"args":{"slpf":{"insert_rule":99}},"actuator":{"slpf":{"hostname":"victim"}}}`); code != 501 || rsp["status"] != 501.0 {
+		t.Errorf("raw allow: %d %v", code, rsp)
+	}
 	if code, _ := post(`{"action":"query","target":{"features":[]},"actuator":{"er":{"hostname":"nohost"}}}`); code != 404 {
 		t.Errorf("command for a host without agent: %d", code)
 	}

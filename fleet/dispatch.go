@@ -110,7 +110,9 @@ func (f *Fleet) publish(a *Agent, commandID string, cmd json.RawMessage, quiet b
 	key := a.ID + "/" + commandID
 	f.wmu.Lock()
 	f.wait[key] = waiter{ch: ch, at: time.Now(), quiet: quiet}
-	f.ctxs[key] = parseCommandCtx(cmd)
+	if cc, ok := collectCtx(cmd); ok {
+		f.ctxs[key] = cc
+	}
 	f.wmu.Unlock()
 	cancel := func() {
 		f.wmu.Lock()
@@ -130,16 +132,25 @@ func (f *Fleet) publish(a *Agent, commandID string, cmd json.RawMessage, quiet b
 // ends (ErrOffline then: the command may or may not have been applied).
 // commandID must be stable across retries of one logical command: agents
 // answer a repeated id from their record instead of acting twice.
-func (f *Fleet) Send(ctx context.Context, agentID, commandID string, cmd json.RawMessage) (protocol.Result, *openc2.Response, error) {
+//
+// by says who asks and for which incident: it is written into the
+// command's x-riposte arguments over whatever the command carried, since
+// the agent records it with evidence and the server keeps custody by it.
+func (f *Fleet) Send(ctx context.Context, agentID, commandID string, cmd json.RawMessage, by Requester) (protocol.Result, *openc2.Response, error) {
 	a, ok := f.agent(agentID)
 	if !ok {
 		return protocol.Result{}, nil, fmt.Errorf("agent %s is not enrolled or was revoked", agentID)
+	}
+	cmd, err := stamp(cmd, by)
+	if err != nil {
+		return protocol.Result{}, nil, err
 	}
 	ch, cancel, err := f.publish(a, commandID, cmd, false)
 	if err != nil {
 		return protocol.Result{}, nil, err
 	}
 	defer cancel()
+	defer f.doneCollecting(a.ID, commandID)
 	select {
 	case r := <-ch:
 		rsp, err := openc2.DecodeResponse(openc2.ComponentRiposte, r.Response)
@@ -147,6 +158,43 @@ func (f *Fleet) Send(ctx context.Context, agentID, commandID string, cmd json.Ra
 	case <-ctx.Done():
 		return protocol.Result{}, nil, fmt.Errorf("%w: %s (%s) within the deadline", ErrOffline, a.Hostname, a.ID)
 	}
+}
+
+// Requester is who asks for a command, and for which incident.
+type Requester struct {
+	Actor    string
+	Incident string
+}
+
+// stamp writes the requester into the command's x-riposte arguments.
+func stamp(cmd json.RawMessage, by Requester) (json.RawMessage, error) {
+	var m map[string]any
+	if err := json.Unmarshal(cmd, &m); err != nil {
+		return nil, fmt.Errorf("command: %w", err)
+	}
+	args, _ := m["args"].(map[string]any)
+	if args == nil {
+		args = map[string]any{}
+	}
+	x, _ := args["x-riposte"].(map[string]any)
+	if x == nil {
+		x = map[string]any{}
+	}
+	delete(x, "incident")
+	x["requested_by"] = by.Actor
+	if by.Incident != "" {
+		x["incident"] = by.Incident
+	}
+	args["x-riposte"] = x
+	m["args"] = args
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	if err := openc2.ValidateCommand(b); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // pushes remembers the latest command sent for each decision change, so

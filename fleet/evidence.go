@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riposte-soar/riposte/agent/protocol"
 	"github.com/riposte-soar/riposte/audit"
 	"github.com/riposte-soar/riposte/event"
 )
@@ -37,25 +38,46 @@ type Evidence struct {
 	path        string
 }
 
-// commandCtx is what the server knows of a command it sent: evidence is
-// recorded against the server's own record of who asked and why, never
-// against what the agent claims.
+// commandCtx is what the server knows of a collect command it sent:
+// evidence is recorded against the server's own record of who asked and
+// why, never against what the agent claims, and only while the command is
+// pending, within a quota.
 type commandCtx struct {
 	incident, requester string
 	at                  time.Time
+	items               int
+	bytes               int64
 }
 
-func parseCommandCtx(cmd json.RawMessage) commandCtx {
+// Evidence quota of one command.
+const (
+	maxItemsPerCommand = 64
+	maxBytesPerCommand = 4 << 30
+)
+
+// collectCtx reads the requester stamped into a collect command; other
+// commands take no uploads.
+func collectCtx(cmd json.RawMessage) (commandCtx, bool) {
 	var c struct {
-		Args struct {
+		Action string `json:"action"`
+		Args   struct {
 			X struct {
 				Incident    string `json:"incident"`
 				RequestedBy string `json:"requested_by"`
 			} `json:"x-riposte"`
 		} `json:"args"`
 	}
-	_ = json.Unmarshal(cmd, &c)
-	return commandCtx{incident: c.Args.X.Incident, requester: c.Args.X.RequestedBy, at: time.Now()}
+	if json.Unmarshal(cmd, &c) != nil || c.Action != "investigate" {
+		return commandCtx{}, false
+	}
+	return commandCtx{incident: c.Args.X.Incident, requester: c.Args.X.RequestedBy, at: time.Now()}, true
+}
+
+// doneCollecting closes a command's uploads once its result is in.
+func (f *Fleet) doneCollecting(agentID, commandID string) {
+	f.wmu.Lock()
+	delete(f.ctxs, agentID+"/"+commandID)
+	f.wmu.Unlock()
 }
 
 // ErrEvidence marks an upload refused for what it is (the API answers 4xx).
@@ -65,16 +87,29 @@ var ErrEvidence = errors.New("evidence refused")
 // commands: the bytes are hashed as they arrive and must match the
 // declared SHA-256; the file is stored by hash and its custody (agent,
 // command, incident, who asked, when) recorded with an audit entry.
-func (f *Fleet) StoreEvidence(ctx context.Context, agentID, commandID, name, sha string, r io.Reader) (Evidence, error) {
+func (f *Fleet) StoreEvidence(ctx context.Context, agentID, commandID, name, sha string, size int64, sig []byte, r io.Reader) (Evidence, error) {
 	a, ok := f.agent(agentID)
 	if !ok {
 		return Evidence{}, fmt.Errorf("%w: unknown agent", ErrEvidence)
 	}
+	if err := protocol.VerifyUpload(a.PublicKey, protocol.Upload{AgentID: agentID, CommandID: commandID, Name: name, SHA256: sha, Size: size}, sig); err != nil {
+		return Evidence{}, fmt.Errorf("%w: upload signature: %w", ErrEvidence, err)
+	}
+	key := agentID + "/" + commandID
 	f.wmu.Lock()
-	cc, pending := f.ctxs[agentID+"/"+commandID]
+	cc, pending := f.ctxs[key]
+	if pending && (cc.items >= maxItemsPerCommand || cc.bytes+size > maxBytesPerCommand) {
+		f.wmu.Unlock()
+		return Evidence{}, fmt.Errorf("%w: command %s is over its quota (%d items, %d bytes)", ErrEvidence, commandID, maxItemsPerCommand, int64(maxBytesPerCommand))
+	}
+	if pending {
+		cc.items++
+		cc.bytes += size
+		f.ctxs[key] = cc
+	}
 	f.wmu.Unlock()
 	if !pending {
-		return Evidence{}, fmt.Errorf("%w: no command %s is pending for this agent", ErrEvidence, commandID)
+		return Evidence{}, fmt.Errorf("%w: no collect command %s is pending for this agent", ErrEvidence, commandID)
 	}
 	if name == "" || len(name) > 255 || strings.ContainsAny(name, "/\\\x00") || name == "." || name == ".." {
 		return Evidence{}, fmt.Errorf("%w: name %q", ErrEvidence, name)
@@ -106,8 +141,8 @@ func (f *Fleet) StoreEvidence(ctx context.Context, agentID, commandID, name, sha
 	if err != nil {
 		return Evidence{}, err
 	}
-	if n > MaxEvidenceSize {
-		return Evidence{}, fmt.Errorf("%w: larger than %d bytes", ErrEvidence, int64(MaxEvidenceSize))
+	if n > MaxEvidenceSize || n != size {
+		return Evidence{}, fmt.Errorf("%w: %d bytes arrived, %d declared (limit %d)", ErrEvidence, n, size, int64(MaxEvidenceSize))
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != sha {
 		return Evidence{}, fmt.Errorf("%w: content hashes to %s, declared %s", ErrEvidence, got, sha)

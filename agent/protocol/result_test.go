@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -113,5 +114,24 @@ func TestHeartbeat(t *testing.T) {
 	tampered.Contained = 7
 	if err := VerifyHeartbeat(pub, tampered, "a1"); !errors.Is(err, ErrBadSignature) {
 		t.Errorf("contained flipped: %v", err)
+	}
+}
+
+func TestUploadSignature(t *testing.T) {
+	_, priv, _ := ed25519.GenerateKey(nil)
+	pub := priv.Public().(ed25519.PublicKey)
+	u := Upload{AgentID: "a1", CommandID: "c1", Name: "auth.log", SHA256: strings.Repeat("ab", 32), Size: 10}
+	sig := SignUpload(priv, u)
+	if err := VerifyUpload(pub, u, sig); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []Upload{{AgentID: "a2", CommandID: "c1", Name: "auth.log", SHA256: u.SHA256, Size: 10},
+		{AgentID: "a1", CommandID: "c2", Name: "auth.log", SHA256: u.SHA256, Size: 10},
+		{AgentID: "a1", CommandID: "c1", Name: "other", SHA256: u.SHA256, Size: 10},
+		{AgentID: "a1", CommandID: "c1", Name: "auth.log", SHA256: strings.Repeat("cd", 32), Size: 10},
+		{AgentID: "a1", CommandID: "c1", Name: "auth.log", SHA256: u.SHA256, Size: 11}} {
+		if err := VerifyUpload(pub, bad, sig); !errors.Is(err, ErrBadSignature) {
+			t.Errorf("%+v verified", bad)
+		}
 	}
 }

@@ -29,7 +29,7 @@ func (offline) Notify(notify.Message) {}
 
 func (offline) ByHost(string) (fleet.Agent, bool) { return fleet.Agent{}, false }
 
-func (offline) Send(context.Context, string, string, json.RawMessage) (protocol.Result, *openc2.Response, error) {
+func (offline) Send(context.Context, string, string, json.RawMessage, fleet.Requester) (protocol.Result, *openc2.Response, error) {
 	return protocol.Result{}, nil, errOffline
 }
 

@@ -46,7 +46,7 @@ type Config struct {
 // Fleet is what the connector needs of the server's agent management.
 type Fleet interface {
 	ByHost(hostname string) (fleet.Agent, bool)
-	Send(ctx context.Context, agentID, commandID string, cmd json.RawMessage) (protocol.Result, *openc2.Response, error)
+	Send(ctx context.Context, agentID, commandID string, cmd json.RawMessage, by fleet.Requester) (protocol.Result, *openc2.Response, error)
 	Await(ctx context.Context, d decision.Decision, active bool) []fleet.Outcome
 }
 
@@ -456,7 +456,7 @@ func (c *Connector) send(ctx context.Context, call connector.Call, host string, 
 	}
 	wctx, cancel := context.WithTimeout(ctx, c.wait+30*time.Second)
 	defer cancel()
-	r, rsp, err := c.fleet.Send(wctx, a.ID, commandID(call), cmd)
+	r, rsp, err := c.fleet.Send(wctx, a.ID, commandID(call), cmd, fleet.Requester{Actor: owner(call), Incident: call.Incident})
 	if errors.Is(err, fleet.ErrOffline) {
 		return connector.Result{Commands: []string{string(cmd)}}, connector.Errorf(connector.Unknown, "%v", err)
 	}
