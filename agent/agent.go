@@ -90,9 +90,10 @@ type Agent struct {
 	slow    chan job
 	saveMu  sync.Mutex
 	// poke asks the command loop for a reconcile now (a kernel event).
-	poke  chan struct{}
-	local chan localReq
-	stop  chan struct{}
+	poke     chan struct{}
+	local    chan localReq
+	inflight map[string]bool // command ids running now
+	stop     chan struct{}
 }
 
 // Open loads (or, with a token, creates) the agent's identity and its
@@ -141,6 +142,7 @@ func Open(ctx context.Context, cfg Config, enrollToken string, host HostOps, log
 	a := &Agent{cfg: cfg, id: id, enf: enf, log: log, http: hc, tls: tc, subj: subj, nonces: protocol.NewMemoryNonceCache(1 << 16), results: newResultCache(1024), host: host}
 	a.serverNet = serverPrefixes(id.NATSURL, id.Server)
 	a.poke, a.stop, a.local = make(chan struct{}, 1), make(chan struct{}), make(chan localReq)
+	a.inflight = map[string]bool{}
 	if err := a.loadNonces(); err != nil {
 		log.Warn("replay record unreadable; starting empty", "err", err)
 	}

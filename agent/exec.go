@@ -66,6 +66,11 @@ func (a *Agent) handle(ctx context.Context, data []byte) {
 		a.publish(r)
 		return
 	}
+	if !a.begin(env.CommandID) {
+		// The same command is still running (a producer gave up waiting
+		// and sent it again): it answers when done, once.
+		return
+	}
 	cmd, err := openc2.DecodeCommand(openc2.ComponentRiposte, env.Command)
 	if err != nil {
 		a.reply(env.CommandID, respond(400, err.Error(), nil), nil, true)
@@ -77,12 +82,33 @@ func (a *Agent) handle(ctx context.Context, data []byte) {
 		// or an isolation never waits behind them.
 		select {
 		case a.slow <- job{id: env.CommandID, cmd: cmd}:
+			// Its nonce is spent now, not when it has run: a crash while
+			// it waits must not make the envelope replayable.
+			a.saveNonces()
 		default:
+			a.end(env.CommandID)
 			a.reply(env.CommandID, respond(503, "Service Unavailable: too many host operations queued", nil), nil, false)
 		}
 		return
 	}
 	a.run(ctx, env.CommandID, cmd)
+}
+
+// begin marks a command as running; false if it already is.
+func (a *Agent) begin(id string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.inflight[id] {
+		return false
+	}
+	a.inflight[id] = true
+	return true
+}
+
+func (a *Agent) end(id string) {
+	a.mu.Lock()
+	delete(a.inflight, id)
+	a.mu.Unlock()
 }
 
 type job struct {
@@ -115,18 +141,23 @@ func (a *Agent) hostWorker(ctx context.Context) {
 
 // run executes one command, uploads its evidence, and answers.
 func (a *Agent) run(ctx context.Context, commandID string, cmd *openc2.Command) {
+	defer a.end(commandID)
 	rsp, staged := a.execute(ctx, commandID, cmd)
 	var ev []protocol.EvidenceItem
+	record := true
 	if len(staged) > 0 {
 		if err := a.upload(ctx, commandID, staged); err != nil {
 			rsp = respond(500, "collected but not uploaded: "+err.Error(), nil)
+			// Collecting again changes nothing on the host: a retry
+			// should collect and upload anew, not get this failure back.
+			record = false
 		} else {
 			for _, s := range staged {
 				ev = append(ev, s.Item)
 			}
 		}
 	}
-	a.reply(commandID, rsp, ev, true)
+	a.reply(commandID, rsp, ev, record)
 	a.log.Info("command", "command", commandID, "action", cmd.Action, "target", cmd.Target.Name, "status", rsp.Status, "text", rsp.StatusText)
 }
 
@@ -462,12 +493,11 @@ func (a *Agent) deleteRule(c *openc2.Command) openc2.Response {
 // netPairs are the pairs the runtime handles itself; host operations add
 // theirs. (update file is answered 501, so it is not listed.)
 var netPairs = map[string][]string{
-	"deny":        {"ipv4_net", "ipv6_net", "ipv4_connection", "ipv6_connection"},
-	"allow":       {"ipv4_net", "ipv6_net", "ipv4_connection", "ipv6_connection", "device"},
-	"delete":      {"slpf:rule_number"},
-	"query":       {"features"},
-	"contain":     {"device"},
-	"investigate": {"x-riposte:firewall_state"},
+	"deny":    {"ipv4_net", "ipv6_net", "ipv4_connection", "ipv6_connection"},
+	"allow":   {"ipv4_net", "ipv6_net", "ipv4_connection", "ipv6_connection", "device"},
+	"delete":  {"slpf:rule_number"},
+	"query":   {"features"},
+	"contain": {"device"},
 }
 
 func (a *Agent) features(c *openc2.Command) openc2.Response {
@@ -479,6 +509,8 @@ func (a *Agent) features(c *openc2.Command) openc2.Response {
 	for k, v := range netPairs {
 		pairs[k] = append(pairs[k], v...)
 	}
+	// Collected by the runtime, on the host worker (it uploads).
+	pairs["investigate"] = append(pairs["investigate"], "x-riposte:firewall_state")
 	if p, ok := a.host.(interface{ Pairs() map[string][]string }); ok {
 		for k, v := range p.Pairs() {
 			pairs[k] = append(pairs[k], v...)

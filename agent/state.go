@@ -164,7 +164,10 @@ func (c *resultCache) put(id string, r protocol.Result) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.m[id]; ok {
-		e.Value = r
+		// A success stays: it carries the undo of what was done.
+		if statusOf(e.Value.(protocol.Result)) != 200 {
+			e.Value = r
+		}
 		return
 	}
 	c.m[id] = c.ll.PushBack(r)
@@ -194,4 +197,12 @@ func trimQuotes(s string) string { return strings.Trim(strings.TrimSpace(s), `"'
 func sha256Hex(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+func statusOf(r protocol.Result) int {
+	var s struct {
+		Status int `json:"status"`
+	}
+	_ = json.Unmarshal(r.Response, &s)
+	return s.Status
 }

@@ -73,6 +73,9 @@ var DefaultSchedule = Schedule{Window: 30 * 24 * time.Hour,
 // ErrNotFound is returned for an unknown decision.
 var ErrNotFound = errors.New("not found")
 
+// ErrReverted is returned when reverting a decision already reverted.
+var ErrReverted = errors.New("already reverted")
+
 // Store keeps decisions in the control database.
 type Store struct {
 	db       *store.DB
@@ -264,7 +267,7 @@ func (s *Store) Revert(ctx context.Context, id, actor, reason string, now time.T
 			return err
 		}
 		if d.RevertedAt != nil {
-			return fmt.Errorf("decision %s was already reverted at %s by %s", id, d.RevertedAt.Format(time.RFC3339), d.RevertedBy)
+			return fmt.Errorf("decision %s: %w at %s by %s", id, ErrReverted, d.RevertedAt.Format(time.RFC3339), d.RevertedBy)
 		}
 		d.RevertedAt, d.RevertedBy, d.RevertNote = &now, actor, reason
 		b, _ := json.Marshal(d)

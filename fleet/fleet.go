@@ -221,6 +221,15 @@ func (f *Fleet) Enroll(ctx context.Context, req EnrollRequest, now time.Time) (E
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrEnroll, err)
 		}
+		// One live agent per host: commands for a host go to its agent,
+		// so a second enrollment (a leaked token) must not take them.
+		var other string
+		err = tx.QueryRowContext(ctx, `SELECT id FROM agents WHERE lower(hostname) = lower(?) AND revoked_at = 0`, a.Hostname).Scan(&other)
+		if err == nil {
+			return fmt.Errorf("%w: host %s already has agent %s; revoke it first (riposte agent revoke %s)", ErrEnroll, a.Hostname, other, other)
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
 		r, err := tx.ExecContext(ctx, `UPDATE agent_tokens SET used_at = ?, agent_id = ? WHERE id = ? AND used_at = 0`, now.UnixNano(), a.ID, rec.ID)
 		if err != nil {
 			return err

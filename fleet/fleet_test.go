@@ -37,6 +37,11 @@ func TestEnrollmentTokensAreOneTime(t *testing.T) {
 	if _, err := e.Fleet.Enroll(ctx, fleet.EnrollRequest{Token: secret, PublicKey: pub, Hostname: "h2"}, time.Now()); !errors.Is(err, protocol.ErrTokenUsed) {
 		t.Fatalf("second use: %v", err)
 	}
+	// A second agent for the same host is refused until the first is revoked.
+	again, _, _ := e.Fleet.CreateToken(ctx, time.Hour, "test")
+	if _, err := e.Fleet.Enroll(ctx, fleet.EnrollRequest{Token: again, PublicKey: pub, Hostname: "H"}, time.Now()); !errors.Is(err, fleet.ErrEnroll) {
+		t.Fatalf("second agent for the host: %v", err)
+	}
 	old, _, _ := e.Fleet.CreateToken(ctx, time.Minute, "test")
 	if _, err := e.Fleet.Enroll(ctx, fleet.EnrollRequest{Token: old, PublicKey: pub, Hostname: "h3"}, time.Now().Add(2*time.Minute)); !errors.Is(err, protocol.ErrTokenExpired) {
 		t.Fatalf("expired: %v", err)

@@ -37,6 +37,10 @@ type Service struct {
 	Ledger   *Ledger
 	Registry *connector.Registry
 	Note     func(ctx context.Context, incident, actor, kind, text string, detail map[string]any) error
+	// AfterRecover runs once the undos are done: it lifts what the
+	// incident holds by other means (decisions made by people or OpenC2
+	// producers, which left no undo).
+	AfterRecover func(ctx context.Context, incident, actor string) error
 
 	mu      sync.Mutex
 	enabled atomic.Pointer[[]armed]
@@ -397,6 +401,9 @@ func (s *Service) Recover(ctx context.Context, incident, actor string) ([]recove
 	out := make([]recovery.Step, len(steps))
 	for i, st := range steps {
 		out[i] = recovery.Step{OK: st.OK, Summary: st.Summary}
+	}
+	if err == nil && s.AfterRecover != nil {
+		err = s.AfterRecover(ctx, incident, actor)
 	}
 	return out, err
 }

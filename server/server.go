@@ -156,6 +156,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	consCtx, stopConsumers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopConsumers()
 	var consWG sync.WaitGroup
+	responder.AfterRecover = func(ctx context.Context, incident, actor string) error {
+		ds, err := decisions.RevertIncident(ctx, incident, actor, time.Now().UTC())
+		if len(ds) > 0 {
+			log.Info("containment lifted on recovery", "incident", incident, "decisions", len(ds))
+		}
+		return err
+	}
 	seen := agentAssets(alarmSvc, log)
 	agents.SetOnHeartbeat(seen)
 	if err := agents.Start(consCtx, b.Conn); err != nil {
@@ -172,11 +179,6 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 					log.Error("recovery", "incident", id, "err", err)
 				} else if len(steps) > 0 {
 					log.Info("incident recovered", "incident", id, "undos", len(steps))
-				}
-				if ds, err := decisions.RevertIncident(consCtx, id, "recovery", time.Now().UTC()); err != nil {
-					log.Error("decisions of a recovered incident not reverted", "incident", id, "err", err)
-				} else if len(ds) > 0 {
-					log.Info("containment lifted on recovery", "incident", id, "decisions", len(ds))
 				}
 			}(inc.ID)
 		}

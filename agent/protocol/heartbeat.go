@@ -3,6 +3,7 @@ package protocol
 import (
 	"crypto/ed25519"
 	"fmt"
+	"net/netip"
 	"time"
 )
 
@@ -69,8 +70,8 @@ func VerifyHeartbeat(agentPub ed25519.PublicKey, h Heartbeat, agentID string) er
 		return fmt.Errorf("%w: oversized heartbeat", ErrMalformed)
 	}
 	for _, a := range h.Addresses {
-		if len(a) > 64 {
-			return fmt.Errorf("%w: address %.20q… too long", ErrMalformed, a)
+		if _, err := netip.ParseAddr(a); err != nil || len(a) > 64 {
+			return fmt.Errorf("%w: address %.40q is not an IP address", ErrMalformed, a)
 		}
 	}
 	if len(h.Sig) != ed25519.SignatureSize || !ed25519.Verify(agentPub, h.signedBytes(), h.Sig) {

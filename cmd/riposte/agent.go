@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -218,6 +219,11 @@ func agentReleaseCmd() *cobra.Command {
 				}
 				fmt.Fprintln(c.OutOrStdout(), "isolation lifted by the running agent")
 				return nil
+			}
+			if !errors.Is(err, syscall.ENOENT) && !errors.Is(err, syscall.ECONNREFUSED) {
+				// An agent is there but did not answer: lifting behind its
+				// back would be undone by it from memory.
+				return &exitError{code: 2, err: fmt.Errorf("the running agent did not answer: %w", err)}
 			}
 			// No agent running: apply it here, so that the next start
 			// does not restore the isolation either.

@@ -239,7 +239,7 @@ func summarize(what string, d decision.Decision, outs []fleet.Outcome, active bo
 	if len(outs) == 0 {
 		return false, what + ": recorded; no enrolled agent enforces it yet (it applies when one connects)", nil
 	}
-	verified, bad := 0, []string{}
+	verified, failed, bad := 0, 0, []string{}
 	for _, o := range outs {
 		switch {
 		case o.Status == 200 && (o.Verified || !active):
@@ -247,8 +247,9 @@ func summarize(what string, d decision.Decision, outs []fleet.Outcome, active bo
 		case o.Status == 404 && !active:
 			verified++ // already gone
 		case o.Status == 0:
-			bad = append(bad, o.Hostname+": no answer")
+			bad = append(bad, o.Hostname+": no answer yet")
 		default:
+			failed++
 			bad = append(bad, fmt.Sprintf("%s: %d %s", o.Hostname, o.Status, o.Text))
 		}
 	}
@@ -256,10 +257,15 @@ func summarize(what string, d decision.Decision, outs []fleet.Outcome, active bo
 		return true, fmt.Sprintf("%s: verified on %d agent(s)", what, verified), nil
 	}
 	msg := fmt.Sprintf("%s: decision %s recorded, verified on %d of %d agent(s); %s", what, d.ID, verified, len(outs), strings.Join(bad, "; "))
-	// The decision stays held and agents are brought in line at their
-	// next heartbeat, so a retry is safe; whether it already took effect
-	// on a silent agent is unknown.
-	return false, msg, connector.Errorf(connector.Unknown, "%s", msg)
+	if failed == 0 {
+		// Only silence: the decision is held and silent agents are
+		// brought in line at their next heartbeat. The step succeeds,
+		// unverified, rather than being retried.
+		return false, msg, nil
+	}
+	// An agent answered that it could not apply it: a retry (the same
+	// idempotency key, so the same decision) announces it again.
+	return false, msg, connector.Errorf(connector.Transient, "%s", msg)
 }
 
 func (c *Connector) block(ctx context.Context, call connector.Call, dry bool) (connector.Result, error) {
@@ -278,7 +284,7 @@ func (c *Connector) block(ctx context.Context, call connector.Call, dry bool) (c
 	if err != nil {
 		return connector.Result{}, connector.Errorf(connector.Permanent, "%v", err)
 	}
-	d := decision.Decision{Kind: decision.DenyIP, Target: p.String(), Host: host, Owner: owner(call), Reason: c.reason(call), Incident: call.Incident}
+	d := decision.Decision{Kind: decision.DenyIP, Target: p.String(), Host: host, Owner: owner(call), Reason: c.reason(call), Incident: call.Incident, Key: decisionKey(call, "deny_ip", p.String(), host)}
 	if dry {
 		cmd, _ := fleet.DecisionCommand(decision.Decision{ID: "dry-run", Kind: decision.DenyIP, Target: p.String(), Rule: 1}, true, nil)
 		return connector.Result{Summary: "would block " + p.String() + scope(host), Commands: []string{string(cmd)},
@@ -301,6 +307,17 @@ func (c *Connector) block(ctx context.Context, call connector.Call, dry bool) (c
 		Outputs: map[string]any{"decision": d.ID, "rule": d.Rule, "expires": exp, "offense": d.Offense, "verified": verified, "agents": outs},
 		Undo: &connector.Undo{Connector: Name, Operation: "unblock_ip", Args: map[string]any{"decision": d.ID, "reason": "recovery"},
 			Summary: "unblock " + d.Target + scope(host)}}, err
+}
+
+// decisionKey names what one step decides, the same across the step's
+// retries and crash recoveries (so a retry neither makes a second decision
+// nor counts as a second offense) and different for each target a step in
+// a loop blocks.
+func decisionKey(call connector.Call, kind, target, host string) string {
+	if call.RunID == "" {
+		return ""
+	}
+	return call.RunID + "/" + call.StepID + "/" + kind + "/" + target + "/" + strings.ToLower(host)
 }
 
 func scope(host string) string {
@@ -347,9 +364,11 @@ func (c *Connector) revertWhere(ctx context.Context, call connector.Call, what s
 	var lastErr error
 	for _, d := range match {
 		r, err := c.decisions.Revert(ctx, d.ID, owner(call), c.reason(call), now)
+		if errors.Is(err, decision.ErrReverted) || errors.Is(err, decision.ErrNotFound) {
+			continue // reverted meanwhile: the goal holds
+		}
 		if err != nil {
-			// Expired or reverted meanwhile: the goal holds.
-			continue
+			return connector.Result{Outputs: map[string]any{"reverted": ids, "verified": false}}, connector.Errorf(connector.Transient, "revert %s: %v", d.ID, err)
 		}
 		ids = append(ids, r.ID)
 		wctx, cancel := context.WithTimeout(ctx, c.wait)
@@ -405,7 +424,7 @@ func (c *Connector) isolate(ctx context.Context, call connector.Call, dry bool) 
 	if _, ok := c.fleet.ByHost(host); !ok {
 		return connector.Result{}, connector.Errorf(connector.Permanent, "no enrolled agent on host %s: it cannot be isolated", host)
 	}
-	d, err := c.decisions.Add(ctx, decision.Decision{Kind: decision.ContainHost, Target: host, Owner: owner(call), Reason: c.reason(call), Incident: call.Incident}, ttl, time.Now().UTC())
+	d, err := c.decisions.Add(ctx, decision.Decision{Kind: decision.ContainHost, Target: host, Owner: owner(call), Reason: c.reason(call), Incident: call.Incident, Key: decisionKey(call, "contain_host", host, "")}, ttl, time.Now().UTC())
 	if err != nil {
 		return connector.Result{}, connector.Errorf(connector.Permanent, "decision: %v", err)
 	}
@@ -454,7 +473,7 @@ func (c *Connector) send(ctx context.Context, call connector.Call, host string, 
 	if !ok {
 		return connector.Result{}, connector.Errorf(connector.Permanent, "no enrolled agent on host %s", host)
 	}
-	wctx, cancel := context.WithTimeout(ctx, c.wait+30*time.Second)
+	wctx, cancel := context.WithTimeout(ctx, c.wait+opWait(call.Operation))
 	defer cancel()
 	r, rsp, err := c.fleet.Send(wctx, a.ID, commandID(call), cmd, fleet.Requester{Actor: owner(call), Incident: call.Incident})
 	if errors.Is(err, fleet.ErrOffline) {
@@ -520,4 +539,21 @@ func notContainment(cmd json.RawMessage) error {
 		}
 	}
 	return nil
+}
+
+// opWait is how long an operation may take on the host beyond the usual
+// wait: upgrades, remediations and uploads are slow, and a call that gives
+// up too early leaves its outcome unknown.
+func opWait(op string) time.Duration {
+	switch {
+	case op == "upgrade_package":
+		return 16 * time.Minute // the agent's package_timeout is 15m
+	case op == "remediate":
+		return 6 * time.Minute // remediation_timeout 5m
+	case strings.HasPrefix(op, "collect_"):
+		return 11 * time.Minute // upload timeout 10m
+	case op == "stop_service" || op == "start_service" || op == "restart_service":
+		return 3 * time.Minute // exec_timeout 2m
+	}
+	return 30 * time.Second
 }

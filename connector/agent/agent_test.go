@@ -79,6 +79,14 @@ func TestBlockIsVerifiedAndUndone(t *testing.T) {
 	if len(ds) != 1 || ds[0].Incident != "INC1" || ds[0].Owner != "playbook:run1" {
 		t.Fatalf("decision: %+v", ds)
 	}
+	// The engine retries a step with a new attempt number: the same
+	// decision, not a second offense with a longer ban.
+	again := call("block_ip", map[string]any{"address": "203.0.113.50", "ttl": "1h", "reason": "test"})
+	again.IdempotencyKey += ":retry"
+	res2, err := c.Execute(ctx, again)
+	if err != nil || res2.Outputs["decision"] != res.Outputs["decision"] || res2.Outputs["offense"] != 1 {
+		t.Fatalf("retry: %+v %v (first %+v)", res2.Outputs, err, res.Outputs)
+	}
 	res, err = c.Execute(ctx, call(res.Undo.Operation, res.Undo.Args))
 	if err != nil || res.Outputs["verified"] != true {
 		t.Fatalf("undo: %+v %v", res, err)
