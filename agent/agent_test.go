@@ -29,13 +29,8 @@ func send(t *testing.T, e *agenttest.Env, agentID, id, cmd string) *openc2.Respo
 // producer may send (the spec requires query features, and Riposte lints
 // playbooks against it).
 func TestFeaturesListOnlyValidPairs(t *testing.T) {
-	e := agenttest.NewEnv(t)
-	l := agenttest.NewNS(t)
-	dir := t.TempDir()
-	id := e.Enroll("victim", dir)
-	a := agenttest.StartAgent(t, l, dir)
-	defer a.Stop()
-	agenttest.WaitAgent(t, e, id.AgentID)
+	lab := agenttest.Setup(t)
+	e, id := lab.Env, lab.ID
 	rsp := send(t, e, id.AgentID, "f1", `{"action":"query","target":{"features":["versions","profiles","pairs","rate_limit"]},"args":{"response_requested":"complete"}}`)
 	if rsp.Status != 200 {
 		t.Fatalf("%+v", rsp)
@@ -90,14 +85,8 @@ func sample(target string) string {
 // back each time; a newer isolation superseding the first stays in place
 // while the older one is lifted; reverting lifts it for good.
 func TestIsolationHoldsAcrossFlushAndRestart(t *testing.T) {
-	e := agenttest.NewEnv(t)
-	l := agenttest.NewNS(t)
-	dir := t.TempDir()
-	id := e.Enroll("victim", dir)
-	a := agenttest.StartAgent(t, l, dir)
-	defer func() { a.Stop() }()
-	agenttest.WaitAgent(t, e, id.AgentID)
-	fw := agenttest.Kernel(t, l)
+	lab := agenttest.Setup(t)
+	e, l, id, fw := lab.Env, lab.NS, lab.ID, lab.Kernel
 	contained := func() bool { on, _ := fw.Contained(); return on }
 	waitFor := func(what string, want bool) {
 		t.Helper()
@@ -117,9 +106,9 @@ func TestIsolationHoldsAcrossFlushAndRestart(t *testing.T) {
 	waitFor("isolation", true)
 	agenttest.Flush(t, l)
 	waitFor("isolation back after a flush", true)
-	a.Stop()
+	lab.Agent.Stop()
 	agenttest.Flush(t, l)
-	a = agenttest.StartAgent(t, l, dir)
+	lab.Agent = agenttest.StartAgent(t, l, lab.Dir)
 	waitFor("isolation back after a restart", true)
 	agenttest.WaitAgent(t, e, id.AgentID)
 	d2, err := e.Decisions.Add(ctx, decision.Decision{Kind: decision.ContainHost, Target: "victim", Owner: "test", Reason: "again"}, -1, time.Now())
@@ -153,14 +142,8 @@ func TestIsolationHoldsAcrossFlushAndRestart(t *testing.T) {
 // TestFlushIsRepairedOnTheKernelEvent: with the periodic reconcile far
 // away, a flushed ruleset comes back because the agent watches nftables.
 func TestFlushIsRepairedOnTheKernelEvent(t *testing.T) {
-	e := agenttest.NewEnv(t)
-	l := agenttest.NewNS(t)
-	dir := t.TempDir()
-	id := e.Enroll("victim", dir)
-	a := agenttest.StartAgent(t, l, dir, func(c *agent.Config) { c.Reconcile = time.Hour })
-	defer a.Stop()
-	agenttest.WaitAgent(t, e, id.AgentID)
-	fw := agenttest.Kernel(t, l)
+	lab := agenttest.Setup(t, func(c *agent.Config) { c.Reconcile = time.Hour })
+	e, l, fw := lab.Env, lab.NS, lab.Kernel
 	if _, err := e.Decisions.Add(context.Background(), decision.Decision{Kind: decision.DenyIP, Target: "198.51.100.9", Owner: "t", Reason: "r"}, time.Hour, time.Now()); err != nil {
 		t.Fatal(err)
 	}

@@ -153,18 +153,12 @@ func status(r protocol.Result) int {
 // TestForgedAndReplayedCommandsAreRefused: a command signed by another
 // key, or the same signed envelope twice, changes nothing on the host.
 func TestForgedAndReplayedCommandsAreRefused(t *testing.T) {
-	e := agenttest.NewEnv(t)
-	l := agenttest.NewNS(t)
-	dir := t.TempDir()
-	id := e.Enroll("victim", dir)
-	ra := agenttest.StartAgent(t, l, dir)
-	defer func() { ra.Stop() }()
-	agenttest.WaitAgent(t, e, id.AgentID)
+	lab := agenttest.Setup(t)
+	e, id, fw := lab.Env, lab.ID, lab.Kernel
 	deny := `{"action":"deny","target":{"ipv4_net":"198.51.100.7"},"args":{"response_requested":"complete","slpf":{"insert_rule":9}},"actuator":{"slpf":{}}}`
 	if r := sendRaw(t, e, protocol.GenerateKey(), id, "forged-1", deny); status(r) != 401 {
 		t.Fatalf("forged command: status %d", status(r))
 	}
-	fw := agenttest.Kernel(t, l)
 	if agenttest.Denies(fw, "198.51.100.7/32") {
 		t.Fatal("a forged command was applied")
 	}
@@ -188,8 +182,7 @@ func TestForgedAndReplayedCommandsAreRefused(t *testing.T) {
 		t.Fatal("a replayed command was applied")
 	}
 	// Replays are remembered across an agent restart.
-	ra.Stop()
-	ra = agenttest.StartAgent(t, l, dir)
+	lab.Restart(t)
 	agenttest.WaitAgent(t, e, id.AgentID)
 	if r := publishEnvelope(t, e, sub, env); status(r) != 403 {
 		t.Fatalf("replay after restart: status %d", status(r))
@@ -209,14 +202,8 @@ func TestFirewallFollowsDecisions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("thousands of operations")
 	}
-	e := agenttest.NewEnv(t)
-	l := agenttest.NewNS(t)
-	dir := t.TempDir()
-	id := e.Enroll("victim", dir)
-	ra := agenttest.StartAgent(t, l, dir)
-	defer func() { ra.Stop() }()
-	agenttest.WaitAgent(t, e, id.AgentID)
-	fw := agenttest.Kernel(t, l)
+	lab := agenttest.Setup(t)
+	e, l, fw := lab.Env, lab.NS, lab.Kernel
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(7, 11))
 	var pool []string
@@ -279,8 +266,7 @@ func TestFirewallFollowsDecisions(t *testing.T) {
 			agenttest.Flush(t, l)
 		default:
 			name = "agent-restart"
-			ra.Stop()
-			ra = agenttest.StartAgent(t, l, dir)
+			lab.Restart(t)
 		}
 		counts[name]++
 		// Converged: every decision active beyond the tolerance is in the
@@ -342,14 +328,8 @@ func TestFirewallFollowsDecisions(t *testing.T) {
 // on one of them instead of swapping rule numbers at every heartbeat, and
 // lifting either one leaves the address blocked without a gap.
 func TestOverlappingDecisionsSettle(t *testing.T) {
-	e := agenttest.NewEnv(t)
-	l := agenttest.NewNS(t)
-	dir := t.TempDir()
-	id := e.Enroll("victim", dir)
-	ra := agenttest.StartAgent(t, l, dir)
-	defer func() { ra.Stop() }()
-	agenttest.WaitAgent(t, e, id.AgentID)
-	fw := agenttest.Kernel(t, l)
+	lab := agenttest.Setup(t)
+	e, id, fw := lab.Env, lab.ID, lab.Kernel
 	ctx := context.Background()
 	global, _ := e.Decisions.Add(ctx, decision.Decision{Kind: decision.DenyIP, Target: "203.0.113.77", Owner: "t", Reason: "a", Incident: "A"}, time.Hour, time.Now())
 	scoped, _ := e.Decisions.Add(ctx, decision.Decision{Kind: decision.DenyIP, Target: "203.0.113.77", Host: "Victim", Owner: "t", Reason: "b", Incident: "B"}, 2*time.Hour, time.Now())

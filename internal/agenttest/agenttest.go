@@ -237,3 +237,36 @@ func testLog() *slog.Logger {
 	}
 	return slog.New(slog.DiscardHandler)
 }
+
+// Lab is one enrolled agent running for host "victim" in its own
+// namespace, with the server side around it.
+type Lab struct {
+	*Env
+	NS     *NS
+	Dir    string
+	ID     *agent.Identity
+	Agent  *Agent
+	Kernel *firewall.Firewall
+	cfg    []func(*agent.Config)
+}
+
+// Setup starts a Lab; configure adjusts the agent's configuration. The
+// agent stops with the test.
+func Setup(t *testing.T, configure ...func(*agent.Config)) *Lab {
+	t.Helper()
+	e := NewEnv(t)
+	l := &Lab{Env: e, NS: NewNS(t), Dir: t.TempDir(), cfg: configure}
+	l.ID = e.Enroll("victim", l.Dir)
+	l.Agent = StartAgent(t, l.NS, l.Dir, configure...)
+	t.Cleanup(func() { l.Agent.Stop() })
+	WaitAgent(t, e, l.ID.AgentID)
+	l.Kernel = Kernel(t, l.NS)
+	return l
+}
+
+// Restart stops the agent and starts it again on the same data.
+func (l *Lab) Restart(t *testing.T) {
+	t.Helper()
+	l.Agent.Stop()
+	l.Agent = StartAgent(t, l.NS, l.Dir, l.cfg...)
+}
