@@ -276,3 +276,23 @@ func ignoreEmpty(err error) error {
 	}
 	return err
 }
+
+// Disconnect closes every connection of a user to the embedded server (a
+// revoked agent): its credential is already refused, and this ends the
+// session it opened before. Without an embedded server it does nothing.
+func (b *Bus) Disconnect(user string) int {
+	if b.srv == nil {
+		return 0
+	}
+	cz, err := b.srv.Connz(&server.ConnzOptions{Username: true, Limit: 1 << 20})
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, c := range cz.Conns {
+		if c.AuthorizedUser == user && b.srv.DisconnectClientByID(c.Cid) == nil {
+			n++
+		}
+	}
+	return n
+}

@@ -87,6 +87,8 @@ type Fleet struct {
 	pending map[string]bool // agent ids whose decisions must be compared
 	pushes  map[string]pushRec
 	ctxs    map[string]commandCtx // pending commands, by agent id + "/" + command id
+	// disconnect ends a user's bus sessions (the embedded bus's).
+	disconnect func(user string) int
 }
 
 // New loads the enrolled agents.
@@ -123,6 +125,9 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 	}
 	return f, rows.Err()
 }
+
+// SetDisconnect sets how a revoked agent's open bus session is ended.
+func (f *Fleet) SetDisconnect(fn func(user string) int) { f.disconnect = fn }
 
 // SetOnHeartbeat sets the function told of every verified heartbeat.
 func (f *Fleet) SetOnHeartbeat(fn func(Agent)) { f.o.OnHeartbeat = fn }
@@ -292,6 +297,9 @@ func (f *Fleet) Revoke(ctx context.Context, id, actor string) error {
 			a.Revoked = true
 		}
 		f.mu.Unlock()
+		if f.disconnect != nil {
+			f.disconnect(AgentUser(id))
+		}
 	}
 	return err
 }

@@ -107,6 +107,14 @@ func TestAgentsReachOnlyTheirOwnSubjects(t *testing.T) {
 	if err := e.Fleet.Revoke(context.Background(), a.AgentID, "test"); err != nil {
 		t.Fatal(err)
 	}
+	// Its open session ends too, not only its next login.
+	deadline := time.Now().Add(5 * time.Second)
+	for nc.IsConnected() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if nc.IsConnected() {
+		t.Fatal("the revoked agent's session stayed open")
+	}
 	if _, err := conn(a, a.Credential); err == nil {
 		t.Fatal("a revoked agent connected")
 	}

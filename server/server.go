@@ -163,6 +163,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		}
 		return err
 	}
+	agents.SetDisconnect(b.Disconnect)
 	seen := agentAssets(alarmSvc, log)
 	agents.SetOnHeartbeat(seen)
 	if err := agents.Start(consCtx, b.Conn); err != nil {

@@ -73,6 +73,7 @@ func NewEnv(t *testing.T) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.Bus.Close)
+	e.Fleet.SetDisconnect(e.Bus.Disconnect)
 	if err := e.Fleet.Start(ctx, e.Bus.Conn); err != nil {
 		t.Fatal(err)
 	}
