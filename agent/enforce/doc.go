@@ -16,9 +16,15 @@
 // Equality is on the set of (action, direction, net, proto, port); expiries
 // match when both are zero or within a tolerance (DefaultTolerance), since
 // the kernel counts element timeouts down. Decisions within the tolerance of
-// expiring may be present or absent on either side.
+// expiring may be present or absent on either side. An expiry read back is
+// known only to within the duration of the read (firewall.State converts
+// remaining timeouts with the time it starts reading), so the kernel is in
+// sync only if every expiry the read allows is within the tolerance; Drift
+// lists differences by the same rule.
 //
 // The decision clock may be injected (Open's now). Expiries are translated
-// to the real clock when applied and back when read, so a clock jump shows
-// up as drift and is repaired.
+// to the real clock when applied and back when read, with the offset between
+// the two clocks read at that moment (not from a decision time read before a
+// state-file write or a kernel read), so a clock jump shows up as drift and
+// is repaired.
 package enforce

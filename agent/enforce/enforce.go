@@ -17,8 +17,9 @@ import (
 	"github.com/riposte-soar/riposte/agent/firewall"
 )
 
-// DefaultTolerance is how far a kernel element's remaining timeout may differ
-// from the expected expiry before Reconcile treats it as drift.
+// DefaultTolerance is how far a kernel decision's expiry may be from the
+// wanted one before Reconcile treats it as drift. A read of the kernel also
+// takes some of it (Reconcile repairs unless the kernel surely is within).
 const DefaultTolerance = 2 * time.Second
 
 const stateVersion = 1
@@ -272,41 +273,91 @@ func (e *Enforcer) commit(now time.Time) error {
 	return e.apply(now)
 }
 
-// apply hands the active set to the firewall, translating expiries from the
-// decision clock to the kernel's (real) clock.
+// offset returns how far the decision clock is ahead of the real clock (the
+// kernel's and package firewall's), reading the two together. Subtracting a
+// decision time read earlier (before a state-file fsync or a kernel read)
+// from a fresh real time would add the time spent in between to every
+// expiry translated with it.
+func (e *Enforcer) offset() time.Duration {
+	r := e.real()
+	return e.now().Sub(r)
+}
+
+// apply hands the decisions active at now to the firewall, translating
+// expiries from the decision clock to the kernel's (real) clock.
 func (e *Enforcer) apply(now time.Time) error {
-	off := e.real().Sub(now)
 	act := e.active(now)
+	off := e.offset()
 	for i := range act {
 		if !act[i].Expires.IsZero() {
-			act[i].Expires = act[i].Expires.Add(off)
+			act[i].Expires = act[i].Expires.Add(-off)
 		}
 	}
 	return e.fw.Apply(act)
 }
 
-// kernel reads firewall.State with expiries on the decision clock.
-func (e *Enforcer) kernel(now time.Time) ([]firewall.Decision, error) {
+// kernelGrain bounds the error of a kernel expiry read back, beyond what the
+// duration of the read adds (see reading): element timeouts are counted in jiffies (4 ms at HZ=250, 10 ms
+// at HZ=100) and passed in whole milliseconds, rule expiries are kept in
+// milliseconds.
+const kernelGrain = 25 * time.Millisecond
+
+// reading is the kernel's state (firewall.State) with expiries on the
+// decision clock, as read at now. A kernel expiry shown as k really is in
+// [k-kernelGrain, k+slack+kernelGrain]: firewall.State turns the kernel's
+// remaining timeouts into expiries with the time it started reading, while
+// each set is dumped, and its remaining timeouts counted, later in the read,
+// which took slack.
+type reading struct {
+	st    []firewall.Decision
+	now   time.Time
+	slack time.Duration
+}
+
+// kernel reads the kernel's state (see reading).
+func (e *Enforcer) kernel() (reading, error) {
+	r := e.real()
+	now := e.now()
+	off := now.Sub(r)
+	start := e.real()
 	st, err := e.fw.State()
 	if err != nil {
-		return nil, err
+		return reading{}, err
 	}
-	off := now.Sub(e.real())
+	slack := e.real().Sub(start)
 	for i := range st {
 		if !st[i].Expires.IsZero() {
 			st[i].Expires = st[i].Expires.Add(off)
 		}
 	}
-	return st, nil
+	return reading{st: st, now: now, slack: slack}, nil
 }
+
+// sure returns the margins under which the kernel read in r is within tol of
+// the wanted decisions whatever the read could not tell: every expiry it
+// allows for a kernel decision must be within tol.
+func (r reading) sure(tol time.Duration) margins {
+	late := r.slack + kernelGrain
+	return margins{lo: -tol + kernelGrain, hi: tol - late, wantEnd: tol, gotEnd: tol - late}
+}
+
+// margins of a comparison between wanted and kernel decisions: a kernel
+// expiry k matches a wanted expiry w when lo <= k-w <= hi; a decision on
+// one side only is allowed when it expires at most wantEnd (wanted) or
+// gotEnd (kernel) after now.
+type margins struct{ lo, hi, wantEnd, gotEnd time.Duration }
 
 // Diff compares the kernel state with the wanted decisions by (action,
 // direction, net, proto, port); expiries match when both are zero or they
 // differ by at most tol. Decisions within tol of expiring at now may be
 // present or absent on either side. It returns human-readable differences.
 func Diff(want, got []firewall.Decision, now time.Time, tol time.Duration) []string {
-	closeToEnd := func(d firewall.Decision) bool {
-		return !d.Expires.IsZero() && d.Expires.Sub(now) <= tol
+	return diff(want, got, now, margins{lo: -tol, hi: tol, wantEnd: tol, gotEnd: tol})
+}
+
+func diff(want, got []firewall.Decision, now time.Time, m margins) []string {
+	closeToEnd := func(d firewall.Decision, end time.Duration) bool {
+		return !d.Expires.IsZero() && d.Expires.Sub(now) <= end
 	}
 	g := map[key][]firewall.Decision{}
 	for _, d := range got {
@@ -317,7 +368,7 @@ func Diff(want, got []firewall.Decision, now time.Time, tol time.Duration) []str
 		k := keyOf(w)
 		l := g[k]
 		if len(l) == 0 {
-			if !closeToEnd(w) {
+			if !closeToEnd(w, m.wantEnd) {
 				diffs = append(diffs, fmt.Sprintf("missing %s", fmtDecision(w)))
 			}
 			continue
@@ -327,7 +378,7 @@ func Diff(want, got []firewall.Decision, now time.Time, tol time.Duration) []str
 			if d.Expires.IsZero() != w.Expires.IsZero() {
 				continue
 			}
-			if dd := d.Expires.Sub(w.Expires); dd <= tol && dd >= -tol {
+			if dd := d.Expires.Sub(w.Expires); dd >= m.lo && dd <= m.hi {
 				idx = i
 				break
 			}
@@ -340,7 +391,7 @@ func Diff(want, got []firewall.Decision, now time.Time, tol time.Duration) []str
 	}
 	for _, l := range g {
 		for _, d := range l {
-			if !closeToEnd(d) {
+			if !closeToEnd(d, m.gotEnd) {
 				diffs = append(diffs, fmt.Sprintf("unexpected %s", fmtDecision(d)))
 			}
 		}
@@ -371,7 +422,10 @@ func fmtDecision(d firewall.Decision) string {
 
 // Reconcile drops expired decisions from the persisted state, compares the
 // kernel (firewall.State) with the active set and re-applies when they
-// differ (drift). It reports whether it had to repair.
+// differ (drift). It reports whether it had to repair. The kernel counts
+// as in sync only if it surely is: expiries read back are known only to
+// within the duration of the read (see reading), and all those they may be
+// must be within the tolerance.
 func (e *Enforcer) Reconcile() (repaired bool, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -379,24 +433,23 @@ func (e *Enforcer) Reconcile() (repaired bool, err error) {
 		return false, errors.New("enforce: closed")
 	}
 	e.reconciles++
-	now := e.now()
-	if act := e.active(now); len(act) != len(e.ds) {
+	if act := e.active(e.now()); len(act) != len(e.ds) {
 		e.ds = act
 		if err := e.persist(); err != nil {
 			e.lastErr = err
 			return false, err
 		}
 	}
-	st, err := e.kernel(now)
+	r, err := e.kernel()
 	if err != nil {
 		e.lastErr = err
 		return false, err
 	}
-	if len(Diff(e.ds, st, now, e.tolerance)) == 0 {
+	if len(diff(e.active(r.now), r.st, r.now, r.sure(e.tolerance))) == 0 {
 		return false, nil
 	}
 	e.repairs++
-	if err := e.apply(now); err != nil {
+	if err := e.apply(e.now()); err != nil {
 		e.lastErr = err
 		return true, err
 	}
@@ -404,16 +457,15 @@ func (e *Enforcer) Reconcile() (repaired bool, err error) {
 }
 
 // Drift returns the current differences between the kernel and the active
-// set (empty: in sync), without repairing.
+// set (empty: in sync), by the same rule as Reconcile, without repairing.
 func (e *Enforcer) Drift() ([]string, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	now := e.now()
-	st, err := e.kernel(now)
+	r, err := e.kernel()
 	if err != nil {
 		return nil, err
 	}
-	return Diff(e.active(now), st, now, e.tolerance), nil
+	return diff(e.active(r.now), r.st, r.now, r.sure(e.tolerance)), nil
 }
 
 // Stats returns how many reconciles ran, how many repaired, and the last

@@ -91,28 +91,44 @@ func mustOpen(t *testing.T, path string, c *clock) *Enforcer {
 	return e
 }
 
-// inSync asserts firewall.State() equals Active() (by Diff).
+// inSync asserts the kernel (firewall.State) equals Active(): the same
+// decisions, each expiry within the tolerance. Decisions within the
+// tolerance of expiring may be on one side only (as for Diff). A kernel
+// expiry is read back only to within the read's duration (see reading), so
+// this fails when the kernel is surely out of tolerance. Reconcile repairs
+// unless the kernel is surely within it, so after a Reconcile this holds
+// however the test is scheduled.
 func inSync(t *testing.T, e *Enforcer, ctx string) {
 	t.Helper()
-	now := e.now()
-	st, err := e.kernel(now)
+	r, err := e.kernel()
 	if err != nil {
 		t.Fatal(err)
 	}
-	act := e.Active()
-	if d := Diff(act, st, now, e.tolerance); len(d) != 0 {
-		t.Fatalf("%s: kernel differs from Active (%d active, %d in kernel):\n%s", ctx, len(act), len(st), strings.Join(d, "\n"))
+	e.mu.Lock()
+	act, tol := e.active(r.now), e.tolerance
+	e.mu.Unlock()
+	if d := diff(act, r.st, r.now, r.possible(tol)); len(d) != 0 {
+		t.Fatalf("%s: kernel differs from Active (%d active, %d in kernel, read in %v):\n%s",
+			ctx, len(act), len(r.st), r.slack, strings.Join(d, "\n"))
 	}
 	// Diff tolerates decisions about to expire; outside that, counts match.
 	n := 0
 	for _, d := range act {
-		if d.Expires.IsZero() || d.Expires.Sub(now) > e.tolerance {
+		if d.Expires.IsZero() || d.Expires.Sub(r.now) > tol {
 			n++
 		}
 	}
-	if len(st) < n {
-		t.Fatalf("%s: kernel has %d decisions, want at least %d", ctx, len(st), n)
+	if len(r.st) < n {
+		t.Fatalf("%s: kernel has %d decisions, want at least %d", ctx, len(r.st), n)
 	}
+}
+
+// possible returns the margins under which the kernel read in r may be
+// within tol of the wanted decisions: some expiry it allows for each kernel
+// decision is within tol (the counterpart of sure).
+func (r reading) possible(tol time.Duration) margins {
+	late := r.slack + kernelGrain
+	return margins{lo: -tol - late, hi: tol + kernelGrain, wantEnd: tol, gotEnd: tol + kernelGrain}
 }
 
 func TestUpsertRevertActivePersistence(t *testing.T) {
@@ -494,4 +510,127 @@ func TestDrift(t *testing.T) {
 	t.Logf("drift: seed %d, %d operations %v, %d repairs (%d unexpected), max active %d, final active %d, elapsed %v",
 		seed, ops, counts, repairs, unexpected, maxActive, len(e.Active()), el.Round(time.Millisecond))
 	fmt.Printf("drift: %d operations, %d repairs, elapsed %v\n", ops, repairs, el.Round(time.Millisecond))
+}
+
+// TestMargins checks sure and possible against what a read tells: a kernel
+// expiry shown as k is somewhere in [k-kernelGrain, k+slack+kernelGrain].
+func TestMargins(t *testing.T) {
+	const ms = time.Millisecond
+	tol, slack := 2*time.Second, 300*ms
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := reading{now: now, slack: slack}
+	w := firewall.Decision{ID: "1", Action: "deny", Direction: "both", Net: pfx("192.0.2.1/32"), Expires: now.Add(time.Hour)}
+	late := slack + kernelGrain
+	for _, c := range []struct {
+		shift          time.Duration // kernel expiry shown minus wanted
+		sure, possible bool
+	}{
+		{0, true, true},
+		{-tol + kernelGrain, true, true},
+		{-tol + kernelGrain - ms, false, true},
+		{tol - late, true, true},
+		{tol - late + ms, false, true},
+		{tol + kernelGrain, false, true},
+		{tol + kernelGrain + ms, false, false},
+		{-tol - late, false, true},
+		{-tol - late - ms, false, false},
+	} {
+		k := w
+		k.Expires = w.Expires.Add(c.shift)
+		want, got := []firewall.Decision{w}, []firewall.Decision{k}
+		if d := diff(want, got, now, r.sure(tol)); (len(d) == 0) != c.sure {
+			t.Errorf("shift %v: sure: %v", c.shift, d)
+		}
+		if d := diff(want, got, now, r.possible(tol)); (len(d) == 0) != c.possible {
+			t.Errorf("shift %v: possible: %v", c.shift, d)
+		}
+	}
+	// A kernel decision not wanted is allowed if it expires within tol.
+	for _, c := range []struct {
+		left           time.Duration // shown expiry minus now
+		sure, possible bool
+	}{
+		{tol - late, true, true},
+		{tol - late + ms, false, true},
+		{tol + kernelGrain, false, true},
+		{tol + kernelGrain + ms, false, false},
+	} {
+		k := w
+		k.Expires = now.Add(c.left)
+		got := []firewall.Decision{k}
+		if d := diff(nil, got, now, r.sure(tol)); (len(d) == 0) != c.sure {
+			t.Errorf("unexpected, %v left: sure: %v", c.left, d)
+		}
+		if d := diff(nil, got, now, r.possible(tol)); (len(d) == 0) != c.possible {
+			t.Errorf("unexpected, %v left: possible: %v", c.left, d)
+		}
+	}
+	// A read too slow to tell anything within tol never shows it in sync.
+	slow := reading{now: now, slack: 2 * tol}
+	if d := diff([]firewall.Decision{w}, []firewall.Decision{w}, now, slow.sure(tol)); len(d) == 0 {
+		t.Error("slow read: in sync")
+	}
+}
+
+// TestStaleClock: time passes between reading the decision clock and using
+// the value read (a state-file fsync, a kernel read, the scheduler); here
+// the clock returns each reading late. The kernel must still get the wanted
+// expiries on its own clock, and Reconcile must still see and repair a
+// kernel off by more than the tolerance.
+func TestStaleClock(t *testing.T) {
+	enter(t)
+	const lag = 500 * time.Millisecond
+	c := &clock{off: 3 * time.Hour}
+	slow := func() time.Time {
+		n := c.now()
+		time.Sleep(lag)
+		return n
+	}
+	e, err := Open(filepath.Join(t.TempDir(), "d.json"), table, slow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	e.SetTolerance(300 * time.Millisecond)
+	fw, err := firewall.Open(table) // the kernel, on the real clock
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fw.Close()
+	exp := c.now().Add(time.Hour).Round(0)
+	d := firewall.Decision{ID: "1", Action: "deny", Direction: "both", Net: pfx("192.0.2.1/32"), Expires: exp}
+	// kernelOff returns how much later than d's expiry the kernel has it.
+	kernelOff := func(ctx string) time.Duration {
+		t.Helper()
+		st, err := fw.State()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st) != 1 || keyOf(st[0]) != keyOf(d) {
+			t.Fatalf("%s: kernel holds %+v", ctx, st)
+		}
+		return st[0].Expires.Add(c.off).Sub(exp)
+	}
+	if err := e.Upsert(d); err != nil {
+		t.Fatal(err)
+	}
+	if off := kernelOff("after Upsert"); off.Abs() > 200*time.Millisecond {
+		t.Fatalf("after Upsert: kernel expiry off by %v", off)
+	}
+
+	// The kernel 400 ms late (tolerance 300 ms): drift, repaired.
+	k := d
+	k.Expires = exp.Add(-c.off + 400*time.Millisecond)
+	if err := fw.Apply([]firewall.Decision{k}); err != nil {
+		t.Fatal(err)
+	}
+	if drift, err := e.Drift(); err != nil || len(drift) == 0 {
+		t.Fatalf("Drift with the kernel 400 ms late: %v %v", drift, err)
+	}
+	if r, err := e.Reconcile(); err != nil || !r {
+		t.Fatalf("Reconcile with the kernel 400 ms late: repaired=%v err=%v", r, err)
+	}
+	if off := kernelOff("after Reconcile"); off.Abs() > 200*time.Millisecond {
+		t.Fatalf("after Reconcile: kernel expiry off by %v", off)
+	}
 }
