@@ -138,9 +138,16 @@ func dial(src string, dst netip.AddrPort) error {
 
 func mustConnect(t *testing.T, src string, dst netip.AddrPort) {
 	t.Helper()
-	if err := dial(src, dst); err != nil {
-		t.Fatalf("%s -> %s: expected to connect: %v", src, dst, err)
+	// A fresh veth link may need a neighbour lookup before the first
+	// connection, which a loaded machine can stretch past one dial's
+	// timeout: a connection that must succeed gets a few tries.
+	var err error
+	for i := 0; i < 10; i++ {
+		if err = dial(src, dst); err == nil {
+			return
+		}
 	}
+	t.Fatalf("%s -> %s: expected to connect: %v", src, dst, err)
 }
 
 func mustBlock(t *testing.T, src string, dst netip.AddrPort) {
