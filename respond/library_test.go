@@ -2,19 +2,23 @@ package respond
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
-	"fmt"
 	"io/fs"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/riposte-soar/riposte/agent/protocol"
 	"github.com/riposte-soar/riposte/alarm"
 	"github.com/riposte-soar/riposte/connector"
 	"github.com/riposte-soar/riposte/connector/all"
+	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/engine"
+	"github.com/riposte-soar/riposte/fleet"
 	"github.com/riposte-soar/riposte/notify"
+	"github.com/riposte-soar/riposte/openc2"
 	"github.com/riposte-soar/riposte/playbook"
 )
 
@@ -27,56 +31,28 @@ func (noServices) Update(context.Context, string, alarm.Change, string) (*alarm.
 }
 func (noServices) Notify(notify.Message) {}
 
-// agentSpec declares the host agent's operations as the starter playbooks
-// use them. The agent connector itself is the response issue's work; this
-// declaration lets the playbooks be dry-run end to end meanwhile: its
-// Simulate says what would be sent, its Execute refuses.
-type agentSpec struct{}
+// offline stands in for the fleet and the decision store: the real agent
+// connector declares its operations and simulates without them, and
+// refuses to act.
+type offline struct{}
 
-func (agentSpec) Spec() connector.Spec {
-	s := func(t string, req bool) connector.ArgSpec { return connector.ArgSpec{Type: t, Required: req} }
-	return connector.Spec{Name: "agent", Operations: map[string]connector.Operation{
-		"deny_ip":          {Args: map[string]connector.ArgSpec{"host": s("string", true), "ip": s("string", true), "direction": s("string", false), "duration": s("string", false)}, Idempotent: true},
-		"contain_host":     {Args: map[string]connector.ArgSpec{"host": s("string", true), "allow": s("strings", false)}, Idempotent: true},
-		"kill_process":     {Args: map[string]connector.ArgSpec{"host": s("string", true), "pid": s("int", false), "name": s("string", false), "path": s("string", false)}},
-		"quarantine_file":  {Args: map[string]connector.ArgSpec{"host": s("string", true), "path": s("string", true), "sha256": s("string", false)}},
-		"collect_evidence": {Args: map[string]connector.ArgSpec{"host": s("string", true), "kind": s("string", true), "path": s("string", false), "max_bytes": s("int", false)}},
-		"run_remediation":  {Args: map[string]connector.ArgSpec{"host": s("string", true), "action": s("string", true), "args": s("map", false)}},
-	}}
+func (offline) ByHost(string) (fleet.Agent, bool) { return fleet.Agent{}, false }
+func (offline) Send(context.Context, string, string, json.RawMessage, fleet.Requester) (protocol.Result, *openc2.Response, error) {
+	return protocol.Result{}, nil, errors.New("dry run: nothing acts")
 }
-
-func (a agentSpec) Simulate(_ context.Context, c connector.Call) (connector.Result, error) {
-	op, ok := a.Spec().Operations[c.Operation]
-	if !ok {
-		return connector.Result{}, connector.Errorf(connector.Permanent, "no operation %s", c.Operation)
-	}
-	if err := connector.CheckArgs(op, c.Args); err != nil {
-		return connector.Result{}, connector.Errorf(connector.Permanent, "%v", err)
-	}
-	keys := make([]string, 0, len(c.Args))
-	for k := range c.Args {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		fmt.Fprintf(&b, " %s=%v", k, c.Args[k])
-	}
-	cmd := "agent " + c.Operation + b.String()
-	return connector.Result{Summary: "would send " + cmd, Commands: []string{cmd}}, nil
+func (offline) Await(context.Context, decision.Decision, bool) []fleet.Outcome { return nil }
+func (offline) Add(context.Context, decision.Decision, time.Duration, time.Time) (decision.Decision, error) {
+	return decision.Decision{}, errors.New("dry run: nothing acts")
 }
-
-func (agentSpec) Execute(context.Context, connector.Call) (connector.Result, error) {
-	return connector.Result{}, connector.Errorf(connector.Permanent, "the agent connector is not part of this build")
+func (offline) Revert(context.Context, string, string, string, time.Time) (decision.Decision, error) {
+	return decision.Decision{}, errors.New("dry run: nothing acts")
 }
+func (offline) List(context.Context, bool, time.Time) ([]decision.Decision, error) { return nil, nil }
 
 func registry(t *testing.T) *connector.Registry {
 	t.Helper()
 	reg := connector.NewRegistry()
-	if err := all.Register(reg, all.Deps{Incidents: noServices{}, Notifier: noServices{}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := reg.Register(agentSpec{}); err != nil {
+	if err := all.Register(reg, all.Deps{Incidents: noServices{}, Notifier: noServices{}, Agents: offline{}, Decisions: offline{}}); err != nil {
 		t.Fatal(err)
 	}
 	return reg
@@ -95,11 +71,11 @@ func TestStarterLibraryDryRuns(t *testing.T) {
 		"outbound-indicator.yaml": {"__alert__": map[string]any{"id": "01AL"}, "__incident__": map[string]any{"id": "01INC"}, "__host__": "ws-5", "__dst_ip__": "198.51.100.66"},
 	}
 	want := map[string][]string{
-		"ssh-brute-force.yaml":    {"agent deny_ip", "ip=203.0.113.7", "agent contain_host"},
-		"malware-on-host.yaml":    {"agent contain_host", "agent quarantine_file"},
+		"ssh-brute-force.yaml":    {`{"action":"deny"`, `"ipv4_net":"203.0.113.7/32"`, `{"action":"contain"`},
+		"malware-on-host.yaml":    {`{"action":"contain"`, `{"action":"contain","args"`, `"x-riposte:processes"`},
 		"phishing-reported.yaml":  {"POST https://mail-gw.example.internal/api/v1/blocklist"},
-		"suspicious-process.yaml": {"agent collect_evidence"},
-		"outbound-indicator.yaml": {"agent deny_ip", "ip=198.51.100.66"},
+		"suspicious-process.yaml": {`"x-riposte:processes"`, `{"action":"stop"`, `"pid":4242`},
+		"outbound-indicator.yaml": {`{"action":"deny"`, `"ipv4_net":"198.51.100.66/32"`},
 	}
 	reg := registry(t)
 	eng, err := engine.Open(filepath.Join(t.TempDir(), "engine.db"), reg, engine.Options{Sync: "off"})
