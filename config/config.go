@@ -80,7 +80,7 @@ type Respond struct {
 
 // ApprovalPolicy holds matching actions for a person.
 type ApprovalPolicy struct {
-	// Operations are connector.operation names ("agent.contain_host").
+	// Operations are connector.operation names ("agent.isolate_host").
 	Operations []string `yaml:"operations"`
 	// MinCriticality applies the policy to actions on hosts (the "host"
 	// argument) of at least this asset criticality; 0 applies it always.
@@ -307,8 +307,8 @@ func Default() Config {
 		Detect:    Detect{DefaultRules: true},
 		Alarm:     Alarm{DedupWindow: Duration(time.Hour), GroupWindow: Duration(2 * time.Hour)},
 		Respond: Respond{Policies: []ApprovalPolicy{{
-			Operations: []string{"agent.contain_host", "agent.deny_ip", "agent.kill_process", "agent.quarantine_file",
-				"agent.disable_account", "agent.run_remediation"},
+			Operations: []string{"agent.isolate_host", "agent.block_ip", "agent.kill_process", "agent.quarantine_file",
+				"agent.disable_account", "agent.stop_service", "agent.remediate", "agent.upgrade_package", "agent.set_config_line"},
 			MinCriticality: 5, Roles: []string{"responder"},
 		}}},
 	}

@@ -607,9 +607,9 @@ func (d *dec) yamlStep(key string, n *node, src *SourceMap) *yamlStep {
 			cn := o.take("connector")
 			c := &Command{Type: CmdRiposteConnector}
 			if cn.kind != kString {
-				d.errs.errorf("type", o.at("connector"), cn, "connector must be connector.operation, e.g. agent.deny_ip")
+				d.errs.errorf("type", o.at("connector"), cn, "connector must be connector.operation, e.g. agent.block_ip")
 			} else if conn, op, ok := strings.Cut(cn.s, "."); !ok || conn == "" || op == "" {
-				d.errs.errorf("connector", o.at("connector"), cn, "%q must be connector.operation, e.g. agent.deny_ip", cn.s)
+				d.errs.errorf("connector", o.at("connector"), cn, "%q must be connector.operation, e.g. agent.block_ip", cn.s)
 			} else {
 				c.Connector, c.Operation = conn, op
 			}
