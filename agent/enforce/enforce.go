@@ -441,18 +441,19 @@ func (e *Enforcer) Reconcile() (repaired bool, err error) {
 		}
 	}
 	r, err := e.kernel()
-	if err != nil {
-		e.lastErr = err
-		return false, err
-	}
-	if len(diff(e.active(r.now), r.st, r.now, r.sure(e.tolerance))) == 0 {
+	// A read that fails (someone deleting the table while it is listed)
+	// is repaired like drift: Apply replaces the whole table atomically,
+	// so re-applying is always safe.
+	if err == nil && len(diff(e.active(r.now), r.st, r.now, r.sure(e.tolerance))) == 0 {
+		e.lastErr = nil
 		return false, nil
 	}
 	e.repairs++
-	if err := e.apply(e.now()); err != nil {
-		e.lastErr = err
-		return true, err
+	if aerr := e.apply(e.now()); aerr != nil {
+		e.lastErr = aerr
+		return true, aerr
 	}
+	e.lastErr = nil
 	return true, nil
 }
 
@@ -468,8 +469,8 @@ func (e *Enforcer) Drift() ([]string, error) {
 	return diff(e.active(r.now), r.st, r.now, r.sure(e.tolerance)), nil
 }
 
-// Stats returns how many reconciles ran, how many repaired, and the last
-// error Reconcile met (nil if none).
+// Stats returns how many reconciles ran, how many repaired, and the error
+// of the latest reconcile (nil when it succeeded).
 func (e *Enforcer) Stats() (reconciles, repairs int, lastErr error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
