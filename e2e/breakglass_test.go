@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"net"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,30 +18,8 @@ func TestBreakGlassReleasesACutOffHost(t *testing.T) {
 	n.start()
 	srv := []string{"--server", "http://" + n.http, "--token", n.token}
 	dir := t.TempDir()
-	tok, errs, code := run(append([]string{"agent", "token", "create"}, srv...)...)
-	if code != 0 {
-		t.Fatalf("agent token: %s", errs)
-	}
-	agent := startAgent(t, l.hosts["victim"].ns, "--server", "http://"+n.http, "--data", dir+"/agent",
-		"--enroll-token", strings.TrimSpace(tok), "--hostname", "victim", "--heartbeat", "500ms")
-	waitFor(t, "the agent to report", 20*time.Second, func() bool {
-		out, _, _ := run(append([]string{"agent", "list", "--output", "json"}, srv...)...)
-		return strings.Contains(out, `"last_seen"`)
-	})
-	var ln net.Listener
-	if err := l.in("victim", func() (err error) { ln, err = net.Listen("tcp", l.hosts["victim"].addr+":8082"); return }); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	agent := enrollVictim(t, l, n, dir, "--heartbeat", "500ms")
+	l.serveTCP(t, "victim", l.hosts["victim"].addr+":8082")
 	web := l.hosts["victim"].addr + ":8082"
 	reachable := func() bool { return l.dial("client", "", web, 300*time.Millisecond) == nil }
 	release := func(token string) (string, int) {

@@ -54,16 +54,7 @@ func TestContainmentEndToEnd(t *testing.T) {
 	if out, errs, code := run(append([]string{"playbook", "import", pb, "--reason", "e2e"}, srv...)...); code != 0 {
 		t.Fatalf("import: %s %s", out, errs)
 	}
-	tok, errs, code := run(append([]string{"agent", "token", "create"}, srv...)...)
-	if code != 0 {
-		t.Fatalf("agent token: %s", errs)
-	}
-	agent := startAgent(t, l.hosts["victim"].ns, "--server", "http://"+n.http, "--data", dir+"/agent",
-		"--enroll-token", strings.TrimSpace(tok), "--hostname", "victim", "--heartbeat", "1s", "--reconcile", "500ms")
-	waitFor(t, "the agent to report", 20*time.Second, func() bool {
-		out, _, _ := run(append([]string{"agent", "list", "--output", "json"}, srv...)...)
-		return strings.Contains(out, `"hostname": "victim"`) && strings.Contains(out, `"last_seen"`)
-	})
+	agent := enrollVictim(t, l, n, dir, "--heartbeat", "1s", "--reconcile", "500ms")
 
 	victim := l.hosts["victim"].addr
 	service := net.JoinHostPort(victim, "2222")
@@ -194,7 +185,7 @@ func TestContainmentEndToEnd(t *testing.T) {
 	if len(incs) != 1 {
 		t.Fatalf("%d incidents, want the one for the victim", len(incs))
 	}
-	out, errs, code = run(append([]string{"incident", "recover", incs[0].ID}, srv...)...)
+	out, errs, code := run(append([]string{"incident", "recover", incs[0].ID}, srv...)...)
 	if code != 0 {
 		t.Fatalf("recover: %s %s", out, errs)
 	}

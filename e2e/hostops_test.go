@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -78,36 +77,14 @@ func TestHostActionsThroughTheAgent(t *testing.T) {
   exec_services:
     beacon: {start: [/bin/sleep, "3600"], pid_file: %[2]s}
 `, dir, pidFile))
-	tok, errs, code := run(append([]string{"agent", "token", "create"}, srv...)...)
-	if code != 0 {
-		t.Fatalf("agent token: %s", errs)
-	}
-	agent := startAgent(t, l.hosts["victim"].ns, "--config", cfg, "--server", "http://"+n.http, "--data", dir+"/agent",
-		"--enroll-token", strings.TrimSpace(tok), "--hostname", "victim", "--heartbeat", "1s", "--reconcile", "500ms")
-	waitFor(t, "the agent to report", 20*time.Second, func() bool {
-		out, _, _ := run(append([]string{"agent", "list", "--output", "json"}, srv...)...)
-		return strings.Contains(out, `"last_seen"`)
-	})
+	agent := enrollVictim(t, l, n, dir, "--config", cfg, "--heartbeat", "1s", "--reconcile", "500ms")
 	// The beacon runs (started through the agent's own service manager,
 	// as an operator would have).
 	beacon := startBeacon(t, pidFile)
 	defer syscall.Kill(beacon, syscall.SIGKILL)
 
 	// A service on the victim that the client uses.
-	var ln net.Listener
-	if err := l.in("victim", func() (err error) { ln, err = net.Listen("tcp", l.hosts["victim"].addr+":8081"); return }); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	l.serveTCP(t, "victim", l.hosts["victim"].addr+":8081")
 	web := l.hosts["victim"].addr + ":8081"
 	if err := l.dial("client", "", web, time.Second); err != nil {
 		t.Fatalf("client before isolation: %v", err)

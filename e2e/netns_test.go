@@ -364,3 +364,43 @@ func writeFile(t *testing.T, dir, name, body string) string {
 	}
 	return p
 }
+
+// enrollVictim creates an enrollment token on node n, starts `riposte
+// agent` for host "victim" in its namespace with it (data under dir, and
+// any extra flags), and waits for its first heartbeat.
+func enrollVictim(t *testing.T, l *lab, n *node, dir string, extra ...string) *agentProc {
+	t.Helper()
+	srv := []string{"--server", n.url(), "--token", n.token}
+	tok, errs, code := run(append([]string{"agent", "token", "create"}, srv...)...)
+	if code != 0 {
+		t.Fatalf("agent token: %s", errs)
+	}
+	args := append([]string{"--server", n.url(), "--data", dir + "/agent", "--enroll-token", strings.TrimSpace(tok), "--hostname", "victim"}, extra...)
+	agent := startAgent(t, l.hosts["victim"].ns, args...)
+	waitFor(t, "the agent to report", 20*time.Second, func() bool {
+		out, _, _ := run(append([]string{"agent", "list", "--output", "json"}, srv...)...)
+		return strings.Contains(out, `"hostname": "victim"`) && strings.Contains(out, `"last_seen"`)
+	})
+	return agent
+}
+
+// serveTCP accepts and closes connections on addr inside host's
+// namespace until the test ends: a service whose reachability the tests
+// check.
+func (l *lab) serveTCP(t *testing.T, host, addr string) {
+	t.Helper()
+	var ln net.Listener
+	if err := l.in(host, func() (err error) { ln, err = net.Listen("tcp", addr); return }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+}

@@ -23,16 +23,7 @@ func TestOpenC2Endpoint(t *testing.T) {
 	t.Setenv("SSL_CERT_FILE", pki.ca) // the CLI trusts the test CA
 	srv := []string{"--server", n.url(), "--token", n.token}
 	dir := t.TempDir()
-	tok, errs, code := run(append([]string{"agent", "token", "create"}, srv...)...)
-	if code != 0 {
-		t.Fatalf("agent token: %s", errs)
-	}
-	agent := startAgent(t, l.hosts["victim"].ns, "--server", n.url(), "--ca", pki.ca, "--data", dir+"/agent",
-		"--enroll-token", strings.TrimSpace(tok), "--hostname", "victim", "--heartbeat", "1s")
-	waitFor(t, "the agent to report", 20*time.Second, func() bool {
-		out, _, _ := run(append([]string{"agent", "list", "--output", "json"}, srv...)...)
-		return strings.Contains(out, `"last_seen"`)
-	})
+	agent := enrollVictim(t, l, n, dir, "--ca", pki.ca, "--heartbeat", "1s")
 	if !strings.Contains(agent.log.String(), "server=tls://") {
 		t.Fatalf("the agent does not use TLS to the bus:\n%s", agent.log)
 	}

@@ -173,13 +173,15 @@ func (f *Fleet) StoreEvidence(ctx context.Context, agentID, commandID, name, sha
 
 // ListEvidence lists stored evidence, of one incident when given.
 func (f *Fleet) ListEvidence(ctx context.Context, incident string) ([]Evidence, error) {
-	q := `SELECT id, sha256, size, name, agent_id, hostname, command_id, incident, requested_by, collected_at, stored_at, path FROM evidence`
-	var args []any
-	if incident != "" {
-		q += ` WHERE incident = ?`
-		args = append(args, incident)
+	if incident == "" {
+		return f.queryEvidence(ctx, "")
 	}
-	rows, err := f.o.DB.R.QueryContext(ctx, q+` ORDER BY stored_at`, args...)
+	return f.queryEvidence(ctx, ` WHERE incident = ?`, incident)
+}
+
+func (f *Fleet) queryEvidence(ctx context.Context, where string, args ...any) ([]Evidence, error) {
+	q := `SELECT id, sha256, size, name, agent_id, hostname, command_id, incident, requested_by, collected_at, stored_at, path FROM evidence`
+	rows, err := f.o.DB.R.QueryContext(ctx, q+where+` ORDER BY stored_at`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -200,14 +202,11 @@ func (f *Fleet) ListEvidence(ctx context.Context, incident string) ([]Evidence, 
 // OpenEvidence opens a stored item after checking that its content still
 // hashes to its record: a file altered at rest is refused, not served.
 func (f *Fleet) OpenEvidence(ctx context.Context, id string) (Evidence, *os.File, error) {
-	all, err := f.ListEvidence(ctx, "")
+	found, err := f.queryEvidence(ctx, ` WHERE id = ?`, id)
 	if err != nil {
 		return Evidence{}, nil, err
 	}
-	for _, e := range all {
-		if e.ID != id {
-			continue
-		}
+	for _, e := range found {
 		fh, err := os.Open(e.path)
 		if err != nil {
 			return e, nil, err
