@@ -206,25 +206,26 @@ func (f *Fleet) OpenEvidence(ctx context.Context, id string) (Evidence, *os.File
 	if err != nil {
 		return Evidence{}, nil, err
 	}
-	for _, e := range found {
-		fh, err := os.Open(e.path)
-		if err != nil {
-			return e, nil, err
-		}
-		h := sha256.New()
-		if _, err := io.Copy(h, fh); err != nil {
-			fh.Close()
-			return e, nil, err
-		}
-		if got := hex.EncodeToString(h.Sum(nil)); got != e.SHA256 {
-			fh.Close()
-			return e, nil, fmt.Errorf("evidence %s was altered at rest: content hashes to %s, recorded %s", id, got, e.SHA256)
-		}
-		if _, err := fh.Seek(0, io.SeekStart); err != nil {
-			fh.Close()
-			return e, nil, err
-		}
-		return e, fh, nil
+	if len(found) == 0 {
+		return Evidence{}, nil, fmt.Errorf("evidence %s: %w", id, os.ErrNotExist)
 	}
-	return Evidence{}, nil, fmt.Errorf("evidence %s: %w", id, os.ErrNotExist)
+	e := found[0]
+	fh, err := os.Open(e.path)
+	if err != nil {
+		return e, nil, err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, fh); err != nil {
+		fh.Close()
+		return e, nil, err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != e.SHA256 {
+		fh.Close()
+		return e, nil, fmt.Errorf("evidence %s was altered at rest: content hashes to %s, recorded %s", id, got, e.SHA256)
+	}
+	if _, err := fh.Seek(0, io.SeekStart); err != nil {
+		fh.Close()
+		return e, nil, err
+	}
+	return e, fh, nil
 }
