@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/riposte-soar/riposte/internal/crashpoint"
 	"github.com/riposte-soar/riposte/store"
 )
 
@@ -80,8 +81,16 @@ func (l *Log) Append(ctx context.Context, actor, action, target string, detail a
 }
 
 // AppendTx appends inside a caller's transaction, so that a change and its
-// audit entry commit together or not at all.
+// audit entry commit together or not at all. The caller's transaction
+// holds the database's one writer (BEGIN IMMEDIATE), so concurrent
+// appends are serialized and each reads the chain's true head.
 func AppendTx(ctx context.Context, tx *sql.Tx, actor, action, target string, detail []byte) error {
+	return appendAt(ctx, tx, time.Now(), actor, action, target, detail)
+}
+
+func appendAt(ctx context.Context, tx *sql.Tx, when time.Time, actor, action, target string, detail []byte) error {
+	// Crash tests stop here: the change is written, its entry not yet.
+	crashpoint.At("audit.append")
 	var seq int64
 	var prev []byte
 	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
@@ -91,7 +100,7 @@ func AppendTx(ctx context.Context, tx *sql.Tx, actor, action, target string, det
 		return err
 	}
 	seq++
-	at := time.Now().UnixNano()
+	at := when.UnixNano()
 	h := digest(prev, seq, at, actor, action, target, detail)
 	if _, err := tx.ExecContext(ctx,
 		`INSERT INTO audit (seq, at, actor, action, target, detail, prev, hash) VALUES (?,?,?,?,?,?,?,?)`,
@@ -102,6 +111,59 @@ func AppendTx(ctx context.Context, tx *sql.Tx, actor, action, target string, det
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
 		headKey, strconv.FormatInt(seq, 10)+":"+hex.EncodeToString(h))
 	return err
+}
+
+// Imported is an entry written elsewhere in the same transaction as its
+// change (the engine's outbox: its database is not this one), numbered by
+// its source.
+type Imported struct {
+	ID     int64
+	At     time.Time
+	Actor  string
+	Action string
+	Target string
+	Detail []byte
+}
+
+// Import appends a source's entries to the chain in one transaction,
+// with the source's high-water mark: entries at or below it were appended
+// before (a crash came between this commit and the source forgetting
+// them), so offering them again appends nothing twice.
+func (l *Log) Import(ctx context.Context, source string, es []Imported) error {
+	key := "audit.import." + source
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.db.Tx(ctx, func(tx *sql.Tx) error {
+		var mark int64
+		var v string
+		err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		default:
+			if mark, err = strconv.ParseInt(v, 10, 64); err != nil {
+				return fmt.Errorf("audit import mark %s=%q: %w", key, v, err)
+			}
+		}
+		for _, e := range es {
+			if e.ID <= mark {
+				continue
+			}
+			d := e.Detail
+			if len(d) == 0 {
+				d = []byte("{}")
+			}
+			if err := appendAt(ctx, tx, e.At, e.Actor, e.Action, e.Target, d); err != nil {
+				return err
+			}
+			mark = e.ID
+		}
+		crashpoint.At("audit.import")
+		_, err = tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, strconv.FormatInt(mark, 10))
+		return err
+	})
 }
 
 // Break describes the first place where the chain does not hold.

@@ -95,3 +95,36 @@ func TestAppendAfterVerifyContinuesChain(t *testing.T) {
 		t.Fatalf("List = %+v, %v", es, err)
 	}
 }
+
+// Entries offered again after a crash between the import's commit and the
+// source forgetting them are appended once; the chain holds.
+func TestImportIsIdempotent(t *testing.T) {
+	l, _ := newLog(t, 1)
+	ctx := context.Background()
+	batch := []Imported{
+		{ID: 1, Actor: "system", Action: "run.start", Target: "run:a"},
+		{ID: 2, Actor: "run:a", Action: "connector.call", Target: "http.request", Detail: []byte(`{"outcome":"ok"}`)},
+	}
+	if err := l.Import(ctx, "engine", batch); err != nil {
+		t.Fatal(err)
+	}
+	// Offered again, plus one new entry.
+	again := append(batch, Imported{ID: 3, Actor: "run:a", Action: "run.cancel", Target: "run:a"})
+	if err := l.Import(ctx, "engine", again); err != nil {
+		t.Fatal(err)
+	}
+	es, err := l.List(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range es {
+		got = append(got, e.Action)
+	}
+	if want := "token.create run.start connector.call run.cancel"; strings.Join(got, " ") != want {
+		t.Fatalf("entries %q, want %q", got, want)
+	}
+	if n, brk, err := l.Verify(ctx); err != nil || brk != nil || n != 4 {
+		t.Fatalf("Verify = %d, %v, %v", n, brk, err)
+	}
+}

@@ -43,6 +43,12 @@ type Options struct {
 	// approval for the given roles); deny fails the step. Example:
 	// containment of an asset of criticality 5 always needs a person.
 	Policy func(call CallSpec) (question string, roles []string)
+	// AuditSink receives the audit entries the engine queued in the same
+	// transactions as the changes they record (run starts, cancels,
+	// approval answers, connector calls). It must be idempotent by
+	// record ID: after a crash the same records are offered again. Nil
+	// leaves them queued.
+	AuditSink func(ctx context.Context, recs []AuditRecord) error
 }
 
 func (o *Options) defaults() {
@@ -165,6 +171,20 @@ func (e *Engine) Register(ctx context.Context, pb *playbook.Playbook, version in
 // idempotent: a second Start with the same playbook and key returns the
 // first run's id and ErrDuplicateRun.
 func (e *Engine) Start(ctx context.Context, pb *playbook.Playbook, version int, input map[string]any, dedupKey string) (string, error) {
+	return e.StartFrom(ctx, pb, version, input, dedupKey, Origin{})
+}
+
+// Origin says who or what started a run, for the audit log.
+type Origin struct {
+	Actor    string // "token:<id> (<name>)", "system", ...; default "system"
+	Trigger  string // manual | incident | alert | schedule | webhook
+	Incident string
+	Detail   map[string]any // more of the trigger (alert id, webhook name, slot)
+}
+
+// StartFrom is Start with the run's origin, which its audit entry records
+// in the same transaction as the run.
+func (e *Engine) StartFrom(ctx context.Context, pb *playbook.Playbook, version int, input map[string]any, dedupKey string, o Origin) (string, error) {
 	body, err := encodePlan(pb)
 	if err != nil {
 		return "", err
@@ -190,7 +210,7 @@ func (e *Engine) Start(ctx context.Context, pb *playbook.Playbook, version int, 
 		if err := tx.PutPlan(pb.ID, version, body); err != nil {
 			return err
 		}
-		return e.newRun(tx, id, pb.ID, version, vars, "", "", dedupKey, e.now())
+		return e.newRun(tx, id, pb.ID, version, vars, "", "", dedupKey, e.now(), o)
 	})
 	if err != nil {
 		return "", err
@@ -202,9 +222,24 @@ func (e *Engine) Start(ctx context.Context, pb *playbook.Playbook, version int, 
 	return id, nil
 }
 
-func (e *Engine) newRun(tx Tx, id, pbID string, version int, vars map[string]any, parentRun, parentInst, dedup string, now time.Time) error {
+func (e *Engine) newRun(tx Tx, id, pbID string, version int, vars map[string]any, parentRun, parentInst, dedup string, now time.Time, o Origin) error {
 	pb, err := e.plan(tx, pbID, version)
 	if err != nil {
+		return err
+	}
+	if o.Actor == "" {
+		o.Actor = "system"
+	}
+	detail := map[string]any{"playbook": pbID, "version": version}
+	for k, v := range o.Detail {
+		detail[k] = v
+	}
+	for k, v := range map[string]string{"trigger": o.Trigger, "incident": o.Incident, "dedup_key": dedup, "parent_run": parentRun} {
+		if v != "" {
+			detail[k] = v
+		}
+	}
+	if err := e.audit(tx, o.Actor, "run.start", "run:"+id, detail); err != nil {
 		return err
 	}
 	m := &machine{pb: pb, s: &Snapshot{RunID: id}, now: now, opts: &e.opts}
@@ -309,7 +344,36 @@ func (e *Engine) startChild(tx Tx, parent *Snapshot, c childStart) error {
 	if err != nil {
 		return failParent(err.Error())
 	}
-	return e.newRun(tx, c.RunID, c.PlaybookID, version, vars, parent.RunID, c.ParentInst, "", e.now())
+	return e.newRun(tx, c.RunID, c.PlaybookID, version, vars, parent.RunID, c.ParentInst, "", e.now(),
+		Origin{Actor: "run:" + parent.RunID, Trigger: "playbook-action"})
+}
+
+// audit queues an entry in tx; a dry run records nothing.
+func (e *Engine) audit(tx Tx, actor, action, target string, detail any) error {
+	if e.simulate {
+		return nil
+	}
+	b, err := json.Marshal(detail)
+	if err != nil {
+		return fmt.Errorf("audit detail: %w", err)
+	}
+	return tx.Audit(AuditRecord{At: e.now(), Actor: actor, Action: action, Target: target, Detail: b})
+}
+
+type auditActorKey struct{}
+
+// WithActor names who acts for the audit log when the engine's own actor
+// argument is something else (an approval's answerer is matched by token
+// name; the audit log names the token).
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, auditActorKey{}, actor)
+}
+
+func actorOf(ctx context.Context, fallback string) string {
+	if a, ok := ctx.Value(auditActorKey{}).(string); ok && a != "" {
+		return a
+	}
+	return fallback
 }
 
 // Run runs the workers and the timer loop until ctx ends. It does not
@@ -329,8 +393,61 @@ func (e *Engine) Run(ctx context.Context) error {
 		defer wg.Done()
 		e.timerLoop(ctx)
 	}()
+	if e.opts.AuditSink != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.auditLoop(ctx)
+		}()
+	}
 	wg.Wait()
 	return ctx.Err()
+}
+
+// auditLoop hands queued audit entries to the sink, then drops them. It
+// runs once more after ctx ends so a clean stop leaves nothing queued; a
+// crash leaves them queued for the next start.
+func (e *Engine) auditLoop(ctx context.Context) {
+	t := time.NewTicker(e.opts.Poll)
+	defer t.Stop()
+	for {
+		done := ctx.Err() != nil
+		if done {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+		}
+		if err := e.FlushAudit(ctx); err != nil && ctx.Err() == nil {
+			e.opts.Logger.Error("audit entries not forwarded (kept queued)", "err", err)
+		}
+		if done {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+	}
+}
+
+// FlushAudit hands every queued audit entry to the sink.
+func (e *Engine) FlushAudit(ctx context.Context) error {
+	if e.opts.AuditSink == nil {
+		return nil
+	}
+	for {
+		recs, err := e.st.PendingAudit(ctx, 0, 256)
+		if err != nil || len(recs) == 0 {
+			return err
+		}
+		if err := e.opts.AuditSink(ctx, recs); err != nil {
+			return err
+		}
+		last := recs[len(recs)-1].ID
+		if err := e.st.Update(ctx, func(tx Tx) error { return tx.DropAudit(last) }); err != nil {
+			return err
+		}
+	}
 }
 
 func (e *Engine) workerLoop(ctx context.Context) {
@@ -413,6 +530,10 @@ func (e *Engine) execute(ctx context.Context, c Claim) error {
 	}
 	in := Input{Kind: "result", TaskID: c.TaskID, Inst: c.Inst, Cmd: c.Cmd, Attempt: c.Attempt, IdemKey: c.IdemKey}
 	record := true
+	// sent: this lease called the connector, or a previous one may have
+	// (interrupted after dispatch); either may have had an effect, so it
+	// is audited with the outcome in the transaction that journals it.
+	sent := false
 	if c.EffectState == "done" {
 		// Applied once already: report the recorded result, never re-send.
 		var r connector.Result
@@ -435,10 +556,11 @@ func (e *Engine) execute(ctx context.Context, c Claim) error {
 			// A previous lease may have sent it: unknown outcome, and
 			// re-sending could apply it twice. Ask a person.
 			in.Outcome, in.Class, in.Msg = "unknown", connector.Unknown.String(), "a previous attempt was interrupted after dispatch: "+c.Call.Text
-			record = false
+			record, sent = false, true
 		default:
 			call := connector.Call{Operation: c.Call.Operation, Args: c.Call.Args, IdempotencyKey: c.IdemKey, RunID: c.RunID,
 				StepID: c.Inst, Attempt: c.Attempt, Incident: c.Call.Incident}
+			sent = true
 			res, err := e.call(ctx, conn, call)
 			if err != nil && connector.ClassOf(err) == connector.Unknown && op.Idempotent && ctx.Err() == nil {
 				res, err = e.call(ctx, conn, call) // same key: safe to re-send
@@ -463,6 +585,21 @@ func (e *Engine) execute(ctx context.Context, c Claim) error {
 		}
 	}
 	err := e.st.Update(ctx, func(tx Tx) error {
+		if sent {
+			detail := map[string]any{"run": c.RunID, "step": c.Inst, "attempt": c.Attempt, "idempotency_key": c.IdemKey,
+				"args": c.Call.Args, "outcome": in.Outcome}
+			if in.Msg != "" {
+				detail["error"] = in.Msg
+			} else if in.Result != nil && in.Result.Summary != "" {
+				detail["summary"] = in.Result.Summary
+			}
+			if c.Call.Incident != "" {
+				detail["incident"] = c.Call.Incident
+			}
+			if err := e.audit(tx, "run:"+c.RunID, "connector.call", c.Call.Connector+"."+c.Call.Operation, detail); err != nil {
+				return err
+			}
+		}
 		if record && in.Result != nil {
 			b, _ := json.Marshal(connector.Result{Outputs: in.Result.Outputs, Summary: firstNonEmpty(in.Result.Summary, in.Msg), Commands: in.Result.Commands})
 			if err := tx.RecordEffect(c.IdemKey, in.Outcome, b, e.now()); err != nil {
@@ -532,7 +669,10 @@ func (e *Engine) fireTimers(ctx context.Context) (int, error) {
 // inquiries and timers are cancelled in the same transaction.
 func (e *Engine) Cancel(ctx context.Context, id, actor string) error {
 	err := e.st.Update(ctx, func(tx Tx) error {
-		return e.transition(tx, id, Input{Kind: "cancel", Actor: actor})
+		if err := e.transition(tx, id, Input{Kind: "cancel", Actor: actor}); err != nil {
+			return err
+		}
+		return e.audit(tx, actorOf(ctx, actor), "run.cancel", "run:"+id, nil)
 	})
 	return err
 }
@@ -583,7 +723,14 @@ func (e *Engine) answer(ctx context.Context, inquiryID string, approve bool, com
 		if slices.Contains(open.Votes, actor) {
 			return ErrAlreadyAnswered
 		}
-		return e.transition(tx, q.RunID, Input{Kind: "answer", InquiryID: inquiryID, Approve: approve, Actor: actor, Comment: comment, Values: values})
+		if err := e.transition(tx, q.RunID, Input{Kind: "answer", InquiryID: inquiryID, Approve: approve, Actor: actor, Comment: comment, Values: values}); err != nil {
+			return err
+		}
+		verb := "approval.deny"
+		if approve {
+			verb = "approval.approve"
+		}
+		return e.audit(tx, actorOf(ctx, actor), verb, "approval:"+inquiryID, map[string]any{"run": q.RunID, "comment": comment, "question": q.Question})
 	})
 	if err == nil {
 		e.signal()

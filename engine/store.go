@@ -31,6 +31,9 @@ type Reader interface {
 	ListRuns(ctx context.Context, f RunFilter) ([]RunInfo, error)
 	ListInquiries(ctx context.Context, f InquiryFilter) ([]Inquiry, error)
 	NextDue(ctx context.Context) (time.Time, bool, error)
+	// PendingAudit returns up to n queued audit entries after id, oldest
+	// first.
+	PendingAudit(ctx context.Context, after int64, n int) ([]AuditRecord, error)
 }
 
 // Tx is one write transaction.
@@ -51,6 +54,23 @@ type Tx interface {
 	Claim(owner string, now time.Time, lease time.Duration, n int) ([]Claim, error)
 	RecordEffect(key, outcome string, result []byte, now time.Time) error
 	DueTimers(now time.Time, n int) ([]TimerRow, error)
+	// Audit queues an audit entry in the same transaction as the change
+	// it records (an outbox: the engine's database is not the audit
+	// log's, and SQLite cannot commit two WAL files atomically).
+	Audit(r AuditRecord) error
+	// DropAudit forgets queued entries up to id once the audit log holds
+	// them.
+	DropAudit(upTo int64) error
+}
+
+// AuditRecord is an audit entry waiting in the engine's outbox.
+type AuditRecord struct {
+	ID     int64
+	At     time.Time
+	Actor  string
+	Action string
+	Target string
+	Detail []byte
 }
 
 // Claim is a leased task handed to a worker.
@@ -144,6 +164,9 @@ CREATE INDEX inquiries_state ON inquiries(state, run_id);
 CREATE TABLE effects (idem_key TEXT PRIMARY KEY, run_id TEXT NOT NULL, inst TEXT NOT NULL,
 	state TEXT NOT NULL, sends INTEGER NOT NULL DEFAULT 0, outcome TEXT, result BLOB,
 	updated_at INTEGER NOT NULL);
+`, `
+CREATE TABLE audit_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL,
+	action TEXT NOT NULL, target TEXT NOT NULL, detail BLOB NOT NULL);
 `}
 
 // sqliteStore is the SQLite Store: one writer goroutine with group
@@ -544,6 +567,38 @@ func (t *sqliteTx) DueTimers(now time.Time, n int) ([]TimerRow, error) {
 	return out, rows.Err()
 }
 
+func (t *sqliteTx) Audit(r AuditRecord) error {
+	if r.Detail == nil {
+		r.Detail = []byte("{}")
+	}
+	_, err := t.exec(`INSERT INTO audit_outbox(at, actor, action, target, detail) VALUES (?,?,?,?,?)`, ns(r.At), r.Actor, r.Action, r.Target, r.Detail)
+	return err
+}
+
+func (t *sqliteTx) DropAudit(upTo int64) error {
+	_, err := t.exec(`DELETE FROM audit_outbox WHERE id<=?`, upTo)
+	return err
+}
+
+func (s *sqliteStore) PendingAudit(ctx context.Context, after int64, n int) ([]AuditRecord, error) {
+	rows, err := s.db.R.QueryContext(ctx, `SELECT id, at, actor, action, target, detail FROM audit_outbox WHERE id>? ORDER BY id LIMIT ?`, after, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AuditRecord
+	for rows.Next() {
+		var r AuditRecord
+		var at int64
+		if err := rows.Scan(&r.ID, &at, &r.Actor, &r.Action, &r.Target, &r.Detail); err != nil {
+			return nil, err
+		}
+		r.At = time.Unix(0, at).UTC()
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
 // ErrNotFound: no such run or inquiry.
 var ErrNotFound = errors.New("not found")
 
@@ -691,4 +746,6 @@ var statements = []string{
 	`UPDATE effects SET state='sending', sends=sends+1, updated_at=? WHERE idem_key=?`,
 	`UPDATE effects SET state='done', outcome=?, result=?, updated_at=? WHERE idem_key=? AND state!='done'`,
 	`SELECT timer_id, run_id, inst, kind, due_at FROM timers WHERE state='pending' AND due_at<=? ORDER BY due_at LIMIT ?`,
+	`INSERT INTO audit_outbox(at, actor, action, target, detail) VALUES (?,?,?,?,?)`,
+	`DELETE FROM audit_outbox WHERE id<=?`,
 }
