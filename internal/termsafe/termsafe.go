@@ -165,3 +165,46 @@ func (w *Writer) Flush() error {
 	_, err := w.w.Write(out)
 	return err
 }
+
+// JSON escapes, inside a JSON document, the runes Text would: as \u
+// escapes, which decode to the same value, so the document means exactly
+// what it meant (a consumer gets every byte of every value) and is safe
+// on a terminal too. encoding/json already escapes C0 controls but leaves
+// DEL, C1 and bidi characters raw. Outside strings, JSON allows only
+// spaces, tabs and newlines, none of which is touched. A byte that is not
+// UTF-8 (encoding/json never writes one) becomes U+FFFD, as encoding/json
+// would have made it.
+func JSON(doc []byte) []byte {
+	const hex = "0123456789abcdef"
+	var out []byte
+	last := 0
+	for i := 0; i < len(doc); {
+		r, n := utf8.DecodeRune(doc[i:])
+		bad := r == utf8.RuneError && n == 1
+		if !bad && (r == '\n' || r == '\t' || r == '\r' || !Unsafe(r)) {
+			i += n
+			continue
+		}
+		if out == nil {
+			out = make([]byte, 0, len(doc)+16)
+		}
+		out = append(out, doc[last:i]...)
+		if bad {
+			r = utf8.RuneError
+		}
+		units := []rune{r}
+		if r > 0xffff {
+			r -= 0x10000
+			units = []rune{0xd800 + r>>10, 0xdc00 + r&0x3ff}
+		}
+		for _, u := range units {
+			out = append(out, '\\', 'u', hex[u>>12&15], hex[u>>8&15], hex[u>>4&15], hex[u&15])
+		}
+		i += n
+		last = i
+	}
+	if out == nil {
+		return doc
+	}
+	return append(out, doc[last:]...)
+}

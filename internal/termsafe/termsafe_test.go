@@ -2,6 +2,8 @@ package termsafe
 
 import (
 	"bytes"
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -136,4 +138,40 @@ func FuzzText(f *testing.F) {
 			t.Fatalf("Writer in chunks of %d wrote %q, Text %q", n, out.String(), got)
 		}
 	})
+}
+
+func FuzzJSON(f *testing.F) {
+	for _, s := range []string{"", hostile, "\u202e\u0085\x7f", "\U000E0041", "a\nb\tc", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		doc, err := json.MarshalIndent(map[string]any{"v": s, "list": []string{s, "x"}}, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := JSON(doc)
+		safeBytes(t, "JSON", string(got), true)
+		var a, b any
+		if err := json.Unmarshal(doc, &a); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(got, &b); err != nil {
+			t.Fatalf("JSON(%s) = %s is not JSON: %v", doc, got, err)
+		}
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("JSON(%s) = %s decodes to %v, not %v", doc, got, b, a)
+		}
+	})
+}
+
+func TestJSONExact(t *testing.T) {
+	doc, _ := json.Marshal(map[string]string{"user": hostile + "\u202e\u0085\x7f"})
+	got := JSON(doc)
+	if want := `{"user":"\u001b]0;pwned\u0007\u001b[2J\u202e\u0085\u007f"}`; string(got) != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+	var v map[string]string
+	if err := json.Unmarshal(got, &v); err != nil || v["user"] != hostile+"\u202e\u0085\x7f" {
+		t.Fatalf("decoded %q, %v", v["user"], err)
+	}
 }
