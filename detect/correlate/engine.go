@@ -23,9 +23,13 @@ type Options struct {
 	// negative value means none.
 	AllowedLateness time.Duration
 	// MaxGroupsPerRule bounds the groups one correlation keeps; beyond it
-	// the least recently used group is evicted and counted in
-	// Stats.Evicted. 0 means 100,000.
+	// the group with the least evidence (fewest entries; least recently
+	// used among equals) is evicted, counted in Stats.Evicted and reported
+	// by Pressure. 0 means 100,000.
 	MaxGroupsPerRule int
+	// PressureInterval is the least time between two Pressure reports of
+	// one correlation. 0 means one minute.
+	PressureInterval time.Duration
 	// MaxEventIDs is K, the most contributing event ids a hit carries
 	// (the first K/2 and the last K-K/2 when there are more). 0 means 20.
 	MaxEventIDs int
@@ -38,6 +42,10 @@ const (
 	defaultLateness  = 60 * time.Second
 	defaultMaxGroups = 100_000
 	defaultK         = 20
+	defaultPressure  = time.Minute
+	// maxNetworks bounds the networks a pressure report tallies; new
+	// groups from further networks are counted in no network.
+	maxNetworks = 4096
 )
 
 // Hit is one correlation hit.
@@ -85,7 +93,7 @@ type RuleStats struct {
 	MissingValue   int64 // ignored: value field absent (value_count) or not numeric (value_sum/avg)
 	Late           int64 // dropped: more than AllowedLateness behind the group's high-water mark
 	Stale          int64 // dropped: older than the group's last hit or closed window
-	Evicted        int64 // groups evicted by the LRU bound
+	Evicted        int64 // groups evicted by the MaxGroupsPerRule bound
 	Expired        int64 // idle groups dropped by Tick
 	Hits           int64
 	Groups         int64 // live groups
@@ -103,6 +111,7 @@ type Engine struct {
 	mu       sync.Mutex
 	lateness int64
 	maxGroup int
+	interval int64 // PressureInterval
 	k        int
 	now      func() time.Time
 	corrs    []*corr // inner before outer
@@ -140,7 +149,8 @@ type corr struct {
 	group, value [][]string
 	aliased      bool
 	groups       map[string]*group
-	head, tail   *group // LRU list, head most recently used
+	lru          [evidenceLevels]lru // by evidence level (window.go)
+	press        pressure
 	outers       []target
 	deleted      map[string]uint64 // deleted group keys not yet checkpointed
 	st           RuleStats
@@ -151,7 +161,8 @@ type corr struct {
 // ids, chains whose fields do not line up) or that are invalid are left out;
 // Rejected says why.
 func NewEngine(rules []*Rule, opts Options) *Engine {
-	e := &Engine{lateness: int64(defaultLateness), maxGroup: defaultMaxGroups, k: defaultK, now: time.Now}
+	e := &Engine{lateness: int64(defaultLateness), maxGroup: defaultMaxGroups, k: defaultK, now: time.Now,
+		interval: int64(defaultPressure)}
 	switch {
 	case opts.AllowedLateness > 0:
 		e.lateness = int64(opts.AllowedLateness)
@@ -163,6 +174,9 @@ func NewEngine(rules []*Rule, opts Options) *Engine {
 	}
 	if opts.MaxEventIDs > 0 {
 		e.k = opts.MaxEventIDs
+	}
+	if opts.PressureInterval > 0 {
+		e.interval = int64(opts.PressureInterval)
 	}
 	if opts.Now != nil {
 		e.now = opts.Now
@@ -589,9 +603,8 @@ func (e *Engine) feedOne(c *corr, mask uint64, ri int, o *obs, wall int64, hits 
 			c.st.Stale++
 			return
 		}
-		c.touch(g)
 	} else {
-		g = e.newGroup(c, string(buf), o, ri)
+		g = e.newGroup(c, string(buf), o, ri, wall)
 	}
 	e.markDirty(c, g)
 	if o.t >= g.hwm || !g.started {
@@ -604,21 +617,20 @@ func (e *Engine) feedOne(c *corr, mask uint64, ri int, o *obs, wall int64, hits 
 	} else {
 		fired = c.addSliding(g, en, e.lateness)
 	}
+	c.place(g)
 	for i := range fired {
 		e.emit(c, g, &fired[i], wall, hits)
 	}
 }
 
-func (e *Engine) newGroup(c *corr, key string, o *obs, ri int) *group {
-	if len(c.groups) >= e.maxGroup && c.tail != nil {
-		old := c.tail
-		e.dropGroup(c, old)
-		c.st.Evicted++
-	}
+func (e *Engine) newGroup(c *corr, key string, o *obs, ri int, wall int64) *group {
 	g := &group{key: key, reset: math.MinInt64}
 	g.vals = make([]string, len(c.group))
 	for i := range c.group {
 		g.vals[i], _ = o.str(c.group[i][ri])
+	}
+	if len(c.groups) >= e.maxGroup {
+		e.evict(c, g.vals, wall)
 	}
 	c.groups[key] = g
 	c.pushFront(g)
@@ -674,8 +686,7 @@ func (e *Engine) Tick(now time.Time) []Hit {
 	wall := now.UnixNano()
 	var hits []Hit
 	for _, c := range e.corrs {
-		for g := c.tail; g != nil; {
-			prev := g.prev
+		c.each(func(g *group) {
 			clock := g.hwm
 			if d := wall - g.wall; d > 0 && clock < math.MaxInt64-d {
 				clock += d
@@ -691,9 +702,10 @@ func (e *Engine) Tick(now time.Time) []Hit {
 			if subSat(clock, g.hwm) > addSat(c.ts, e.lateness) {
 				e.dropGroup(c, g)
 				c.st.Expired++
+			} else {
+				c.relevel(g)
 			}
-			g = prev
-		}
+		})
 	}
 	return hits
 }
@@ -754,7 +766,7 @@ func (e *Engine) Reload(rules []*Rule) {
 			e.dropRule(o.key)
 			continue
 		}
-		c.groups, c.head, c.tail, c.deleted, c.st = o.groups, o.head, o.tail, o.deleted, o.st
+		c.groups, c.lru, c.press, c.deleted, c.st = o.groups, o.lru, o.press, o.deleted, o.st
 	}
 	for k := range old {
 		e.dropRule(k)

@@ -96,14 +96,14 @@ func (e *Engine) Checkpoint() *Checkpoint {
 			cp.Deletes = append(cp.Deletes, GroupRef{c.key, k})
 			cp.delSeq = append(cp.delSeq, c.deleted[k])
 		}
-		for g := c.tail; g != nil; g = g.prev {
+		c.each(func(g *group) {
 			if g.ver <= g.saved {
-				continue
+				return
 			}
 			cp.Upserts = append(cp.Upserts, GroupState{Rule: c.key, Def: c.fp, Group: g.key, Data: g.marshal()})
 			cp.ups = append(cp.ups, g)
 			cp.vers = append(cp.vers, g.ver)
-		}
+		})
 	}
 	return cp
 }
@@ -182,20 +182,21 @@ func (e *Engine) Restore(states []GroupState) (restored int, stale []GroupRef) {
 		}
 		items = append(items, item{c, g})
 	}
-	// Oldest first, so that the LRU order survives.
+	// Oldest first, so that the recency order survives.
 	sort.SliceStable(items, func(i, j int) bool { return items[i].g.wall < items[j].g.wall })
+	wall := e.now().UnixNano()
 	for _, it := range items {
 		c, g := it.c, it.g
 		if c.groups[g.key] != nil {
 			continue
 		}
-		if len(c.groups) >= e.maxGroup && c.tail != nil {
-			e.dropGroup(c, c.tail)
-			c.st.Evicted++
+		if len(c.groups) >= e.maxGroup {
+			e.evict(c, g.vals, wall)
 		}
 		e.seq++
 		g.ver, g.saved = e.seq, e.seq
 		c.groups[g.key] = g
+		g.level = levelOf(len(g.ents))
 		c.pushFront(g)
 		restored++
 	}

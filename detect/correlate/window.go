@@ -37,6 +37,7 @@ type group struct {
 	// were consumed by it and are dropped.
 	reset      int64
 	prev, next *group
+	level      uint8  // evidence level: the recency list g is in
 	ver, saved uint64 // change sequence, last checkpointed sequence
 }
 
@@ -449,39 +450,90 @@ func (c *corr) closeDue(g *group, clock, lateness int64, out []firing) []firing 
 	return out
 }
 
-// LRU list.
+// Eviction order. A correlation keeps its groups in one recency list per
+// evidence level (levelOf the entries a group holds) and evicts the least
+// recently used group of the lowest level first. A flood of addresses that
+// each fail once therefore only displaces other single-hit groups: a group
+// nearer its threshold survives until every kept group has as much evidence.
+
+// evidenceLevels is the number of evidence levels: 0, 1, 2-3, 4-7, ... 64+ entries.
+const evidenceLevels = 8
+
+// lru is one recency list, head most recently used.
+type lru struct{ head, tail *group }
+
+func levelOf(n int) uint8 { return uint8(min(bits.Len(uint(n)), evidenceLevels-1)) }
+
+// victim is the group to evict: the least recently used of the lowest level.
+func (c *corr) victim() *group {
+	for l := range c.lru {
+		if t := c.lru[l].tail; t != nil {
+			return t
+		}
+	}
+	return nil
+}
+
+// place makes g the most recently used group of its evidence level; g must
+// be linked.
+func (c *corr) place(g *group) {
+	l := levelOf(len(g.ents))
+	if l == g.level && c.lru[l].head == g {
+		return
+	}
+	c.unlink(g)
+	g.level = l
+	c.pushFront(g)
+}
+
+// relevel moves g to the list of its evidence level only when that changed
+// (Tick: it keeps the recency of groups it merely visits).
+func (c *corr) relevel(g *group) {
+	if l := levelOf(len(g.ents)); l != g.level {
+		c.unlink(g)
+		g.level = l
+		c.pushFront(g)
+	}
+}
+
+// each calls fn for every group, lowest level first and each level least
+// recently used first; fn may unlink the group it is given or move it to a
+// lower level.
+func (c *corr) each(fn func(g *group)) {
+	for l := range c.lru {
+		for g := c.lru[l].tail; g != nil; {
+			prev := g.prev
+			fn(g)
+			g = prev
+		}
+	}
+}
 
 func (c *corr) pushFront(g *group) {
-	g.prev, g.next = nil, c.head
-	if c.head != nil {
-		c.head.prev = g
+	ls := &c.lru[g.level]
+	g.prev, g.next = nil, ls.head
+	if ls.head != nil {
+		ls.head.prev = g
 	}
-	c.head = g
-	if c.tail == nil {
-		c.tail = g
+	ls.head = g
+	if ls.tail == nil {
+		ls.tail = g
 	}
 }
 
 func (c *corr) unlink(g *group) {
+	ls := &c.lru[g.level]
 	if g.prev != nil {
 		g.prev.next = g.next
 	} else {
-		c.head = g.next
+		ls.head = g.next
 	}
 	if g.next != nil {
 		g.next.prev = g.prev
 	} else {
-		c.tail = g.prev
+		ls.tail = g.prev
 	}
 	g.prev, g.next = nil, nil
-}
-
-func (c *corr) touch(g *group) {
-	if c.head == g {
-		return
-	}
-	c.unlink(g)
-	c.pushFront(g)
 }
 
 func addSat(a, b int64) int64 {
