@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -114,7 +114,7 @@ func agentTokenCmd() *cobra.Command {
 			if err := cl.call("POST", "/api/v1/agents/tokens", map[string]string{"ttl": ttl}, &out); err != nil {
 				return err
 			}
-			fmt.Fprintln(c.OutOrStdout(), out.Token)
+			fmt.Fprintln(c.OutOrStdout(), safe(out.Token))
 			fmt.Fprintf(c.ErrOrStderr(), "valid until %s, once\n", out.Expires.Format(time.RFC3339))
 			return nil
 		},
@@ -133,7 +133,7 @@ func agentListCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return printList(c, server, token, output, "/api/v1/agents", "agents", "ID\tHOSTNAME\tADDRESSES\tVERSION\tLAST SEEN\tRULES\tCONTAINED",
-				func(w io.Writer, a fleet.Agent) {
+				func(a fleet.Agent) []any {
 					seen := "never"
 					if !a.LastSeen.IsZero() {
 						seen = time.Since(a.LastSeen).Round(time.Second).String() + " ago"
@@ -141,7 +141,7 @@ func agentListCmd() *cobra.Command {
 					if a.Revoked {
 						seen = "revoked"
 					}
-					fmt.Fprintf(w, "%s\t%s\t%v\t%s\t%s\t%d\t%v\n", a.ID, a.Hostname, a.Addresses, dash(a.Version), seen, len(a.Rules), a.Contained != 0)
+					return []any{a.ID, a.Hostname, strings.Join(a.Addresses, ","), dash(a.Version), seen, len(a.Rules), a.Contained != 0}
 				})
 		},
 	}
@@ -190,7 +190,7 @@ func agentBreakGlassCmd() *cobra.Command {
 			if err := cl.call("POST", "/api/v1/agents/breakglass", map[string]string{"host": args[0], "reason": reason, "ttl": ttl}, &out); err != nil {
 				return err
 			}
-			fmt.Fprintln(c.OutOrStdout(), out.Token)
+			fmt.Fprintln(c.OutOrStdout(), safe(out.Token))
 			fmt.Fprintf(c.ErrOrStderr(), "%d isolation decision(s) reverted; on %s, as root: riposte agent release TOKEN (valid %s, once)\n", len(out.Reverted), args[0], ttl)
 			return nil
 		},
@@ -215,7 +215,7 @@ func agentReleaseCmd() *cobra.Command {
 			rsp, err := agent.SendLocal(data, env)
 			if err == nil {
 				if rsp.Status != 200 {
-					return negative("the agent refused: %d %s", rsp.Status, rsp.StatusText)
+					return negative("the agent refused: %d %s", rsp.Status, safe(rsp.StatusText))
 				}
 				fmt.Fprintln(c.OutOrStdout(), "isolation lifted by the running agent")
 				return nil

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/riposte-soar/riposte/internal/termsafe"
 	"github.com/riposte-soar/riposte/server"
 	"github.com/riposte-soar/riposte/store"
 )
@@ -35,10 +37,67 @@ func checkOutput(o string) error {
 	return nil
 }
 
+// writeJSON writes v as indented JSON, exact: it bypasses the terminal
+// escaping of text output (see main), and termsafe.JSON only turns raw
+// DEL, C1 and bidi runes into \u escapes of the same value.
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	w = rawOut(w)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(termsafe.JSON(b), '\n'))
+	return err
+}
+
+// rawOut is w without the terminal escaping, for machine formats that
+// must stay exact (JSON, exported documents) and for our own control
+// characters (a progress bar's carriage return).
+func rawOut(w io.Writer) io.Writer {
+	if sw, ok := w.(*termsafe.Writer); ok {
+		sw.Flush()
+		return sw.Raw()
+	}
+	return w
+}
+
+// table prints aligned columns for people. Every cell goes through
+// termsafe.Field, so a value from an event, a token or a rule can neither
+// drive the terminal nor break the columns with a tab or a newline.
+type table struct{ tw *tabwriter.Writer }
+
+// newTable starts a table; header holds tab-separated column names.
+func newTable(w io.Writer, header string) *table {
+	t := &table{tw: tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)}
+	if header != "" {
+		fmt.Fprintln(t.tw, header)
+	}
+	return t
+}
+
+// row adds a row; a cell is formatted with fmt.Sprint, then escaped.
+func (t *table) row(cells ...any) {
+	for i, c := range cells {
+		if i > 0 {
+			io.WriteString(t.tw, "\t")
+		}
+		io.WriteString(t.tw, termsafe.Field(fmt.Sprint(c)))
+	}
+	io.WriteString(t.tw, "\n")
+}
+
+func (t *table) flush() error { return t.tw.Flush() }
+
+// safe escapes one untrusted value for plain text output.
+func safe(s string) string { return termsafe.Field(s) }
+
+// joinSafe escapes each value, then joins them.
+func joinSafe(vals []string, sep string) string {
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		out[i] = safe(v)
+	}
+	return strings.Join(out, sep)
 }
 
 // openData opens a data directory's control database, refusing to create a
@@ -56,8 +115,9 @@ func openData(data string) (*store.DB, error) {
 
 // printList fetches one list from the server and prints it as JSON or as a
 // table, so every list command reads and fails the same way. key names the
-// answer's field that holds the list; header is the tab-separated columns.
-func printList[T any](c *cobra.Command, server, token, output, path, key, header string, row func(w io.Writer, item T)) error {
+// answer's field that holds the list; header is the tab-separated columns;
+// row gives an item's cells, which the table escapes.
+func printList[T any](c *cobra.Command, server, token, output, path, key, header string, row func(item T) []any) error {
 	if err := checkOutput(output); err != nil {
 		return err
 	}
@@ -78,10 +138,9 @@ func printList[T any](c *cobra.Command, server, token, output, path, key, header
 	if output == "json" {
 		return writeJSON(c.OutOrStdout(), items)
 	}
-	tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, header)
+	t := newTable(c.OutOrStdout(), header)
 	for _, it := range items {
-		row(tw, it)
+		t.row(row(it)...)
 	}
-	return tw.Flush()
+	return t.flush()
 }

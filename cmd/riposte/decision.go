@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net/url"
 	"time"
 
@@ -25,7 +24,7 @@ func decisionCmd() *cobra.Command {
 				path += "?all=1"
 			}
 			return printList(c, server, token, output, path, "decisions", "ID\tKIND\tTARGET\tHOST\tEXPIRES\tOFFENSE\tENFORCED\tOWNER\tREASON",
-				func(w io.Writer, d listedDecision) {
+				func(d listedDecision) []any {
 					exp := "until reverted"
 					if !d.Expires.IsZero() {
 						exp = d.Expires.Format(time.RFC3339)
@@ -37,7 +36,7 @@ func decisionCmd() *cobra.Command {
 					if n := len(d.EnforcedBy) + len(d.Missing); n > 0 {
 						enf = fmt.Sprintf("%d/%d", len(d.EnforcedBy), n)
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", d.ID, d.Kind, d.Target, dash(d.Host), exp, d.Offense, enf, d.Owner, d.Reason)
+					return []any{d.ID, d.Kind, d.Target, dash(d.Host), exp, d.Offense, enf, d.Owner, d.Reason}
 				})
 		},
 	}
@@ -61,7 +60,7 @@ func decisionCmd() *cobra.Command {
 			if !d.Expires.IsZero() {
 				exp = "until " + d.Expires.Format(time.RFC3339)
 			}
-			fmt.Fprintf(c.OutOrStdout(), "%s: %s %s %s (offense %d)\n", d.ID, d.Kind, d.Target, exp, d.Offense)
+			fmt.Fprintf(c.OutOrStdout(), "%s: %s %s %s (offense %d)\n", safe(d.ID), safe(d.Kind), safe(d.Target), exp, d.Offense)
 			return nil
 		},
 	}

@@ -28,9 +28,8 @@ func evidenceCmd() *cobra.Command {
 				path += "?incident=" + url.QueryEscape(incident)
 			}
 			return printList(c, server, token, output, path, "evidence", "ID\tHOST\tNAME\tSIZE\tINCIDENT\tREQUESTED BY\tSTORED\tSHA256",
-				func(w io.Writer, e fleet.Evidence) {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", e.ID, e.Hostname, e.Name, e.Size, dash(e.Incident), e.RequestedBy,
-						e.StoredAt.Format(time.RFC3339), e.SHA256)
+				func(e fleet.Evidence) []any {
+					return []any{e.ID, e.Hostname, e.Name, e.Size, dash(e.Incident), e.RequestedBy, e.StoredAt.Format(time.RFC3339), e.SHA256}
 				})
 		},
 	}
@@ -57,7 +56,7 @@ func evidenceCmd() *cobra.Command {
 			defer resp.Body.Close()
 			if resp.StatusCode != 200 {
 				b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-				return negative("evidence %s: %s %s", args[0], resp.Status, b)
+				return negative("evidence %s: %s %s", args[0], resp.Status, safe(string(b)))
 			}
 			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 			if err != nil {
@@ -73,7 +72,7 @@ func evidenceCmd() *cobra.Command {
 			}
 			got, want := hex.EncodeToString(h.Sum(nil)), resp.Header.Get("X-Riposte-SHA256")
 			if got != want {
-				return negative("%s: content hashes to %s, the record says %s", out, got, want)
+				return negative("%s: content hashes to %s, the record says %s", out, got, safe(want))
 			}
 			fmt.Fprintf(c.OutOrStdout(), "%s: sha256 %s verified\n", out, got)
 			return nil

@@ -2,11 +2,9 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -36,9 +34,8 @@ func incidentCmd() *cobra.Command {
 				}
 			}
 			return printList(c, server, token, output, "/api/v1/incidents?"+q.Encode(), "incidents", "ID\tPRIO\tSTATUS\tAGE\tALERTS\tASSIGNEE\tTITLE",
-				func(w io.Writer, in alarm.Incident) {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", in.ID, in.Priority, in.Status,
-						time.Since(in.CreatedAt).Round(time.Second), in.AlertCount, dash(in.Assignee), in.Title)
+				func(in alarm.Incident) []any {
+					return []any{in.ID, in.Priority, in.Status, time.Since(in.CreatedAt).Round(time.Second), in.AlertCount, dash(in.Assignee), in.Title}
 				})
 		},
 	})
@@ -74,25 +71,25 @@ func incidentCmd() *cobra.Command {
 			}
 			in := res.Incident
 			w := c.OutOrStdout()
-			fmt.Fprintf(w, "%s  %s  %s  %s\n", in.ID, in.Priority, in.Status, in.Title)
+			fmt.Fprintf(w, "%s  %s  %s  %s\n", safe(in.ID), safe(string(in.Priority)), safe(string(in.Status)), safe(in.Title))
 			fmt.Fprintf(w, "severity %d, urgency %d, asset criticality %d; assignee %s; verdict %s; tags %s\n",
-				in.Severity, in.Urgency, in.Criticality, dash(in.Assignee), dash(string(in.Verdict)), dash(strings.Join(in.Tags, ",")))
+				in.Severity, in.Urgency, in.Criticality, safe(dash(in.Assignee)), safe(dash(string(in.Verdict))), dash(joinSafe(in.Tags, ",")))
 			var ents []string
 			for _, e := range in.Entities {
-				ents = append(ents, e.Kind+"="+e.Value)
+				ents = append(ents, safe(e.Kind+"="+e.Value))
 			}
 			fmt.Fprintf(w, "entities: %s\n", strings.Join(ents, " "))
 			fmt.Fprintf(w, "SLA: acknowledge by %s, contain by %s, resolve by %s; breaches: %s\n",
-				in.AckDue.Format(time.RFC3339), in.ContainDue.Format(time.RFC3339), in.ResolveDue.Format(time.RFC3339), dash(strings.Join(in.Breaches, ",")))
+				in.AckDue.Format(time.RFC3339), in.ContainDue.Format(time.RFC3339), in.ResolveDue.Format(time.RFC3339), dash(joinSafe(in.Breaches, ",")))
 			fmt.Fprintf(w, "\nALERTS (%d)\n", len(res.Alerts))
-			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			t := newTable(w, "")
 			for _, a := range res.Alerts {
-				fmt.Fprintf(tw, "  %s\t%s\tx%d\t%s\t%s\n", a.ID, a.Level, a.Count, a.LastSeen.Format(time.RFC3339), a.RuleTitle)
+				t.row("", a.ID, a.Level, fmt.Sprintf("x%d", a.Count), a.LastSeen.Format(time.RFC3339), a.RuleTitle)
 			}
-			tw.Flush()
+			t.flush()
 			fmt.Fprintf(w, "\nTIMELINE\n")
 			for _, t := range res.Timeline {
-				fmt.Fprintf(w, "  %s  %-10s %-9s %s\n", t.At.Format(time.RFC3339), t.Actor, t.Kind, t.Text)
+				fmt.Fprintf(w, "  %s  %-10s %-9s %s\n", t.At.Format(time.RFC3339), safe(t.Actor), safe(t.Kind), safe(t.Text))
 			}
 			return nil
 		},
@@ -117,7 +114,7 @@ func incidentCmd() *cobra.Command {
 				if err := cl.call("POST", "/api/v1/incidents/"+url.PathEscape(args[0])+"/"+verb, b, &in); err != nil {
 					return err
 				}
-				fmt.Fprintf(c.OutOrStdout(), "%s  %s  %s  %s\n", in.ID, in.Priority, in.Status, in.Title)
+				fmt.Fprintf(c.OutOrStdout(), "%s  %s  %s  %s\n", safe(in.ID), safe(string(in.Priority)), safe(string(in.Status)), safe(in.Title))
 				return nil
 			},
 		})
@@ -162,7 +159,7 @@ func incidentCmd() *cobra.Command {
 				if !st.OK {
 					mark = "FAILED"
 				}
-				fmt.Fprintf(c.OutOrStdout(), "%s %s\n", mark, st.Summary)
+				fmt.Fprintf(c.OutOrStdout(), "%s %s\n", mark, safe(st.Summary))
 			}
 			if len(out.Steps) == 0 {
 				fmt.Fprintln(c.OutOrStdout(), "nothing to undo")
@@ -226,8 +223,8 @@ func assetCmd() *cobra.Command {
 				path += "?discovered=1"
 			}
 			return printList(c, server, token, output, path, "assets", "KIND\tNAME\tCRIT\tOWNER\tDISCOVERED\tLAST SEEN",
-				func(w io.Writer, a alarm.Asset) {
-					fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%v\t%s\n", a.Kind, a.Name, a.Criticality, dash(a.Owner), a.Discovered, a.LastSeen.Format(time.RFC3339))
+				func(a alarm.Asset) []any {
+					return []any{a.Kind, a.Name, a.Criticality, dash(a.Owner), a.Discovered, a.LastSeen.Format(time.RFC3339)}
 				})
 		},
 	}

@@ -10,6 +10,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/riposte-soar/riposte/internal/termsafe"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -38,9 +40,19 @@ func main() {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: 2, err: fmt.Errorf("%v (see %s --help)", err, c.CommandPath())}
 	})
+	// Everything a command prints for people passes the terminal escaper:
+	// values come from events, tokens and rules we do not trust, and a
+	// command that forgets termsafe.Field still cannot drive the terminal.
+	// JSON output bypasses it (see writeJSON).
+	stdout, stderr := termsafe.NewWriter(os.Stdout), termsafe.NewWriter(os.Stderr)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	root.AddCommand(serveCmd(), configCmd(), tokenCmd(), auditCmd(), rulesCmd(), incidentCmd(), assetCmd(), playbookCmd(), runCmd(), approvalCmd(), decisionCmd(), openc2Cmd(), agentCmd(), evidenceCmd(), benchCmd(), versionCmd())
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "riposte:", err)
+	err := root.Execute()
+	stdout.Flush()
+	if err != nil {
+		fmt.Fprintln(stderr, "riposte:", err)
+		stderr.Flush()
 		var ee *exitError
 		if errors.As(err, &ee) {
 			os.Exit(ee.code)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"github.com/riposte-soar/riposte/connector/all"
 	"github.com/riposte-soar/riposte/connector/recovery"
 	"github.com/riposte-soar/riposte/engine"
+	"github.com/riposte-soar/riposte/internal/termsafe"
 	"github.com/riposte-soar/riposte/playbook"
 	"github.com/riposte-soar/riposte/respond"
 	"github.com/riposte-soar/riposte/rulestore"
@@ -133,6 +133,7 @@ func playbookCmd() *cobra.Command {
 			switch format {
 			case "cacao":
 				out, err = p.CACAO()
+				out = termsafe.JSON(out)
 			case "yaml":
 				out, err = p.YAML()
 			default:
@@ -141,7 +142,8 @@ func playbookCmd() *cobra.Command {
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			_, err = c.OutOrStdout().Write(out)
+			// A document to keep or convert: exact, like JSON output.
+			_, err = rawOut(c.OutOrStdout()).Write(out)
 			return err
 		},
 	}
@@ -165,7 +167,7 @@ func playbookCmd() *cobra.Command {
 			if err := cl.call("POST", "/api/v1/playbooks", map[string]string{"body": string(data), "reason": reason}, &v); err != nil {
 				return err
 			}
-			fmt.Fprintf(c.OutOrStdout(), "%s version %d stored\n", v.RuleID, v.Version)
+			fmt.Fprintf(c.OutOrStdout(), "%s version %d stored\n", safe(v.RuleID), v.Version)
 			return nil
 		},
 	}
@@ -237,7 +239,7 @@ func playbookCmd() *cobra.Command {
 				map[string]any{"incident": incident, "vars": input, "again": again}, &res); err != nil {
 				return err
 			}
-			fmt.Fprintln(c.OutOrStdout(), res.Run)
+			fmt.Fprintln(c.OutOrStdout(), safe(res.Run))
 			return nil
 		},
 	}
@@ -254,9 +256,7 @@ func playbookCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return printList(c, server, token, output, "/api/v1/playbooks", "playbooks", "ID\tVERSION\tENABLED\tNAME",
-				func(w io.Writer, p rulestore.Rule) {
-					fmt.Fprintf(w, "%s\t%d\t%v\t%s\n", p.ID, p.Current, p.Enabled, p.Title)
-				})
+				func(p rulestore.Rule) []any { return []any{p.ID, p.Current, p.Enabled, p.Title} })
 		},
 	}
 	serverFlags(list, &server, &token)
@@ -274,8 +274,8 @@ func runCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return printList(c, server, token, output, "/api/v1/runs?status="+url.QueryEscape(status), "runs", "RUN\tSTATUS\tPLAYBOOK\tVERSION\tUPDATED",
-				func(w io.Writer, r engine.RunInfo) {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\n", r.ID, r.Status, r.PlaybookID, r.Version, r.Updated.Format("2006-01-02 15:04:05"))
+				func(r engine.RunInfo) []any {
+					return []any{r.ID, r.Status, r.PlaybookID, r.Version, r.Updated.Format("2006-01-02 15:04:05")}
 				})
 		},
 	}
@@ -332,8 +332,8 @@ func approvalCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return printList(c, server, token, output, "/api/v1/approvals?state="+url.QueryEscape(state), "approvals", "ID\tSTATE\tRUN\tDEADLINE\tQUESTION",
-				func(w io.Writer, a engine.Inquiry) {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", a.ID, a.State, a.RunID, a.Deadline.Format("2006-01-02 15:04"), a.Question)
+				func(a engine.Inquiry) []any {
+					return []any{a.ID, a.State, a.RunID, a.Deadline.Format("2006-01-02 15:04"), a.Question}
 				})
 		},
 	}

@@ -176,7 +176,7 @@ func rulesBacktestCmd() *cobra.Command {
 			if isNew {
 				state = "no current version (new rule)"
 			}
-			fmt.Fprintf(out, "rule %s against %s, %d events from %s to %s\n", info.ID, state, rep.Events,
+			fmt.Fprintf(out, "rule %s against %s, %d events from %s to %s\n", safe(info.ID), state, rep.Events,
 				tf.Format(time.RFC3339), tt.Format(time.RFC3339))
 			fmt.Fprintf(out, "hits: current %d, candidate %d; added %d, removed %d\n", rep.Current, rep.Candidate, len(rep.Added), len(rep.Removed))
 			show := func(label string, l []backtestHit) {
@@ -185,7 +185,7 @@ func rulesBacktestCmd() *cobra.Command {
 						fmt.Fprintf(out, "  ... %d more (use --output json for all)\n", len(l)-20)
 						break
 					}
-					fmt.Fprintf(out, "  %s %s %s %s\n", label, h.Time.Format(time.RFC3339), h.EventID, h.Host)
+					fmt.Fprintf(out, "  %s %s %s %s\n", label, h.Time.Format(time.RFC3339), safe(h.EventID), safe(h.Host))
 				}
 			}
 			show("+", rep.Added)
@@ -211,6 +211,7 @@ type progress struct {
 }
 
 func newProgress(w io.Writer, from, to time.Time) *progress {
+	w = rawOut(w)
 	p := &progress{w: w, from: from, to: to}
 	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {

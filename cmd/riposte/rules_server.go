@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"strconv"
@@ -30,9 +29,7 @@ func rulesServerCmds() []*cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return printList(c, server, token, output, "/api/v1/rules", "rules", "ID\tVERSION\tENABLED\tKIND\tTITLE",
-				func(w io.Writer, r rulestore.Rule) {
-					fmt.Fprintf(w, "%s\t%d\t%v\t%s\t%s\n", r.ID, r.Current, r.Enabled, r.Kind, r.Title)
-				})
+				func(r rulestore.Rule) []any { return []any{r.ID, r.Current, r.Enabled, r.Kind, r.Title} })
 		},
 	})
 	outputFlag(list, &output)
@@ -56,8 +53,10 @@ func rulesServerCmds() []*cobra.Command {
 			if output == "json" {
 				return writeJSON(c.OutOrStdout(), d)
 			}
-			fmt.Fprintf(c.OutOrStdout(), "# %s version %d (enabled: %v) by %s at %s: %s\n%s", d.Rule.ID, d.Version.Version,
-				d.Rule.Enabled, d.Version.Author, d.Version.CreatedAt.Format("2006-01-02 15:04"), d.Version.Reason, d.Version.Body)
+			// The body keeps its lines; the terminal escaper (main) takes
+			// what else it holds.
+			fmt.Fprintf(c.OutOrStdout(), "# %s version %d (enabled: %v) by %s at %s: %s\n%s", safe(d.Rule.ID), d.Version.Version,
+				d.Rule.Enabled, safe(d.Version.Author), d.Version.CreatedAt.Format("2006-01-02 15:04"), safe(d.Version.Reason), d.Version.Body)
 			return nil
 		},
 	})
@@ -69,8 +68,8 @@ func rulesServerCmds() []*cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			return printList(c, server, token, output, "/api/v1/rules/"+url.PathEscape(args[0])+"/versions", "versions", "VERSION\tAUTHOR\tTIME\tREASON",
-				func(w io.Writer, v rulestore.Version) {
-					fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", v.Version, v.Author, v.CreatedAt.Format("2006-01-02 15:04:05"), v.Reason)
+				func(v rulestore.Version) []any {
+					return []any{v.Version, v.Author, v.CreatedAt.Format("2006-01-02 15:04:05"), v.Reason}
 				})
 		},
 	})
@@ -94,7 +93,7 @@ func rulesServerCmds() []*cobra.Command {
 			if err := cl.call("POST", "/api/v1/rules", map[string]string{"body": string(body), "reason": reason}, &v); err != nil {
 				return err
 			}
-			fmt.Fprintf(c.OutOrStdout(), "%s version %d stored and loaded\n", v.RuleID, v.Version)
+			fmt.Fprintf(c.OutOrStdout(), "%s version %d stored and loaded\n", safe(v.RuleID), v.Version)
 			return nil
 		},
 	})
@@ -137,7 +136,7 @@ func rulesServerCmds() []*cobra.Command {
 				map[string]any{"version": to, "reason": reason}, &v); err != nil {
 				return err
 			}
-			fmt.Fprintf(c.OutOrStdout(), "%s version %d restores version %s\n", v.RuleID, v.Version, strconv.Itoa(to))
+			fmt.Fprintf(c.OutOrStdout(), "%s version %d restores version %s\n", safe(v.RuleID), v.Version, strconv.Itoa(to))
 			return nil
 		},
 	})
