@@ -68,7 +68,7 @@ func (s *Service) Run(ctx context.Context, cons jetstream.Consumer, tick time.Du
 			}
 		default:
 		}
-		batch, err := bus.Fetch(cons, 20, 100*time.Millisecond)
+		batch, err := bus.Fetch(cons, 20, bus.FetchBytes, 100*time.Millisecond)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("alarm fetch failed", "err", err)

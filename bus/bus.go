@@ -12,6 +12,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -51,6 +52,11 @@ type Bus struct {
 	srv  *server.Server
 	// ClientURL is what shippers connect to.
 	ClientURL string
+	// opts and connectURL open further connections (Connect).
+	opts       []nats.Option
+	connectURL string
+	mu         sync.Mutex
+	stages     []*nats.Conn
 }
 
 // Start starts the embedded server (unless cfg.URL is set) and connects.
@@ -122,13 +128,14 @@ func Start(cfg Config, log *slog.Logger) (*Bus, error) {
 		// in-process clients from TLS, and the client must not ask for it.
 		connectURL = "nats://" + strings.TrimPrefix(strings.TrimPrefix(b.ClientURL, "tls://"), "nats://")
 	}
+	b.opts, b.connectURL = opts, connectURL
 	nc, err := nats.Connect(connectURL, opts...)
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("connect to nats %s: %w", b.ClientURL, err)
 	}
 	b.Conn = nc
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(publishAsyncMaxPending))
 	if err != nil {
 		b.Close()
 		return nil, err
@@ -137,15 +144,64 @@ func Start(cfg Config, log *slog.Logger) (*Bus, error) {
 	return b, nil
 }
 
+// publishAsyncMaxPending bounds the unacknowledged publishes of one
+// connection: a publisher past it waits instead of buffering more.
+const publishAsyncMaxPending = 256
+
+// Connect opens a connection of a stage's own. The server cuts off a client
+// whose outbound buffer overflows (a slow consumer), and everything on that
+// connection goes with it: stages on one shared connection would all stop
+// when one of them fell behind, so each stage that reads or writes in bulk
+// has its own. Close closes these too.
+func (b *Bus) Connect(stage string) (*nats.Conn, jetstream.JetStream, error) {
+	opts := append(append([]nats.Option(nil), b.opts...), nats.Name("riposte-"+stage))
+	nc, err := nats.Connect(b.connectURL, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect %s to nats %s: %w", stage, b.ClientURL, err)
+	}
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(publishAsyncMaxPending))
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	b.mu.Lock()
+	b.stages = append(b.stages, nc)
+	b.mu.Unlock()
+	return nc, js, nil
+}
+
+// Connected reports whether the node's connections to the bus are up.
+func (b *Bus) Connected() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.Conn == nil || !b.Conn.IsConnected() {
+		return false
+	}
+	for _, nc := range b.stages {
+		if !nc.IsConnected() && !nc.IsClosed() {
+			return false
+		}
+	}
+	return true
+}
+
 // Close drains the connection and stops the embedded server.
 func (b *Bus) Close() {
+	b.mu.Lock()
+	conns := append([]*nats.Conn(nil), b.stages...)
+	b.mu.Unlock()
 	if b.Conn != nil {
-		_ = b.Conn.Drain()
-		deadline := time.Now().Add(5 * time.Second)
-		for !b.Conn.IsClosed() && time.Now().Before(deadline) {
+		conns = append(conns, b.Conn)
+	}
+	for _, nc := range conns {
+		_ = nc.Drain()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for _, nc := range conns {
+		for !nc.IsClosed() && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
-		b.Conn.Close()
+		nc.Close()
 	}
 	if b.srv != nil {
 		b.srv.Shutdown()
@@ -235,28 +291,44 @@ func (b *Bus) EnsureAlerts(ctx context.Context, maxAge time.Duration, maxBytes i
 	return s, nil
 }
 
+// FetchBytes bounds what one fetch may bring into memory. The server
+// queues a fetch's messages on the connection at once, and cuts the
+// connection off when that queue passes its limit (MaxPending): a fetch of
+// 32 messages of 8 MiB each did exactly that under a syslog burst, over and
+// over, so every fetch is bounded in bytes as well as in messages.
+const FetchBytes = 16 << 20
+
 // Fetch returns the next messages of a pull consumer: at once what is
-// already waiting (up to max), else the first message to arrive within
-// wait together with whatever came with it. A plain Fetch(max) waits for a
-// full batch or the whole wait, which puts the wait on every message of a
-// quiet stream; here a lone event passes straight through, and a busy
-// stream still gets full batches.
-func Fetch(cons jetstream.Consumer, max int, wait time.Duration) ([]jetstream.Msg, error) {
+// already waiting (up to max messages and maxBytes), else the first message
+// to arrive within wait together with whatever came with it. A plain
+// Fetch(max) waits for a full batch or the whole wait, which puts the wait
+// on every message of a quiet stream; here a lone event passes straight
+// through, and a busy stream still gets full batches.
+func Fetch(cons jetstream.Consumer, max, maxBytes int, wait time.Duration) ([]jetstream.Msg, error) {
+	if maxBytes <= 0 {
+		maxBytes = FetchBytes
+	}
 	drain := func(b jetstream.MessageBatch, out []jetstream.Msg) ([]jetstream.Msg, error) {
 		for m := range b.Messages() {
 			out = append(out, m)
 		}
 		return out, b.Error()
 	}
-	b, err := cons.FetchNoWait(max)
-	if err != nil {
-		return nil, err
+	// What is waiting: FetchNoWait takes no byte limit, so this is a fetch
+	// that expires almost at once; a message larger than the budget stays
+	// for the single-message fetch below.
+	available := func(n, budget int, out []jetstream.Msg) ([]jetstream.Msg, error) {
+		b, err := cons.Fetch(n, jetstream.FetchMaxBytes(budget), jetstream.FetchMaxWait(availableWait))
+		if err != nil {
+			return out, err
+		}
+		return drain(b, out)
 	}
-	msgs, err := drain(b, nil)
+	msgs, err := available(max, maxBytes, nil)
 	if len(msgs) > 0 || (err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages)) {
 		return msgs, ignoreEmpty(err)
 	}
-	b, err = cons.Fetch(1, jetstream.FetchMaxWait(wait))
+	b, err := cons.Fetch(1, jetstream.FetchMaxWait(wait))
 	if err != nil {
 		return nil, err
 	}
@@ -264,11 +336,16 @@ func Fetch(cons jetstream.Consumer, max int, wait time.Duration) ([]jetstream.Ms
 	if len(msgs) == 0 || max == 1 {
 		return msgs, ignoreEmpty(err)
 	}
-	if b, err := cons.FetchNoWait(max - 1); err == nil {
-		msgs, _ = drain(b, msgs)
+	if left := maxBytes - len(msgs[0].Data()); left > 0 {
+		msgs, _ = available(max-1, left, msgs)
 	}
 	return msgs, nil
 }
+
+// availableWait is how long a fetch of what is already waiting stays open:
+// long enough for the server to hand over what it has, short enough to add
+// nothing a person would notice.
+const availableWait = 2 * time.Millisecond
 
 func ignoreEmpty(err error) error {
 	if errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages) {

@@ -265,6 +265,15 @@ type Syslog struct {
 	Listen string `yaml:"listen"`
 	UDP    bool   `yaml:"udp"`
 	TCP    bool   `yaml:"tcp"`
+	// InflightBytes bounds the frames read but not yet stored, over every
+	// connection; TCP senders past it are slowed by flow control, UDP
+	// datagrams dropped and counted.
+	InflightBytes Size `yaml:"inflight_bytes"`
+	// MaxConnections and MaxConnectionsPerIP bound open TCP connections.
+	MaxConnections      int `yaml:"max_connections"`
+	MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
+	// IdleTimeout closes a TCP connection silent for this long.
+	IdleTimeout Duration `yaml:"idle_timeout"`
 }
 
 // File is one followed file.
@@ -301,7 +310,8 @@ func Default() Config {
 			MaxBatchEvents:   100000,
 			MaxInflightBytes: 512 << 20,
 			Stream:           Stream{MaxBytes: 2 << 30, MaxAge: Duration(7 * 24 * time.Hour), DedupWindow: Duration(10 * time.Minute)},
-			Syslog:           Syslog{Listen: "127.0.0.1:5514", UDP: true, TCP: true},
+			Syslog: Syslog{Listen: "127.0.0.1:5514", UDP: true, TCP: true, InflightBytes: 32 << 20,
+				MaxConnections: 1024, MaxConnectionsPerIP: 64, IdleTimeout: Duration(10 * time.Minute)},
 		},
 		Retention: Retention{MaxAge: Duration(30 * 24 * time.Hour), MaxBytes: 20 << 30},
 		Detect:    Detect{DefaultRules: true},
@@ -475,6 +485,18 @@ func (c *Config) Validate(lines map[string]int) Problems {
 	}
 	if in.Syslog.Listen != "" {
 		addr("ingest.syslog.listen", in.Syslog.Listen, true)
+	}
+	if in.Syslog.InflightBytes < in.MaxEventBytes {
+		bad("ingest.syslog.inflight_bytes", "%s is smaller than ingest.max_event_bytes (%s): no frame could be read", in.Syslog.InflightBytes, in.MaxEventBytes)
+	}
+	if in.Syslog.MaxConnections < 1 {
+		bad("ingest.syslog.max_connections", "must be at least 1")
+	}
+	if in.Syslog.MaxConnectionsPerIP < 1 || in.Syslog.MaxConnectionsPerIP > in.Syslog.MaxConnections {
+		bad("ingest.syslog.max_connections_per_ip", "must be between 1 and ingest.syslog.max_connections (%d)", in.Syslog.MaxConnections)
+	}
+	if in.Syslog.IdleTimeout < Duration(time.Second) {
+		bad("ingest.syslog.idle_timeout", "must be at least 1s")
 	}
 	seen := map[string]bool{}
 	for i, f := range in.Files {

@@ -55,7 +55,8 @@ func TestFullExample(t *testing.T) {
 			MaxInflightBytes: 1 << 30,
 			Rate:             Rate{EventsPerSecond: 2500.5, Burst: 60000},
 			Stream:           Stream{MaxBytes: 10e9, MaxAge: Duration(72 * time.Hour), DedupWindow: Duration(150 * time.Second)},
-			Syslog:           Syslog{Listen: "[::1]:6514", UDP: false, TCP: true},
+			Syslog: Syslog{Listen: "[::1]:6514", UDP: false, TCP: true, InflightBytes: 64 << 20,
+				MaxConnections: 200, MaxConnectionsPerIP: 20, IdleTimeout: Duration(5 * time.Minute)},
 			Files: []File{
 				{Path: "/var/log/auth.log", StartAt: "beginning"},
 				{Path: "/var/log/nginx/access.log", StartAt: "end"},
@@ -95,7 +96,7 @@ func TestFullExample(t *testing.T) {
 	// Lines are those of the file.
 	for p, want := range map[string]int{
 		"data": 3, "log.level": 6, "http.listen": 10, "nats.max_payload": 19, "ingest.rate.burst": 33,
-		"ingest.files[1].path": 45, "ingest.nats_subjects[1].queue": 53, "retention.max_bytes": 57,
+		"ingest.files[1].path": 49, "ingest.nats_subjects[1].queue": 57, "retention.max_bytes": 61,
 	} {
 		if lines[p] != want {
 			t.Errorf("line of %s = %d, want %d", p, lines[p], want)
@@ -304,6 +305,8 @@ func TestValidate(t *testing.T) {
 		{"no dedup window", func(c *Config) { c.Ingest.Stream.DedupWindow = 0 }, []string{"ingest.stream.dedup_window: must be positive"}},
 		{"syslog disabled", func(c *Config) { c.Ingest.Syslog.Listen = "" }, nil},
 		{"syslog address", func(c *Config) { c.Ingest.Syslog.Listen = "514" }, []string{`ingest.syslog.listen: "514" is not host:port`}},
+		{"syslog budget below one frame", func(c *Config) { c.Ingest.Syslog.InflightBytes = 1 << 10 }, []string{"ingest.syslog.inflight_bytes: 1KiB is smaller than ingest.max_event_bytes (256KiB): no frame could be read"}},
+		{"syslog per-address cap over the total", func(c *Config) { c.Ingest.Syslog.MaxConnectionsPerIP = 2000 }, []string{"ingest.syslog.max_connections_per_ip: must be between 1 and ingest.syslog.max_connections (1024)"}},
 		{"files", func(c *Config) {
 			c.Ingest.Files = []File{{Path: "/a"}, {Path: ""}, {Path: "/b", StartAt: "end"}, {Path: "/a", StartAt: "now"}}
 		}, []string{

@@ -139,7 +139,7 @@ func Run(ctx context.Context, cons jetstream.Consumer, e *Engine, pub Publisher,
 			}
 		default:
 		}
-		batch, err := bus.Fetch(cons, 32, 200*time.Millisecond)
+		batch, err := bus.Fetch(cons, 32, bus.FetchBytes, 200*time.Millisecond)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil

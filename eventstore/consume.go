@@ -42,7 +42,7 @@ func (s *Store) Consume(ctx context.Context, cons jetstream.Consumer, stored fun
 		}
 		// 32 messages of up to a thousand events each: one transaction
 		// that takes well under AckWait even on a busy machine.
-		batch, err := bus.Fetch(cons, 32, 100*time.Millisecond)
+		batch, err := bus.Fetch(cons, 32, bus.FetchBytes, 100*time.Millisecond)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil

@@ -45,7 +45,11 @@ func setupAlarm(ctx context.Context, cfg config.Config, b *bus.Bus, ctl *store.D
 		return nil, nil, nil, fmt.Errorf("alarm: %w", err)
 	}
 	n.svc = svc
-	cons, err := alarm.EnsureConsumer(ctx, b.JS)
+	_, js, err := b.Connect("alarm")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cons, err := alarm.EnsureConsumer(ctx, js)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("alarm consumer: %w", err)
 	}

@@ -27,6 +27,7 @@ type detection struct {
 	manager *detect.Manager
 	engine  *detect.Engine
 	cons    jetstream.Consumer
+	js      jetstream.JetStream
 	index   *intel.Index
 	state   *correlate.Store
 }
@@ -47,7 +48,11 @@ func setupDetect(ctx context.Context, cfg config.Config, b *bus.Bus, ctl *store.
 	if _, err := b.EnsureAlerts(ctx, 30*24*time.Hour, 4<<30); err != nil {
 		return nil, err
 	}
-	cons, err := detect.EnsureConsumer(ctx, b.JS)
+	_, js, err := b.Connect("detect")
+	if err != nil {
+		return nil, err
+	}
+	cons, err := detect.EnsureConsumer(ctx, js)
 	if err != nil {
 		return nil, fmt.Errorf("detect consumer: %w", err)
 	}
@@ -56,7 +61,7 @@ func setupDetect(ctx context.Context, cfg config.Config, b *bus.Bus, ctl *store.
 		return nil, fmt.Errorf("correlation state: %w", err)
 	}
 	empty, _ := detect.Build(nil, mapping)
-	d := &detection{cons: cons, index: intel.NewIndex(intel.Config{}), state: state}
+	d := &detection{cons: cons, js: js, index: intel.NewIndex(intel.Config{}), state: state}
 	d.engine = detect.NewEngine(empty, d.index, correlate.Options{})
 	d.index.SetMinConfidence(cfg.Detect.Intel.MinConfidence)
 	d.manager = &detect.Manager{Store: rulestore.New(ctl), Engine: d.engine, Mapping: mapping, Log: log}
@@ -133,7 +138,7 @@ func (d *detection) run(ctx context.Context, b *bus.Bus, log *slog.Logger) {
 			}
 		}
 	}()
-	if err := detect.Run(ctx, d.cons, d.engine, detect.Publisher{JS: b.JS}, save, log); err != nil {
+	if err := detect.Run(ctx, d.cons, d.engine, detect.Publisher{JS: d.js}, save, log); err != nil {
 		log.Error("detection stopped", "err", err)
 	}
 	save()

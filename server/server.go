@@ -124,7 +124,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		MaxAge: cfg.Ingest.Stream.MaxAge.D(), Dedup: cfg.Ingest.Stream.DedupWindow.D()}); err != nil {
 		return err
 	}
-	cons, err := eventstore.EnsureConsumer(ctx, b.JS)
+	// The event store, detection, the alarm stage and ingest each have a
+	// connection of their own (bus.Connect says why).
+	_, storeJS, err := b.Connect("eventstore")
+	if err != nil {
+		return err
+	}
+	cons, err := eventstore.EnsureConsumer(ctx, storeJS)
 	if err != nil {
 		return fmt.Errorf("event store consumer: %w", err)
 	}
@@ -149,7 +155,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	storedEvents := prometheus.NewCounter(prometheus.CounterOpts{Name: "riposte_eventstore_events_written_total", Help: "Events written to the event store."})
 	prunedEvents := prometheus.NewCounter(prometheus.CounterOpts{Name: "riposte_eventstore_events_pruned_total", Help: "Events removed by retention."})
 	reg.MustRegister(storedEvents, prunedEvents)
-	pipe := ingest.NewPipeline(b.JS, int(cfg.NATS.MaxPayload)-4096, metrics)
+	_, ingestJS, err := b.Connect("ingest")
+	if err != nil {
+		return err
+	}
+	pipe := ingest.NewPipeline(ingestJS, int(cfg.NATS.MaxPayload)-4096, metrics)
 
 	// Consumers run on their own context: they stop after the sources so
 	// that what the sources stored last is still written.
@@ -228,7 +238,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		EventsPerSecond: cfg.Ingest.Rate.EventsPerSecond, Burst: cfg.Ingest.Rate.Burst,
 	}, normalize.FromJSON, log)
 	if sl := cfg.Ingest.Syslog; sl.Listen != "" && (sl.UDP || sl.TCP) {
-		srv, err := syslogin.Listen(syslogin.Config{Listen: sl.Listen, UDP: sl.UDP, TCP: sl.TCP, MaxMessage: int(cfg.Ingest.MaxEventBytes)}, pipe, metrics, log)
+		srv, err := syslogin.Listen(syslogin.Config{Listen: sl.Listen, UDP: sl.UDP, TCP: sl.TCP, MaxMessage: int(cfg.Ingest.MaxEventBytes),
+			InflightBytes: int64(sl.InflightBytes), MaxConns: sl.MaxConnections, MaxConnsPerIP: sl.MaxConnectionsPerIP, IdleTimeout: sl.IdleTimeout.D()}, pipe, metrics, log)
 		if err != nil {
 			return fmt.Errorf("syslog listener on %s: %w", sl.Listen, err)
 		}
@@ -278,7 +289,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		Fleet: agents, AgentBusURL: agentBusURL(cfg, b.ClientURL),
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		Ready: func(ctx context.Context) error {
-			if !b.Conn.IsConnected() {
+			if !b.Connected() {
 				return errors.New("not connected to the bus")
 			}
 			if err := ctl.R.PingContext(ctx); err != nil {

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/riposte-soar/riposte/event"
 	"github.com/riposte-soar/riposte/ingest"
 	"github.com/riposte-soar/riposte/normalize"
@@ -32,7 +34,26 @@ type Config struct {
 	UDP, TCP   bool
 	MaxMessage int           // bytes; longer frames are refused and counted
 	BatchSize  int           // messages per stored batch (default 500)
+	BatchBytes int           // frame bytes per stored batch (default 1 MiB)
 	FlushEvery time.Duration // longest a message waits for its batch to fill (default 20ms)
+	// InflightBytes bounds the frame bytes read but not yet stored, over
+	// all connections and UDP (default 32 MiB). When TCP connections reach
+	// it, reading stops and TCP flow control slows the senders; UDP
+	// datagrams beyond it are dropped and counted.
+	InflightBytes int64
+	// ConnBytes bounds what one TCP connection may hold of that (default
+	// 4 MiB), so one sender cannot take the whole budget from the others.
+	ConnBytes int64
+	// MaxConns and MaxConnsPerIP bound the open TCP connections (defaults
+	// 1024 and 64); connections over either are closed at once and counted.
+	MaxConns, MaxConnsPerIP int
+	// IdleTimeout closes a TCP connection that sent nothing for this long
+	// (default 10 minutes).
+	IdleTimeout time.Duration
+	// StoreGrace is how long stopping waits for the last batches to be
+	// stored before giving them up (default 5 s): syslog has no
+	// acknowledgement, so a sender would not resend them anyway.
+	StoreGrace time.Duration
 }
 
 // Server runs the listeners.
@@ -44,6 +65,10 @@ type Server struct {
 	udp     net.PacketConn
 	tcp     net.Listener
 	wg      sync.WaitGroup
+	budget  *semaphore.Weighted
+	connsMu sync.Mutex
+	conns   int
+	perIP   map[string]int
 	// UDPDropped counts datagrams dropped because storing fell behind:
 	// UDP gives no way to make the sender wait.
 	UDPDropped atomic.Int64
@@ -60,7 +85,31 @@ func Listen(cfg Config, sink ingest.Sink, m *ingest.Metrics, log *slog.Logger) (
 	if cfg.MaxMessage <= 0 {
 		cfg.MaxMessage = 64 << 10
 	}
-	s := &Server{cfg: cfg, sink: sink, metrics: m, log: log}
+	if cfg.BatchBytes <= 0 {
+		cfg.BatchBytes = 1 << 20
+	}
+	if cfg.InflightBytes <= 0 {
+		cfg.InflightBytes = 32 << 20
+	}
+	if cfg.ConnBytes <= 0 {
+		cfg.ConnBytes = 4 << 20
+	}
+	// A frame is taken whole from the budgets: each must hold the largest.
+	cfg.ConnBytes = max(cfg.ConnBytes, int64(cfg.MaxMessage))
+	cfg.InflightBytes = max(cfg.InflightBytes, cfg.ConnBytes)
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = 1024
+	}
+	if cfg.MaxConnsPerIP <= 0 {
+		cfg.MaxConnsPerIP = 64
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 10 * time.Minute
+	}
+	if cfg.StoreGrace <= 0 {
+		cfg.StoreGrace = 5 * time.Second
+	}
+	s := &Server{cfg: cfg, sink: sink, metrics: m, log: log, budget: semaphore.NewWeighted(cfg.InflightBytes), perIP: map[string]int{}}
 	var err error
 	if cfg.UDP {
 		if s.udp, err = net.ListenPacket("udp", cfg.Listen); err != nil {
@@ -93,7 +142,7 @@ func (s *Server) Run(ctx context.Context) {
 		frames := make(chan []byte, 4*s.cfg.BatchSize)
 		s.wg.Add(2)
 		go func() { defer s.wg.Done(); s.readUDP(frames) }()
-		go func() { defer s.wg.Done(); s.batch(ctx, "syslog-udp", frames) }()
+		go func() { defer s.wg.Done(); s.batch(ctx, "syslog-udp", frames, nil) }()
 	}
 	if s.tcp != nil {
 		s.wg.Add(1)
@@ -125,9 +174,15 @@ func (s *Server) readUDP(out chan<- []byte) {
 			s.metrics.Rejected.WithLabelValues("syslog-udp", "too_large").Inc()
 			continue
 		}
+		if !s.budget.TryAcquire(int64(n)) {
+			s.UDPDropped.Add(1)
+			s.metrics.Rejected.WithLabelValues("syslog-udp", "overloaded").Inc()
+			continue
+		}
 		select {
 		case out <- append([]byte(nil), buf[:n]...):
 		default:
+			s.budget.Release(int64(n))
 			s.UDPDropped.Add(1)
 			s.metrics.Rejected.WithLabelValues("syslog-udp", "overloaded").Inc()
 		}
@@ -146,27 +201,71 @@ func (s *Server) acceptTCP(ctx context.Context) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
+		ip := remoteIP(c)
+		if !s.admit(ip) {
+			s.metrics.Rejected.WithLabelValues("syslog-tcp", "too_many_connections").Inc()
+			c.Close()
+			continue
+		}
 		conns.Add(1)
 		go func() {
 			defer conns.Done()
+			defer s.leave(ip)
 			s.serveTCP(ctx, c)
 		}()
 	}
 }
 
-// serveTCP reads frames into a small bounded channel: when storing is slow
-// the channel fills, reading stops, and TCP flow control makes the sender
-// wait, instead of Riposte buffering without bound.
+// admit counts a new connection from ip, or refuses it when the listener or
+// that address is at its limit: an idle connection costs a descriptor and a
+// goroutine, so a flood of them must not starve the other senders.
+func (s *Server) admit(ip string) bool {
+	s.connsMu.Lock()
+	defer s.connsMu.Unlock()
+	if s.conns >= s.cfg.MaxConns || s.perIP[ip] >= s.cfg.MaxConnsPerIP {
+		return false
+	}
+	s.conns++
+	s.perIP[ip]++
+	return true
+}
+
+func (s *Server) leave(ip string) {
+	s.connsMu.Lock()
+	defer s.connsMu.Unlock()
+	s.conns--
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
+}
+
+func remoteIP(c net.Conn) string {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP.String()
+	}
+	return c.RemoteAddr().String()
+}
+
+// serveTCP reads frames and hands them to a batcher. Every frame is taken
+// from the connection's and the listener's byte budgets until its batch is
+// stored: when storing is slow the budgets run out, reading stops, and TCP
+// flow control makes the sender wait, instead of Riposte buffering without
+// bound.
 func (s *Server) serveTCP(ctx context.Context, c net.Conn) {
+	own := semaphore.NewWeighted(s.cfg.ConnBytes)
+	release := func(n int64) {
+		own.Release(n)
+		s.budget.Release(n)
+	}
 	frames := make(chan []byte, s.cfg.BatchSize)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		s.batch(ctx, "syslog-tcp", frames)
+		s.batch(ctx, "syslog-tcp", frames, release)
 	}()
 	stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now()) })
 	defer stop()
-	r := syslog.NewReader(c, s.cfg.MaxMessage)
+	r := syslog.NewReader(&idleConn{Conn: c, idle: s.cfg.IdleTimeout, ctx: ctx}, s.cfg.MaxMessage)
 	for {
 		f, err := r.Next()
 		if err != nil {
@@ -182,6 +281,14 @@ func (s *Server) serveTCP(ctx context.Context, c net.Conn) {
 			break
 		}
 		s.metrics.Bytes.WithLabelValues("syslog-tcp").Add(float64(len(f)))
+		n := int64(len(f))
+		if own.Acquire(ctx, n) != nil {
+			break
+		}
+		if s.budget.Acquire(ctx, n) != nil {
+			own.Release(n)
+			break
+		}
 		frames <- append([]byte(nil), f...)
 	}
 	close(frames)
@@ -189,26 +296,70 @@ func (s *Server) serveTCP(ctx context.Context, c net.Conn) {
 	c.Close()
 }
 
-// batch stores frames in batches and retries a failed batch until it is
-// stored or the process stops: a syslog sender cannot be told to resend.
-func (s *Server) batch(ctx context.Context, source string, in <-chan []byte) {
+// idleConn ends a read that waited longer than idle for data, so a
+// connection that sends nothing does not hold its slot for ever.
+type idleConn struct {
+	net.Conn
+	idle time.Duration
+	ctx  context.Context
+}
+
+func (c *idleConn) Read(p []byte) (int, error) {
+	if c.ctx.Err() == nil {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.idle))
+	}
+	return c.Conn.Read(p)
+}
+
+// batch stores frames in batches bounded in events and bytes, and retries
+// a failed batch until it is stored: a syslog sender cannot be told to
+// resend. Once ctx ends it tries for StoreGrace more, then gives the batch
+// up and says how many events were lost, so a stop never hangs on a bus
+// that does not answer. release returns a stored batch's bytes to the
+// budgets they were taken from (nil: the UDP path, which took them from
+// the listener's budget only).
+func (s *Server) batch(ctx context.Context, source string, in <-chan []byte, release func(int64)) {
+	if release == nil {
+		release = func(n int64) { s.budget.Release(n) }
+	}
 	batch := make([]event.Event, 0, s.cfg.BatchSize)
+	var held int64
 	t := time.NewTimer(time.Hour)
 	t.Stop()
+	var giveUp time.Time
 	flush := func() {
 		if len(batch) == 0 {
 			return
 		}
 		for backoff := 50 * time.Millisecond; ; backoff = min(2*backoff, 2*time.Second) {
-			err := s.sink.Submit(context.WithoutCancel(ctx), batch, "")
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			if ctx.Err() != nil {
+				if giveUp.IsZero() {
+					giveUp = time.Now().Add(s.cfg.StoreGrace)
+				}
+				cancel()
+				sctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), giveUp)
+			}
+			err := s.sink.Submit(sctx, batch, "")
+			cancel()
 			if err == nil {
+				s.metrics.Accepted.WithLabelValues(source).Add(float64(len(batch)))
+				break
+			}
+			if ctx.Err() != nil && !time.Now().Before(giveUp) {
+				s.metrics.Rejected.WithLabelValues(source, "lost_at_stop").Add(float64(len(batch)))
+				s.log.Error("syslog batch not stored before the stop; events lost", "source", source, "events", len(batch), "err", err)
 				break
 			}
 			s.log.Warn("syslog batch not stored, retrying", "source", source, "events", len(batch), "err", err)
-			time.Sleep(backoff)
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+			}
 		}
-		s.metrics.Accepted.WithLabelValues(source).Add(float64(len(batch)))
 		batch = batch[:0]
+		release(held)
+		held = 0
 	}
 	for {
 		select {
@@ -220,8 +371,9 @@ func (s *Server) batch(ctx context.Context, source string, in <-chan []byte) {
 			if len(batch) == 0 {
 				t.Reset(s.cfg.FlushEvery)
 			}
+			held += int64(len(f))
 			batch = append(batch, s.build(source, f))
-			if len(batch) >= s.cfg.BatchSize {
+			if len(batch) >= s.cfg.BatchSize || held >= int64(s.cfg.BatchBytes) {
 				t.Stop()
 				flush()
 			}

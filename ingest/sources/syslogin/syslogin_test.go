@@ -416,11 +416,13 @@ func TestSampleConfig(t *testing.T) {
 	if ps := c.Validate(lines); len(ps) > 0 {
 		t.Fatalf("sample.conf: %v", ps)
 	}
-	want := config.Syslog{Listen: "127.0.0.1:5514", UDP: true, TCP: true}
+	want := config.Syslog{Listen: "127.0.0.1:5514", UDP: true, TCP: true, InflightBytes: 32 << 20,
+		MaxConnections: 1024, MaxConnectionsPerIP: 64, IdleTimeout: config.Duration(10 * time.Minute)}
 	if c.Ingest.Syslog != want || c.Ingest.MaxEventBytes != 256<<10 {
 		t.Errorf("sample.conf decodes to %+v, max_event_bytes %v", c.Ingest.Syslog, c.Ingest.MaxEventBytes)
 	}
-	for _, k := range []string{"ingest.max_event_bytes", "ingest.syslog.listen", "ingest.syslog.udp", "ingest.syslog.tcp"} {
+	for _, k := range []string{"ingest.max_event_bytes", "ingest.syslog.listen", "ingest.syslog.udp", "ingest.syslog.tcp",
+		"ingest.syslog.inflight_bytes", "ingest.syslog.max_connections", "ingest.syslog.max_connections_per_ip", "ingest.syslog.idle_timeout"} {
 		if lines[k] == 0 {
 			t.Errorf("sample.conf does not show %s", k)
 		}
