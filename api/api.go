@@ -6,6 +6,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -138,6 +139,12 @@ func (s *Server) guard(rt Route) http.HandlerFunc {
 		}
 		tok, err := s.d.Tokens.Lookup(r.Context(), strings.TrimSpace(secret))
 		if err != nil {
+			var exp *auth.ExpiredError
+			if errors.As(err, &exp) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="riposte", error="invalid_token", error_description="token expired"`)
+				httpjson.Error(w, http.StatusUnauthorized, "token_expired", exp.Error())
+				return
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="riposte", error="invalid_token"`)
 			httpjson.Error(w, http.StatusUnauthorized, "invalid_token", "the token is unknown or was revoked")
 			return

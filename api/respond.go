@@ -142,7 +142,9 @@ func (s *Server) startRun(w http.ResponseWriter, r *http.Request, c *Caller) {
 	if r.ContentLength != 0 && !decodeBody(w, r, &in) {
 		return
 	}
-	si := respond.StartInput{Vars: in.Vars, Again: in.Again}
+	// The run's audit entry is written by the engine in the transaction
+	// that starts it.
+	si := respond.StartInput{Vars: in.Vars, Again: in.Again, Actor: c.Actor(), Trigger: "manual"}
 	if in.Incident != "" {
 		inc, err := s.d.Alarm.Store().Get(r.Context(), in.Incident)
 		if err != nil {
@@ -155,9 +157,6 @@ func (s *Server) startRun(w http.ResponseWriter, r *http.Request, c *Caller) {
 	if err != nil {
 		s.respondError(w, err)
 		return
-	}
-	if err := s.d.Audit.Append(r.Context(), c.Actor(), "run.start", "run:"+id, map[string]string{"playbook": r.PathValue("id"), "incident": in.Incident}); err != nil {
-		s.d.Log.Error("audit append failed", "err", err)
 	}
 	httpjson.Write(w, http.StatusCreated, map[string]string{"run": id})
 }
@@ -185,9 +184,6 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request, c *Caller) {
 	if err := s.d.Respond.Engine.Cancel(r.Context(), r.PathValue("id"), c.Actor()); err != nil {
 		s.respondError(w, err)
 		return
-	}
-	if err := s.d.Audit.Append(r.Context(), c.Actor(), "run.cancel", "run:"+r.PathValue("id"), nil); err != nil {
-		s.d.Log.Error("audit append failed", "err", err)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -226,16 +222,11 @@ func (s *Server) answer(approve bool) func(http.ResponseWriter, *http.Request, *
 				roles = append(roles, string(r))
 			}
 		}
-		if err := s.d.Respond.Engine.AnswerForm(r.Context(), r.PathValue("id"), approve, in.Comment, c.Token.Name, roles, in.Values); err != nil {
+		// The engine audits the answer in the transaction that applies it.
+		ctx := engine.WithActor(r.Context(), c.Actor())
+		if err := s.d.Respond.Engine.AnswerForm(ctx, r.PathValue("id"), approve, in.Comment, c.Token.Name, roles, in.Values); err != nil {
 			s.respondError(w, err)
 			return
-		}
-		verb := "approval.deny"
-		if approve {
-			verb = "approval.approve"
-		}
-		if err := s.d.Audit.Append(r.Context(), c.Actor(), verb, "approval:"+r.PathValue("id"), map[string]string{"comment": in.Comment}); err != nil {
-			s.d.Log.Error("audit append failed", "err", err)
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}
@@ -276,13 +267,11 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, c *Caller) {
 			return
 		}
 	}
-	ids, err := s.d.Respond.Webhook(r.Context(), name, vars, r.Header.Get("Idempotency-Key"))
+	// Each run's start is audited with the caller by the engine.
+	ids, err := s.d.Respond.Webhook(r.Context(), name, vars, r.Header.Get("Idempotency-Key"), c.Actor())
 	if err != nil {
 		s.respondError(w, err)
 		return
-	}
-	if err := s.d.Audit.Append(r.Context(), c.Actor(), "webhook.start", "hook:"+name, map[string]any{"runs": ids}); err != nil {
-		s.d.Log.Error("audit append failed", "err", err)
 	}
 	httpjson.Write(w, http.StatusAccepted, map[string]any{"runs": nonNil(ids)})
 }
@@ -297,6 +286,11 @@ func (s *Server) listUndo(w http.ResponseWriter, r *http.Request, _ *Caller) {
 }
 
 func (s *Server) recoverIncident(w http.ResponseWriter, r *http.Request, c *Caller) {
+	// Nothing to recover for what never existed: 404, and no audit entry.
+	if _, err := s.d.Alarm.Store().Get(r.Context(), r.PathValue("id")); err != nil {
+		s.alarmError(w, err)
+		return
+	}
 	steps, err := s.d.Respond.Recover(r.Context(), r.PathValue("id"), c.Actor())
 	if err != nil {
 		httpjson.Error(w, http.StatusInternalServerError, "internal", err.Error())
@@ -314,6 +308,7 @@ func (s *Server) recoverIncident(w http.ResponseWriter, r *http.Request, c *Call
 			failed++
 		}
 	}
-	_ = s.d.Audit.Append(r.Context(), c.Actor(), "incident.recover", "incident:"+r.PathValue("id"), map[string]any{"undos": len(steps), "failed": failed})
+	// Each undo was audited with its ledger write, each lifted decision
+	// with its revert.
 	httpjson.Write(w, http.StatusOK, map[string]any{"steps": out, "failed": failed})
 }

@@ -130,6 +130,9 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *Caller) 
 	var in struct {
 		Name string `json:"name"`
 		Role string `json:"role"`
+		// Expires is a duration from now ("30d", "12h") or an RFC 3339
+		// time; empty: the token never expires.
+		Expires string `json:"expires"`
 	}
 	if !decodeBody(w, r, &in) {
 		return
@@ -139,30 +142,29 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *Caller) 
 		badRequest(w, "role: %v", err)
 		return
 	}
-	secret, tok, err := s.d.Tokens.Create(r.Context(), in.Name, role, c.Actor())
+	exp, err := auth.ParseExpiry(in.Expires, time.Now())
+	if err != nil {
+		badRequest(w, "expires: %v", err)
+		return
+	}
+	// Create audits the token in the transaction that stores it.
+	secret, tok, err := s.d.Tokens.CreateExpiring(r.Context(), in.Name, role, c.Actor(), exp)
 	if err != nil {
 		badRequest(w, "%v", err)
 		return
-	}
-	if err := s.d.Audit.Append(r.Context(), c.Actor(), "token.create", "token:"+tok.ID,
-		map[string]string{"name": tok.Name, "role": string(tok.Role)}); err != nil {
-		s.d.Log.Error("audit append failed", "err", err)
 	}
 	httpjson.Write(w, http.StatusCreated, map[string]any{"token": tok, "secret": secret})
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, c *Caller) {
 	id := r.PathValue("id")
-	if err := s.d.Tokens.Revoke(r.Context(), id); err != nil {
+	if err := s.d.Tokens.RevokeBy(r.Context(), id, c.Actor()); err != nil {
 		if errors.Is(err, auth.ErrUnknownToken) {
 			httpjson.Error(w, http.StatusNotFound, "not_found", err.Error())
 			return
 		}
 		httpjson.Error(w, http.StatusInternalServerError, "store_error", err.Error())
 		return
-	}
-	if err := s.d.Audit.Append(r.Context(), c.Actor(), "token.revoke", "token:"+id, nil); err != nil {
-		s.d.Log.Error("audit append failed", "err", err)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

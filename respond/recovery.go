@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/riposte-soar/riposte/audit"
 	"github.com/riposte-soar/riposte/connector"
 	"github.com/riposte-soar/riposte/store"
 )
@@ -148,11 +149,20 @@ func (l *Ledger) Recover(ctx context.Context, reg *connector.Registry, incident,
 				}
 			}
 		}
-		if st.OK {
-			now := time.Now()
-			if _, err := l.db.W.ExecContext(ctx, `UPDATE undo_ledger SET done_at = ?, outcome = ? WHERE id = ?`, now.UnixNano(), st.Summary, e.ID); err != nil {
-				return out, err
+		// The undo's result and its audit entry commit together; a failed
+		// undo is audited too (it was sent and may have done something).
+		detail, _ := json.Marshal(map[string]any{"undo": e.ID, "incident": incident, "run": e.RunID, "step": e.StepID,
+			"args": e.Args, "ok": st.OK, "summary": st.Summary})
+		err := l.db.Tx(ctx, func(tx *sql.Tx) error {
+			if st.OK {
+				if _, err := tx.ExecContext(ctx, `UPDATE undo_ledger SET done_at = ?, outcome = ? WHERE id = ?`, time.Now().UnixNano(), st.Summary, e.ID); err != nil {
+					return err
+				}
 			}
+			return audit.AppendTx(ctx, tx, actor, "recovery.undo", e.Connector+"."+e.Operation, detail)
+		})
+		if err != nil {
+			return out, err
 		}
 		if note != nil {
 			note("recovery: "+st.Summary, map[string]any{"undo": e.ID, "run_id": e.RunID, "step_id": e.StepID, "ok": st.OK, "by": actor})

@@ -59,7 +59,7 @@ func (s *Service) tick(ctx context.Context, now time.Time, last map[string]strin
 			continue
 		}
 		last[a.pb.ID] = slot
-		id, err := s.start(ctx, a.pb, a.version, StartInput{DedupKey: slot})
+		id, err := s.start(ctx, a.pb, a.version, StartInput{DedupKey: slot, Trigger: "schedule", detail: map[string]any{"slot": slot}})
 		switch {
 		case errors.Is(err, engine.ErrDuplicateRun):
 		case err != nil:
@@ -152,7 +152,8 @@ func (c *cron) match(t time.Time) bool {
 // Webhook starts every enabled playbook whose webhook trigger has this
 // name, with the request's JSON object as input variables. key, when set
 // (the caller's Idempotency-Key), makes a repeated delivery start nothing.
-func (s *Service) Webhook(ctx context.Context, name string, vars map[string]any, key string) ([]string, error) {
+// actor is who called, for each run's audit entry.
+func (s *Service) Webhook(ctx context.Context, name string, vars map[string]any, key, actor string) ([]string, error) {
 	list := s.enabled.Load()
 	if list == nil {
 		return nil, nil
@@ -162,7 +163,7 @@ func (s *Service) Webhook(ctx context.Context, name string, vars map[string]any,
 		if a.pb.Trigger == nil || a.pb.Trigger.Webhook == nil || a.pb.Trigger.Webhook.Name != name {
 			continue
 		}
-		in := StartInput{Vars: vars}
+		in := StartInput{Vars: vars, Actor: actor, Trigger: "webhook", detail: map[string]any{"webhook": name}}
 		if key != "" {
 			in.DedupKey = "webhook:" + key
 		}

@@ -116,7 +116,13 @@ type StartInput struct {
 	// DedupKey, when set, replaces the incident as what makes a start
 	// unique (a schedule slot, a webhook delivery).
 	DedupKey string
-	alert    *alarm.Alert
+	// Actor and Trigger say who or what starts the run, for its audit
+	// entry ("token:…" and "manual" for a person; automated starts fill
+	// them in themselves).
+	Actor   string
+	Trigger string
+	alert   *alarm.Alert
+	detail  map[string]any
 }
 
 // Start starts the current version of a playbook.
@@ -163,7 +169,20 @@ func (s *Service) start(ctx context.Context, pb *playbook.Playbook, version int,
 	for k, v := range in.Vars {
 		vars[varName(k)] = v
 	}
-	return s.Engine.Start(ctx, pb, version, vars, dedup)
+	o := engine.Origin{Actor: in.Actor, Trigger: in.Trigger, Detail: in.detail}
+	if in.Incident != nil {
+		o.Incident = in.Incident.ID
+	}
+	if in.alert != nil {
+		o.Detail = map[string]any{"alert": in.alert.ID}
+	}
+	if o.Trigger == "" {
+		o.Trigger = "manual"
+	}
+	if o.Actor == "" {
+		o.Actor = "trigger:" + o.Trigger
+	}
+	return s.Engine.StartFrom(ctx, pb, version, vars, dedup, o)
 }
 
 func varName(n string) string {
@@ -217,7 +236,11 @@ func (s *Service) OnIncident(ctx context.Context, event string, inc *alarm.Incid
 		if !ok {
 			continue
 		}
-		id, err := s.start(ctx, a.pb, a.version, StartInput{Incident: inc, alert: al})
+		trigger := "incident"
+		if event == "alert" {
+			trigger = "alert"
+		}
+		id, err := s.start(ctx, a.pb, a.version, StartInput{Incident: inc, alert: al, Trigger: trigger})
 		switch {
 		case errors.Is(err, engine.ErrDuplicateRun):
 		case err != nil:

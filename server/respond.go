@@ -13,6 +13,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/riposte-soar/riposte/alarm"
+	"github.com/riposte-soar/riposte/audit"
 	"github.com/riposte-soar/riposte/config"
 	"github.com/riposte-soar/riposte/connector"
 	"github.com/riposte-soar/riposte/connector/agent"
@@ -88,6 +89,16 @@ func setupRespond(ctx context.Context, cfg config.Config, ctl *store.DB, alarmSv
 		}
 	}
 	opts.Policy = approvalPolicy(cfg.Respond.Policies, alarmSvc.Inventory())
+	// The engine queues audit entries in its own transactions; they move
+	// into the hash chain of the control database from there.
+	auditLog := audit.New(ctl)
+	opts.AuditSink = func(ctx context.Context, recs []engine.AuditRecord) error {
+		es := make([]audit.Imported, len(recs))
+		for i, r := range recs {
+			es[i] = audit.Imported{ID: r.ID, At: r.At, Actor: r.Actor, Action: r.Action, Target: r.Target, Detail: r.Detail}
+		}
+		return auditLog.Import(ctx, "engine", es)
+	}
 	eng, err := engine.Open(filepath.Join(cfg.Data, EngineDB), reg, opts)
 	if err != nil {
 		return nil, fmt.Errorf("playbook engine: %w", err)

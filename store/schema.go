@@ -188,4 +188,6 @@ var Control = []Migration{
 	);
 	CREATE INDEX undo_incident ON undo_ledger (incident, id);`,
 	`CREATE INDEX decisions_key ON decisions (json_extract(doc, '$.key'));`,
+	// Tokens may expire (NULL: never).
+	`ALTER TABLE tokens ADD COLUMN expires_at INTEGER;`,
 }
