@@ -428,3 +428,132 @@ func TestSampleConfig(t *testing.T) {
 		}
 	}
 }
+
+// gateSink holds every Submit until the gate opens (or fails it at once
+// when fail is set), counting the events it was handed.
+type gateSink struct {
+	gate chan struct{}
+	fail bool
+	mu   sync.Mutex
+	got  int
+}
+
+func (s *gateSink) Submit(ctx context.Context, batch []event.Event, key string) error {
+	if s.fail {
+		return errors.New("bus unavailable")
+	}
+	select {
+	case <-s.gate:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	s.mu.Lock()
+	s.got += len(batch)
+	s.mu.Unlock()
+	return nil
+}
+
+// TestTCPBackPressureBoundsMemory: when storing stalls, a connection reads
+// no more than its byte budget and the sender is made to wait, instead of
+// the server buffering the burst (it once held 500 frames of up to 256 KiB
+// per connection, and more while retrying).
+func TestTCPBackPressureBoundsMemory(t *testing.T) {
+	tb := bustest.Start(t, 0)
+	sink := &gateSink{gate: make(chan struct{})}
+	const frame, budget = 16 << 10, 256 << 10
+	s := start(t, Config{MaxMessage: frame + 1024, ConnBytes: budget, InflightBytes: 1 << 20, BatchBytes: 64 << 10}, sink, tb.M)
+	c := dial(t, "tcp", s.TCPAddr())
+	msg := octet("<13>Mar  5 10:00:01 h app: " + strings.Repeat("b", frame))
+	written := 0
+	_ = c.SetWriteDeadline(time.Now().Add(3 * time.Second))
+	for i := 0; i < 4000; i++ { // 64 MB if nothing pushed back
+		if _, err := c.Write([]byte(msg)); err != nil {
+			break
+		}
+		written += len(msg)
+	}
+	if written >= 4000*len(msg) {
+		t.Fatal("the sender was never made to wait")
+	}
+	read := bustest.Counter(t, tb.Reg, bytesIn, "source", "syslog-tcp")
+	// The budget plus the frame waiting for it, plus the reader's buffer.
+	if limit := float64(budget + 2*len(msg) + 64<<10); read > limit {
+		t.Errorf("read %v bytes while storing stalled, over the budget's bound of %v", read, limit)
+	}
+	t.Logf("sender wrote %d bytes before waiting; the server read %v", written, read)
+	close(sink.gate)
+	// Once storing resumes the sender is heard again.
+	_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte(msg)); err != nil {
+		t.Fatalf("the sender stayed blocked after storing resumed: %v", err)
+	}
+}
+
+// TestStopGivesUpAfterGrace: a stop never hangs on a bus that refuses
+// every batch; what could not be stored is counted as lost.
+func TestStopGivesUpAfterGrace(t *testing.T) {
+	tb := bustest.Start(t, 0)
+	s := start(t, Config{StoreGrace: 500 * time.Millisecond, FlushEvery: time.Millisecond}, &gateSink{fail: true}, tb.M)
+	c := dial(t, "tcp", s.TCPAddr())
+	if _, err := c.Write([]byte(msg5424 + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	waitCounter(t, tb, float64(len(msg5424)), bytesIn, "source", "syslog-tcp")
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	s.stop(t)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("stop took %v with a grace of 500ms", d)
+	}
+	if got := bustest.Counter(t, tb.Reg, rejected, "source", "syslog-tcp", "reason", "lost_at_stop"); got != 1 {
+		t.Errorf("lost_at_stop = %v, want 1", got)
+	}
+}
+
+// TestConnectionCaps: connections past the per-address or listener cap are
+// closed at once and counted; freed slots are usable again.
+func TestConnectionCaps(t *testing.T) {
+	tb := bustest.Start(t, 0)
+	s := start(t, Config{MaxConns: 10, MaxConnsPerIP: 3, IdleTimeout: time.Hour}, tb.Pipe, tb.M)
+	var held []net.Conn
+	for i := 0; i < 3; i++ {
+		held = append(held, dial(t, "tcp", s.TCPAddr()))
+	}
+	extra := dial(t, "tcp", s.TCPAddr())
+	_ = extra.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := extra.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the fourth connection from one address was kept (read: %v)", err)
+	}
+	waitCounter(t, tb, 1, rejected, "source", "syslog-tcp", "reason", "too_many_connections")
+	held[0].Close()
+	waitFor := time.Now().Add(3 * time.Second)
+	for {
+		c := dial(t, "tcp", s.TCPAddr())
+		if _, err := c.Write([]byte(msg5424 + "\n")); err == nil {
+			_ = c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			if _, err := c.Read(make([]byte, 1)); errors.Is(err, os.ErrDeadlineExceeded) {
+				break // kept open: admitted
+			}
+		}
+		if time.Now().After(waitFor) {
+			t.Fatal("a freed slot was not given to a new connection")
+		}
+	}
+	tb.WaitStored(t, 1)
+}
+
+// TestIdleConnectionClosed: a connection that sends nothing is closed
+// after the idle timeout, so silent connections cannot hold every slot.
+func TestIdleConnectionClosed(t *testing.T) {
+	tb := bustest.Start(t, 0)
+	s := start(t, Config{IdleTimeout: 300 * time.Millisecond}, tb.Pipe, tb.M)
+	c := dial(t, "tcp", s.TCPAddr())
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	if _, err := c.Read(make([]byte, 1)); errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("an idle connection was kept for 5s with an idle timeout of 300ms")
+	}
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Errorf("closed after %v, before the idle timeout", d)
+	}
+}
