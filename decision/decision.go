@@ -52,6 +52,9 @@ type Decision struct {
 	// Key is the idempotency key of the call that made it (a playbook
 	// step attempt): the same key makes no second decision.
 	Key string `json:"key,omitempty"`
+	// Forced skips the limits (see Limits); only an admin may set it,
+	// with a reason, and the audit entry says so.
+	Forced bool `json:"forced,omitempty"`
 }
 
 // Active reports whether the decision holds at now.
@@ -80,6 +83,7 @@ var ErrReverted = errors.New("already reverted")
 type Store struct {
 	db       *store.DB
 	schedule Schedule
+	limits   Limits
 	mu       sync.Mutex
 	watchers []func(Decision)
 }
@@ -103,7 +107,13 @@ func (s *Store) changed(d Decision) {
 }
 
 // New wraps the control database.
-func New(db *store.DB, s Schedule) *Store { return &Store{db: db, schedule: s} }
+// New wraps the control database; deny decisions are held to
+// DefaultLimits until SetLimits.
+func New(db *store.DB, s Schedule) *Store { return &Store{db: db, schedule: s, limits: DefaultLimits} }
+
+// SetLimits replaces the limits every deny decision is checked against.
+// Call it before the store is shared.
+func (s *Store) SetLimits(l Limits) { s.limits = l }
 
 func ns(t time.Time) int64 {
 	if t.IsZero() {
@@ -121,6 +131,10 @@ func normalize(d *Decision) error {
 	switch d.Kind {
 	case DenyIP:
 		if p, err := netip.ParsePrefix(d.Target); err == nil {
+			if p.Addr().Is4In6() && p.Bits() >= 96 {
+				// ::ffff:0.0.0.0/96 is 0.0.0.0/0 in disguise.
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+			}
 			d.Target = p.Masked().String()
 			return nil
 		}
@@ -155,6 +169,13 @@ func (s *Store) Add(ctx context.Context, d Decision, ttl time.Duration, now time
 	}
 	if strings.TrimSpace(d.Reason) == "" {
 		return d, errors.New("a decision needs a reason")
+	}
+	// Every path (API, playbooks, OpenC2, the CLI) comes through here, so
+	// this is where a deny is held to the limits.
+	if d.Kind == DenyIP && !d.Forced {
+		if err := s.limits.Check(netip.MustParsePrefix(d.Target)); err != nil {
+			return d, err
+		}
 	}
 	d.ID, d.Start = event.NewID(now), now
 	var superseded []Decision
@@ -231,8 +252,12 @@ func (s *Store) Add(ctx context.Context, d Decision, ttl time.Duration, now time
 			VALUES (?,?,?,?,?,?,0,?,?)`, d.ID, d.Kind, d.Target, d.Host, ns(now), ns(d.Expires), string(doc), d.Rule); err != nil {
 			return err
 		}
-		b, _ := json.Marshal(map[string]any{"kind": d.Kind, "target": d.Target, "host": d.Host, "expires": d.Expires,
-			"offense": d.Offense, "reason": d.Reason, "incident": d.Incident})
+		entry := map[string]any{"kind": d.Kind, "target": d.Target, "host": d.Host, "expires": d.Expires,
+			"offense": d.Offense, "reason": d.Reason, "incident": d.Incident}
+		if d.Forced {
+			entry["forced"] = true
+		}
+		b, _ := json.Marshal(entry)
 		return audit.AppendTx(ctx, tx, d.Owner, "decision.add", "decision:"+d.ID, b)
 	})
 	if err == nil && repeat != nil {
