@@ -365,16 +365,14 @@ func firstStart(ctx context.Context, data string, tokens *auth.Store, l *audit.L
 	if err != nil || n > 0 {
 		return err
 	}
-	secret, tok, err := tokens.Create(ctx, "admin", auth.Admin, "system")
+	// Create audits the token in the transaction that stores it.
+	secret, _, err := tokens.Create(ctx, "admin", auth.Admin, "system")
 	if err != nil {
 		return err
 	}
 	path := filepath.Join(data, AdminToken)
 	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write admin token: %w", err)
-	}
-	if err := l.Append(ctx, "system", "token.create", "token:"+tok.ID, map[string]string{"name": "admin", "role": "admin", "why": "first start"}); err != nil {
-		return err
 	}
 	abs, _ := filepath.Abs(path)
 	log.Warn(adminTokenMsg, "file", abs, "read it with", "cat "+abs)

@@ -4,17 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/riposte-soar/riposte/audit"
 	"github.com/riposte-soar/riposte/auth"
 )
 
 func tokenCmd() *cobra.Command {
 	c := &cobra.Command{Use: "token", Short: "Create, list and revoke API tokens"}
-	var data, name, role, output string
+	var data, name, role, output, expires string
 
 	create := &cobra.Command{
 		Use:   "create",
@@ -31,19 +30,20 @@ func tokenCmd() *cobra.Command {
 			if name == "" {
 				return &exitError{code: 2, err: errors.New("--name is required")}
 			}
+			exp, err := auth.ParseExpiry(expires, time.Now())
+			if err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("--expires: %w", err)}
+			}
 			db, err := openData(data)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
 			ctx := context.Background()
-			secret, tok, err := auth.NewStore(db).Create(ctx, name, r, "cli")
+			// Create audits the token in the transaction that stores it.
+			secret, tok, err := auth.NewStore(db).CreateExpiring(ctx, name, r, "cli", exp)
 			if err != nil {
 				return &exitError{code: 2, err: err}
-			}
-			if err := audit.New(db).Append(ctx, "cli", "token.create", "token:"+tok.ID,
-				map[string]string{"name": tok.Name, "role": string(tok.Role)}); err != nil {
-				return &exitError{code: 2, err: fmt.Errorf("token created but not audited: %w", err)}
 			}
 			if output == "json" {
 				return writeJSON(c.OutOrStdout(), map[string]any{"token": tok, "secret": secret})
@@ -56,6 +56,7 @@ func tokenCmd() *cobra.Command {
 	outputFlag(create, &output)
 	create.Flags().StringVar(&name, "name", "", "what the token is for, e.g. \"vector on web-01\" (required)")
 	create.Flags().StringVar(&role, "role", "", "viewer, analyst, responder, admin or ingest (required)")
+	create.Flags().StringVar(&expires, "expires", "", "when the token stops working: a duration (12h, 30d, 2w) or an RFC 3339 time (default: never)")
 	_ = create.MarkFlagRequired("role")
 
 	list := &cobra.Command{
@@ -81,16 +82,22 @@ func tokenCmd() *cobra.Command {
 				}
 				return writeJSON(c.OutOrStdout(), ts)
 			}
-			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tROLE\tCREATED\tREVOKED")
+			tab := newTable(c.OutOrStdout(), "ID\tNAME\tROLE\tCREATED\tEXPIRES\tREVOKED")
+			now := time.Now()
 			for _, t := range ts {
-				rev := "-"
+				rev, exp := "-", "never"
 				if t.RevokedAt != nil {
 					rev = t.RevokedAt.Format("2006-01-02 15:04")
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, t.CreatedAt.Format("2006-01-02 15:04"), rev)
+				if t.ExpiresAt != nil {
+					exp = t.ExpiresAt.Format("2006-01-02 15:04")
+					if !now.Before(*t.ExpiresAt) {
+						exp += " (expired)"
+					}
+				}
+				tab.row(t.ID, t.Name, t.Role, t.CreatedAt.Format("2006-01-02 15:04"), exp, rev)
 			}
-			return tw.Flush()
+			return tab.flush()
 		},
 	}
 	dataFlag(list, &data)
@@ -107,16 +114,13 @@ func tokenCmd() *cobra.Command {
 			}
 			defer db.Close()
 			ctx := context.Background()
-			if err := auth.NewStore(db).Revoke(ctx, args[0]); err != nil {
+			if err := auth.NewStore(db).RevokeBy(ctx, args[0], "cli"); err != nil {
 				if errors.Is(err, auth.ErrUnknownToken) {
 					return negative("%v", err)
 				}
 				return &exitError{code: 2, err: err}
 			}
-			if err := audit.New(db).Append(ctx, "cli", "token.revoke", "token:"+args[0], nil); err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			fmt.Fprintln(c.OutOrStdout(), "revoked", args[0])
+			fmt.Fprintln(c.OutOrStdout(), "revoked", safe(args[0]))
 			return nil
 		},
 	}
