@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
+
+	"github.com/riposte-soar/riposte/audit"
 )
 
 // Asset is something worth protecting: a host, a user, a network segment
@@ -229,9 +231,21 @@ func ImportYAML(data []byte) ([]*Asset, error) {
 }
 
 // PutAssets stores assets (replacing a discovered record of the same name).
-func (s *Store) PutAssets(ctx context.Context, assets []*Asset) error {
+func (s *Store) PutAssets(ctx context.Context, assets []*Asset, actor string) error {
 	now := time.Now().UTC()
+	names := make([]string, len(assets))
+	for i, a := range assets {
+		names[i] = a.Kind + ":" + a.Name
+	}
+	detail, err := json.Marshal(map[string]any{"assets": names})
+	if err != nil {
+		return err
+	}
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		// The import and its audit entry commit together.
+		if err := audit.AppendTx(ctx, tx, actor, "asset.put", fmt.Sprintf("%d assets", len(assets)), detail); err != nil {
+			return err
+		}
 		for _, a := range assets {
 			var first, last int64
 			err := tx.QueryRowContext(ctx, `SELECT first_seen, last_seen FROM assets WHERE kind = ? AND name = ?`, a.Kind, strings.ToLower(a.Name)).Scan(&first, &last)

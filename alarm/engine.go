@@ -33,6 +33,9 @@ type Config struct {
 	Inhibit []InhibitRule
 	// MaxEventIDs bounds the event ids kept per alert.
 	MaxEventIDs int
+	// MaxSilence is the longest a silence may hold alerts (0: no bound):
+	// a forgotten or hostile silence must not blind the SOC for good.
+	MaxSilence time.Duration
 }
 
 // DefaultConfig is what a new installation uses.
@@ -47,6 +50,7 @@ func DefaultConfig() Config {
 		Inhibit: []InhibitRule{{SourceLevels: []string{"critical"}, TargetLevels: []string{"informational", "low"},
 			Equal: []string{"host"}}},
 		MaxEventIDs: 100,
+		MaxSilence:  30 * 24 * time.Hour,
 	}
 }
 

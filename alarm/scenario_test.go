@@ -302,7 +302,7 @@ func TestAssetCriticalityRaisesPriority(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := NewStore(db).PutAssets(context.Background(), assets); err != nil {
+	if err := NewStore(db).PutAssets(context.Background(), assets, "test"); err != nil {
 		t.Fatal(err)
 	}
 	s, _ := newService(t, db, DefaultConfig())

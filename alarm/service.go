@@ -562,14 +562,7 @@ func entitiesTx(ctx context.Context, tx *sql.Tx, inc *Incident) error {
 // PutAssets stores assets, audits the import and re-rates nothing
 // retroactively: new criticality applies to alerts from now on.
 func (s *Service) PutAssets(ctx context.Context, assets []*Asset, actor string) error {
-	if err := s.store.PutAssets(ctx, assets); err != nil {
-		return err
-	}
-	names := make([]string, len(assets))
-	for i, a := range assets {
-		names[i] = a.Kind + ":" + a.Name
-	}
-	if err := audit.New(s.db).Append(ctx, actor, "asset.put", fmt.Sprintf("%d assets", len(assets)), map[string]any{"assets": names}); err != nil {
+	if err := s.store.PutAssets(ctx, assets, actor); err != nil {
 		return err
 	}
 	all, err := s.store.Assets(ctx, true)

@@ -2,10 +2,12 @@ package alarm
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
 
+	"github.com/riposte-soar/riposte/audit"
 	"github.com/riposte-soar/riposte/event"
 )
 
@@ -15,6 +17,12 @@ func (s *Service) AddSilence(ctx context.Context, sil *Silence, actor string) (*
 		return nil, err
 	}
 	now := time.Now().UTC()
+	if max := s.cfg.MaxSilence; max > 0 {
+		if d := sil.EndsAt.Sub(later(sil.StartsAt, now)); d > max {
+			return nil, fmt.Errorf("a silence may hold alerts for at most %s (alarm.silences.max_duration); this one would for %s: end it sooner",
+				max, d.Round(time.Minute))
+		}
+	}
 	sil.ID, sil.Author, sil.CreatedAt = event.NewID(now), actor, now
 	doc, _ := json.Marshal(sil)
 	s.mu.Lock()
@@ -27,7 +35,7 @@ func (s *Service) AddSilence(ctx context.Context, sil *Silence, actor string) (*
 		tx.Rollback()
 		return nil, err
 	}
-	if err := auditTx(ctx, tx, actor, "silence.create", sil.ID, sil); err != nil {
+	if err := silenceAudit(ctx, tx, actor, "silence.create", sil.ID, sil); err != nil {
 		tx.Rollback()
 		return nil, err
 	}
@@ -64,7 +72,7 @@ func (s *Service) ExpireSilence(ctx context.Context, id, actor string) error {
 		tx.Rollback()
 		return err
 	}
-	if err := auditTx(ctx, tx, actor, "silence.expire", id, nil); err != nil {
+	if err := silenceAudit(ctx, tx, actor, "silence.expire", id, nil); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -119,4 +127,23 @@ func (s *Store) Silences(ctx context.Context, all bool) ([]*Silence, error) {
 		}
 	}
 	return out, nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// silenceAudit names the silence as the target (auditTx names incidents).
+func silenceAudit(ctx context.Context, tx *sql.Tx, actor, action, id string, detail any) error {
+	b := []byte("{}")
+	if detail != nil {
+		var err error
+		if b, err = json.Marshal(detail); err != nil {
+			return err
+		}
+	}
+	return audit.AppendTx(ctx, tx, actor, action, "silence:"+id, b)
 }
