@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"os"
 	"runtime"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
@@ -33,6 +34,9 @@ type Migration string
 func Open(path, sync string, migrations []Migration) (*DB, error) {
 	if sync == "" {
 		sync = "full"
+	}
+	if err := ownerOnly(path); err != nil {
+		return nil, err
 	}
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -70,6 +74,35 @@ func Open(path, sync string, migrations []Migration) (*DB, error) {
 	}
 	r.SetMaxOpenConns(max(4, runtime.NumCPU()))
 	return &DB{W: w, R: r, Path: path}, nil
+}
+
+// ownerOnly creates the database file readable by its owner alone, and
+// takes group and other access away from an existing one and its WAL and
+// shared-memory files: these files hold tokens' hashes, the audit log and
+// every event, and must not depend on the data directory's mode to stay
+// private. SQLite creates the -wal and -shm files with the database file's
+// mode, so creating that one 0600 covers them.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		st, err := os.Stat(p)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("open %s: %w", p, err)
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, st.Mode().Perm()&0o700); err != nil {
+				return fmt.Errorf("%s is readable by others (mode %v) and could not be restricted: %w", p, st.Mode().Perm(), err)
+			}
+		}
+	}
+	return nil
 }
 
 func migrate(db *sql.DB, ms []Migration) error {
