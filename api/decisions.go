@@ -20,7 +20,7 @@ func (s *Server) decisionRoutes() []Route {
 		{Method: "GET", Path: "/api/v1/decisions", Role: auth.Viewer, Summary: "Containment decisions: active ones, or all with all=1.", handler: s.listDecisions,
 			Query: []Param{{"all", "1 to include expired and reverted decisions", false}}},
 		{Method: "POST", Path: "/api/v1/decisions", Role: auth.Responder, Summary: "Record a containment decision (deny_ip or contain_host) with a reason; repeat offenders get longer bans.",
-			Body: `{"kind": "deny_ip", "target": "203.0.113.7", "host": "", "ttl": "1h" | "until_reverted" | "", "reason": "...", "incident": "..."}`, handler: s.addDecision},
+			Body: `{"kind": "deny_ip", "target": "203.0.113.7", "host": "", "ttl": "1h" | "until_reverted" | "", "reason": "...", "incident": "...", "force": false}`, handler: s.addDecision},
 		{Method: "POST", Path: "/api/v1/decisions/{id}/revert", Role: auth.Responder, Summary: "Revert a decision now.", Body: `{"reason": "..."}`, handler: s.revertDecision},
 	}
 }
@@ -68,6 +68,9 @@ func (s *Server) listDecisions(w http.ResponseWriter, r *http.Request, _ *Caller
 func (s *Server) addDecision(w http.ResponseWriter, r *http.Request, c *Caller) {
 	var in struct {
 		Kind, Target, Host, TTL, Reason, Incident string
+		// Force passes the decision limits (a wide network, a protected
+		// address): an admin's call, audited.
+		Force bool
 	}
 	if !decodeBody(w, r, &in) {
 		return
@@ -85,8 +88,16 @@ func (s *Server) addDecision(w http.ResponseWriter, r *http.Request, c *Caller) 
 		}
 		ttl = d
 	}
+	if in.Force && c.Token.Role != auth.Admin {
+		httpjson.Error(w, http.StatusForbidden, "forbidden", "force needs role admin; this token has role "+string(c.Token.Role))
+		return
+	}
 	d, err := s.d.Decisions.Add(r.Context(), decision.Decision{Kind: in.Kind, Target: in.Target, Host: in.Host, Owner: c.Actor(),
-		Reason: in.Reason, Incident: in.Incident}, ttl, time.Now().UTC())
+		Reason: in.Reason, Incident: in.Incident, Forced: in.Force}, ttl, time.Now().UTC())
+	if errors.Is(err, decision.ErrRefused) {
+		httpjson.Error(w, http.StatusUnprocessableEntity, "refused", "decision: "+err.Error())
+		return
+	}
 	if err != nil {
 		badRequest(w, "decision: %v", err)
 		return

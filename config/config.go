@@ -61,6 +61,14 @@ type Agents struct {
 	// (default 1h, 24h, 168h, 720h within 720h).
 	Ban       []Duration `yaml:"ban_schedule"`
 	BanWindow Duration   `yaml:"ban_window"`
+	// MaxPrefixV4 and MaxPrefixV6 are the widest networks a deny decision
+	// may name (default /24 and /48): an address in a log line cannot
+	// become a block of the whole Internet. An admin may force a wider one.
+	MaxPrefixV4 int `yaml:"max_prefix_v4"`
+	MaxPrefixV6 int `yaml:"max_prefix_v6"`
+	// Protected are addresses or CIDRs no deny decision may hold (an
+	// office, partners), besides this server's own and Permitted.
+	Protected []string `yaml:"protected"`
 }
 
 // Respond configures playbook execution.
@@ -316,6 +324,7 @@ func Default() Config {
 		Retention: Retention{MaxAge: Duration(30 * 24 * time.Hour), MaxBytes: 20 << 30},
 		Detect:    Detect{DefaultRules: true},
 		Alarm:     Alarm{DedupWindow: Duration(time.Hour), GroupWindow: Duration(2 * time.Hour)},
+		Agents: Agents{MaxPrefixV4: 24, MaxPrefixV6: 48},
 		Respond: Respond{Policies: []ApprovalPolicy{{
 			Operations: []string{"agent.isolate_host", "agent.block_ip", "agent.kill_process", "agent.quarantine_file",
 				"agent.disable_account", "agent.stop_service", "agent.remediate", "agent.upgrade_package", "agent.set_config_line"},
@@ -440,12 +449,23 @@ func (c *Config) Validate(lines map[string]int) Problems {
 	if u := c.Agents.NATSURL; u != "" && !strings.HasPrefix(u, "nats://") && !strings.HasPrefix(u, "tls://") {
 		bad("agents.nats_url", "%q must start with nats:// or tls://", u)
 	}
-	for i, p := range c.Agents.Permitted {
-		if _, err := netip.ParsePrefix(p); err != nil {
-			if _, err := netip.ParseAddr(p); err != nil {
-				bad(fmt.Sprintf("agents.permitted[%d]", i), "%q is not an address or CIDR", p)
+	for _, l := range []struct {
+		name string
+		list []string
+	}{{"permitted", c.Agents.Permitted}, {"protected", c.Agents.Protected}} {
+		for i, p := range l.list {
+			if _, err := netip.ParsePrefix(p); err != nil {
+				if _, err := netip.ParseAddr(p); err != nil {
+					bad(fmt.Sprintf("agents.%s[%d]", l.name, i), "%q is not an address or CIDR", p)
+				}
 			}
 		}
+	}
+	if v := c.Agents.MaxPrefixV4; v < 8 || v > 32 {
+		bad("agents.max_prefix_v4", "/%d is outside /8../32", v)
+	}
+	if v := c.Agents.MaxPrefixV6; v < 16 || v > 128 {
+		bad("agents.max_prefix_v6", "/%d is outside /16../128", v)
 	}
 	if t := c.Agents.CommandTTL.D(); t < 0 || t > 24*time.Hour {
 		bad("agents.command_ttl", "%s is outside 0..24h", t)

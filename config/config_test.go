@@ -325,6 +325,10 @@ func TestValidate(t *testing.T) {
 		{"negative retention", func(c *Config) { c.Retention = Retention{MaxAge: -1, MaxBytes: -1} },
 			[]string{"retention.max_age: must not be negative", "retention.max_bytes: must not be negative"}},
 		{"no retention", func(c *Config) { c.Retention = Retention{} }, nil},
+		{"deny limits", func(c *Config) { c.Agents.MaxPrefixV4, c.Agents.MaxPrefixV6 = 0, 129 },
+			[]string{"agents.max_prefix_v4: /0 is outside /8../32", "agents.max_prefix_v6: /129 is outside /16../128"}},
+		{"protected", func(c *Config) { c.Agents.Protected = []string{"198.51.100.0/24", "office"} },
+			[]string{`agents.protected[1]: "office" is not an address or CIDR`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"sync"
@@ -28,6 +29,46 @@ func banSchedule(a config.Agents) decision.Schedule {
 		s.Window = a.BanWindow.D()
 	}
 	return s
+}
+
+// decisionLimits holds deny decisions to the configured widths and keeps
+// them off this server's own addresses (every interface's, and those
+// named in its listen addresses and URLs: a NAT address agents dial),
+// agents.permitted and agents.protected: a ban on them would cut agents
+// off the server or the server off what it needs.
+func decisionLimits(cfg config.Config, log *slog.Logger) decision.Limits {
+	l := decision.Limits{MaxPrefixV4: cfg.Agents.MaxPrefixV4, MaxPrefixV6: cfg.Agents.MaxPrefixV6}
+	add := func(s string) {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			l.Protected = append(l.Protected, p.Masked())
+		} else if a, err := netip.ParseAddr(s); err == nil {
+			a = a.Unmap().WithZone("")
+			l.Protected = append(l.Protected, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok {
+				add(n.IP.String())
+			}
+		}
+	} else {
+		log.Warn("decision limits: the server's interface addresses are unknown; only configured ones are protected", "err", err)
+	}
+	for _, hp := range []string{cfg.HTTP.Listen, cfg.NATS.Listen} {
+		if h, _, err := net.SplitHostPort(hp); err == nil {
+			add(h)
+		}
+	}
+	for _, u := range []string{cfg.PublicURL, cfg.Agents.NATSURL, cfg.NATS.URL} {
+		if pu, err := url.Parse(u); err == nil && u != "" {
+			add(pu.Hostname())
+		}
+	}
+	for _, s := range slices.Concat(cfg.Agents.Permitted, cfg.Agents.Protected) {
+		add(s)
+	}
+	return l
 }
 
 // agentAssets makes each agent's host an asset, writing only when its

@@ -95,6 +95,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		return err
 	}
 	decisions := decision.New(ctl, banSchedule(cfg.Agents))
+	decisions.SetLimits(decisionLimits(cfg, log))
 	agentKey, err := fleet.LoadOrCreateKey(filepath.Join(cfg.Data, AgentKey))
 	if err != nil {
 		return err

@@ -13,7 +13,7 @@ import (
 func decisionCmd() *cobra.Command {
 	c := &cobra.Command{Use: "decision", Short: "Containment decisions: what is blocked or isolated, why, until when"}
 	var server, token, output, kind, target, host, ttl, reason, incident string
-	var all bool
+	var all, force bool
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "Active decisions (--all for expired and reverted ones too)",
@@ -52,8 +52,8 @@ func decisionCmd() *cobra.Command {
 				return err
 			}
 			var d decision.Decision
-			if err := cl.call("POST", "/api/v1/decisions", map[string]string{"kind": kind, "target": target, "host": host,
-				"ttl": ttl, "reason": reason, "incident": incident}, &d); err != nil {
+			if err := cl.call("POST", "/api/v1/decisions", map[string]any{"kind": kind, "target": target, "host": host,
+				"ttl": ttl, "reason": reason, "incident": incident, "force": force}, &d); err != nil {
 				return err
 			}
 			exp := "until reverted"
@@ -70,6 +70,7 @@ func decisionCmd() *cobra.Command {
 	add.Flags().StringVar(&ttl, "ttl", "", "duration, until_reverted, or empty for the repeat-offender schedule")
 	add.Flags().StringVar(&reason, "reason", "", "why (required)")
 	add.Flags().StringVar(&incident, "incident", "", "the incident it contains (recovery lifts it)")
+	add.Flags().BoolVar(&force, "force", false, "admin only: pass the decision limits (a network wider than agents.max_prefix_v4/v6, a protected address); audited")
 	revert := &cobra.Command{
 		Use:   "revert ID",
 		Short: "Lift a decision now",
