@@ -131,8 +131,19 @@ func entitiesOf(a *alert.Alert) []Entity {
 	}
 	add("host", a.Entities.Hosts)
 	add("user", a.Entities.Users)
-	add("ip", a.Entities.SourceIPs)
-	add("ip", a.Entities.DestIPs)
+	// Alerts arrive over the bus: an address entity is one address
+	// whoever produced it (detect already keeps only those).
+	ips := func(vals []string) []string {
+		var out []string
+		for _, v := range vals {
+			if a, ok := alert.Address(v); ok {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	add("ip", ips(a.Entities.SourceIPs))
+	add("ip", ips(a.Entities.DestIPs))
 	add("hash", a.Entities.Hashes)
 	add("domain", a.Entities.Domains)
 	add("process", a.Entities.Processes)

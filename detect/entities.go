@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/riposte-soar/riposte/alert"
@@ -28,8 +29,8 @@ func Entities(ev *event.Event) alert.Entities {
 	var e alert.Entities
 	e.Hosts = collect(ev, entityFields.hosts, ev.Host)
 	e.Users = collect(ev, entityFields.users, "")
-	e.SourceIPs = collect(ev, entityFields.src, "")
-	e.DestIPs = collect(ev, entityFields.dst, "")
+	e.SourceIPs = addresses(collect(ev, entityFields.src, ""))
+	e.DestIPs = addresses(collect(ev, entityFields.dst, ""))
 	e.Processes = collect(ev, entityFields.procs[:4], "")
 	if len(e.Processes) == 0 {
 		e.Processes = collect(ev, entityFields.procs[4:], "")
@@ -76,6 +77,19 @@ func collect(ev *event.Event, fields []string, first string) []string {
 					add(s)
 				}
 			}
+		}
+	}
+	return out
+}
+
+// addresses keeps the single IP addresses of vals, canonical and once
+// each: the sender writes these fields, and a playbook that blocks an
+// alert's source must not be handed "0.0.0.0/0".
+func addresses(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		if a, ok := alert.Address(v); ok && !slices.Contains(out, a) {
+			out = append(out, a)
 		}
 	}
 	return out

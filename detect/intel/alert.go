@@ -99,16 +99,21 @@ func ToAlertAt(h Hit, ev *event.Event, detected time.Time) alert.Alert {
 		user = d + `\` + user
 	}
 	add(&e.Users, user)
-	add(&e.SourceIPs, ev.GetString("source.ip"))
-	add(&e.DestIPs, ev.GetString("destination.ip"))
+	addIP := func(list *[]string, v string) {
+		if a, ok := alert.Address(v); ok {
+			add(list, a)
+		}
+	}
+	addIP(&e.SourceIPs, ev.GetString("source.ip"))
+	addIP(&e.DestIPs, ev.GetString("destination.ip"))
 	add(&e.Processes, ev.GetString("process.executable"))
 	switch {
 	case isIPKind(in.Kind):
 		if sourceIPFields[h.Field] {
-			add(&e.SourceIPs, h.Observed)
+			addIP(&e.SourceIPs, h.Observed)
 		} else if !slices.Contains(e.SourceIPs, h.Observed) {
 			// the remote end is what feeds list
-			add(&e.DestIPs, h.Observed)
+			addIP(&e.DestIPs, h.Observed)
 		}
 	case in.Kind == KindDomain:
 		add(&e.Domains, h.Observed)
