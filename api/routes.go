@@ -27,7 +27,7 @@ func (s *Server) table() []Route {
 				{"q", "text contained in the raw event or its fields (case-insensitive for ASCII)", false}, {"limit", "page size, 1-10000 (default 1000)", false},
 				{"cursor", "next_cursor of the previous page", false}}},
 		{Method: "GET", Path: "/api/v1/tokens", Role: auth.Admin, Summary: "List API tokens (never their secrets).", handler: s.listTokens},
-		{Method: "POST", Path: "/api/v1/tokens", Role: auth.Admin, Summary: "Create a token; the secret is in this answer only.", Body: `{"name": "...", "role": "viewer|analyst|responder|admin|ingest"}`, handler: s.createToken},
+		{Method: "POST", Path: "/api/v1/tokens", Role: auth.Admin, Summary: "Create a token; the secret is in this answer only.", Body: `{"name": "...", "role": "viewer|analyst|responder|admin|ingest", "expires": "30d (optional; or an RFC 3339 time)"}`, handler: s.createToken},
 		{Method: "DELETE", Path: "/api/v1/tokens/{id}", Role: auth.Admin, Summary: "Revoke a token.", handler: s.revokeToken},
 		{Method: "GET", Path: "/api/v1/audit", Role: auth.Admin, Summary: "Audit log entries after a sequence number.", handler: s.listAudit,
 			Query: []Param{{"after", "sequence number to start after (default 0)", false}, {"limit", "1-1000 (default 100)", false}}},

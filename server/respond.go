@@ -40,25 +40,11 @@ const EngineDB = "engine.db"
 func setupRespond(ctx context.Context, cfg config.Config, ctl *store.DB, alarmSvc *alarm.Service, n *notifier, agents *fleet.Fleet, decisions *decision.Store, log *slog.Logger) (*respond.Service, error) {
 	reg := connector.NewRegistry()
 	rec := recovery.New()
-	deps := all.Deps{Incidents: alarmSvc, Agents: agents, Decisions: decisions, Recovery: rec}
-	deps.HTTP.AllowPrivate, deps.HTTP.AllowHosts = cfg.Respond.HTTP.AllowPrivate, cfg.Respond.HTTP.AllowHosts
-	if len(bytes.TrimSpace(cfg.Connectors.YAML)) > 0 {
-		var cc struct {
-			SSH     *ssh.Config         `yaml:"ssh"`
-			Email   *emailconn.Config   `yaml:"email"`
-			Webhook *webhookconn.Config `yaml:"webhook"`
-			Slack   *slackconn.Config   `yaml:"slack"`
-			Teams   *teamsconn.Config   `yaml:"teams"`
-			Agent   *agent.Config       `yaml:"agent"`
-		}
-		if err := yaml.UnmarshalWithOptions(cfg.Connectors.YAML, &cc, yaml.Strict()); err != nil {
-			return nil, fmt.Errorf("connectors (from line %d): %v", cfg.Connectors.Line, err)
-		}
-		deps.SSH, deps.Email, deps.Webhook, deps.Slack, deps.Teams = cc.SSH, cc.Email, cc.Webhook, cc.Slack, cc.Teams
-		if cc.Agent != nil {
-			deps.Agent = *cc.Agent
-		}
+	deps, err := connectorDeps(cfg)
+	if err != nil {
+		return nil, err
 	}
+	deps.Incidents, deps.Agents, deps.Decisions, deps.Recovery = alarmSvc, agents, decisions, rec
 	if n != nil && n.d != nil {
 		deps.Notifier = n.d
 	}
@@ -67,7 +53,7 @@ func setupRespond(ctx context.Context, cfg config.Config, ctl *store.DB, alarmSv
 	}
 	// Every successful action taken for an incident records its undo.
 	ledger := respond.NewLedger(ctl)
-	reg, err := ledger.Recording(reg)
+	reg, err = ledger.Recording(reg)
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +99,31 @@ func setupRespond(ctx context.Context, cfg config.Config, ctl *store.DB, alarmSv
 		return nil, err
 	}
 	return svc, nil
+}
+
+// connectorDeps reads the connectors section (strictly: an unknown key is
+// an error) into the connectors' settings.
+func connectorDeps(cfg config.Config) (all.Deps, error) {
+	var deps all.Deps
+	deps.HTTP.AllowPrivate, deps.HTTP.AllowHosts = cfg.Respond.HTTP.AllowPrivate, cfg.Respond.HTTP.AllowHosts
+	if len(bytes.TrimSpace(cfg.Connectors.YAML)) > 0 {
+		var cc struct {
+			SSH     *ssh.Config         `yaml:"ssh"`
+			Email   *emailconn.Config   `yaml:"email"`
+			Webhook *webhookconn.Config `yaml:"webhook"`
+			Slack   *slackconn.Config   `yaml:"slack"`
+			Teams   *teamsconn.Config   `yaml:"teams"`
+			Agent   *agent.Config       `yaml:"agent"`
+		}
+		if err := yaml.UnmarshalWithOptions(cfg.Connectors.YAML, &cc, yaml.Strict()); err != nil {
+			return deps, fmt.Errorf("connectors (from line %d): %v", cfg.Connectors.Line, err)
+		}
+		deps.SSH, deps.Email, deps.Webhook, deps.Slack, deps.Teams = cc.SSH, cc.Email, cc.Webhook, cc.Slack, cc.Teams
+		if cc.Agent != nil {
+			deps.Agent = *cc.Agent
+		}
+	}
+	return deps, nil
 }
 
 // fanout tells several listeners about incident events: people (notify)

@@ -115,6 +115,13 @@ func configCmd() *cobra.Command {
 					ps = append(ps, p)
 				}
 			}
+			// What serve checks before it starts (connector and notify
+			// settings, read by their own packages) is checked here too.
+			if !bad["connectors"] && !bad["notify"] {
+				for _, err := range server.Check(cfg) {
+					ps = append(ps, config.Problem{Path: "serve", Msg: err.Error()})
+				}
+			}
 			if len(ps) > 0 {
 				sort.SliceStable(ps, func(i, j int) bool { return ps[i].Line < ps[j].Line })
 				for _, p := range ps {
