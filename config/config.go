@@ -153,8 +153,17 @@ type Detect struct {
 	Rules []string `yaml:"rules"`
 	// Mapping is a YAML file extending the built-in logsource and field
 	// mappings.
-	Mapping string `yaml:"mapping"`
-	Intel   Intel  `yaml:"intel"`
+	Mapping     string      `yaml:"mapping"`
+	Intel       Intel       `yaml:"intel"`
+	Correlation Correlation `yaml:"correlation"`
+}
+
+// Correlation bounds the state of correlation rules.
+type Correlation struct {
+	// MaxGroups is the most groups (group-by values, e.g. source
+	// addresses) one correlation keeps in memory. Beyond it the groups with
+	// the least evidence are evicted, and an alert reports it.
+	MaxGroups int `yaml:"max_groups"`
 }
 
 // Intel configures threat-intelligence feeds.
@@ -322,7 +331,7 @@ func Default() Config {
 				MaxConnections: 1024, MaxConnectionsPerIP: 64, IdleTimeout: Duration(10 * time.Minute)},
 		},
 		Retention: Retention{MaxAge: Duration(30 * 24 * time.Hour), MaxBytes: 20 << 30},
-		Detect:    Detect{DefaultRules: true},
+		Detect:    Detect{DefaultRules: true, Correlation: Correlation{MaxGroups: 100_000}},
 		Alarm:     Alarm{DedupWindow: Duration(time.Hour), GroupWindow: Duration(2 * time.Hour)},
 		Agents: Agents{MaxPrefixV4: 24, MaxPrefixV6: 48},
 		Respond: Respond{Policies: []ApprovalPolicy{{
@@ -551,6 +560,9 @@ func (c *Config) Validate(lines map[string]int) Problems {
 		if _, err := os.Stat(d.Mapping); err != nil {
 			bad("detect.mapping", "%v", err)
 		}
+	}
+	if d.Correlation.MaxGroups < 100 || d.Correlation.MaxGroups > 10_000_000 {
+		bad("detect.correlation.max_groups", "%d is outside 100..10000000", d.Correlation.MaxGroups)
 	}
 	if d.Intel.MinConfidence < 0 || d.Intel.MinConfidence > 100 {
 		bad("detect.intel.min_confidence", "%d is outside 0..100", d.Intel.MinConfidence)

@@ -303,6 +303,8 @@ func TestValidate(t *testing.T) {
 			[]string{"ingest.rate.events_per_second: must not be negative", "ingest.rate.burst: must not be negative"}},
 		{"small stream", func(c *Config) { c.Ingest.Stream.MaxBytes = 1 << 20 }, []string{"ingest.stream.max_bytes: 1MiB is too small (at least 16MiB)"}},
 		{"no dedup window", func(c *Config) { c.Ingest.Stream.DedupWindow = 0 }, []string{"ingest.stream.dedup_window: must be positive"}},
+		{"correlation state unbounded", func(c *Config) { c.Detect.Correlation.MaxGroups = 0 },
+			[]string{"detect.correlation.max_groups: 0 is outside 100..10000000"}},
 		{"syslog disabled", func(c *Config) { c.Ingest.Syslog.Listen = "" }, nil},
 		{"syslog address", func(c *Config) { c.Ingest.Syslog.Listen = "514" }, []string{`ingest.syslog.listen: "514" is not host:port`}},
 		{"syslog budget below one frame", func(c *Config) { c.Ingest.Syslog.InflightBytes = 1 << 10 }, []string{"ingest.syslog.inflight_bytes: 1KiB is smaller than ingest.max_event_bytes (256KiB): no frame could be read"}},

@@ -7,6 +7,7 @@ package detect
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -182,17 +183,57 @@ func (e *Engine) Process(ev *event.Event, now time.Time, emit func(alert.Alert))
 	}
 }
 
-// Tick closes correlation windows that ended by now.
+// Tick closes correlation windows that ended by now, and raises an alert
+// for each correlation that had to evict state since its last such alert.
 func (e *Engine) Tick(now time.Time, emit func(alert.Alert)) {
 	rs := e.set.Load()
 	e.mu.Lock()
 	hits := e.corr.Tick(now)
+	press := e.corr.Pressure(now)
 	e.mu.Unlock()
 	for _, h := range hits {
 		if !h.Suppressed {
 			emit(e.correlationAlert(rs, h, now))
 		}
 	}
+	for _, p := range press {
+		emit(e.pressureAlert(p, now))
+	}
+}
+
+// PressureRuleID is the rule id of the alert raised when a correlation's
+// state is full and groups are evicted. A flood of distinct group keys (one
+// failed login from each of many addresses) is how an attacker would push
+// their own evidence out of memory, so the flood itself is reported.
+const PressureRuleID = "riposte-correlation-state-pressure"
+
+func (e *Engine) pressureAlert(p correlate.Pressure, now time.Time) alert.Alert {
+	nets := make([]string, len(p.Networks))
+	for i, n := range p.Networks {
+		nets[i] = fmt.Sprintf("%s (%d)", n.Network, n.Groups)
+	}
+	ctx := map[string]string{
+		"correlation":         p.Rule.Key(),
+		"evicted_max_entries": strconv.Itoa(p.MaxEvictedEntries),
+		"groups":              fmt.Sprintf("%d of %d", p.Groups, p.Max),
+	}
+	if len(nets) > 0 {
+		ctx["networks"] = strings.Join(nets, ", ")
+	}
+	a := alert.Alert{
+		Kind: alert.KindCorrelation,
+		Rule: alert.Rule{ID: PressureRuleID, Level: "high", Tags: []string{"attack.defense_evasion", "attack.t1562"},
+			Title: "Correlation state under pressure, possible flood evasion: " + p.Rule.Title},
+		Time:           p.Until,
+		Detected:       now,
+		Correlation:    &alert.Correlation{Type: p.Rule.Type, GroupBy: ctx, WindowStart: p.Since, WindowEnd: p.Until, Count: p.Evicted},
+		FirstEventTime: p.Since,
+		// One alert per correlation: repeated reports during a long flood
+		// count on it instead of opening incidents.
+		Fingerprint: PressureRuleID + "|" + p.Rule.Key(),
+	}
+	e.count(&a)
+	return a
 }
 
 func (e *Engine) count(*alert.Alert) { e.alerts.Add(1) }

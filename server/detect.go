@@ -62,7 +62,7 @@ func setupDetect(ctx context.Context, cfg config.Config, b *bus.Bus, ctl *store.
 	}
 	empty, _ := detect.Build(nil, mapping)
 	d := &detection{cons: cons, js: js, index: intel.NewIndex(intel.Config{}), state: state}
-	d.engine = detect.NewEngine(empty, d.index, correlate.Options{})
+	d.engine = detect.NewEngine(empty, d.index, correlate.Options{MaxGroupsPerRule: cfg.Detect.Correlation.MaxGroups})
 	d.index.SetMinConfidence(cfg.Detect.Intel.MinConfidence)
 	d.manager = &detect.Manager{Store: rulestore.New(ctl), Engine: d.engine, Mapping: mapping, Log: log}
 	if cfg.Detect.DefaultRules {
@@ -110,6 +110,7 @@ func setupDetect(ctx context.Context, cfg config.Config, b *bus.Bus, ctl *store.
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "riposte_detect_alerts_total", Help: "Alerts raised (before suppression by correlations).",
 	}, func() float64 { _, a := d.engine.Counts(); return float64(a) }))
+	reg.MustRegister(&correlationMetrics{engine: d.engine, max: cfg.Detect.Correlation.MaxGroups})
 	loadFeeds(ctx, cfg.Detect.Intel, d.index, log)
 	return d, nil
 }
@@ -143,4 +144,37 @@ func (d *detection) run(ctx context.Context, b *bus.Bus, log *slog.Logger) {
 	}
 	save()
 	d.state.Close()
+}
+
+// correlationMetrics exposes the size of each correlation's state and the
+// groups it evicted, so that state pressure (a flood of group keys meant to
+// push evidence out) shows on /metrics as well as in its alert.
+type correlationMetrics struct {
+	engine *detect.Engine
+	max    int
+}
+
+var (
+	corrGroupsDesc = prometheus.NewDesc("riposte_correlation_groups",
+		"Groups (group-by values) a correlation keeps in memory.", []string{"correlation"}, nil)
+	corrEvictedDesc = prometheus.NewDesc("riposte_correlation_evictions_total",
+		"Groups a correlation evicted because its state was full.", []string{"correlation"}, nil)
+	corrMaxDesc = prometheus.NewDesc("riposte_correlation_max_groups",
+		"The most groups one correlation keeps (detect.correlation.max_groups).", nil, nil)
+)
+
+func (m *correlationMetrics) Describe(ch chan<- *prometheus.Desc) {
+	ch <- corrGroupsDesc
+	ch <- corrEvictedDesc
+	ch <- corrMaxDesc
+}
+
+func (m *correlationMetrics) Collect(ch chan<- prometheus.Metric) {
+	var st correlate.Stats
+	m.engine.Correlations(func(e *correlate.Engine) { st = e.Stats() })
+	ch <- prometheus.MustNewConstMetric(corrMaxDesc, prometheus.GaugeValue, float64(m.max))
+	for key, rs := range st.Rules {
+		ch <- prometheus.MustNewConstMetric(corrGroupsDesc, prometheus.GaugeValue, float64(rs.Groups), key)
+		ch <- prometheus.MustNewConstMetric(corrEvictedDesc, prometheus.CounterValue, float64(rs.Evicted), key)
+	}
 }
