@@ -49,11 +49,17 @@
 //     correlation's group-by (through its aliases) must name fields the
 //     inner one groups by; Resolve checks that.
 //  6. State is keyed by (correlation key, group key) and bounded per
-//     correlation by an LRU (Options.MaxGroupsPerRule, Stats.Evicted). Idle
-//     groups (clock more than timespan + lateness past their high-water
-//     mark) are dropped by Tick (Stats.Expired). GroupKeys gives the keys an
-//     observation touches, for routing when state is partitioned across
-//     nodes.
+//     correlation (Options.MaxGroupsPerRule). Beyond the bound the group
+//     with the least evidence goes: groups are ranked by the entries they
+//     hold on a log scale (0, 1, 2-3, 4-7, ... 64+), least recently used
+//     first among equals, so a flood of new single-event groups cannot
+//     evict a group nearer its threshold. Evictions are counted
+//     (Stats.Evicted) and reported by Engine.Pressure, once per correlation
+//     and Options.PressureInterval, with the /24 or /64 networks the new
+//     groups came from. Idle groups (clock more than timespan + lateness
+//     past their high-water mark) are dropped by Tick (Stats.Expired).
+//     GroupKeys gives the keys an observation touches, for routing when
+//     state is partitioned across nodes.
 //  7. A Hit carries the group key and values, the window bounds, the count
 //     and tested value, up to K event ids (Options.MaxEventIDs, default 20:
 //     the first K/2 and the last K-K/2), the first event time and the host

@@ -65,7 +65,8 @@ func TestStoreRows(t *testing.T) {
 	if n, _ := st.Save(ctx, e); n != 0 {
 		t.Fatalf("nothing changed, saved %d", n)
 	}
-	// z evicts x (LRU bound 2); the eviction deletes x's rows.
+	// z evicts x (bound 2; x and y hold one event each, x is older); the
+	// eviction deletes x's rows.
 	e.Observe("", "a", ev("3", 2*time.Second, map[string]any{"u": "z"}))
 	if n, err := st.Save(ctx, e); err != nil || n != 2 {
 		t.Fatalf("save: %d %v", n, err)
