@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -268,12 +269,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		}()
 	}
 	for _, sc := range cfg.Ingest.Subjects {
-		nc := b.Conn
+		var nc *nats.Conn
 		if sc.URL != "" {
 			if nc, err = connectExternal(sc.URL); err != nil {
 				return fmt.Errorf("nats subject %s: %w", sc.Subject, err)
 			}
 			defer nc.Close()
+		} else if nc, _, err = b.Connect("subject-" + sc.Subject); err != nil {
+			// A burst on a subject must not crowd the agents' connection.
+			return fmt.Errorf("nats subject %s: %w", sc.Subject, err)
 		}
 		src, err := natsin.Subscribe(nc, natsin.Config{Subject: sc.Subject, Queue: sc.Queue, MaxEventBytes: int(cfg.Ingest.MaxEventBytes)}, pipe, metrics, log)
 		if err != nil {
