@@ -119,6 +119,15 @@ type Alarm struct {
 	SLA []SLA `yaml:"sla"`
 	// Urgency replaces the urgency of the ATT&CK tactics listed.
 	Urgency []TacticUrgency `yaml:"urgency"`
+	// Silences bounds silences.
+	Silences Silences `yaml:"silences"`
+}
+
+// Silences bounds what a silence may hold.
+type Silences struct {
+	// MaxDuration is the longest a silence may last: a forgotten or
+	// hostile silence must not blind the SOC for good.
+	MaxDuration Duration `yaml:"max_duration"`
 }
 
 // PriorityRow is one row of the priority matrix.
@@ -332,7 +341,8 @@ func Default() Config {
 		},
 		Retention: Retention{MaxAge: Duration(30 * 24 * time.Hour), MaxBytes: 20 << 30},
 		Detect:    Detect{DefaultRules: true, Correlation: Correlation{MaxGroups: 100_000}},
-		Alarm:     Alarm{DedupWindow: Duration(time.Hour), GroupWindow: Duration(2 * time.Hour)},
+		Alarm: Alarm{DedupWindow: Duration(time.Hour), GroupWindow: Duration(2 * time.Hour),
+			Silences: Silences{MaxDuration: Duration(30 * 24 * time.Hour)}},
 		Agents: Agents{MaxPrefixV4: 24, MaxPrefixV6: 48},
 		Respond: Respond{Policies: []ApprovalPolicy{{
 			Operations: []string{"agent.isolate_host", "agent.block_ip", "agent.kill_process", "agent.quarantine_file",
@@ -600,6 +610,9 @@ func (c *Config) Validate(lines map[string]int) Problems {
 	}
 	if c.Alarm.GroupWindow <= 0 {
 		bad("alarm.group_window", "must be positive")
+	}
+	if c.Alarm.Silences.MaxDuration <= 0 {
+		bad("alarm.silences.max_duration", "must be positive")
 	}
 	prio := func(path, p string) {
 		if len(p) != 2 || p[0] != 'P' || p[1] < '1' || p[1] > '4' {

@@ -19,6 +19,7 @@ import (
 func setupAlarm(ctx context.Context, cfg config.Config, b *bus.Bus, ctl *store.DB, reg prometheus.Registerer, log *slog.Logger) (*alarm.Service, *fanout, jetstream.Consumer, error) {
 	acfg := alarm.DefaultConfig()
 	acfg.DedupWindow, acfg.GroupWindow = cfg.Alarm.DedupWindow.D(), cfg.Alarm.GroupWindow.D()
+	acfg.MaxSilence = cfg.Alarm.Silences.MaxDuration.D()
 	if len(cfg.Alarm.IgnoreEntities) > 0 {
 		acfg.IgnoreEntities = cfg.Alarm.IgnoreEntities
 	}
