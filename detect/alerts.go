@@ -42,7 +42,9 @@ func (r AlertReader) After(ctx context.Context, seq uint64, limit int) ([]Stream
 		return nil, err
 	}
 	want := min(uint64(limit), info.State.LastSeq-start+1)
-	batch, err := cons.Fetch(int(want), jetstream.FetchMaxWait(2*time.Second))
+	// Bounded in bytes too: an unbounded fetch of many large messages on
+	// the node's shared connection would get it cut off as a slow consumer.
+	batch, err := cons.Fetch(int(want), jetstream.FetchMaxBytes(bus.FetchBytes), jetstream.FetchMaxWait(2*time.Second))
 	if err != nil {
 		return nil, err
 	}
