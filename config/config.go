@@ -320,6 +320,11 @@ type Subject struct {
 type Retention struct {
 	MaxAge   Duration `yaml:"max_age"`
 	MaxBytes Size     `yaml:"max_bytes"`
+	// PinnedShare is the share of MaxBytes that events referenced by
+	// alerts may keep from size-based pruning (0: the default, 0.25).
+	PinnedShare float64 `yaml:"pinned_share"`
+	// Interval is how often retention runs (0: every minute).
+	Interval Duration `yaml:"interval"`
 }
 
 // Default is the configuration of `riposte serve` with no file, env or flag.
@@ -339,7 +344,7 @@ func Default() Config {
 			Syslog: Syslog{Listen: "127.0.0.1:5514", UDP: true, TCP: true, InflightBytes: 32 << 20,
 				MaxConnections: 1024, MaxConnectionsPerIP: 64, IdleTimeout: Duration(10 * time.Minute)},
 		},
-		Retention: Retention{MaxAge: Duration(30 * 24 * time.Hour), MaxBytes: 20 << 30},
+		Retention: Retention{MaxAge: Duration(30 * 24 * time.Hour), MaxBytes: 20 << 30, PinnedShare: 0.25, Interval: Duration(time.Minute)},
 		Detect:    Detect{DefaultRules: true, Correlation: Correlation{MaxGroups: 100_000}},
 		Alarm: Alarm{DedupWindow: Duration(time.Hour), GroupWindow: Duration(2 * time.Hour),
 			Silences: Silences{MaxDuration: Duration(30 * 24 * time.Hour)}},
@@ -678,6 +683,12 @@ func (c *Config) Validate(lines map[string]int) Problems {
 	}
 	if c.Retention.MaxBytes < 0 {
 		bad("retention.max_bytes", "must not be negative")
+	}
+	if c.Retention.PinnedShare < 0 || c.Retention.PinnedShare > 1 {
+		bad("retention.pinned_share", "%g is outside 0..1", c.Retention.PinnedShare)
+	}
+	if c.Retention.Interval < 0 || (c.Retention.Interval > 0 && c.Retention.Interval < Duration(time.Second)) {
+		bad("retention.interval", "%s: use at least 1s", c.Retention.Interval)
 	}
 	return ps
 }

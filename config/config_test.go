@@ -66,7 +66,7 @@ func TestFullExample(t *testing.T) {
 				{Subject: "app.*.events"},
 			},
 		},
-		Retention: Retention{MaxAge: Duration(2160 * time.Hour), MaxBytes: 1 << 40},
+		Retention: Retention{MaxAge: Duration(2160 * time.Hour), MaxBytes: 1 << 40, PinnedShare: 0.4, Interval: Duration(30 * time.Second)},
 	}
 	// Section by section: sections added later are checked for
 	// completeness below.
@@ -327,6 +327,8 @@ func TestValidate(t *testing.T) {
 		{"negative retention", func(c *Config) { c.Retention = Retention{MaxAge: -1, MaxBytes: -1} },
 			[]string{"retention.max_age: must not be negative", "retention.max_bytes: must not be negative"}},
 		{"no retention", func(c *Config) { c.Retention = Retention{} }, nil},
+		{"pins and interval out of range", func(c *Config) { c.Retention.PinnedShare, c.Retention.Interval = 1.5, Duration(time.Millisecond) },
+			[]string{"retention.pinned_share: 1.5 is outside 0..1", "retention.interval: 1ms: use at least 1s"}},
 		{"deny limits", func(c *Config) { c.Agents.MaxPrefixV4, c.Agents.MaxPrefixV6 = 0, 129 },
 			[]string{"agents.max_prefix_v4: /0 is outside /8../32", "agents.max_prefix_v6: /129 is outside /16../128"}},
 		{"protected", func(c *Config) { c.Agents.Protected = []string{"198.51.100.0/24", "office"} },

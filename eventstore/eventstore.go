@@ -30,6 +30,14 @@ var migrations = []store.Migration{
 	) WITHOUT ROWID;
 	CREATE INDEX events_time ON events (time, id);
 	CREATE INDEX events_host_time ON events (host, time, id);`,
+	// Pins keep the evidence behind alerts out of size-based pruning (see
+	// pins.go). One row per event: the latest alert that referenced it.
+	`CREATE TABLE pins (
+		event_id TEXT PRIMARY KEY,
+		alert_id TEXT NOT NULL,
+		pinned   INTEGER NOT NULL
+	) WITHOUT ROWID;
+	CREATE INDEX pins_pinned ON pins (pinned, event_id);`,
 }
 
 // Store is the event store.
@@ -188,64 +196,6 @@ func (s *Store) Count(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.db.R.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&n)
 	return n, err
-}
-
-// Retention bounds the store.
-type Retention struct {
-	MaxAge   time.Duration // 0: keep forever
-	MaxBytes int64         // 0: no size bound
-}
-
-// Prune deletes events older than MaxAge, then the oldest events until the
-// database's used pages fit MaxBytes. It deletes in slices so ingest, which
-// shares the writer, is never held up for long.
-func (s *Store) Prune(ctx context.Context, r Retention, now time.Time) (int64, error) {
-	var total int64
-	if r.MaxAge > 0 {
-		cut := now.Add(-r.MaxAge).UnixNano()
-		for {
-			res, err := s.db.W.ExecContext(ctx,
-				`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time < ? ORDER BY time LIMIT 5000)`, cut)
-			if err != nil {
-				return total, err
-			}
-			n, _ := res.RowsAffected()
-			total += n
-			if n < 5000 {
-				break
-			}
-		}
-	}
-	if r.MaxBytes > 0 {
-		for {
-			used, err := s.usedBytes(ctx)
-			if err != nil {
-				return total, err
-			}
-			if used <= r.MaxBytes {
-				break
-			}
-			// Delete a share of the rows proportional to the excess, at
-			// least one slice, so large excesses converge quickly.
-			var count int64
-			if err := s.db.W.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&count); err != nil || count == 0 {
-				return total, err
-			}
-			k := count*(used-r.MaxBytes)/used + 1
-			k = min(max(k, 100), 5000)
-			res, err := s.db.W.ExecContext(ctx,
-				`DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY time LIMIT ?)`, k)
-			if err != nil {
-				return total, err
-			}
-			n, _ := res.RowsAffected()
-			total += n
-			if n == 0 {
-				break
-			}
-		}
-	}
-	return total, nil
 }
 
 // usedBytes counts pages in use; freed pages are reused by later inserts, so

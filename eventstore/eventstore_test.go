@@ -104,7 +104,7 @@ func TestPruneByAgeAndSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	n, err := s.Prune(ctx, Retention{MaxAge: 24 * time.Hour}, now)
-	if err != nil || n != 100 {
+	if err != nil || n.Events != 100 {
 		t.Fatalf("Prune by age removed %d, %v; want the 100 old events", n, err)
 	}
 	evs, _, _ := s.Find(ctx, Query{Host: "old"})

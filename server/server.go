@@ -143,6 +143,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	if err != nil {
 		return err
 	}
+	pinCons, err := setupPins(ctx, b)
+	if err != nil {
+		return err
+	}
 	alarmSvc, incidentEvents, alarmCons, err := setupAlarm(ctx, cfg, b, ctl, reg, log)
 	if err != nil {
 		return err
@@ -155,8 +159,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	defer responder.Engine.Close()
 	metrics := ingest.NewMetrics(reg)
 	storedEvents := prometheus.NewCounter(prometheus.CounterOpts{Name: "riposte_eventstore_events_written_total", Help: "Events written to the event store."})
-	prunedEvents := prometheus.NewCounter(prometheus.CounterOpts{Name: "riposte_eventstore_events_pruned_total", Help: "Events removed by retention."})
-	reg.MustRegister(storedEvents, prunedEvents)
+	reg.MustRegister(storedEvents)
+	retained := newRetentionMetrics(reg)
 	_, ingestJS, err := b.Connect("ingest")
 	if err != nil {
 		return err
@@ -196,7 +200,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 			}(inc.ID)
 		}
 	}
-	consWG.Add(7)
+	consWG.Add(9)
 	go func() {
 		defer consWG.Done()
 		decisions.RunExpiry(consCtx, time.Second, func(err error) { log.Error("decision expiry", "err", err) })
@@ -227,7 +231,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	}()
 	go func() {
 		defer consWG.Done()
-		retention(consCtx, events, eventstore.Retention{MaxAge: cfg.Retention.MaxAge.D(), MaxBytes: int64(cfg.Retention.MaxBytes)}, prunedEvents, log)
+		retention(consCtx, events, cfg.Retention, retained, log)
+	}()
+	go func() {
+		defer consWG.Done()
+		events.ConsumePins(consCtx, pinCons, log)
+	}()
+	go func() {
+		defer consWG.Done()
+		watchAlerts(consCtx, b.JS, alarmCons, reg, 15*time.Second, log)
 	}()
 
 	// Sources.
@@ -341,26 +353,6 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	busClosed = true
 	log.Info("stopped")
 	return nil
-}
-
-func retention(ctx context.Context, s *eventstore.Store, r eventstore.Retention, pruned prometheus.Counter, log *slog.Logger) {
-	if r.MaxAge <= 0 && r.MaxBytes <= 0 {
-		return
-	}
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		n, err := s.Prune(ctx, r, time.Now())
-		if err != nil && ctx.Err() == nil {
-			log.Warn("retention", "err", err)
-		}
-		pruned.Add(float64(n))
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // firstStart creates the first admin token when there is none and writes it
