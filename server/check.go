@@ -6,10 +6,10 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/riposte-soar/riposte/config"
 	"github.com/riposte-soar/riposte/connector"
 	"github.com/riposte-soar/riposte/connector/agent"
 	"github.com/riposte-soar/riposte/connector/all"
-	"github.com/riposte-soar/riposte/config"
 )
 
 // Check makes the checks that serve makes before it opens anything, on
