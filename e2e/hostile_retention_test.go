@@ -76,6 +76,14 @@ func TestFloodCannotPruneBruteForceEvidence(t *testing.T) {
 	if v, _ := n.metric(t, "riposte_eventstore_events_pruned_total"); v == 0 {
 		t.Error("riposte_eventstore_events_pruned_total is 0")
 	}
+	// The alerts stream's residual risk is visible: the alarm stage's
+	// backlog is exported, and no alert left the stream unprocessed.
+	if _, ok := n.metric(t, "riposte_alerts_alarm_pending"); !ok {
+		t.Error("riposte_alerts_alarm_pending missing from /metrics")
+	}
+	if v, ok := n.metric(t, "riposte_alerts_discarded_unprocessed_total"); !ok || v != 0 {
+		t.Errorf("riposte_alerts_discarded_unprocessed_total = %v (present %v), want 0", v, ok)
+	}
 	n.stopWithin(t, 10*time.Second)
 }
 
