@@ -3,6 +3,7 @@ package eventstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -134,18 +135,30 @@ func (s *Store) Prune(ctx context.Context, r Retention, now time.Time) (Pruned, 
 		share = DefaultPinnedShare
 	}
 	budget := int64(float64(r.MaxBytes) * share)
-	// Newest pins first; those whose running total passes the budget go.
-	res, err := s.db.W.ExecContext(ctx, `DELETE FROM pins WHERE event_id IN (
-		SELECT event_id FROM (
-			SELECT p.event_id, sum(`+pinBytes+`) OVER (ORDER BY p.pinned DESC, p.event_id DESC ROWS UNBOUNDED PRECEDING) AS total
+	// The running total, newest pins first, is computed on the read
+	// connection (a scan of every pin): ingest shares the writer, which
+	// only deletes the pins older than where the total passes the budget.
+	var cutoff sql.NullInt64
+	err := s.db.R.QueryRowContext(ctx, `SELECT pinned FROM (
+			SELECT p.pinned, sum(`+pinBytes+`) OVER (ORDER BY p.pinned DESC, p.event_id DESC ROWS UNBOUNDED PRECEDING) AS total
 			FROM pins p LEFT JOIN events e ON e.id = p.event_id)
-		WHERE total > ?)`, budget)
-	if err != nil {
-		return out, fmt.Errorf("expire pins: %w", err)
+		WHERE total > ? LIMIT 1`, budget).Scan(&cutoff)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return out, fmt.Errorf("pinned bytes: %w", err)
 	}
-	n, _ := res.RowsAffected()
-	out.PinsExpired += n
-	if err := s.db.W.QueryRowContext(ctx, `SELECT coalesce(sum(`+pinBytes+`), 0) FROM pins p LEFT JOIN events e ON e.id = p.event_id`).
+	for cutoff.Valid {
+		res, err := s.db.W.ExecContext(ctx, `DELETE FROM pins WHERE event_id IN (
+			SELECT event_id FROM pins WHERE pinned <= ? ORDER BY pinned LIMIT 5000)`, cutoff.Int64)
+		if err != nil {
+			return out, fmt.Errorf("expire pins: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		out.PinsExpired += n
+		if n < 5000 {
+			break
+		}
+	}
+	if err := s.db.R.QueryRowContext(ctx, `SELECT coalesce(sum(`+pinBytes+`), 0) FROM pins p LEFT JOIN events e ON e.id = p.event_id`).
 		Scan(&out.PinnedBytes); err != nil {
 		return out, err
 	}
