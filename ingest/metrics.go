@@ -17,7 +17,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "riposte_ingest_events_accepted_total", Help: "Events stored on the event stream, by source.",
 		}, []string{"source"}),
 		Rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "riposte_ingest_events_rejected_total", Help: "Events refused, by source and reason (malformed, too_large, rate_limited, overloaded, store_failed).",
+			Name: "riposte_ingest_events_rejected_total", Help: "Events refused, by source and reason (malformed, too_large, too_slow, rate_limited, overloaded, store_failed).",
 		}, []string{"source", "reason"}),
 		Bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "riposte_ingest_bytes_total", Help: "Bytes received by ingest sources.",

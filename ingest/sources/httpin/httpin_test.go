@@ -3,6 +3,7 @@ package httpin
 import (
 	"github.com/riposte-soar/riposte/internal/bustest"
 
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -10,11 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,7 +30,9 @@ import (
 	"github.com/riposte-soar/riposte/event"
 	"github.com/riposte-soar/riposte/ingest"
 	"github.com/riposte-soar/riposte/internal/httpjson"
+	"github.com/riposte-soar/riposte/internal/netlimit"
 	"github.com/riposte-soar/riposte/normalize"
+	"github.com/riposte-soar/riposte/parse/ndjson"
 )
 
 const (
@@ -106,6 +111,16 @@ func lines(prefix string, n int) string {
 	var b strings.Builder
 	for i := range n {
 		fmt.Fprintf(&b, "{\"msg\":\"%s%d\"}\n", prefix, i)
+	}
+	return b.String()
+}
+
+// paddedLines makes n NDJSON lines of about 230 bytes each: 20 of them are
+// within testLimits' events and event size, and over its body size.
+func paddedLines(prefix string, n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "{\"msg\":\"%s%d\",\"pad\":%q}\n", prefix, i, strings.Repeat("p", 200))
 	}
 	return b.String()
 }
@@ -249,11 +264,11 @@ func TestPost(t *testing.T) {
 			wantStatus: 413, wantCode: "body_too_large", wantRejected: map[string]float64{"too_large": 1},
 		},
 		{
-			name: "chunked body over max_body_bytes", req: req{body: []byte(lines("C", 400)), chunked: true},
+			name: "chunked body over max_body_bytes", req: req{body: []byte(paddedLines("C", 20)), chunked: true},
 			wantStatus: 413, wantCode: "body_too_large", wantRejected: map[string]float64{"too_large": 1},
 		},
 		{
-			name: "gzip body over max_body_bytes after decompression", req: req{body: gz(t, lines("Z", 400)), encoding: "gzip"},
+			name: "gzip body over max_body_bytes after decompression", req: req{body: gz(t, paddedLines("Z", 20)), encoding: "gzip"},
 			wantStatus: 413, wantCode: "body_too_large", wantRejected: map[string]float64{"too_large": 1},
 		},
 		{
@@ -261,9 +276,11 @@ func TestPost(t *testing.T) {
 			wantStatus: 202, wantRes: &Result{Accepted: 20}, wantRaw: strings.Split(strings.TrimSuffix(lines("m", 20), "\n"), "\n"),
 		},
 		{
-			name: "more events than max_batch_events", req: req{body: []byte(lines("n", 21) + "bad\n")}, plain: lines("n", 21) + "bad\n", bodyRead: true,
+			// Refused at the 21st event, before the rest is read or
+			// anything is parsed: one refusal, counted once.
+			name: "more events than max_batch_events", req: req{body: []byte(lines("n", 21) + "bad\n")}, plain: lines("n", 21) + "bad\n",
 			wantStatus: 413, wantCode: "batch_too_large",
-			wantRejected: map[string]float64{"too_large": 21, "malformed": 1},
+			wantRejected: map[string]float64{"too_large": 1},
 		},
 		{
 			name: "event over max_event_bytes", req: req{body: []byte("{\"msg\":\"a\"}\n" + big + "\n{\"msg\":\"c\"}\n")},
@@ -437,53 +454,139 @@ func TestDefaultBurstTakesAFullBatch(t *testing.T) {
 	}
 }
 
+// TestSlowSendersHoldOnlyWhatTheySent: bodies that trickle in take the
+// in-flight budget as their bytes arrive, so eight senders that declare
+// whole bodies and send a few bytes do not lock every other sender out.
+func TestSlowSendersHoldOnlyWhatTheySent(t *testing.T) {
+	tb := bustest.Start(t, 0)
+	l := testLimits
+	l.MaxBodyBytes, l.MaxInflightBytes = 1<<20, 1<<20 // the smallest budget the config allows
+	h := New(tb.Pipe, tb.M, l, normalize.FromJSON, bustest.DiscardLog())
+
+	const slow = 8
+	var writers []*io.PipeWriter
+	answers := make(chan answer, slow)
+	for i := range slow {
+		pr, pw := io.Pipe()
+		writers = append(writers, pw)
+		length := int64(l.MaxBodyBytes) // declared in full, as the attack does
+		if i%2 == 1 {
+			length = -1 // and chunked
+		}
+		go func() { answers <- postReader(t, h, pr, length, req{}) }()
+		if _, err := pw.Write([]byte(`{"msg":`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, most := h.Inflight(), int64(slow*(16<<10)); got > most {
+		t.Fatalf("%d slow senders that sent 7 bytes each hold %d bytes, want at most %d", slow, got, most)
+	}
+	a := post(t, h, req{body: []byte(lines("other", 10))})
+	if a.status != 202 || a.Accepted != 10 {
+		t.Fatalf("another sender while the slow ones trickle: %d %+v %+v, want 202", a.status, a.Result, a.Error)
+	}
+	for i, pw := range writers {
+		pw.CloseWithError(fmt.Errorf("sender %d hung up", i))
+	}
+	for range slow {
+		if a := <-answers; a.status != 400 {
+			t.Errorf("a slow sender that hung up: %d %+v", a.status, a.Error)
+		}
+	}
+	if n := h.Inflight(); n != 0 {
+		t.Errorf("in-flight bytes %d after all requests ended, want 0", n)
+	}
+}
+
+// TestInflightBytes: past the budget, a request is refused with 429 as
+// soon as its bytes would go over, and nothing of it is stored.
 func TestInflightBytes(t *testing.T) {
 	tb := bustest.Start(t, 0)
 	l := testLimits
 	l.MaxInflightBytes = l.MaxBodyBytes // the smallest the config allows
 	h := New(tb.Pipe, tb.M, l, normalize.FromJSON, bustest.DiscardLog())
 
-	// A body of unknown length reserves max_body_bytes while it is read.
+	// A body of unknown length takes blocks of the budget as it arrives;
+	// this one has taken all of it.
 	pr, pw := io.Pipe()
-	slow := make(chan answer, 1)
-	go func() {
-		slow <- postReader(t, h, pr, -1, req{})
-	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for h.inflight.Load() != l.MaxBodyBytes {
-		if time.Now().After(deadline) {
-			t.Fatalf("in-flight bytes %d, want %d reserved", h.inflight.Load(), l.MaxBodyBytes)
-		}
-		time.Sleep(time.Millisecond)
+	held := make(chan answer, 1)
+	go func() { held <- postReader(t, h, pr, -1, req{}) }()
+	if _, err := pw.Write([]byte(`{"msg":"slow"}`)); err != nil {
+		t.Fatal(err)
 	}
+	waitFor(t, "the slow request's first block", func() bool { return h.Inflight() == l.MaxBodyBytes })
 
 	over0 := bustest.Counter(t, tb.Reg, rejected, "source", "http", "reason", "overloaded")
 	a := post(t, h, req{body: []byte(`{"msg":"second"}`)})
-	if a.status != 429 || a.header.Get("Retry-After") != "1" || a.Error == nil || a.Error.Code != "overloaded" {
-		t.Fatalf("while full: %d %v %+v, want 429 overloaded with Retry-After 1", a.status, a.header, a.Error)
+	if a.status != 429 || a.header.Get("Retry-After") != "1" || a.Error == nil || a.Error.Code != "overloaded" ||
+		!strings.Contains(a.Error.Message, "ingest.max_inflight_bytes") {
+		t.Fatalf("while full: %d %v %+v, want 429 overloaded naming ingest.max_inflight_bytes, with Retry-After 1", a.status, a.header, a.Error)
 	}
 	if d := bustest.Counter(t, tb.Reg, rejected, "source", "http", "reason", "overloaded") - over0; d != 1 {
 		t.Errorf("overloaded +%v, want +1", d)
 	}
-	if n := len(tb.Stored(t)); n != 0 {
-		t.Errorf("%d events stored from a refused request", n)
-	}
-
-	if _, err := pw.Write([]byte(`{"msg":"slow"}`)); err != nil {
-		t.Fatal(err)
-	}
 	pw.Close()
-	if a := <-slow; a.status != 202 || a.Accepted != 1 {
-		t.Fatalf("slow request: %d %+v", a.status, a.Result)
+	if a := <-held; a.status != 429 {
+		// Parsing needs memory too, and the body took it all.
+		t.Fatalf("the request that took the whole budget: %d %+v %+v", a.status, a.Result, a.Error)
 	}
-	if h.inflight.Load() != 0 {
-		t.Errorf("in-flight bytes %d after all requests ended, want 0", h.inflight.Load())
+	if n := h.Inflight(); n != 0 {
+		t.Errorf("in-flight bytes %d after all requests ended, want 0", n)
 	}
 	if a := post(t, h, req{body: []byte(`{"msg":"retry"}`)}); a.status != 202 {
 		t.Fatalf("retry after the slow one ended: %d %+v", a.status, a.Error)
 	}
-	if got := msgs(tb.Stored(t)); !reflect.DeepEqual(got, []string{"slow", "retry"}) {
+	if got := msgs(tb.Stored(t)); !reflect.DeepEqual(got, []string{"retry"}) {
 		t.Errorf("stored %q", got)
+	}
+}
+
+// TestPerSenderShare: one token's requests together hold at most its
+// share; other tokens still get in.
+func TestPerSenderShare(t *testing.T) {
+	tb := bustest.Start(t, 0)
+	l := testLimits
+	l.MaxBodyBytes, l.MaxInflightBytes, l.MaxInflightPerSender, l.MaxBatchEvents = 64<<10, 1<<20, 64<<10, 1000
+	h := New(tb.Pipe, tb.M, l, normalize.FromJSON, bustest.DiscardLog())
+	greedy := WithSender(context.Background(), "greedy")
+
+	pr, pw := io.Pipe()
+	held := make(chan answer, 1)
+	go func() { held <- postReader(t, h, pr, -1, req{ctx: greedy}) }()
+	if _, err := pw.Write([]byte(paddedLines("g", 200)[:40<<10])); err != nil { // into the third block, of 64KiB
+		t.Fatal(err)
+	}
+	waitFor(t, "the greedy sender's blocks", func() bool { return h.Inflight() >= 64<<10 })
+
+	cases := []struct {
+		name       string
+		ctx        context.Context
+		wantStatus int
+	}{
+		{"the same token again", greedy, 429},
+		{"another token", WithSender(context.Background(), "modest"), 202},
+	}
+	for _, c := range cases {
+		a := post(t, h, req{body: []byte(lines("x", 2)), ctx: c.ctx})
+		if a.status != c.wantStatus {
+			t.Errorf("%s: %d %+v %+v, want %d", c.name, a.status, a.Result, a.Error, c.wantStatus)
+		}
+		if c.wantStatus == 429 && (a.Error == nil || !strings.Contains(a.Error.Message, "ingest.max_inflight_per_token")) {
+			t.Errorf("%s: %+v, want the limit named", c.name, a.Error)
+		}
+	}
+	pw.CloseWithError(errors.New("gone"))
+	<-held
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -702,8 +805,8 @@ func TestConcurrentPosts(t *testing.T) {
 	if got := bustest.Counter(t, tb.Reg, accepted, "source", "http"); got != senders*each {
 		t.Errorf("accepted = %v", got)
 	}
-	if h.inflight.Load() != 0 {
-		t.Errorf("in-flight bytes %d after all requests, want 0", h.inflight.Load())
+	if h.Inflight() != 0 {
+		t.Errorf("in-flight bytes %d after all requests, want 0", h.Inflight())
 	}
 }
 
@@ -732,4 +835,182 @@ func TestSampleConfig(t *testing.T) {
 			t.Errorf("sample.conf does not show %s", k)
 		}
 	}
+}
+
+// peakHeap runs f and returns how far the live heap rose above where it
+// started, sampled every millisecond.
+func peakHeap(f func()) uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base, peak := ms.HeapAlloc, ms.HeapAlloc
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapAlloc)
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	f()
+	close(stop)
+	<-done
+	return peak - base
+}
+
+// tinyEvents is an endless NDJSON body of 8-byte events, up to size bytes.
+func tinyEvents(size int64) io.Reader {
+	return io.LimitReader(&repeatReader{line: []byte("{\"a\":1}\n")}, size)
+}
+
+type repeatReader struct {
+	line []byte
+	off  int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = r.line[r.off]
+		r.off = (r.off + 1) % len(r.line)
+	}
+	return len(p), nil
+}
+
+var defaultLimits = Limits{MaxEventBytes: 256 << 10, MaxBodyBytes: 64 << 20, MaxBatchEvents: 100000,
+	MaxInflightBytes: 512 << 20, MaxInflightPerSender: 192 << 20}
+
+// TestManyTinyEventsBoundedMemory: a 0.8 MB body of 100,000 tiny events
+// is stored without holding 100,000 parsed events at once (they took
+// about 300 MB when the whole request was parsed before storing).
+func TestManyTinyEventsBoundedMemory(t *testing.T) {
+	tb := bustest.Start(t, 0)
+	h := New(tb.Pipe, tb.M, defaultLimits, normalize.FromJSON, bustest.DiscardLog())
+	body, _ := io.ReadAll(tinyEvents(100000 * 8))
+	var a answer
+	rise := peakHeap(func() { a = post(t, h, req{body: body}) })
+	if a.status != 202 || a.Accepted != 100000 {
+		t.Fatalf("100,000 tiny events: %d %+v %+v", a.status, a.Result, a.Error)
+	}
+	t.Logf("heap rose by %d MB for a %d KB body of 100,000 events", rise>>20, len(body)>>10)
+	if rise > 64<<20 {
+		t.Errorf("heap rose by %d MB for a %d KB body: parsed events are not bounded", rise>>20, len(body)>>10)
+	}
+	if n := h.Inflight(); n != 0 {
+		t.Errorf("in-flight bytes %d after the request, want 0", n)
+	}
+}
+
+// TestOversizedBodiesCostLittle: ten bodies of 50 MB of tiny events at once
+// are refused at the event that crosses max_batch_events, having read
+// under a megabyte each, and nothing is stored.
+func TestOversizedBodiesCostLittle(t *testing.T) {
+	tb := bustest.Start(t, 0)
+	h := New(tb.Pipe, tb.M, defaultLimits, normalize.FromJSON, bustest.DiscardLog())
+	const senders = 10
+	answers := make([]answer, senders)
+	rise := peakHeap(func() {
+		var wg sync.WaitGroup
+		for i := range senders {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				answers[i] = postReader(t, h, tinyEvents(50<<20), 50<<20, req{})
+			}()
+		}
+		wg.Wait()
+	})
+	for i, a := range answers {
+		if a.status != 413 || a.Error == nil || a.Error.Code != "batch_too_large" || !strings.Contains(a.Error.Message, "ingest.max_batch_events") {
+			t.Errorf("sender %d: %d %+v, want 413 batch_too_large naming ingest.max_batch_events", i, a.status, a.Error)
+		}
+	}
+	t.Logf("heap rose by %d MB for %d refused 50 MB bodies", rise>>20, senders)
+	if rise > 48<<20 {
+		t.Errorf("heap rose by %d MB for %d refused bodies: refusing must not cost their size", rise>>20, senders)
+	}
+	if n := len(tb.Stored(t)); n != 0 {
+		t.Errorf("%d events stored from refused bodies", n)
+	}
+}
+
+// TestMinimumBodyRate: through a real server, a body trickling below the
+// minimum rate is cut with 408 once the grace has passed, and holds
+// nothing afterwards.
+func TestMinimumBodyRate(t *testing.T) {
+	tb := bustest.Start(t, 0)
+	h := New(tb.Pipe, tb.M, defaultLimits, normalize.FromJSON, bustest.DiscardLog())
+	h.Pace = &netlimit.Pace{MinRate: 1000, Grace: 300 * time.Millisecond, Write: time.Second}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	fmt.Fprintf(c, "POST /api/v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n{\"msg\":", 64<<20)
+	go func() {
+		for i := 0; i < 30; i++ {
+			time.Sleep(100 * time.Millisecond)
+			if _, err := c.Write([]byte(" ")); err != nil {
+				return
+			}
+		}
+	}()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer to a slow body: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 408 || !strings.Contains(string(b), "too_slow") {
+		t.Fatalf("slow body: %d %s, want 408 too_slow", resp.StatusCode, b)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("cut after %v, want soon after the 300ms grace", took)
+	}
+	if n := h.Inflight(); n != 0 {
+		t.Errorf("in-flight bytes %d after the slow body was cut, want 0", n)
+	}
+	// A sender at the rate is not cut.
+	a, err := http.Post(srv.URL, "application/json", strings.NewReader(lines("ok", 3)))
+	if err != nil || a.StatusCode != 202 {
+		t.Fatalf("a prompt body: %v %v", a, err)
+	}
+	a.Body.Close()
+}
+
+// FuzzItemCounter: the count made while reading equals what the parser
+// finds whenever every item is a well-formed object, however the bytes
+// are cut into reads, so a body within max_batch_events is never refused
+// early.
+func FuzzItemCounter(f *testing.F) {
+	for _, s := range []string{lines("a", 3), `[{"a":1},{"b":[{"c":2}]}]`, "{\n  \"a\": \"{\\\"}\"\n}\n{\"b\":2}", `{"a":"}"}{"b":"\\"{"}`, "\xef\xbb\xbf{}\n{}", "[]", ""} {
+		f.Add([]byte(s), uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, body []byte, cut uint8) {
+		good, bad := 0, 0
+		ndjson.Read(body, 0, func(it ndjson.Item) {
+			if it.Err != nil {
+				bad++
+			} else {
+				good++
+			}
+		})
+		var c itemCounter
+		step := int(cut)%16 + 1
+		for i := 0; i < len(body); i += step {
+			c.feed(body[i:min(i+step, len(body))])
+		}
+		if bad == 0 && c.n != good {
+			t.Fatalf("counted %d objects while reading, the parser found %d in %q", c.n, good, body)
+		}
+	})
 }
