@@ -319,7 +319,15 @@ func (s *Server) uploadEvidence(w http.ResponseWriter, r *http.Request, _ *Calle
 		badRequest(w, "an upload needs Content-Length and X-Riposte-Signature (base64)")
 		return
 	}
-	e, err := s.d.Fleet.StoreEvidence(r.Context(), id, q.Get("command"), q.Get("name"), r.Header.Get("X-Riposte-SHA256"), r.ContentLength, sig, r.Body)
+	var body io.Reader = r.Body
+	if p := s.d.Limits.Pace; p != nil {
+		// Evidence can be large: the body may take as long as it keeps
+		// the minimum rate, instead of the server's read timeout.
+		pb := p.Body(w, r)
+		defer pb.Close()
+		body = pb
+	}
+	e, err := s.d.Fleet.StoreEvidence(r.Context(), id, q.Get("command"), q.Get("name"), r.Header.Get("X-Riposte-SHA256"), r.ContentLength, sig, body)
 	switch {
 	case errors.Is(err, fleet.ErrEvidence):
 		badRequest(w, "%v", err)
@@ -355,6 +363,11 @@ func (s *Server) getEvidence(w http.ResponseWriter, r *http.Request, c *Caller) 
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", e.Name))
 	w.Header().Set("X-Riposte-SHA256", e.SHA256)
 	w.Header().Set("Content-Length", fmt.Sprint(e.Size))
+	if p := s.d.Limits.Pace; p != nil && p.MinRate > 0 {
+		// A large item may take longer than the server's write timeout;
+		// give it the time the minimum rate allows.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(p.Write + time.Duration(e.Size/p.MinRate)*time.Second))
+	}
 	_, _ = io.Copy(w, f)
 }
 

@@ -42,6 +42,9 @@ type Deps struct {
 	Ready   func(context.Context) error
 	Log     *slog.Logger
 	Version string
+	// Limits keep clients from holding the server (see limits.go); the
+	// zero value limits nothing.
+	Limits Limits
 }
 
 // Public marks a route that needs no token.
@@ -90,11 +93,13 @@ func (c *Caller) Actor() string {
 type Server struct {
 	d      Deps
 	routes []Route
+	// public admits requests to routes that take a body without a token.
+	public chan struct{}
 }
 
 // New builds the API.
 func New(d Deps) *Server {
-	s := &Server{d: d}
+	s := &Server{d: d, public: make(chan struct{}, max(d.Limits.MaxUnauthenticated, 1))}
 	s.routes = append(s.table(), s.ruleRoutes()...)
 	s.routes = append(s.routes, s.alarmRoutes()...)
 	s.routes = append(s.routes, s.respondRoutes()...)
@@ -110,7 +115,7 @@ func (s *Server) Routes() []Route { return s.routes }
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range s.routes {
-		mux.HandleFunc(rt.Method+" "+rt.Path, s.guard(rt))
+		mux.HandleFunc(rt.Method+" "+rt.Path, s.limit(rt, s.guard(rt)))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusNotFound, "not_found", "no route "+r.Method+" "+r.URL.Path+": see /api/v1/openapi.json")
@@ -167,6 +172,9 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.status = code
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection (deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

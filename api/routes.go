@@ -10,6 +10,7 @@ import (
 
 	"github.com/riposte-soar/riposte/auth"
 	"github.com/riposte-soar/riposte/eventstore"
+	"github.com/riposte-soar/riposte/ingest/sources/httpin"
 	"github.com/riposte-soar/riposte/internal/httpjson"
 )
 
@@ -55,8 +56,10 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request, c *Caller) {
 	httpjson.Write(w, http.StatusOK, c.Token)
 }
 
-func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, _ *Caller) {
-	s.d.Ingest.ServeHTTP(w, r)
+func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, c *Caller) {
+	// The token is the sender whose share of the in-flight budget the
+	// request takes.
+	s.d.Ingest.ServeHTTP(w, r.WithContext(httpin.WithSender(r.Context(), c.Token.ID)))
 }
 
 func badRequest(w http.ResponseWriter, format string, a ...any) {

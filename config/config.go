@@ -221,6 +221,37 @@ type HTTP struct {
 	// TLSCert and TLSKey (PEM files) serve the API over HTTPS.
 	TLSCert string `yaml:"tls_cert"`
 	TLSKey  string `yaml:"tls_key"`
+	// ReadHeaderTimeout bounds reading a request's headers.
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request; ingest and evidence
+	// uploads replace it with the minimum body rate.
+	ReadTimeout Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds a request's handling and answer, counted from
+	// the end of its headers (of its body, for ingest and uploads).
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// IdleTimeout closes a kept-alive connection left without a request.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// MaxConnections bounds open connections; more are closed at once.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerAddress bounds open connections from one client
+	// address (an IPv6 /64).
+	MaxConnectionsPerAddress int `yaml:"max_connections_per_address"`
+	// MaxUnauthenticated bounds requests being handled at once on routes
+	// that take a body without a token (agent enrollment); more get 503.
+	MaxUnauthenticated int `yaml:"max_unauthenticated"`
+	// MinBodyRate is the slowest average a large body (ingest, evidence
+	// upload) may arrive at once BodyRateGrace has passed; slower: 408.
+	MinBodyRate   Size     `yaml:"min_body_rate"`
+	BodyRateGrace Duration `yaml:"body_rate_grace"`
+	// AuthFailures limits failed authentications per client address.
+	AuthFailures AuthFailures `yaml:"auth_failures"`
+}
+
+// AuthFailures is a token bucket of failed authentications per client
+// address; an empty bucket answers 429 with Retry-After.
+type AuthFailures struct {
+	PerMinute float64 `yaml:"per_minute"` // 0 disables the limit
+	Burst     int     `yaml:"burst"`
 }
 
 // NATS configures the bus.
@@ -260,6 +291,9 @@ type Ingest struct {
 	// MaxInflightBytes bounds the request bytes being processed at once
 	// across HTTP ingest; beyond it requests get 429 with Retry-After.
 	MaxInflightBytes Size `yaml:"max_inflight_bytes"`
+	// MaxInflightPerToken bounds the part of MaxInflightBytes the requests
+	// of one token may hold together, so one sender cannot take it all.
+	MaxInflightPerToken Size `yaml:"max_inflight_per_token"`
 	// Rate limits events per second across HTTP ingest (0: unlimited).
 	Rate Rate `yaml:"rate"`
 	// Stream bounds the events stream that buffers between ingest and
@@ -330,17 +364,23 @@ type Retention struct {
 // Default is the configuration of `riposte serve` with no file, env or flag.
 func Default() Config {
 	return Config{
-		Data:     "./riposte-data",
-		Log:      Log{Level: "info", Format: "text"},
-		HTTP:     HTTP{Listen: "127.0.0.1:8080", ShutdownGrace: Duration(15 * time.Second)},
+		Data: "./riposte-data",
+		Log:  Log{Level: "info", Format: "text"},
+		HTTP: HTTP{Listen: "127.0.0.1:8080", ShutdownGrace: Duration(15 * time.Second),
+			ReadHeaderTimeout: Duration(10 * time.Second), ReadTimeout: Duration(30 * time.Second),
+			WriteTimeout: Duration(60 * time.Second), IdleTimeout: Duration(60 * time.Second),
+			MaxConnections: 4096, MaxConnectionsPerAddress: 256, MaxUnauthenticated: 16,
+			MinBodyRate: 16 << 10, BodyRateGrace: Duration(10 * time.Second),
+			AuthFailures: AuthFailures{PerMinute: 30, Burst: 10}},
 		NATS:     NATS{Listen: "127.0.0.1:4223", SyncAlways: true, MaxPayload: 8 << 20},
 		Database: Database{Sync: "normal"},
 		Ingest: Ingest{
-			MaxEventBytes:    256 << 10,
-			MaxBodyBytes:     64 << 20,
-			MaxBatchEvents:   100000,
-			MaxInflightBytes: 512 << 20,
-			Stream:           Stream{MaxBytes: 2 << 30, MaxAge: Duration(7 * 24 * time.Hour), DedupWindow: Duration(10 * time.Minute)},
+			MaxEventBytes:       256 << 10,
+			MaxBodyBytes:        64 << 20,
+			MaxBatchEvents:      100000,
+			MaxInflightBytes:    512 << 20,
+			MaxInflightPerToken: 192 << 20,
+			Stream:              Stream{MaxBytes: 2 << 30, MaxAge: Duration(7 * 24 * time.Hour), DedupWindow: Duration(10 * time.Minute)},
 			Syslog: Syslog{Listen: "127.0.0.1:5514", UDP: true, TCP: true, InflightBytes: 32 << 20,
 				MaxConnections: 1024, MaxConnectionsPerIP: 64, IdleTimeout: Duration(10 * time.Minute)},
 		},
@@ -447,6 +487,39 @@ func (c *Config) Validate(lines map[string]int) Problems {
 	oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf("log.format", c.Log.Format, "text", "json")
 	addr("http.listen", c.HTTP.Listen, false)
+	h := &c.HTTP
+	for _, d := range []struct {
+		path string
+		v    Duration
+	}{{"http.read_header_timeout", h.ReadHeaderTimeout}, {"http.read_timeout", h.ReadTimeout},
+		{"http.write_timeout", h.WriteTimeout}, {"http.idle_timeout", h.IdleTimeout}, {"http.body_rate_grace", h.BodyRateGrace}} {
+		// Zero would mean no timeout at all: the hold-a-connection-forever
+		// attack these exist to stop.
+		if d.v.D() < 100*time.Millisecond || d.v.D() > 24*time.Hour {
+			bad(d.path, "%s is outside 100ms..24h", d.v)
+		}
+	}
+	if h.ReadTimeout < h.ReadHeaderTimeout {
+		bad("http.read_timeout", "%s is shorter than http.read_header_timeout (%s)", h.ReadTimeout, h.ReadHeaderTimeout)
+	}
+	if h.MaxConnections < 16 {
+		bad("http.max_connections", "%d is too few (at least 16)", h.MaxConnections)
+	}
+	if h.MaxConnectionsPerAddress < 1 || h.MaxConnectionsPerAddress > h.MaxConnections {
+		bad("http.max_connections_per_address", "%d is outside 1..http.max_connections (%d)", h.MaxConnectionsPerAddress, h.MaxConnections)
+	}
+	if h.MaxUnauthenticated < 1 {
+		bad("http.max_unauthenticated", "must be at least 1")
+	}
+	if h.MinBodyRate < 0 {
+		bad("http.min_body_rate", "must not be negative")
+	}
+	if h.AuthFailures.PerMinute < 0 {
+		bad("http.auth_failures.per_minute", "must not be negative")
+	}
+	if h.AuthFailures.Burst < 1 {
+		bad("http.auth_failures.burst", "must be at least 1")
+	}
 	if c.NATS.URL == "" {
 		addr("nats.listen", c.NATS.Listen, false)
 	} else if !strings.HasPrefix(c.NATS.URL, "nats://") && !strings.HasPrefix(c.NATS.URL, "tls://") {
@@ -514,6 +587,10 @@ func (c *Config) Validate(lines map[string]int) Problems {
 	}
 	if in.MaxInflightBytes < in.MaxBodyBytes {
 		bad("ingest.max_inflight_bytes", "%s is smaller than ingest.max_body_bytes", in.MaxInflightBytes)
+	}
+	if in.MaxInflightBytes >= in.MaxBodyBytes && (in.MaxInflightPerToken < in.MaxBodyBytes || in.MaxInflightPerToken > in.MaxInflightBytes) {
+		bad("ingest.max_inflight_per_token", "%s is outside ingest.max_body_bytes..ingest.max_inflight_bytes (%s..%s)",
+			in.MaxInflightPerToken, in.MaxBodyBytes, in.MaxInflightBytes)
 	}
 	if in.Rate.EventsPerSecond < 0 {
 		bad("ingest.rate.events_per_second", "must not be negative")

@@ -43,18 +43,22 @@ func TestFullExample(t *testing.T) {
 		t.Fatalf("full.yaml is invalid:\n%v", ps)
 	}
 	want := Config{
-		Data:     "/var/lib/riposte",
-		Log:      Log{Level: "debug", Format: "json"},
-		HTTP:     HTTP{Listen: "0.0.0.0:9443", ShutdownGrace: Duration(45 * time.Second), TLSCert: "testdata/test-only.crt", TLSKey: "testdata/test-only.key"},
+		Data: "/var/lib/riposte",
+		Log:  Log{Level: "debug", Format: "json"},
+		HTTP: HTTP{Listen: "0.0.0.0:9443", ShutdownGrace: Duration(45 * time.Second), TLSCert: "testdata/test-only.crt", TLSKey: "testdata/test-only.key",
+			ReadHeaderTimeout: Duration(5 * time.Second), ReadTimeout: Duration(20 * time.Second), WriteTimeout: Duration(45 * time.Second),
+			IdleTimeout: Duration(30 * time.Second), MaxConnections: 2048, MaxConnectionsPerAddress: 64, MaxUnauthenticated: 8,
+			MinBodyRate: 8 << 10, BodyRateGrace: Duration(15 * time.Second), AuthFailures: AuthFailures{PerMinute: 20, Burst: 5}},
 		NATS:     NATS{URL: "", Listen: "127.0.0.1:4333", SyncAlways: false, MaxPayload: 16 << 20, TLSCert: "testdata/test-only.crt", TLSKey: "testdata/test-only.key"},
 		Database: Database{Sync: "full"},
 		Ingest: Ingest{
-			MaxEventBytes:    512 << 10,
-			MaxBodyBytes:     32 << 20,
-			MaxBatchEvents:   50000,
-			MaxInflightBytes: 1 << 30,
-			Rate:             Rate{EventsPerSecond: 2500.5, Burst: 60000},
-			Stream:           Stream{MaxBytes: 10e9, MaxAge: Duration(72 * time.Hour), DedupWindow: Duration(150 * time.Second)},
+			MaxEventBytes:       512 << 10,
+			MaxBodyBytes:        32 << 20,
+			MaxBatchEvents:      50000,
+			MaxInflightBytes:    1 << 30,
+			MaxInflightPerToken: 256 << 20,
+			Rate:                Rate{EventsPerSecond: 2500.5, Burst: 60000},
+			Stream:              Stream{MaxBytes: 10e9, MaxAge: Duration(72 * time.Hour), DedupWindow: Duration(150 * time.Second)},
 			Syslog: Syslog{Listen: "[::1]:6514", UDP: false, TCP: true, InflightBytes: 64 << 20,
 				MaxConnections: 200, MaxConnectionsPerIP: 20, IdleTimeout: Duration(5 * time.Minute)},
 			Files: []File{
@@ -95,8 +99,8 @@ func TestFullExample(t *testing.T) {
 	}
 	// Lines are those of the file.
 	for p, want := range map[string]int{
-		"data": 3, "log.level": 6, "http.listen": 10, "nats.max_payload": 19, "ingest.rate.burst": 33,
-		"ingest.files[1].path": 49, "ingest.nats_subjects[1].queue": 57, "retention.max_bytes": 61,
+		"data": 3, "log.level": 6, "http.listen": 10, "nats.max_payload": 31, "ingest.rate.burst": 46,
+		"ingest.files[1].path": 62, "ingest.nats_subjects[1].queue": 70, "retention.max_bytes": 74,
 	} {
 		if lines[p] != want {
 			t.Errorf("line of %s = %d, want %d", p, lines[p], want)
@@ -303,6 +307,17 @@ func TestValidate(t *testing.T) {
 			[]string{"ingest.rate.events_per_second: must not be negative", "ingest.rate.burst: must not be negative"}},
 		{"small stream", func(c *Config) { c.Ingest.Stream.MaxBytes = 1 << 20 }, []string{"ingest.stream.max_bytes: 1MiB is too small (at least 16MiB)"}},
 		{"no dedup window", func(c *Config) { c.Ingest.Stream.DedupWindow = 0 }, []string{"ingest.stream.dedup_window: must be positive"}},
+		{"no read timeout", func(c *Config) { c.HTTP.ReadTimeout = 0 }, []string{"http.read_timeout: 0s is outside 100ms..24h",
+			"http.read_timeout: 0s is shorter than http.read_header_timeout (10s)"}},
+		{"no idle timeout", func(c *Config) { c.HTTP.IdleTimeout = 0 }, []string{"http.idle_timeout: 0s is outside 100ms..24h"}},
+		{"per-address connections over the total", func(c *Config) { c.HTTP.MaxConnectionsPerAddress = 5000 },
+			[]string{"http.max_connections_per_address: 5000 is outside 1..http.max_connections (4096)"}},
+		{"few connections", func(c *Config) { c.HTTP.MaxConnections = 4; c.HTTP.MaxConnectionsPerAddress = 2 }, []string{"http.max_connections: 4 is too few (at least 16)"}},
+		{"no unauthenticated requests", func(c *Config) { c.HTTP.MaxUnauthenticated = 0 }, []string{"http.max_unauthenticated: must be at least 1"}},
+		{"auth failure burst", func(c *Config) { c.HTTP.AuthFailures.Burst = 0 }, []string{"http.auth_failures.burst: must be at least 1"}},
+		{"auth failures off", func(c *Config) { c.HTTP.AuthFailures.PerMinute = 0 }, nil},
+		{"token share over the budget", func(c *Config) { c.Ingest.MaxInflightPerToken = 1 << 30 },
+			[]string{"ingest.max_inflight_per_token: 1GiB is outside ingest.max_body_bytes..ingest.max_inflight_bytes (64MiB..512MiB)"}},
 		{"correlation state unbounded", func(c *Config) { c.Detect.Correlation.MaxGroups = 0 },
 			[]string{"detect.correlation.max_groups: 0 is outside 100..10000000"}},
 		{"syslog disabled", func(c *Config) { c.Ingest.Syslog.Listen = "" }, nil},

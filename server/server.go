@@ -12,8 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -249,8 +247,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	httpIngest := httpin.New(pipe, metrics, httpin.Limits{
 		MaxEventBytes: int(cfg.Ingest.MaxEventBytes), MaxBodyBytes: int64(cfg.Ingest.MaxBodyBytes),
 		MaxBatchEvents: cfg.Ingest.MaxBatchEvents, MaxInflightBytes: int64(cfg.Ingest.MaxInflightBytes),
-		EventsPerSecond: cfg.Ingest.Rate.EventsPerSecond, Burst: cfg.Ingest.Rate.Burst,
+		MaxInflightPerSender: int64(cfg.Ingest.MaxInflightPerToken),
+		EventsPerSecond:      cfg.Ingest.Rate.EventsPerSecond, Burst: cfg.Ingest.Rate.Burst,
 	}, normalize.FromJSON, log)
+	pace, apiLimits := httpLimits(cfg.HTTP)
+	httpIngest.Pace = pace
 	if sl := cfg.Ingest.Syslog; sl.Listen != "" && (sl.UDP || sl.TCP) {
 		srv, err := syslogin.Listen(syslogin.Config{Listen: sl.Listen, UDP: sl.UDP, TCP: sl.TCP, MaxMessage: int(cfg.Ingest.MaxEventBytes),
 			InflightBytes: int64(sl.InflightBytes), MaxConns: sl.MaxConnections, MaxConnsPerIP: sl.MaxConnectionsPerIP, IdleTimeout: sl.IdleTimeout.D()}, pipe, metrics, log)
@@ -314,13 +315,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 			}
 			return nil
 		},
-		Log: log, Version: version,
+		Log: log, Version: version, Limits: apiLimits,
 	})
-	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	ln, hs, err := listenHTTP(cfg.HTTP, a.Handler(), pace, reg, log)
 	if err != nil {
-		return fmt.Errorf("http listener on %s: %w", cfg.HTTP.Listen, err)
+		return err
 	}
-	hs := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	httpDone := make(chan error, 1)
 	scheme := "http"
 	if cfg.HTTP.TLSCert != "" {
