@@ -777,7 +777,7 @@ func (d *dec) trigger(n *node, path string) *Trigger {
 				d.errs.errorf("schedule", so.path, sn, "a schedule needs exactly one of cron and every")
 			}
 			if t.Schedule.Cron != "" {
-				if err := checkCron(t.Schedule.Cron); err != nil {
+				if _, err := ParseCron(t.Schedule.Cron); err != nil {
 					d.errs.errorf("schedule", so.at("cron"), so.n.get("cron"), "%v", err)
 				}
 			}
@@ -842,41 +842,6 @@ func (d *dec) eventMatch(n *node, path string) *EventMatch {
 	}
 	o.rest("trigger match")
 	return m
-}
-
-// checkCron validates a five-field cron expression (minute hour day month
-// weekday; numbers, *, ranges a-b, lists a,b and steps /n).
-func checkCron(s string) error {
-	f := strings.Fields(s)
-	if len(f) != 5 {
-		return fmt.Errorf("cron %q must have five fields (minute hour day month weekday)", s)
-	}
-	limits := [5][2]int{{0, 59}, {0, 23}, {1, 31}, {1, 12}, {0, 7}}
-	names := [5]string{"minute", "hour", "day", "month", "weekday"}
-	for i, field := range f {
-		for _, part := range strings.Split(field, ",") {
-			rng, step, hasStep := strings.Cut(part, "/")
-			if hasStep {
-				if n, err := strconv.Atoi(step); err != nil || n < 1 {
-					return fmt.Errorf("cron %s field %q: bad step", names[i], field)
-				}
-			}
-			if rng == "*" {
-				continue
-			}
-			lo, hi, isRange := strings.Cut(rng, "-")
-			for _, v := range []string{lo, hi} {
-				if v == "" && !isRange {
-					continue
-				}
-				n, err := strconv.Atoi(v)
-				if err != nil || n < limits[i][0] || n > limits[i][1] {
-					return fmt.Errorf("cron %s field %q: %q is not in %d..%d", names[i], field, v, limits[i][0], limits[i][1])
-				}
-			}
-		}
-	}
-	return nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

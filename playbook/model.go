@@ -352,7 +352,7 @@ type EventMatch struct {
 
 // Schedule starts a playbook periodically: Cron or Every, not both.
 type Schedule struct {
-	Cron  string        // five-field cron expression, UTC
+	Cron  string        // cron expression as ParseCron reads it (UTC unless CRON_TZ= says otherwise)
 	Every time.Duration // fixed interval
 }
 

@@ -32,7 +32,7 @@ func TestParseYAMLErrors(t *testing.T) {
 		{"two forms", yamlHead + "start: a\nsteps:\n  a: {connector: wait.sleep, approve: {question: q}, next: b}\n  b: end\n", 6, "use one of connector, approve and commands"},
 		{"approve without question", yamlHead + "start: a\nsteps:\n  a: {approve: {roles: [r]}, next: b}\n  b: end\n", 6, `"question" is missing`},
 		{"bad tlp", yamlHead + "tlp: purple\nstart: a\nsteps:\n  a: end\n", 4, "tlp must be one of"},
-		{"bad cron", yamlHead + "trigger: {schedule: {cron: '61 * * * *'}}\nstart: a\nsteps:\n  a: end\n", 4, "not in 0..59"},
+		{"bad cron", yamlHead + "trigger: {schedule: {cron: '61 * * * *'}}\nstart: a\nsteps:\n  a: end\n", 4, `minute field "61"`},
 		{"if without then", yamlHead + "vars: {x: integer}\nstart: a\nsteps:\n  a: {if: x > 1, next: b}\n  b: end\n", 7, "if steps need then"},
 		{"no start", yamlHead + "steps:\n  a: end\n", 1, "no start"},
 		{"bad variable", yamlHead + "vars: {x: [1]}\nstart: a\nsteps:\n  a: end\n", 4, "a variable is a type name"},

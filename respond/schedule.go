@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/riposte-soar/riposte/engine"
+	"github.com/riposte-soar/riposte/playbook"
 )
 
 // RunSchedules starts scheduled playbooks until ctx ends. Each start is
@@ -43,12 +43,8 @@ func (s *Service) tick(ctx context.Context, now time.Time, last map[string]strin
 		case sch.Every > 0:
 			slot = "every:" + now.Truncate(sch.Every).Format(time.RFC3339)
 		case sch.Cron != "":
-			c, err := parseCron(sch.Cron)
-			if err != nil {
-				continue // the linter refuses such a playbook; be safe anyway
-			}
 			minute := now.Truncate(time.Minute)
-			if !c.match(minute) {
+			if !cronFires(sch.Cron, minute) {
 				continue
 			}
 			slot = "cron:" + minute.Format(time.RFC3339)
@@ -70,83 +66,16 @@ func (s *Service) tick(ctx context.Context, now time.Time, last map[string]strin
 	}
 }
 
-// cron is a five-field expression: minute hour day-of-month month day-of-week.
-type cron struct {
-	min, hour, dom, month, dow [64]bool
-	domAny, dowAny             bool
-}
-
-func parseCron(expr string) (*cron, error) {
-	f := strings.Fields(expr)
-	if len(f) != 5 {
-		return nil, fmt.Errorf("cron %q: want 5 fields (minute hour day month weekday)", expr)
+// cronFires reports whether a cron expression fires at minute (a UTC time
+// on a minute boundary): its next firing after the second before is that
+// minute. The expression is read by playbook.ParseCron, the same function
+// that refuses at import what could not fire.
+func cronFires(expr string, minute time.Time) bool {
+	s, err := playbook.ParseCron(expr)
+	if err != nil {
+		return false // import refuses such a playbook; be safe anyway
 	}
-	c := &cron{domAny: f[2] == "*", dowAny: f[4] == "*"}
-	for i, spec := range []struct {
-		set    *[64]bool
-		lo, hi int
-	}{{&c.min, 0, 59}, {&c.hour, 0, 23}, {&c.dom, 1, 31}, {&c.month, 1, 12}, {&c.dow, 0, 7}} {
-		if err := cronField(f[i], spec.lo, spec.hi, spec.set); err != nil {
-			return nil, fmt.Errorf("cron %q field %d: %v", expr, i+1, err)
-		}
-	}
-	if c.dow[7] {
-		c.dow[0] = true // 7 is Sunday too
-	}
-	return c, nil
-}
-
-func cronField(s string, lo, hi int, set *[64]bool) error {
-	for _, part := range strings.Split(s, ",") {
-		rng, stepS, hasStep := strings.Cut(part, "/")
-		step := 1
-		if hasStep {
-			n, err := strconv.Atoi(stepS)
-			if err != nil || n < 1 {
-				return fmt.Errorf("bad step %q", stepS)
-			}
-			step = n
-		}
-		a, b := lo, hi
-		if rng != "*" {
-			x, y, isRange := strings.Cut(rng, "-")
-			var err error
-			if a, err = strconv.Atoi(x); err != nil {
-				return fmt.Errorf("bad value %q", x)
-			}
-			b = a
-			if isRange {
-				if b, err = strconv.Atoi(y); err != nil {
-					return fmt.Errorf("bad value %q", y)
-				}
-			} else if hasStep {
-				b = hi
-			}
-		}
-		if a < lo || b > hi || a > b {
-			return fmt.Errorf("%q is outside %d-%d", part, lo, hi)
-		}
-		for v := a; v <= b; v += step {
-			set[v] = true
-		}
-	}
-	return nil
-}
-
-func (c *cron) match(t time.Time) bool {
-	if !c.min[t.Minute()] || !c.hour[t.Hour()] || !c.month[int(t.Month())] {
-		return false
-	}
-	dom, dow := c.dom[t.Day()], c.dow[int(t.Weekday())]
-	switch {
-	case c.domAny && c.dowAny:
-		return true
-	case c.domAny:
-		return dow
-	case c.dowAny:
-		return dom
-	}
-	return dom || dow // both restricted: either matches, as cron has it
+	return s.Next(minute.Add(-time.Second)).Equal(minute)
 }
 
 // Webhook starts every enabled playbook whose webhook trigger has this
