@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/riposte-soar/riposte/notify/channel"
+	"golang.org/x/time/rate"
 )
 
 // Delivery reports one attempt to send, so the incident timeline can show
@@ -90,7 +91,7 @@ func NewDispatcher(channels []ChannelConfig, routes []Route, report func(Deliver
 			d: d, name: c.Name, ch: ch, s: s, wake: make(chan struct{}, 1), done: make(chan struct{}),
 		}
 		if s.perMin > 0 {
-			w.bucket = newBucket(s.perMin, s.burst)
+			w.limit = rate.NewLimiter(rate.Every(time.Minute/time.Duration(s.perMin)), s.burst)
 		}
 		d.workers[c.Name] = w
 		d.order = append(d.order, w)
@@ -202,11 +203,11 @@ type item struct {
 
 // worker owns one channel: its queue, its rate bucket, its sends.
 type worker struct {
-	d      *Dispatcher
-	name   string
-	ch     Channel
-	s      settings
-	bucket *bucket // nil: no rate limit; used by run only
+	d     *Dispatcher
+	name  string
+	ch    Channel
+	s     settings
+	limit *rate.Limiter // nil: no rate limit; used by run only
 
 	mu        sync.Mutex
 	queue     []item // in arrival order
@@ -364,12 +365,15 @@ func (w *worker) run() {
 				continue
 			}
 		}
-		if w.bucket != nil {
-			if wait := w.bucket.delay(time.Now()); wait > 0 {
+		if w.limit != nil {
+			r := w.limit.Reserve()
+			if wait := r.Delay(); wait > 0 {
+				// Give the token back and wait instead: messages that
+				// arrive meanwhile join the batch sent when it is due.
+				r.Cancel()
 				w.pause(wait, false)
 				continue
 			}
-			w.bucket.take(time.Now())
 		}
 		w.deliver(w.take())
 	}
@@ -583,37 +587,4 @@ func shortList(l []string) string {
 		return strings.Join(l[:10], ",") + fmt.Sprintf(",… (%d)", len(l))
 	}
 	return strings.Join(l, ",")
-}
-
-// bucket is a token bucket over sends.
-type bucket struct {
-	every  time.Duration // one token per every
-	burst  float64
-	tokens float64
-	last   time.Time
-}
-
-func newBucket(perMinute, burst int) *bucket {
-	return &bucket{every: time.Minute / time.Duration(perMinute), burst: float64(burst), tokens: float64(burst), last: time.Now()}
-}
-
-func (b *bucket) refill(now time.Time) {
-	if now.After(b.last) {
-		b.tokens = min(b.burst, b.tokens+float64(now.Sub(b.last))/float64(b.every))
-		b.last = now
-	}
-}
-
-// delay is how long until a token is there.
-func (b *bucket) delay(now time.Time) time.Duration {
-	b.refill(now)
-	if b.tokens >= 1 {
-		return 0
-	}
-	return time.Duration((1 - b.tokens) * float64(b.every))
-}
-
-func (b *bucket) take(now time.Time) {
-	b.refill(now)
-	b.tokens--
 }
