@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 // The normalization functions below (spec §7.1) are used for indicator
@@ -478,32 +480,42 @@ func appendEmail(dst []byte, s string) ([]byte, bool) {
 }
 
 // appendDomain appends a domain name lower-cased, without its trailing dot,
-// with non-ASCII labels in punycode (IDNA ToASCII without the UTS 46
-// mapping table: labels are lower-cased rune by rune). It rejects names
-// that are not DNS names.
+// with non-ASCII labels in punycode. It rejects names that are not DNS
+// names. ASCII names, nearly all of them, take a path that allocates
+// nothing and accepts the underscores of service names (_dmarc); a name
+// with any other character goes through IDNA's UTS 46 lookup mapping
+// first, so that "MÜNCHEN.example", "münchen.example" and its punycode are
+// one name, as a resolver sees them.
 func appendDomain(dst []byte, s string) ([]byte, bool) {
 	s = strings.TrimSpace(s)
+	if len(s) > 1024 {
+		return dst, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			a, err := idna.Lookup.ToASCII(s)
+			if err != nil {
+				return dst, false
+			}
+			s = a
+			break
+		}
+	}
 	s = strings.TrimSuffix(s, ".")
-	if s == "" || len(s) > 1024 {
+	if s == "" {
 		return dst, false
 	}
 	start := len(dst)
-	for len(s) > 0 {
-		label, rest, sep := cutLabel(s)
-		if label == "" {
-			return dst[:start], false
-		}
+	for {
+		label, rest, sep := strings.Cut(s, ".")
 		var ok bool
-		dst, ok = appendLabel(dst, label)
-		if !ok {
+		if dst, ok = appendLabel(dst, label); !ok {
 			return dst[:start], false
 		}
-		if sep {
-			if rest == "" { // "a..": trailing separator after the one we trimmed
-				return dst[:start], false
-			}
-			dst = append(dst, '.')
+		if !sep {
+			break
 		}
+		dst = append(dst, '.')
 		s = rest
 	}
 	if len(dst)-start > 253 {
@@ -512,165 +524,23 @@ func appendDomain(dst []byte, s string) ([]byte, bool) {
 	return dst, true
 }
 
-// cutLabel splits at the first label separator: '.', or the ideographic
-// and full-width full stops IDNA treats as dots.
-func cutLabel(s string) (label, rest string, found bool) {
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c == '.' {
-			return s[:i], s[i+1:], true
-		}
-		if c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == '\u3002' || r == '\uff0e' || r == '\uff61' {
-			return s[:i], s[i+n:], true
-		}
-		i += n
-	}
-	return s, "", false
-}
-
+// appendLabel appends one ASCII label lower-cased.
 func appendLabel(dst []byte, label string) ([]byte, bool) {
-	start := len(dst)
-	ascii := true
+	if label == "" || len(label) > 63 {
+		return dst, false
+	}
 	for i := 0; i < len(label); i++ {
 		c := label[i]
 		switch {
 		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
 		case c >= 'A' && c <= 'Z':
 			c += 'a' - 'A'
-		case c >= utf8.RuneSelf:
-			ascii = false
 		default:
-			return dst[:start], false
-		}
-		if ascii {
-			dst = append(dst, c)
-		}
-	}
-	if !ascii {
-		dst = dst[:start]
-		var ok bool
-		dst, ok = appendPunycode(dst, label)
-		if !ok {
-			return dst[:start], false
-		}
-	}
-	if n := len(dst) - start; n == 0 || n > 63 {
-		return dst[:start], false
-	}
-	return dst, true
-}
-
-// Punycode (RFC 3492) parameters.
-const (
-	pcBase        = 36
-	pcTMin        = 1
-	pcTMax        = 26
-	pcSkew        = 38
-	pcDamp        = 700
-	pcInitialBias = 72
-	pcInitialN    = 128
-)
-
-// appendPunycode appends "xn--" and the punycode of label lower-cased.
-func appendPunycode(dst []byte, label string) ([]byte, bool) {
-	if !utf8.ValidString(label) || utf8.RuneCountInString(label) > 63 {
-		return dst, false
-	}
-	lower := func(r rune) rune {
-		r = unicode.ToLower(r)
-		if r >= 'A' && r <= 'Z' {
-			r += 'a' - 'A'
-		}
-		return r
-	}
-	dst = append(dst, "xn--"...)
-	total, basic := 0, 0
-	for _, r := range label {
-		r = lower(r)
-		total++
-		if r < 0x80 {
-			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-				return dst, false
-			}
-			dst = append(dst, byte(r))
-			basic++
-		} else if r == utf8.RuneError || unicode.IsSpace(r) || unicode.IsControl(r) {
 			return dst, false
 		}
-	}
-	if basic > 0 {
-		dst = append(dst, '-')
-	}
-	n, delta, bias, h := rune(pcInitialN), 0, pcInitialBias, basic
-	for h < total {
-		m := rune(utf8.MaxRune + 1)
-		for _, r := range label {
-			if r = lower(r); r >= n && r < m {
-				m = r
-			}
-		}
-		if int(m-n) > (1<<30)/(h+1) {
-			return dst, false
-		}
-		delta += int(m-n) * (h + 1)
-		n = m
-		for _, r := range label {
-			r = lower(r)
-			if r < n {
-				delta++
-			}
-			if r == n {
-				q := delta
-				for k := pcBase; ; k += pcBase {
-					t := k - bias
-					if t < pcTMin {
-						t = pcTMin
-					} else if t > pcTMax {
-						t = pcTMax
-					}
-					if q < t {
-						break
-					}
-					dst = append(dst, pcDigit(t+(q-t)%(pcBase-t)))
-					q = (q - t) / (pcBase - t)
-				}
-				dst = append(dst, pcDigit(q))
-				bias = pcAdapt(delta, h+1, h == basic)
-				delta = 0
-				h++
-			}
-		}
-		delta++
-		n++
+		dst = append(dst, c)
 	}
 	return dst, true
-}
-
-func pcDigit(d int) byte {
-	if d < 26 {
-		return byte('a' + d)
-	}
-	return byte('0' + d - 26)
-}
-
-func pcAdapt(delta, numPoints int, first bool) int {
-	if first {
-		delta /= pcDamp
-	} else {
-		delta /= 2
-	}
-	delta += delta / numPoints
-	k := 0
-	for delta > ((pcBase-pcTMin)*pcTMax)/2 {
-		delta /= pcBase - pcTMin
-		k += pcBase
-	}
-	return k + (pcBase-pcTMin+1)*delta/(delta+pcSkew)
 }
 
 // defaultPort reports whether port is the scheme's default.
