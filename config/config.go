@@ -261,9 +261,10 @@ type NATS struct {
 	// Listen is the embedded server's address; keep it on loopback unless
 	// shippers on other hosts publish to it.
 	Listen string `yaml:"listen"`
-	// SyncAlways fsyncs each message before acknowledging it (power-loss
-	// safe); off, data is safe against a process crash but an OS crash may
-	// lose the last seconds.
+	// SyncAlways makes the embedded server fsync each message before
+	// acknowledging it (power-loss safe); off, data is safe against a
+	// process crash but an OS crash may lose the last seconds. An external
+	// server (URL) follows its own sync_interval instead.
 	SyncAlways bool `yaml:"sync_always"`
 	// MaxPayload is the largest bus message.
 	MaxPayload Size `yaml:"max_payload"`
@@ -276,7 +277,9 @@ type NATS struct {
 
 // Database tunes SQLite.
 type Database struct {
-	// Sync is SQLite's synchronous mode: full (fsync each commit) or normal.
+	// Sync is the event store's SQLite synchronous mode: full (fsync each
+	// commit) or normal. The control and engine databases always use full:
+	// they hold decisions, approvals and the audit chain.
 	Sync string `yaml:"sync"`
 }
 

@@ -123,6 +123,15 @@ func Open(path string, reg *connector.Registry, opts Options) (*Engine, error) {
 	return &Engine{st: st, reg: reg, opts: opts, wake: make(chan struct{}, 1), plans: map[string]*playbook.Playbook{}}, nil
 }
 
+// Synchronous reports the SQLite synchronous mode the engine's commits use;
+// "" for a store that is not SQLite.
+func (e *Engine) Synchronous(ctx context.Context) (string, error) {
+	if s, ok := e.st.(*sqliteStore); ok {
+		return s.db.Synchronous(ctx)
+	}
+	return "", nil
+}
+
 // Close stops the store. Run should have returned first.
 func (e *Engine) Close() error { return e.st.Close() }
 

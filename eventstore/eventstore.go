@@ -57,6 +57,10 @@ func Open(path, sync string) (*Store, error) {
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
+// Synchronous reports the SQLite synchronous mode the store commits with
+// (database.sync).
+func (s *Store) Synchronous(ctx context.Context) (string, error) { return s.db.Synchronous(ctx) }
+
 // Insert stores events; an event whose ID is already stored is skipped, so a
 // batch redelivered after a crash is stored once.
 func (s *Store) Insert(ctx context.Context, evs []event.Wire) (int, error) {

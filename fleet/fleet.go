@@ -28,6 +28,7 @@ import (
 	"github.com/riposte-soar/riposte/agent/protocol"
 	"github.com/riposte-soar/riposte/audit"
 	"github.com/riposte-soar/riposte/decision"
+	"github.com/riposte-soar/riposte/internal/atomicfile"
 	"github.com/riposte-soar/riposte/store"
 )
 
@@ -147,7 +148,9 @@ func LoadOrCreateKey(path string) (ed25519.PrivateKey, error) {
 		return nil, err
 	}
 	k := protocol.GenerateKey()
-	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(k.Seed())+"\n"), 0o600); err != nil {
+	// fsync'd: agents enrolled after this start trust this key, and a key
+	// lost to a power loss would be replaced by one they reject.
+	if err := atomicfile.Write(path, []byte(base64.StdEncoding.EncodeToString(k.Seed())+"\n"), 0o600); err != nil {
 		return nil, err
 	}
 	return k, nil

@@ -85,10 +85,14 @@ func setupRespond(ctx context.Context, cfg config.Config, ctl *store.DB, alarmSv
 		}
 		return auditLog.Import(ctx, "engine", es)
 	}
+	// Runs, approval answers and the audit entries queued with them are
+	// durable state: every commit is fsync'd, whatever database.sync says.
+	opts.Sync = "full"
 	eng, err := engine.Open(filepath.Join(cfg.Data, EngineDB), reg, opts)
 	if err != nil {
 		return nil, fmt.Errorf("playbook engine: %w", err)
 	}
+	logSync(ctx, log, EngineDB, eng)
 	svc := &respond.Service{
 		Lib:    &respond.Library{Store: rulestore.NewPlaybooks(ctl), Reg: reg},
 		Engine: eng, Log: log, Assets: alarmSvc.Inventory().Lookup, Alert: alarmSvc.Store().Alert,

@@ -39,6 +39,7 @@ import (
 	"github.com/riposte-soar/riposte/ingest/sources/httpin"
 	"github.com/riposte-soar/riposte/ingest/sources/natsin"
 	"github.com/riposte-soar/riposte/ingest/sources/syslogin"
+	"github.com/riposte-soar/riposte/internal/buildinfo"
 	"github.com/riposte-soar/riposte/normalize"
 	"github.com/riposte-soar/riposte/store"
 )
@@ -70,6 +71,9 @@ func OpenControl(data, sync string) (*store.DB, error) {
 
 // Run runs a node until ctx ends.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version string) error {
+	if err := checkListeners(cfg); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
@@ -137,6 +141,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	build := buildinfo.Get()
+	build.Version = version
+	reg.MustRegister(build.Collector())
 	det, err := setupDetect(ctx, cfg, b, ctl, reg, log)
 	if err != nil {
 		return err

@@ -133,6 +133,27 @@ func migrate(db *sql.DB, ms []Migration) error {
 	return nil
 }
 
+// Synchronous reports the synchronous mode in effect on the writer
+// connection (off, normal, full or extra): what every commit of this
+// database actually does, whatever was asked for.
+func (d *DB) Synchronous(ctx context.Context) (string, error) {
+	var n int
+	if err := d.W.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&n); err != nil {
+		return "", fmt.Errorf("%s: PRAGMA synchronous: %w", d.Path, err)
+	}
+	switch n {
+	case 0:
+		return "off", nil
+	case 1:
+		return "normal", nil
+	case 2:
+		return "full", nil
+	case 3:
+		return "extra", nil
+	}
+	return "", fmt.Errorf("%s: PRAGMA synchronous is %d, not a known mode", d.Path, n)
+}
+
 // Close closes both handles.
 func (d *DB) Close() error {
 	err1 := d.R.Close()

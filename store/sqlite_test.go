@@ -53,3 +53,29 @@ func TestFilesOwnerOnly(t *testing.T) {
 		})
 	}
 }
+
+// The mode asked for is the one every commit of the writer uses; an empty
+// mode means full, so a caller that forgets to choose gets fsync.
+func TestSynchronousInEffect(t *testing.T) {
+	for _, c := range []struct{ ask, want string }{
+		{"", "full"},
+		{"full", "full"},
+		{"normal", "normal"},
+		{"off", "off"},
+	} {
+		t.Run("ask "+c.ask, func(t *testing.T) {
+			db, err := Open(filepath.Join(t.TempDir(), "x.db"), c.ask, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			got, err := db.Synchronous(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != c.want {
+				t.Errorf("synchronous = %s, want %s", got, c.want)
+			}
+		})
+	}
+}

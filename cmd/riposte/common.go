@@ -106,7 +106,7 @@ func openData(data string) (*store.DB, error) {
 	if _, err := os.Stat(data); err != nil {
 		return nil, &exitError{code: 2, err: fmt.Errorf("data directory %s: %v (start riposte serve once, or pass --data)", data, err)}
 	}
-	db, err := server.OpenControl(data, "full")
+	db, err := server.OpenControl(data)
 	if err != nil {
 		return nil, &exitError{code: 2, err: err}
 	}

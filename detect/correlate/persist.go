@@ -267,6 +267,9 @@ func OpenStore(path string) (*Store, error) {
 	return &Store{db: db, own: true}, nil
 }
 
+// Synchronous reports the SQLite synchronous mode the state commits with.
+func (s *Store) Synchronous(ctx context.Context) (string, error) { return s.db.Synchronous(ctx) }
+
 // NewStore uses a database already opened with Migrations.
 func NewStore(db *store.DB) *Store { return &Store{db: db} }
 
