@@ -19,6 +19,7 @@ import (
 
 	"github.com/riposte-soar/riposte/event"
 	"github.com/riposte-soar/riposte/ingest"
+	"github.com/riposte-soar/riposte/internal/netlimit"
 	"github.com/riposte-soar/riposte/normalize"
 	"github.com/riposte-soar/riposte/parse/syslog"
 )
@@ -45,7 +46,8 @@ type Config struct {
 	// 4 MiB), so one sender cannot take the whole budget from the others.
 	ConnBytes int64
 	// MaxConns and MaxConnsPerIP bound the open TCP connections (defaults
-	// 1024 and 64); connections over either are closed at once and counted.
+	// 1024 and 64; IPv6 addresses count per /64); connections over either
+	// are closed at once and counted.
 	MaxConns, MaxConnsPerIP int
 	// IdleTimeout closes a TCP connection that sent nothing for this long
 	// (default 10 minutes).
@@ -66,9 +68,6 @@ type Server struct {
 	tcp     net.Listener
 	wg      sync.WaitGroup
 	budget  *semaphore.Weighted
-	connsMu sync.Mutex
-	conns   int
-	perIP   map[string]int
 	// UDPDropped counts datagrams dropped because storing fell behind:
 	// UDP gives no way to make the sender wait.
 	UDPDropped atomic.Int64
@@ -109,7 +108,7 @@ func Listen(cfg Config, sink ingest.Sink, m *ingest.Metrics, log *slog.Logger) (
 	if cfg.StoreGrace <= 0 {
 		cfg.StoreGrace = 5 * time.Second
 	}
-	s := &Server{cfg: cfg, sink: sink, metrics: m, log: log, budget: semaphore.NewWeighted(cfg.InflightBytes), perIP: map[string]int{}}
+	s := &Server{cfg: cfg, sink: sink, metrics: m, log: log, budget: semaphore.NewWeighted(cfg.InflightBytes)}
 	var err error
 	if cfg.UDP {
 		if s.udp, err = net.ListenPacket("udp", cfg.Listen); err != nil {
@@ -120,12 +119,19 @@ func Listen(cfg Config, sink ingest.Sink, m *ingest.Metrics, log *slog.Logger) (
 		}
 	}
 	if cfg.TCP {
-		if s.tcp, err = net.Listen("tcp", cfg.Listen); err != nil {
+		ln, err := net.Listen("tcp", cfg.Listen)
+		if err != nil {
 			if s.udp != nil {
 				s.udp.Close()
 			}
 			return nil, err
 		}
+		// Connections over a cap are closed on accept: an idle connection
+		// costs a descriptor and a goroutine, so a flood of them must not
+		// starve the other senders.
+		s.tcp = netlimit.Listen(ln, netlimit.Limits{MaxConns: cfg.MaxConns, MaxPerAddr: cfg.MaxConnsPerIP}, func(string) {
+			m.Rejected.WithLabelValues("syslog-tcp", "too_many_connections").Inc()
+		})
 	}
 	return s, nil
 }
@@ -201,49 +207,12 @@ func (s *Server) acceptTCP(ctx context.Context) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		ip := remoteIP(c)
-		if !s.admit(ip) {
-			s.metrics.Rejected.WithLabelValues("syslog-tcp", "too_many_connections").Inc()
-			c.Close()
-			continue
-		}
 		conns.Add(1)
 		go func() {
 			defer conns.Done()
-			defer s.leave(ip)
 			s.serveTCP(ctx, c)
 		}()
 	}
-}
-
-// admit counts a new connection from ip, or refuses it when the listener or
-// that address is at its limit: an idle connection costs a descriptor and a
-// goroutine, so a flood of them must not starve the other senders.
-func (s *Server) admit(ip string) bool {
-	s.connsMu.Lock()
-	defer s.connsMu.Unlock()
-	if s.conns >= s.cfg.MaxConns || s.perIP[ip] >= s.cfg.MaxConnsPerIP {
-		return false
-	}
-	s.conns++
-	s.perIP[ip]++
-	return true
-}
-
-func (s *Server) leave(ip string) {
-	s.connsMu.Lock()
-	defer s.connsMu.Unlock()
-	s.conns--
-	if s.perIP[ip]--; s.perIP[ip] <= 0 {
-		delete(s.perIP, ip)
-	}
-}
-
-func remoteIP(c net.Conn) string {
-	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		return a.IP.String()
-	}
-	return c.RemoteAddr().String()
 }
 
 // serveTCP reads frames and hands them to a batcher. Every frame is taken
