@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -20,7 +23,37 @@ func newClient(server, token string) (*apiClient, error) {
 	if err := needToken(token); err != nil {
 		return nil, err
 	}
+	if u, err := url.Parse(server); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, &exitError{code: 2, err: fmt.Errorf("--server %q: want a URL such as http://127.0.0.1:8080 (--server or RIPOSTE_SERVER)", server)}
+	}
 	return &apiClient{server: strings.TrimRight(server, "/"), token: token, http: &http.Client{Timeout: 2 * time.Minute}}, nil
+}
+
+// do sends req; a server that cannot be reached is named with the usual
+// cause and the way to point the client elsewhere, instead of the
+// transport's "dial tcp ...: connect: connection refused".
+func (c *apiClient) do(req *http.Request) (*http.Response, error) {
+	resp, err := c.http.Do(req)
+	if err == nil {
+		return resp, nil
+	}
+	var dns *net.DNSError
+	var op *net.OpError
+	if errors.As(err, &dns) || (errors.As(err, &op) && op.Op == "dial") {
+		cause := err
+		if op != nil {
+			cause = op.Err
+		}
+		if dns != nil {
+			cause = dns
+		}
+		return nil, &exitError{code: 2, err: fmt.Errorf("cannot reach %s (%v): is riposte serve running? use --server or RIPOSTE_SERVER", c.server, cause)}
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return nil, &exitError{code: 2, err: fmt.Errorf("%s %s: %w", req.Method, c.server, err)}
 }
 
 type apiError struct {
@@ -56,9 +89,9 @@ func (c *apiClient) callRaw(method, path, contentType string, in []byte, out any
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Content-Type", contentType)
-	resp, err := c.http.Do(req)
+	resp, err := c.do(req)
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)

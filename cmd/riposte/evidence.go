@@ -49,9 +49,9 @@ func evidenceCmd() *cobra.Command {
 				return &exitError{code: 2, err: err}
 			}
 			req.Header.Set("Authorization", "Bearer "+cl.token)
-			resp, err := cl.http.Do(req)
+			resp, err := cl.do(req)
 			if err != nil {
-				return &exitError{code: 2, err: err}
+				return err
 			}
 			defer resp.Body.Close()
 			if resp.StatusCode != 200 {

@@ -11,11 +11,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/riposte-soar/riposte/internal/buildinfo"
 	"github.com/riposte-soar/riposte/internal/termsafe"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version is the module version the go tool stamped (see buildinfo),
+// reported by the server and the agent.
+var version = buildinfo.Get().Version
 
 // exitError carries an exit code with the message for stderr.
 type exitError struct {
@@ -36,7 +38,9 @@ func main() {
 		Short:         "Riposte: security orchestration, automation and response in one binary",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildinfo.Get().String(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: 2, err: fmt.Errorf("%v (see %s --help)", err, c.CommandPath())}
 	})
@@ -48,6 +52,7 @@ func main() {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(serveCmd(), configCmd(), tokenCmd(), auditCmd(), rulesCmd(), incidentCmd(), assetCmd(), playbookCmd(), runCmd(), approvalCmd(), decisionCmd(), openc2Cmd(), agentCmd(), evidenceCmd(), benchCmd(), versionCmd())
+	strictParents(root)
 	err := root.Execute()
 	stdout.Flush()
 	if err != nil {
@@ -64,8 +69,8 @@ func main() {
 func versionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the module version, VCS revision and Go version of this binary",
 		Args:  cobra.NoArgs,
-		Run:   func(c *cobra.Command, _ []string) { fmt.Fprintln(c.OutOrStdout(), version) },
+		Run:   func(c *cobra.Command, _ []string) { fmt.Fprintln(c.OutOrStdout(), buildinfo.Get()) },
 	}
 }
