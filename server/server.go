@@ -39,6 +39,7 @@ import (
 	"github.com/riposte-soar/riposte/ingest/sources/httpin"
 	"github.com/riposte-soar/riposte/ingest/sources/natsin"
 	"github.com/riposte-soar/riposte/ingest/sources/syslogin"
+	"github.com/riposte-soar/riposte/internal/atomicfile"
 	"github.com/riposte-soar/riposte/internal/buildinfo"
 	"github.com/riposte-soar/riposte/normalize"
 	"github.com/riposte-soar/riposte/store"
@@ -61,12 +62,29 @@ const (
 )
 
 // OpenControl opens the control database of a data directory; the CLI uses
-// it to work on a data directory with or without a server running.
-func OpenControl(data, sync string) (*store.DB, error) {
+// it to work on a data directory with or without a server running. Every
+// commit is fsync'd (synchronous=full) whatever database.sync says: this
+// database holds what the docs call durable (decisions, the audit chain,
+// tokens, incidents, and the alerts whose stream messages are released once
+// applied), and a commit reported done must survive a power loss.
+func OpenControl(data string) (*store.DB, error) {
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return nil, err
 	}
-	return store.Open(filepath.Join(data, ControlDB), sync, store.Control)
+	return store.Open(filepath.Join(data, ControlDB), "full", store.Control)
+}
+
+// logSync tells the operator how each database commits, as SQLite reports
+// it, so the durability the docs promise can be checked on a running node.
+func logSync(ctx context.Context, log *slog.Logger, file string, db interface {
+	Synchronous(context.Context) (string, error)
+}) {
+	mode, err := db.Synchronous(ctx)
+	if err != nil {
+		log.Warn("database: synchronous mode unknown", "file", file, "err", err)
+		return
+	}
+	log.Info("database", "file", file, "synchronous", mode)
 }
 
 // Run runs a node until ctx ends.
@@ -77,11 +95,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	ctl, err := OpenControl(cfg.Data, cfg.Database.Sync)
+	ctl, err := OpenControl(cfg.Data)
 	if err != nil {
 		return err
 	}
 	defer ctl.Close()
+	logSync(ctx, log, ControlDB, ctl)
 	tokens := auth.NewStore(ctl)
 	auditLog := audit.New(ctl)
 	if err := firstStart(ctx, cfg.Data, tokens, auditLog, log); err != nil {
@@ -92,6 +111,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		return err
 	}
 	defer events.Close()
+	logSync(ctx, log, EventsDB, events)
 
 	password, err := secretFile(filepath.Join(cfg.Data, NATSPassword))
 	if err != nil {
@@ -375,7 +395,9 @@ func firstStart(ctx context.Context, data string, tokens *auth.Store, l *audit.L
 		return err
 	}
 	path := filepath.Join(data, AdminToken)
-	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+	// fsync'd like the token's row: after a power loss the file must not
+	// be empty while the database says an admin token exists.
+	if err := atomicfile.Write(path, []byte(secret+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write admin token: %w", err)
 	}
 	abs, _ := filepath.Abs(path)
@@ -395,7 +417,7 @@ func secretFile(path string) (string, error) {
 		return "", err
 	}
 	s := hex.EncodeToString(r[:])
-	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(path, []byte(s+"\n"), 0o600); err != nil {
 		return "", err
 	}
 	return s, nil
