@@ -335,12 +335,12 @@ func (l *linter) stepBody(s *Step, path string) {
 			}
 		}
 		manual := false
-		agentType := ""
+		agentType, pin := "", ""
 		if a, ok := p.Agents[s.Agent]; ok {
-			agentType = a.Type
+			agentType, pin = a.Type, a.Connector
 		}
 		for i, c := range s.Commands {
-			l.command(c, indexPath(joinPath(path, "commands"), i), scope, agentType)
+			l.command(c, indexPath(joinPath(path, "commands"), i), scope, agentType, pin)
 			manual = manual || c.Type == CmdManual
 		}
 		if s.Approval != nil && !manual {
@@ -393,7 +393,7 @@ func (l *linter) stepBody(s *Step, path string) {
 	}
 }
 
-func (l *linter) command(c *Command, path string, scope map[string]string, agentType string) {
+func (l *linter) command(c *Command, path string, scope map[string]string, agentType, pin string) {
 	switch c.Type {
 	case CmdRiposteConnector:
 		if c.Connector == "" || c.Operation == "" {
@@ -426,6 +426,14 @@ func (l *linter) command(c *Command, path string, scope map[string]string, agent
 		}
 	case CmdManual:
 	default:
+		if pin != "" && l.known != nil {
+			// The engine sends the command to the pinned connector, as
+			// an operation named after the command type.
+			if _, ok := l.known.Operation(pin, c.Type); !ok {
+				l.errorf("command-type", joinPath(path, "type"), "the agent's connector %q has no operation for %s commands", pin, c.Type)
+			}
+			return
+		}
 		if ct, ok := l.known.(CommandTypeChecker); ok {
 			switch {
 			case !ct.CommandType(c.Type, ""):

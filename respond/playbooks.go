@@ -66,6 +66,16 @@ func (k Known) Operation(conn, op string) (map[string]playbook.ArgSpec, bool) {
 	return out, true
 }
 
+// CommandType implements playbook.CommandTypeChecker the way the engine
+// dispatches a CACAO command that is not riposte-connector or manual: to
+// the connector named after the command type. Without it a playbook of
+// ssh or http-api commands validated and then failed every run ("no
+// connector operation ssh.ssh").
+func (k Known) CommandType(cmdType, _ string) bool {
+	_, ok := k.Reg.Get(cmdType)
+	return ok
+}
+
 // Check parses and lints: errors are everything that keeps the playbook
 // from running; warnings ride along.
 func Check(data []byte, strict bool, schemas *playbook.SchemaValidator, reg *connector.Registry) (*playbook.Playbook, []playbook.Error) {
