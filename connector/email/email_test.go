@@ -7,6 +7,7 @@ import (
 	"mime/quotedprintable"
 	"net"
 	"net/mail"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -307,5 +308,28 @@ func TestSampleConfig(t *testing.T) {
 	}
 	if spec := (&Connector{}).Spec(); spec.SampleConfig == "" || spec.Operations["send"].Idempotent {
 		t.Fatal("spec")
+	}
+}
+
+// A playbook step mails through a server that takes only XOAUTH2, the
+// way Microsoft 365 and Gmail do, with the access token in a file.
+func TestSendXOAUTH2(t *testing.T) {
+	s := receiver.NewSMTP(t)
+	s.User, s.Pass, s.Mechs = "riposte@example.org", "ya29.access-token", []string{"XOAUTH2"}
+	token := t.TempDir() + "/token"
+	if err := os.WriteFile(token, []byte(s.Pass), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config(s)
+	cfg.SMTP.Username, cfg.SMTP.PasswordEnv, cfg.SMTP.PasswordFile, cfg.SMTP.Auth = s.User, "", token, "xoauth2"
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Execute(context.Background(), call("k1", map[string]any{"subject": "s", "text": "t"})); err != nil {
+		t.Fatal(err)
+	}
+	if m := s.Mails(); len(m) != 1 || m[0].Mech != "XOAUTH2" || m[0].User != s.User {
+		t.Errorf("mails %+v, want one after AUTH XOAUTH2", m)
 	}
 }

@@ -1,6 +1,6 @@
 // Package receiver holds real servers for the tests of what sends out, the
 // notification channels (notify/...) and the outbound connectors
-// (connector/...): an SMTP server (STARTTLS, AUTH PLAIN, the raw DATA of
+// (connector/...): an SMTP server (STARTTLS, AUTH PLAIN, LOGIN and XOAUTH2, the raw DATA of
 // every mail kept) and an HTTP receiver that answers with chosen statuses
 // and keeps every request. Only tests import it.
 package receiver

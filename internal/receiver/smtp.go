@@ -30,17 +30,22 @@ type Mail struct {
 	Data string
 	TLS  bool
 	User string
+	// Mech is the SASL mechanism the client authenticated with.
+	Mech string
 }
 
 // SMTP is a real SMTP server on 127.0.0.1: EHLO, STARTTLS (its
-// certificate is in CAFile), AUTH PLAIN once TLS is on, MAIL, RCPT, DATA,
-// RSET, NOOP, QUIT.
+// certificate is in CAFile), AUTH PLAIN, LOGIN and XOAUTH2 once TLS is on,
+// MAIL, RCPT, DATA, RSET, NOOP, QUIT.
 type SMTP struct {
 	// CAFile is the PEM of the server's self-signed certificate.
 	CAFile string
 	// User and Pass are the only credentials accepted; with User set,
-	// MAIL needs AUTH first.
+	// MAIL needs AUTH first. With XOAUTH2, Pass is the bearer token.
 	User, Pass string
+	// Mechs are the AUTH mechanisms offered (default PLAIN); others are
+	// refused with 504, as a server that does not know them would.
+	Mechs []string
 	// MailReply, when set, is the answer to every MAIL FROM ("451 4.3.0
 	// try later", "550 5.7.1 no").
 	MailReply string
@@ -118,6 +123,7 @@ type state struct {
 	tp   *textproto.Conn
 	tls  bool
 	user string
+	mech string
 	cur  *Mail
 }
 
@@ -130,7 +136,7 @@ func (s *SMTP) handle(st *state, verb, arg string) bool {
 		ext := []string{"receiver.test", "8BITMIME"}
 		switch {
 		case st.tls:
-			ext = append(ext, "AUTH PLAIN")
+			ext = append(ext, "AUTH "+strings.Join(s.mechs(), " "))
 		case !s.NoStartTLS:
 			ext = append(ext, "STARTTLS")
 		}
@@ -161,7 +167,7 @@ func (s *SMTP) handle(st *state, verb, arg string) bool {
 		case s.MailReply != "":
 			st.say(s.MailReply)
 		default:
-			st.cur = &Mail{From: between(arg, "<", ">"), TLS: st.tls, User: st.user}
+			st.cur = &Mail{From: between(arg, "<", ">"), TLS: st.tls, User: st.user, Mech: st.mech}
 			st.say("250 2.1.0 ok")
 		}
 	case "RCPT":
@@ -204,25 +210,92 @@ func (s *SMTP) handle(st *state, verb, arg string) bool {
 	return true
 }
 
-// auth checks AUTH PLAIN, with the initial response or after a 334.
-func (s *SMTP) auth(st *state, arg string) string {
-	mech, resp, _ := strings.Cut(arg, " ")
-	if !st.tls || !strings.EqualFold(mech, "PLAIN") {
-		return "504 5.5.4 PLAIN over TLS only"
+func (s *SMTP) mechs() []string {
+	if len(s.Mechs) == 0 {
+		return []string{"PLAIN"}
 	}
-	if resp == "" {
-		st.say("334 ")
-		var err error
-		if resp, err = st.tp.ReadLine(); err != nil {
-			return "501 5.5.2 no response"
+	return s.Mechs
+}
+
+// auth runs an AUTH exchange (RFC 4954) with PLAIN, LOGIN or XOAUTH2.
+func (s *SMTP) auth(st *state, arg string) string {
+	mech, initial, _ := strings.Cut(arg, " ")
+	mech = strings.ToUpper(mech)
+	offered := false
+	for _, m := range s.mechs() {
+		offered = offered || strings.EqualFold(m, mech)
+	}
+	if !st.tls || !offered {
+		return "504 5.5.4 " + strings.Join(s.mechs(), ", ") + " over TLS only"
+	}
+	// ask sends a challenge and returns the decoded answer; ok is false
+	// when the client cancelled ("*") or sent no base64.
+	ask := func(challenge string) (string, bool) {
+		st.say("334 " + base64.StdEncoding.EncodeToString([]byte(challenge)))
+		line, err := st.tp.ReadLine()
+		if err != nil || line == "*" {
+			return "", false
+		}
+		b, err := base64.StdEncoding.DecodeString(line)
+		return string(b), err == nil
+	}
+	decode := func(b64 string) (string, bool) {
+		b, err := base64.StdEncoding.DecodeString(b64)
+		return string(b), err == nil
+	}
+	var user, pass string
+	switch mech {
+	case "PLAIN":
+		resp, ok := decode(initial)
+		if initial == "" {
+			resp, ok = ask("")
+		}
+		f := strings.Split(resp, "\x00")
+		if !ok || len(f) != 3 {
+			return "501 5.5.2 malformed PLAIN response"
+		}
+		user, pass = f[1], f[2]
+	case "LOGIN":
+		var ok bool
+		if initial != "" {
+			user, ok = decode(initial)
+		} else {
+			user, ok = ask("Username:")
+		}
+		if ok {
+			pass, ok = ask("Password:")
+		}
+		if !ok {
+			return "501 5.5.2 malformed LOGIN response"
+		}
+	case "XOAUTH2":
+		resp, ok := decode(initial)
+		if initial == "" {
+			resp, ok = ask("")
+		}
+		// user=NAME^Aauth=Bearer TOKEN^A^A
+		for _, kv := range strings.Split(resp, "\x01") {
+			if v, found := strings.CutPrefix(kv, "user="); found {
+				user = v
+			}
+			if v, found := strings.CutPrefix(kv, "auth=Bearer "); found {
+				pass = v
+			}
+		}
+		if ok && (user != s.User || pass != s.Pass) {
+			// The error comes as a challenge the client answers with an
+			// empty line before the final 535, as Gmail does.
+			st.say("334 " + base64.StdEncoding.EncodeToString([]byte(`{"status":"401","schemes":"bearer"}`)))
+			if _, err := st.tp.ReadLine(); err != nil {
+				return "535 5.7.8 bad token"
+			}
 		}
 	}
-	raw, err := base64.StdEncoding.DecodeString(resp)
-	f := strings.Split(string(raw), "\x00")
-	if err != nil || len(f) != 3 || f[1] != s.User || f[2] != s.Pass {
+	if user != s.User || pass != s.Pass {
 		return "535 5.7.8 bad credentials"
 	}
-	st.user = f[1]
+	st.user = user
+	st.mech = mech
 	return "235 2.7.0 ok"
 }
 

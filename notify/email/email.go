@@ -1,8 +1,10 @@
 // Package email is the email notification channel: plain-text mail over
-// SMTP with STARTTLS (or implicit TLS) and AUTH PLAIN.
+// SMTP with STARTTLS (or implicit TLS) and AUTH PLAIN, LOGIN or XOAUTH2.
+// The mail is built and the session spoken with wneessen/go-mail.
 package email
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -13,16 +15,17 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"mime/quotedprintable"
 	"net"
 	"net/mail"
-	"net/smtp"
 	"net/textproto"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	gomail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 
 	"github.com/riposte-soar/riposte/notify/channel"
 )
@@ -31,6 +34,13 @@ import (
 //
 //go:embed sample.conf
 var SampleConfig string
+
+// AUTH mechanisms.
+const (
+	AuthPlain   = "plain"
+	AuthLogin   = "login"
+	AuthXOAUTH2 = "xoauth2"
+)
 
 // STARTTLS modes.
 const (
@@ -55,10 +65,17 @@ type Config struct {
 	// RootCAs is a PEM file of CA certificates to trust instead of the
 	// system's (a private CA, a self-signed test server).
 	RootCAs string `yaml:"root_cas"`
-	// Username enables AUTH PLAIN; the password is read from the
-	// environment variable named by PasswordEnv, never from the file.
+	// Username enables AUTH; the password (with xoauth2: the OAuth 2.0
+	// access token) is read from the environment variable named by
+	// PasswordEnv or from the file PasswordFile, never from riposte.yaml.
 	Username    string `yaml:"username"`
 	PasswordEnv string `yaml:"password_env"`
+	// PasswordFile is read at every send, so that a token refresher can
+	// replace an access token that expires without a restart.
+	PasswordFile string `yaml:"password_file"`
+	// Auth is the SASL mechanism: plain (the default), login (servers
+	// that offer nothing else) or xoauth2 (Microsoft 365, Gmail).
+	Auth string `yaml:"auth"`
 	// Hello is the name sent with EHLO; default: this host's name.
 	Hello string   `yaml:"hello"`
 	From  string   `yaml:"from"`
@@ -74,7 +91,8 @@ type Channel struct {
 	implicit bool
 	starttls string
 	tls      *tls.Config
-	auth     smtp.Auth
+	auth     func() (smtp.Auth, error) // nil: no AUTH
+	mech     string                    // as the server names it: PLAIN, LOGIN, XOAUTH2
 	hello    string
 	from     *mail.Address
 	to       []*mail.Address
@@ -176,21 +194,7 @@ func New(name string, cfg Config, tmpl *channel.Template) (*Channel, error) {
 		}
 	}
 
-	switch {
-	case cfg.Username != "" && cfg.PasswordEnv == "":
-		bad("email.password_env is required with email.username (the name of an environment variable holding the password)")
-	case cfg.Username == "" && cfg.PasswordEnv != "":
-		bad("email.password_env is set but email.username is not")
-	case cfg.Username != "":
-		pw := os.Getenv(cfg.PasswordEnv)
-		if pw == "" {
-			bad("email.password_env: environment variable %s is empty or unset", cfg.PasswordEnv)
-		}
-		if !cfg.TLS && c.starttls != StartTLSRequired && !isLocal(cfg.Host) {
-			bad("email.username: AUTH PLAIN would send the password in clear; use starttls: required or tls: true")
-		}
-		c.auth = smtp.PlainAuth("", cfg.Username, pw, cfg.Host)
-	}
+	c.checkAuth(cfg, bad)
 
 	c.hello = cfg.Hello
 	if c.hello == "" {
@@ -247,6 +251,79 @@ func New(name string, cfg Config, tmpl *channel.Template) (*Channel, error) {
 	return c, nil
 }
 
+// checkAuth validates the AUTH options and sets c.auth, which builds the
+// mechanism with the current password at each send.
+func (c *Channel) checkAuth(cfg Config, bad func(string, ...any)) {
+	mech := strings.ToLower(cfg.Auth)
+	switch mech {
+	case "":
+		mech = AuthPlain
+	case AuthPlain, AuthLogin, AuthXOAUTH2:
+	default:
+		bad("email.auth %q: want plain, login or xoauth2", cfg.Auth)
+		return
+	}
+	if cfg.Username == "" {
+		for key, set := range map[string]bool{"password_env": cfg.PasswordEnv != "", "password_file": cfg.PasswordFile != "", "auth": cfg.Auth != ""} {
+			if set {
+				bad("email.%s is set but email.username is not", key)
+			}
+		}
+		return
+	}
+	var password func() (string, error)
+	switch {
+	case cfg.PasswordEnv != "" && cfg.PasswordFile != "":
+		bad("email.password_env and email.password_file exclude each other")
+		return
+	case cfg.PasswordEnv != "":
+		pw := os.Getenv(cfg.PasswordEnv)
+		if pw == "" {
+			bad("email.password_env: environment variable %s is empty or unset", cfg.PasswordEnv)
+		}
+		password = func() (string, error) { return pw, nil }
+	case cfg.PasswordFile != "":
+		file := cfg.PasswordFile
+		password = func() (string, error) {
+			b, err := os.ReadFile(file)
+			pw := strings.TrimSpace(string(b))
+			switch {
+			case err != nil:
+				return "", fmt.Errorf("email.password_file: %w", err)
+			case pw == "":
+				return "", fmt.Errorf("email.password_file %s is empty", file)
+			}
+			return pw, nil
+		}
+		if _, err := password(); err != nil {
+			bad("%v", err)
+		}
+	default:
+		bad("email.username needs email.password_env (the name of an environment variable holding the password) or email.password_file")
+		return
+	}
+	c.mech = strings.ToUpper(mech)
+	if !cfg.TLS && c.starttls != StartTLSRequired && !isLocal(cfg.Host) {
+		// XOAUTH2 would not refuse by itself: only PLAIN and LOGIN check
+		// for TLS at the moment they start.
+		bad("email.username: AUTH %s would send the password in clear; use starttls: required or tls: true", c.mech)
+	}
+	user, host := cfg.Username, cfg.Host
+	c.auth = func() (smtp.Auth, error) {
+		pw, err := password()
+		if err != nil {
+			return nil, err
+		}
+		switch mech {
+		case AuthLogin:
+			return smtp.LoginAuth(user, pw, host, false), nil
+		case AuthXOAUTH2:
+			return smtp.XOAuth2Auth(user, pw), nil
+		}
+		return smtp.PlainAuth("", user, pw, host, false), nil
+	}
+}
+
 func isLocal(host string) bool {
 	if host == "localhost" {
 		return true
@@ -290,29 +367,32 @@ func (c *Channel) compose(msgs []channel.Message, now time.Time) ([]byte, error)
 	if subject == "" {
 		subject = "Riposte notification"
 	}
-	var b strings.Builder
-	header := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
-	header("From", c.from.String())
+	m := gomail.NewMsg(gomail.WithCharset("utf-8"), gomail.WithEncoding(gomail.EncodingQP), gomail.WithNoDefaultUserAgent())
+	if err := m.From(c.from.String()); err != nil {
+		return nil, channel.Permanent(fmt.Errorf("from: %w", err))
+	}
 	to := make([]string, len(c.to))
 	for i, a := range c.to {
 		to[i] = a.String()
 	}
-	header("To", strings.Join(to, ",\r\n "))
-	header("Subject", EncodeHeader(subject))
-	header("Date", now.Format(time.RFC1123Z))
-	header("Message-ID", messageID(c.from.Address, now))
-	header("MIME-Version", "1.0")
-	header("Content-Type", "text/plain; charset=utf-8")
-	header("Content-Transfer-Encoding", "quoted-printable")
-	header("Auto-Submitted", "auto-generated")
-	b.WriteString("\r\n")
+	if err := m.To(to...); err != nil {
+		return nil, channel.Permanent(fmt.Errorf("to: %w", err))
+	}
+	// Our own encoding: go-mail leaves ASCII that looks like an encoded
+	// word as it is, which a mail reader would then decode.
+	m.SetGenHeaderPreformatted(gomail.HeaderSubject, EncodeHeader(subject))
+	m.SetDateWithValue(now)
+	m.SetMessageIDWithValue(messageID(c.from.Address, now))
+	m.SetGenHeader("Auto-Submitted", "auto-generated")
 	// A template author's own line breaks may be bare CR; the body is
-	// text, so every break becomes CRLF (quotedprintable does that for \n).
+	// text, so every break becomes CRLF.
 	body = strings.ReplaceAll(strings.ReplaceAll(body, "\r\n", "\n"), "\r", "\n")
-	qp := quotedprintable.NewWriter(&b)
-	_, _ = io.WriteString(qp, body)
-	_ = qp.Close()
-	return []byte(b.String()), nil
+	m.SetBodyString(gomail.TypeTextPlain, body)
+	var b bytes.Buffer
+	if _, err := m.WriteTo(&b); err != nil {
+		return nil, channel.Permanent(fmt.Errorf("composing the mail: %w", err))
+	}
+	return b.Bytes(), nil
 }
 
 // EncodeHeader encodes an unstructured header value with mime.QEncoding.
@@ -360,7 +440,7 @@ func messageID(from string, now time.Time) string {
 	}
 	var r [12]byte
 	_, _ = rand.Read(r[:])
-	return "<" + strconv.FormatInt(now.UnixNano(), 36) + "." + hex.EncodeToString(r[:]) + "@" + domain + ">"
+	return strconv.FormatInt(now.UnixNano(), 36) + "." + hex.EncodeToString(r[:]) + "@" + domain
 }
 
 // deliver runs one SMTP session. The connection's deadline follows ctx.
@@ -413,21 +493,30 @@ func (c *Channel) deliver(ctx context.Context, data []byte) (err error) {
 		}
 	}
 	if c.auth != nil {
-		step = "AUTH"
-		if ok, _ := cl.Extension("AUTH"); !ok {
+		step = "AUTH " + c.mech
+		ok, mechs := cl.Extension("AUTH")
+		if !ok {
 			return errNoAuth
 		}
-		if err := cl.Auth(c.auth); err != nil {
+		if !offers(mechs, c.mech) {
+			return fmt.Errorf("%w: it offers %s (set email.auth)", errNoMech, mechs)
+		}
+		a, err := c.auth()
+		if err != nil {
+			return channel.Permanent(err)
+		}
+		if err := cl.Auth(a); err != nil {
 			return err
 		}
 	}
 	step = "MAIL FROM"
-	if err := cl.Mail(c.from.Address); err != nil {
+	// go-mail's session writes the path as given: the brackets are ours.
+	if err := cl.Mail("<" + c.from.Address + ">"); err != nil {
 		return err
 	}
 	for _, a := range c.to {
 		step = "RCPT TO " + a.Address
-		if err := cl.Rcpt(a.Address); err != nil {
+		if err := cl.Rcpt("<" + a.Address + ">"); err != nil {
 			return err
 		}
 	}
@@ -450,7 +539,18 @@ func (c *Channel) deliver(ctx context.Context, data []byte) (err error) {
 var (
 	errNoStartTLS = errors.New("server does not offer STARTTLS and starttls is required")
 	errNoAuth     = errors.New("server does not offer AUTH")
+	errNoMech     = errors.New("server does not offer this AUTH mechanism")
 )
+
+// offers reports whether the AUTH extension's list names mech.
+func offers(list, mech string) bool {
+	for _, m := range strings.Fields(list) {
+		if strings.EqualFold(m, mech) {
+			return true
+		}
+	}
+	return false
+}
 
 // classify marks SMTP 5xx answers and configuration mismatches permanent;
 // 4xx answers and network failures stay transient.
@@ -462,10 +562,10 @@ func classify(err error, step string) error {
 			return channel.Permanent(err)
 		}
 		return channel.Transient(err, 0)
-	case errors.Is(err, errNoStartTLS), errors.Is(err, errNoAuth), channel.IsPermanentNetError(err):
+	case errors.Is(err, errNoStartTLS), errors.Is(err, errNoAuth), errors.Is(err, errNoMech), channel.IsPermanent(err), channel.IsPermanentNetError(err):
 		return channel.Permanent(err)
-	case step == "AUTH":
-		// net/smtp refuses by itself to send a password in clear or to
+	case strings.HasPrefix(step, "AUTH"):
+		// PLAIN and LOGIN refuse by themselves to send a password in clear or to
 		// the wrong host: a configuration problem, unless the network
 		// failed underneath.
 		var ne net.Error

@@ -8,6 +8,7 @@ import (
 	"mime/quotedprintable"
 	"net"
 	"net/mail"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -301,6 +302,119 @@ func TestEncodeHeader(t *testing.T) {
 		dec, err := new(mime.WordDecoder).DecodeHeader(strings.ReplaceAll(enc, "\r\n", ""))
 		if err != nil || dec != s {
 			t.Errorf("%q -> %q -> %q (%v)", s, enc, dec, err)
+		}
+	}
+}
+
+// Each AUTH mechanism logs in to a server that offers it; a server that
+// does not offer the configured one is a permanent failure that names
+// what it offers, and nothing is sent.
+func TestAuthMechanisms(t *testing.T) {
+	t.Setenv("TEST_SMTP_PASSWORD", testPassword)
+	cases := []struct {
+		auth, mech string
+		offered    []string
+	}{
+		{"", "PLAIN", []string{"PLAIN", "LOGIN"}},
+		{"plain", "PLAIN", []string{"LOGIN", "PLAIN"}},
+		{"login", "LOGIN", []string{"LOGIN"}},
+		{"LOGIN", "LOGIN", []string{"PLAIN", "LOGIN", "XOAUTH2"}},
+		{"xoauth2", "XOAUTH2", []string{"LOGIN", "XOAUTH2"}},
+	}
+	for _, tc := range cases {
+		s := startSMTPD(t, "riposte", testPassword)
+		s.Mechs = tc.offered
+		cfg := testConfig(s)
+		cfg.Auth = tc.auth
+		c, err := New("m", cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := send(t, c, msg("INC-1", "x")); err != nil {
+			t.Errorf("auth %q against %v: %v", tc.auth, tc.offered, err)
+			continue
+		}
+		if got := s.Mails(); len(got) != 1 || got[0].Mech != tc.mech || got[0].User != "riposte" {
+			t.Errorf("auth %q: %+v, want one mail after AUTH %s", tc.auth, got, tc.mech)
+		}
+	}
+
+	s := startSMTPD(t, "riposte", testPassword)
+	s.Mechs = []string{"LOGIN"}
+	c, _ := New("m", testConfig(s), nil) // plain
+	err := send(t, c, msg("INC-1", "x"))
+	if !errors.Is(err, errNoMech) || !channel.IsPermanent(err) || !strings.Contains(err.Error(), "offers LOGIN") {
+		t.Errorf("PLAIN against a LOGIN-only server: %v, want permanent naming LOGIN", err)
+	}
+
+	// A wrong token: the server's XOAUTH2 error challenge is answered
+	// and the 535 that follows is permanent.
+	t.Setenv("TEST_SMTP_PASSWORD", "expired-token")
+	s.Mechs = []string{"XOAUTH2"}
+	cfg := testConfig(s)
+	cfg.Auth = AuthXOAUTH2
+	c, _ = New("m", cfg, nil)
+	err = send(t, c, msg("INC-1", "x"))
+	if err == nil || !channel.IsPermanent(err) || !strings.Contains(err.Error(), "535") || strings.Contains(err.Error(), "expired-token") {
+		t.Errorf("bad token: %v, want a permanent 535 without the token", err)
+	}
+	if n := len(s.Mails()); n != 0 {
+		t.Errorf("%d mails sent without authentication", n)
+	}
+}
+
+// password_file is read at each send, so a refreshed access token is
+// used without rebuilding the channel.
+func TestPasswordFileReadAtEachSend(t *testing.T) {
+	s := startSMTPD(t, "riposte", "token-1")
+	s.Mechs = []string{"XOAUTH2"}
+	file := t.TempDir() + "/token"
+	if err := os.WriteFile(file, []byte("token-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(s)
+	cfg.Auth, cfg.PasswordEnv, cfg.PasswordFile = AuthXOAUTH2, "", file
+	c, err := New("m", cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := send(t, c, msg("INC-1", "x")); err != nil {
+		t.Fatal(err)
+	}
+	s.Pass = "token-2" // the old token expired
+	if err := os.WriteFile(file, []byte("token-2"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(t, c, msg("INC-2", "x")); err != nil {
+		t.Fatalf("after the refresh: %v", err)
+	}
+	if n := len(s.Mails()); n != 2 {
+		t.Errorf("%d mails, want 2", n)
+	}
+}
+
+func TestAuthConfigErrors(t *testing.T) {
+	t.Setenv("PW", "x")
+	base := Config{Host: "smtp.example.org", From: "a@example.org", To: []string{"b@example.org"}}
+	cases := []struct {
+		edit func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.Username, c.PasswordEnv, c.Auth = "u", "PW", "cram-md5" }, `email.auth "cram-md5": want plain, login or xoauth2`},
+		{func(c *Config) { c.Auth = "login" }, "email.auth is set but email.username is not"},
+		{func(c *Config) { c.PasswordFile = "/x" }, "email.password_file is set but email.username is not"},
+		{func(c *Config) { c.Username = "u" }, "email.username needs email.password_env"},
+		{func(c *Config) { c.Username, c.PasswordEnv, c.PasswordFile = "u", "PW", "/x" }, "exclude each other"},
+		{func(c *Config) { c.Username, c.PasswordFile = "u", "/nonexistent/token" }, "email.password_file: open /nonexistent/token"},
+		{func(c *Config) {
+			c.Username, c.PasswordEnv, c.Auth, c.StartTLS = "u", "PW", "xoauth2", StartTLSOpportunistic
+		}, "AUTH XOAUTH2 would send the password in clear"},
+	}
+	for _, tc := range cases {
+		cfg := base
+		tc.edit(&cfg)
+		if _, err := New("m", cfg, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", cfg, err, tc.want)
 		}
 	}
 }
