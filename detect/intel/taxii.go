@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/riposte-soar/riposte/internal/retryafter"
 )
 
 // TAXIIMediaType is the TAXII 2.1 media type sent in Accept.
@@ -252,7 +254,7 @@ func (c *TAXIIClient) get(ctx context.Context, u string) (taxiiEnvelope, time.Ti
 			drain(resp)
 			return taxiiEnvelope{}, time.Time{}, ErrTAXIINotAcceptable
 		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-			wait, given := retryAfter(resp.Header.Get("Retry-After"), time.Now())
+			wait, given := retryafter.Parse(resp.Header.Get("Retry-After"), time.Now())
 			drain(resp)
 			if attempt >= retries {
 				return taxiiEnvelope{}, time.Time{}, fmt.Errorf("taxii: HTTP %d after %d retries", resp.StatusCode, retries)
@@ -260,7 +262,6 @@ func (c *TAXIIClient) get(ctx context.Context, u string) (taxiiEnvelope, time.Ti
 			if !given {
 				wait = time.Duration(1<<attempt) * time.Second
 			}
-			wait = max(wait, 0)
 			if wait > maxWait {
 				return taxiiEnvelope{}, time.Time{}, fmt.Errorf("taxii: HTTP %d with Retry-After %s beyond %s", resp.StatusCode, wait, maxWait)
 			}
@@ -305,20 +306,4 @@ func (c *TAXIIClient) get(ctx context.Context, u string) (taxiiEnvelope, time.Ti
 func drain(resp *http.Response) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-}
-
-// retryAfter reads delta-seconds or an HTTP date; ok is false when the
-// header is absent or unreadable.
-func retryAfter(h string, now time.Time) (time.Duration, bool) {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return 0, false
-	}
-	if n, err := strconv.Atoi(h); err == nil && n >= 0 && n < 1<<31 {
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		return t.Sub(now), true
-	}
-	return 0, false
 }

@@ -7,24 +7,6 @@ import (
 	"time"
 )
 
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	for in, want := range map[string]time.Duration{
-		"":                              0,
-		"3":                             3 * time.Second,
-		" 120 ":                         2 * time.Minute,
-		"-1":                            0,
-		"soon":                          0,
-		"Thu, 01 Jan 2026 12:00:30 GMT": 30 * time.Second,
-		"Thu, 01 Jan 2026 11:00:00 GMT": 0,
-		"999999999":                     24 * time.Hour,
-	} {
-		if got := ParseRetryAfter(in, now); got != want {
-			t.Errorf("%q: %v, want %v", in, got, want)
-		}
-	}
-}
-
 func TestErrorClasses(t *testing.T) {
 	base := errors.New("x")
 	if IsPermanent(base) || IsPermanent(Transient(base, time.Second)) || !IsPermanent(Permanent(base)) {

@@ -2,9 +2,6 @@ package channel
 
 import (
 	"errors"
-	"net/http"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -54,28 +51,4 @@ func RetryAfter(err error) (time.Duration, bool) {
 		return e.RetryAfter, true
 	}
 	return 0, false
-}
-
-// ParseRetryAfter reads a Retry-After header: delay-seconds or an
-// HTTP-date. It returns 0 when the header is absent or unreadable.
-func ParseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n <= 0 {
-			return 0
-		}
-		if n > 86400 {
-			n = 86400
-		}
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
 }

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 	"unicode"
+
+	"github.com/riposte-soar/riposte/internal/retryafter"
 )
 
 // HookConfig is an incoming-webhook address (Slack, Teams). The URL of such
@@ -168,7 +170,8 @@ func Post(ctx context.Context, client *http.Client, rawURL string, body []byte, 
 	err = fmt.Errorf("POST %s: HTTP %d %s%s", where, resp.StatusCode, http.StatusText(resp.StatusCode), quote(snippet))
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		return Transient(err, ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()))
+		wait, _ := retryafter.Parse(resp.Header.Get("Retry-After"), time.Now())
+		return Transient(err, wait)
 	default:
 		return Permanent(err)
 	}
