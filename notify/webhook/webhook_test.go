@@ -118,6 +118,13 @@ func TestSignedJSON(t *testing.T) {
 	if err := Verify([]byte(secret), http.Header{}, r[0].body, 5*time.Minute, time.Now()); err != ErrNoSignature {
 		t.Errorf("unsigned: %v", err)
 	}
+	// A receiver whose secret variable is unset must not accept what
+	// anybody can sign with the empty key.
+	empty := h.Clone()
+	empty.Set(HeaderSignature, Sign(nil, h.Get(HeaderTimestamp), r[0].body))
+	if err := Verify(nil, empty, r[0].body, 5*time.Minute, time.Now()); err != ErrNoSecret {
+		t.Errorf("empty secret: %v", err)
+	}
 	// The same send has the same delivery ID.
 	if h.Get(HeaderDelivery) == "" || h.Get(HeaderDelivery) != r[1].header.Get(HeaderDelivery) {
 		t.Errorf("delivery ids %q %q", h.Get(HeaderDelivery), r[1].header.Get(HeaderDelivery))
