@@ -20,6 +20,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/riposte-soar/riposte/agent/firewall"
+	"github.com/riposte-soar/riposte/internal/testenv"
 )
 
 // lab is a small network of namespaces on one bridge: the Riposte server
@@ -49,18 +50,14 @@ func sh(t *testing.T, args ...string) {
 var labCount int
 
 // needLab skips unless this process may create network namespaces and
-// nftables tables (CI runs as root).
+// nftables tables; under CI (which runs as root) their absence fails.
 func needLab(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("network namespaces: not in -short")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("network namespaces and nftables need root")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("iproute2 (ip) is not installed")
-	}
+	testenv.Root(t, "network namespaces and nftables")
+	testenv.Command(t, "ip", "iproute2")
 }
 
 // newLab makes the bridge 10.<n>.0.1/24 and one namespace per host name,

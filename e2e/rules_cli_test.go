@@ -8,19 +8,17 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-const corpus = "../../shared/corpus/sigma"
+	"github.com/riposte-soar/riposte/internal/corpus"
+)
 
 // TestRulesTestPrintsOneLinePerHit runs `riposte rules test` on a SigmaHQ
 // regression case: the rule named by the case fires on its event, each hit
 // is one JSON line, and unreadable input is exit 2.
 func TestRulesTestPrintsOneLinePerHit(t *testing.T) {
-	dir := filepath.Join(corpus, "regression_data/rules/windows/process_creation/proc_creation_win_amsi_registry_tampering")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("SigmaHQ corpus not at %s: %v", corpus, err)
-	}
-	rule := filepath.Join(corpus, "rules/windows/process_creation/proc_creation_win_amsi_registry_tampering.yml")
+	sigma := corpus.Dir(t, "sigma")
+	dir := corpus.Dir(t, "sigma/regression_data/rules/windows/process_creation/proc_creation_win_amsi_registry_tampering")
+	rule := filepath.Join(sigma, "rules/windows/process_creation/proc_creation_win_amsi_registry_tampering.yml")
 	events := filepath.Join(dir, "7dbbcac2-57a0-45ac-b306-ff30a8bd2981.json")
 	out, errs, code := run("rules", "test", "--rules", rule, "--events", events)
 	if code != 0 {
@@ -52,7 +50,7 @@ func TestRulesTestPrintsOneLinePerHit(t *testing.T) {
 	if _, errs, code := run("rules", "test", "--rules", rule, "--events", filepath.Join(t.TempDir(), "absent.json")); code != 2 || errs == "" {
 		t.Fatalf("missing events file: exit %d %s", code, errs)
 	}
-	if out, _, code := run("rules", "lint", filepath.Join(corpus, "rules/windows/process_creation")); code != 0 || !strings.Contains(out, "") {
+	if out, _, code := run("rules", "lint", filepath.Join(sigma, "rules/windows/process_creation")); code != 0 || !strings.Contains(out, "") {
 		t.Fatalf("lint of SigmaHQ process_creation rules: exit %d", code)
 	}
 }

@@ -13,37 +13,13 @@ import (
 	"testing"
 
 	"github.com/riposte-soar/riposte/event"
+	"github.com/riposte-soar/riposte/internal/corpus"
 )
-
-// corpusDir returns the shared public test corpus (../shared/corpus from
-// the project root) or skips the test when it is absent.
-func corpusDir(t *testing.T, sub string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skipf("project root not found; corpus ../shared/corpus/%s not available", sub)
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "corpus", sub)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("corpus folder %s absent: %v", p, err)
-	}
-	return p
-}
 
 // TestSigmaRegressionData normalizes every event of SigmaHQ's regression
 // cases (evtx_dump layout, sometimes several objects per file).
 func TestSigmaRegressionData(t *testing.T) {
-	root := corpusDir(t, "sigma/regression_data")
+	root := corpus.Dir(t, "sigma/regression_data")
 	files, events := 0, 0
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".json") {
@@ -133,7 +109,7 @@ func checkRegressionEvent(t *testing.T, rel string, n int, obj map[string]any) {
 // Windows ones must come out as windows-flat with an int64 EventID, and the
 // raw audit logs as auditd records.
 func TestOTRFSample(t *testing.T) {
-	root := corpusDir(t, "events/otrf/datasets/atomic")
+	root := corpus.Dir(t, "events/otrf/datasets/atomic")
 	const perFile = 300
 	counts := map[string]int{}
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {

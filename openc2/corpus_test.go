@@ -5,9 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-const corpusRoot = "/work/shared/corpus/openc2"
+	"github.com/riposte-soar/riposte/internal/corpus"
+)
 
 // corpusExceptions are corpus files whose good/bad label Riposte's rules
 // deliberately disagree with, each with the reason.
@@ -35,9 +35,7 @@ func componentFor(rel string) (Component, bool) {
 }
 
 func TestCorpus(t *testing.T) {
-	if _, err := os.Stat(corpusRoot); err != nil {
-		t.Skipf("corpus absent: %s (%v)", corpusRoot, err)
-	}
+	corpusRoot := corpus.Dir(t, "openc2")
 	var total, agree, excepted int
 	err := filepath.WalkDir(corpusRoot, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json") {

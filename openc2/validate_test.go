@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/riposte-soar/riposte/internal/corpus"
 )
 
 func TestCommandErrors(t *testing.T) {
@@ -108,9 +110,7 @@ func TestResponseErrors(t *testing.T) {
 
 // TestRoundTrip decodes, encodes and decodes again every good corpus vector.
 func TestRoundTrip(t *testing.T) {
-	if _, err := os.Stat(corpusRoot); err != nil {
-		t.Skipf("corpus absent: %s", corpusRoot)
-	}
+	corpusRoot := corpus.Dir(t, "openc2")
 	n := 0
 	filepath.WalkDir(corpusRoot, func(p string, d os.DirEntry, err error) error {
 		rel, _ := filepath.Rel(corpusRoot, p)

@@ -5,19 +5,19 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/riposte-soar/riposte/internal/corpus"
+	"github.com/riposte-soar/riposte/internal/testenv"
 )
 
 // corpusDir is the shared CACAO corpus (schemas, OASIS examples, SOARCA
-// examples and test playbooks). Tests that need it skip when it is absent.
+// examples and test playbooks): a test that needs it skips when it is
+// absent, and fails under CI.
 func corpusDir(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("RIPOSTE_CACAO_CORPUS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "corpus", "cacao")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "schemas", "schemas", "playbook.json")); err != nil {
-		t.Skipf("CACAO corpus not found at %s (set RIPOSTE_CACAO_CORPUS)", dir)
-	}
+	dir := corpus.Dir(t, "cacao")
+	_, err := os.Stat(filepath.Join(dir, "schemas", "schemas", "playbook.json"))
+	testenv.Need(t, err == nil, "the CACAO schemas in the corpus: %v", err)
 	return dir
 }
 

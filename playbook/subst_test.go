@@ -8,6 +8,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/riposte-soar/riposte/internal/corpus"
+	"github.com/riposte-soar/riposte/internal/testenv"
 )
 
 func TestFindRefsLongestMatch(t *testing.T) {
@@ -95,9 +98,7 @@ func TestShellQuotingIsInert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := exec.LookPath("sh"); err != nil {
-		t.Skip("no sh")
-	}
+	testenv.Command(t, "sh", "dash or another POSIX shell")
 	dir := t.TempDir()
 	c := exec.Command("sh", "-c", cmd)
 	c.Dir = dir
@@ -119,16 +120,9 @@ func TestShellQuotingIsInert(t *testing.T) {
 	}
 }
 
-func corpusDirOrEmpty() string {
-	dir := os.Getenv("RIPOSTE_CACAO_CORPUS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "corpus", "cacao")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		return ""
-	}
-	return dir
-}
+// corpusDirOrEmpty is the CACAO corpus, or "" where it is absent: extra
+// fuzz seeds, which the fuzz test runs without.
+func corpusDirOrEmpty() string { return corpus.Optional("cacao") }
 
 func TestValidateValue(t *testing.T) {
 	good := map[string]any{"ipv4-addr": "10.0.0.1", "ipv6-addr": "::1", "md5-hash": strings.Repeat("a", 32), "sha256-hash": strings.Repeat("B", 64), "integer": "42", "bool": "true", "uuid": "6f1c2a3b-1d2e-4f5a-8b6c-7d8e9f0a1b2c", "dictionary": `{"a":1}`, "mac-addr": "00:11:22:33:44:55", "uri": "https://x.example"}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net/netip"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/riposte-soar/riposte/agent/firewall"
+	"github.com/riposte-soar/riposte/internal/testenv"
 	"github.com/vishvananda/netns"
 )
 
@@ -32,18 +32,13 @@ type nsEnv struct {
 
 func enter(t *testing.T) *nsEnv {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("enforce tests need root (network namespaces and nf_tables)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("enforce tests need the ip(8) tool to create namespaces")
-	}
+	testenv.Root(t, "network namespaces and nf_tables")
+	testenv.Command(t, "ip", "iproute2")
 	b := make([]byte, 4)
 	rand.Read(b)
 	name := "rptenf-" + hex.EncodeToString(b)
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Skipf("cannot create network namespace (ip netns add): %v: %s", err, out)
-	}
+	out, err := exec.Command("ip", "netns", "add", name).CombinedOutput()
+	testenv.Need(t, err == nil, "network namespaces (ip netns add: %v: %s)", err, out)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
 	runtime.LockOSThread()
 	orig, err := netns.Get()
@@ -62,9 +57,7 @@ func enter(t *testing.T) *nsEnv {
 		t.Fatal(err)
 	}
 	fw, err := firewall.Open(table)
-	if err != nil {
-		t.Skipf("nf_tables netlink unavailable in a network namespace: %v", err)
-	}
+	testenv.Need(t, err == nil, "nf_tables over netlink in a network namespace (modprobe nf_tables): %v", err)
 	fw.Close()
 	return e
 }

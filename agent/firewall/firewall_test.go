@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/nftables"
+	"github.com/riposte-soar/riposte/internal/testenv"
 	"github.com/vishvananda/netns"
 )
 
@@ -36,12 +36,8 @@ func run(t testing.TB, args ...string) {
 
 func requireRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("firewall tests need root (network namespaces and nf_tables)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("firewall tests need the ip(8) tool to create namespaces")
-	}
+	testenv.Root(t, "network namespaces and nf_tables")
+	testenv.Command(t, "ip", "iproute2")
 }
 
 func addNS(t testing.TB) string {
@@ -49,9 +45,8 @@ func addNS(t testing.TB) string {
 	b := make([]byte, 4)
 	rand.Read(b)
 	name := "rptfw-" + hex.EncodeToString(b)
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Skipf("cannot create network namespace (ip netns add): %v: %s", err, out)
-	}
+	out, err := exec.Command("ip", "netns", "add", name).CombinedOutput()
+	testenv.Need(t, err == nil, "network namespaces (ip netns add: %v: %s)", err, out)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
 	run(t, "-n", name, "link", "set", "lo", "up")
 	return name
@@ -92,8 +87,8 @@ func enterNamed(t testing.TB, name string) *nsEnv {
 	fw, err := Open("riposte")
 	if err != nil {
 		e.close()
-		t.Skipf("nf_tables netlink unavailable in a network namespace: %v", err)
 	}
+	testenv.Need(t, err == nil, "nf_tables over netlink in a network namespace (modprobe nf_tables): %v", err)
 	e.fw = fw
 	return e
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/riposte-soar/riposte/internal/testenv"
 )
 
 // accountRoot builds a real copy of this machine's account files plus test
@@ -15,9 +17,8 @@ import (
 func accountRoot(t *testing.T) string {
 	t.Helper()
 	requireRoot(t, "usermod --prefix writes root-owned shadow files")
-	if _, err := findTool("usermod"); err != nil {
-		t.Skipf("usermod not installed: %v", err)
-	}
+	_, err := findTool("usermod")
+	testenv.Need(t, err == nil, "usermod (install passwd): %v", err)
 	root := t.TempDir()
 	etc := filepath.Join(root, "etc")
 	os.Mkdir(etc, 0o755)
@@ -27,7 +28,7 @@ func accountRoot(t *testing.T) string {
 			if f == "gshadow" || f == "login.defs" {
 				continue
 			}
-			t.Skipf("no /etc/%s to copy: %v", f, err)
+			testenv.Need(t, false, "/etc/%s to copy: %v", f, err)
 		}
 		mode := os.FileMode(0o644)
 		if strings.Contains(f, "shadow") {
@@ -140,10 +141,7 @@ func TestAccountByUIDAndRefusals(t *testing.T) {
 func TestAccountEndSessions(t *testing.T) {
 	root := accountRoot(t)
 	h := newHost(t, func(c *Config) { c.AccountRoot = root })
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Skip("no sleep binary")
-	}
+	sleep := testenv.Command(t, "sleep", "coreutils")
 	var cmds []*exec.Cmd
 	for i := 0; i < 3; i++ {
 		cmd := exec.Command(sleep, "300")

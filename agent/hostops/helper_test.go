@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riposte-soar/riposte/internal/testenv"
 	"github.com/riposte-soar/riposte/openc2"
 )
 
@@ -192,7 +193,5 @@ func tree(t *testing.T, dir string) string {
 
 func requireRoot(t *testing.T, why string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skipf("needs root: %s", why)
-	}
+	testenv.Root(t, why)
 }

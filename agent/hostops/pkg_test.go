@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/riposte-soar/riposte/internal/testenv"
 )
 
 func TestPackageNameGrammar(t *testing.T) {
@@ -75,12 +77,9 @@ func TestPackageArgv(t *testing.T) {
 // The real query tool reads the installed version; nothing is upgraded.
 func TestPackageQueryReal(t *testing.T) {
 	h := newHost(t, nil)
-	if h.pkg.Kind != "apt" {
-		t.Skipf("package manager here is %q; the real query test uses dpkg-query", h.pkg.Kind)
-	}
-	if _, err := findTool("dpkg-query"); err != nil {
-		t.Skip(err)
-	}
+	testenv.Need(t, h.pkg.Kind == "apt", "an apt system: the package manager here is %q and the real query test uses dpkg-query", h.pkg.Kind)
+	_, err := findTool("dpkg-query")
+	testenv.Need(t, err == nil, "dpkg-query (install dpkg): %v", err)
 	vs, err := h.packageVersions(context.Background(), "bash")
 	if err != nil || len(vs) == 0 || vs[0] == "" {
 		t.Fatalf("bash version %q %v", vs, err)

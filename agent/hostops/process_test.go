@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/riposte-soar/riposte/internal/testenv"
 )
 
 func stopCmd(pid int, extra string) string {
@@ -32,10 +34,7 @@ func waitSignal(t *testing.T, cmd *exec.Cmd) syscall.Signal {
 
 func TestKillProcess(t *testing.T) {
 	h := newHost(t, nil)
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Skip("no sleep binary")
-	}
+	sleep := testenv.Command(t, "sleep", "coreutils")
 	cmd := exec.Command(sleep, "300")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/riposte-soar/riposte/event"
+	"github.com/riposte-soar/riposte/internal/corpus"
+	"github.com/riposte-soar/riposte/internal/testenv"
 )
 
 // benchPerFile is how many lines of each OTRF recording the benchmarks
@@ -26,7 +28,7 @@ var otrf struct {
 }
 
 func otrfSample(tb testing.TB) []*event.Event {
-	corpusDir(tb, "events/otrf/datasets/atomic")
+	corpus.Dir(tb, "events/otrf/datasets/atomic")
 	n := benchPerFile
 	if testing.Short() {
 		n = 20
@@ -36,9 +38,7 @@ func otrfSample(tb testing.TB) []*event.Event {
 		n = v
 	}
 	otrf.once.Do(func() { otrf.evs = otrfEvents(tb, n) })
-	if len(otrf.evs) == 0 {
-		tb.Skip("no OTRF events")
-	}
+	testenv.Need(tb, len(otrf.evs) > 0, "OTRF events in the corpus folder events/otrf/datasets/atomic")
 	return otrf.evs
 }
 
@@ -135,9 +135,7 @@ func TestMatchNoAlloc(t *testing.T) {
 			quiet = append(quiet, ev)
 		}
 	}
-	if len(quiet) == 0 {
-		t.Skip("every event matches something")
-	}
+	testenv.Need(t, len(quiet) > 0, "an OTRF event that no rule matches (every event of the sample matches something)")
 	i := 0
 	allocs := testing.AllocsPerRun(2000, func() {
 		m.Match(quiet[i%len(quiet)], func(*Rule) {})

@@ -17,40 +17,15 @@ import (
 	"time"
 
 	"github.com/riposte-soar/riposte/event"
+	"github.com/riposte-soar/riposte/internal/corpus"
+	"github.com/riposte-soar/riposte/internal/testenv"
 	"github.com/riposte-soar/riposte/normalize"
 )
 
-// corpusDir returns the shared public test corpus folder (../shared/corpus
-// from the project root) or skips the test, naming the folder.
-func corpusDir(tb testing.TB, sub string) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Skipf("project root not found; corpus folder shared/corpus/%s not available", sub)
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "corpus", sub)
-	if _, err := os.Stat(p); err != nil {
-		tb.Skipf("corpus folder %s absent: %v", p, err)
-	}
-	return p
-}
-
 func sigmaHQRuleDirs(tb testing.TB) []string {
-	root := corpusDir(tb, "sigma")
+	root := corpus.Dir(tb, "sigma")
 	dirs, _ := filepath.Glob(filepath.Join(root, "rules*"))
-	if len(dirs) == 0 {
-		tb.Skipf("no rules* folders under %s", root)
-	}
+	testenv.Need(tb, len(dirs) > 0, "rules* folders under %s", root)
 	return dirs
 }
 
@@ -106,7 +81,7 @@ type regCase struct {
 }
 
 func loadRegressionCases(t *testing.T) []regCase {
-	root := corpusDir(t, "sigma/regression_data")
+	root := corpus.Dir(t, "sigma/regression_data")
 	var cases []regCase
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || d.Name() != "info.yml" {
@@ -183,9 +158,7 @@ func loadRegressionCases(t *testing.T) []regCase {
 func TestSigmaHQRegression(t *testing.T) {
 	m, _ := loadSigmaHQ(t)
 	cases := loadRegressionCases(t)
-	if len(cases) == 0 {
-		t.Skip("no regression cases found")
-	}
+	testenv.Need(t, len(cases) > 0, "SigmaHQ regression cases under the corpus folder sigma/regression_data")
 	loaded := map[string]*Rule{}
 	for _, r := range m.Rules() {
 		loaded[r.ID] = r
@@ -282,7 +255,7 @@ func TestLoadSigmaHQ(t *testing.T) {
 // otrfEvents reads up to perFile lines from each OTRF recording and
 // normalizes them, keeping the line as Raw as the ingest pipeline does.
 func otrfEvents(tb testing.TB, perFile int) []*event.Event {
-	root := corpusDir(tb, "events/otrf/datasets/atomic")
+	root := corpus.Dir(tb, "events/otrf/datasets/atomic")
 	var evs []*event.Event
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".zip") {

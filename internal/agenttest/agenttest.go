@@ -28,6 +28,7 @@ import (
 	"github.com/riposte-soar/riposte/bus"
 	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/fleet"
+	"github.com/riposte-soar/riposte/internal/testenv"
 	"github.com/riposte-soar/riposte/store"
 )
 
@@ -111,16 +112,15 @@ type NS struct {
 	H    netns.NsHandle
 }
 
-// NewNS makes a network namespace, or skips the test when it cannot.
+// NewNS makes a network namespace, or skips the test when it cannot (fails
+// it under CI).
 func NewNS(t *testing.T) *NS {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("network namespaces and nftables need root")
-	}
+	testenv.Root(t, "network namespaces and nftables")
+	testenv.Command(t, "ip", "iproute2")
 	name := fmt.Sprintf("rpfleet%d%d", os.Getpid()%10000, rand.IntN(1000))
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Skipf("ip netns add: %v %s", err, out)
-	}
+	out, err := exec.Command("ip", "netns", "add", name).CombinedOutput()
+	testenv.Need(t, err == nil, "network namespaces (ip netns add: %v: %s)", err, out)
 	h, err := netns.GetFromName(name)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/riposte-soar/riposte/internal/corpus"
+	"github.com/riposte-soar/riposte/internal/testenv"
 )
 
 // stdDecode is the reference: what the ingest path did before jsonfast, a
@@ -96,7 +99,10 @@ var trickySeeds = []string{
 // compacted onto one line as they arrive on the ingest path and, if pretty,
 // also as stored (indented). Nil when the corpus is not on this machine.
 func corpusEvents(tb testing.TB, max int, pretty bool) [][]byte {
-	root := "/work/shared/corpus/sigma/regression_data"
+	root := corpus.Optional("sigma/regression_data")
+	if root == "" {
+		return nil
+	}
 	var files []string
 	filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".json") {
@@ -137,10 +143,9 @@ func corpusEvents(tb testing.TB, max int, pretty bool) [][]byte {
 }
 
 func TestDifferentialCorpus(t *testing.T) {
+	corpus.Dir(t, "sigma/regression_data")
 	events := corpusEvents(t, 1<<20, true)
-	if events == nil {
-		t.Skip("corpus not present")
-	}
+	testenv.Need(t, len(events) > 0, "events in the corpus folder sigma/regression_data")
 	for _, e := range events {
 		checkSame(t, e)
 	}
