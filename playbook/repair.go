@@ -655,7 +655,6 @@ func (r *repairer) agents() {
 			r.refuse(path, "missing, and no agent type is known to fit its commands")
 			continue
 		}
-		names := strings.Join(sortedKeys(types), " or ")
 		agents := r.candidates("agent_definitions", types, nil)
 		if len(agents) > 1 {
 			r.refuse(path, "missing, and %d agents fit (%s): which one runs it cannot be told", len(agents), strings.Join(agents, ", "))
@@ -663,7 +662,7 @@ func (r *repairer) agents() {
 		}
 		if len(agents) == 1 {
 			s.set("agent", strNode(agents[0]))
-			r.did(path, "bound to the only %s agent %q", names, agents[0])
+			r.did(path, "bound to the only %s agent %q", r.defType("agent_definitions", agents[0]), agents[0])
 			continue
 		}
 		var own []string
@@ -687,8 +686,12 @@ func (r *repairer) agents() {
 			r.did(joinPath("$.agent_definitions", targets[0]), "copied from target_definitions: an action's agent must be defined among the agents")
 		}
 		s.set("agent", strNode(targets[0]))
-		r.did(path, "bound to the only %s target %q", names, targets[0])
+		r.did(path, "bound to the only %s target %q", r.defType("target_definitions", targets[0]), targets[0])
 	}
+}
+
+func (r *repairer) defType(mapKey, key string) string {
+	return strOf(r.root.get(mapKey).get(key).get("type"))
 }
 
 // fittingTypes is the set of agent types that fit every command of an

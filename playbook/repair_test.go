@@ -108,7 +108,7 @@ func TestRepairCACAO(t *testing.T) {
 			name: "manual action without agent and one person",
 			doc: rpDoc(rpStart, `{"`+rpStart+`":{"type":"start","on_completion":"`+rpA+`"},
 "`+rpA+`":{"type":"action","commands":[{"type":"manual","command":"look"}],"on_completion":"`+rpEnd+`"},"`+rpEnd+`":{"type":"end"}}`, rpPeople),
-			want: []string{`$.workflow["` + rpA + `"].agent: bound to the only group or individual or organization agent "` + rpPerson + `"`},
+			want: []string{`$.workflow["` + rpA + `"].agent: bound to the only individual agent "` + rpPerson + `"`},
 		},
 		{
 			name: "step key prefix is not the type",

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -36,13 +37,19 @@ func playbookCmd() *cobra.Command {
 	c := &cobra.Command{Use: "playbook", Short: "Validate, convert, dry-run and manage playbooks"}
 	var strict bool
 	var schemas, format, output, inputFile, server, token, reason, incident string
-	var dryRun, again bool
+	var dryRun, again, repair bool
+	var repairedOut string
 
+	var check func(data []byte) (*playbook.Playbook, []playbook.Error, error)
 	read := func(path string) (*playbook.Playbook, []playbook.Error, error) {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, nil, &exitError{code: 2, err: err}
 		}
+		return check(data)
+	}
+	check = func(data []byte) (*playbook.Playbook, []playbook.Error, error) {
+		var err error
 		var v *playbook.SchemaValidator
 		if schemas != "" {
 			if v, err = playbook.NewSchemaValidator(schemas); err != nil {
@@ -67,26 +74,70 @@ func playbookCmd() *cobra.Command {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			p, errs, err := read(args[0])
+			if repairedOut != "" && !repair {
+				return &exitError{code: 2, err: fmt.Errorf("--write needs --repair")}
+			}
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			var reps []playbook.Repair
+			if repair {
+				if data, reps, err = repairPlaybook(c, args[0], data, output == "json"); err != nil {
+					return err
+				}
+				if repairedOut != "" {
+					if err := os.WriteFile(repairedOut, data, 0o644); err != nil {
+						return &exitError{code: 2, err: err}
+					}
+				}
+			}
+			p, errs, err := check(data)
 			if err != nil {
 				return err
 			}
 			if output == "json" {
-				writeJSON(c.OutOrStdout(), map[string]any{"valid": p != nil && !playbook.HasErrors(errs), "problems": errs})
+				res := map[string]any{"valid": p != nil && !playbook.HasErrors(errs), "problems": errs}
+				if repair {
+					res["repairs"] = reps
+				}
+				writeJSON(c.OutOrStdout(), res)
 			} else {
 				for _, e := range errs {
 					fmt.Fprintf(c.ErrOrStderr(), "%s: %s\n", args[0], e.Error())
 				}
 			}
 			if p == nil || playbook.HasErrors(errs) {
+				if len(reps) > 0 {
+					if output != "json" {
+						fmt.Fprintf(c.ErrOrStderr(), "%s: the lines above are those of the repaired document (--write FILE keeps it)\n", args[0])
+					}
+					return negative("%s: still %d error(s) after %d repair(s)", args[0], len(playbook.Errors(errs)), len(reps))
+				}
 				return negative("%s: %d error(s)", args[0], len(playbook.Errors(errs)))
 			}
+			if len(reps) > 0 {
+				// A repair is only worth keeping if the result runs.
+				tr, err := simulate(p, map[string]any{})
+				if err != nil {
+					return negative("%s: repaired, but its dry run could not start: %v", args[0], err)
+				}
+				if tr.Outcome != "succeeded" {
+					return negative("%s: repaired, but its dry run ended %s: %s", args[0], tr.Outcome, tr.Error)
+				}
+			}
 			if output != "json" {
-				fmt.Fprintf(c.OutOrStdout(), "%s: valid (%s, %d steps)\n", args[0], p.Name, len(p.Steps))
+				after := ""
+				if len(reps) > 0 {
+					after = fmt.Sprintf(", after %d repair(s); its dry run succeeded", len(reps))
+				}
+				fmt.Fprintf(c.OutOrStdout(), "%s: valid (%s, %d steps%s)\n", args[0], p.Name, len(p.Steps), after)
 			}
 			return nil
 		},
 	}
+	validate.Flags().BoolVar(&repair, "repair", false, "CACAO: rewrite the deviations other executors' playbooks have (start step, branch ends, key prefixes, missing agents), print each with its JSON path, refuse what cannot be repaired safely")
+	validate.Flags().StringVar(&repairedOut, "write", "", "with --repair: write the repaired playbook to this file (also when it still does not validate, to fix by hand)")
 	validate.Flags().BoolVar(&strict, "strict", false, "CACAO: validate against the JSON schemas too (needs --schemas)")
 	validate.Flags().StringVar(&schemas, "schemas", os.Getenv("RIPOSTE_CACAO_SCHEMAS"), "folder of the CACAO 2.0 JSON schemas (RIPOSTE_CACAO_SCHEMAS)")
 	outputFlag(validate, &output)
@@ -159,12 +210,22 @@ func playbookCmd() *cobra.Command {
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
+			why := reason
+			if repair {
+				var reps []playbook.Repair
+				if data, reps, err = repairPlaybook(c, args[0], data, false); err != nil {
+					return err
+				}
+				if len(reps) > 0 {
+					why = strings.TrimSpace(fmt.Sprintf("%s (repaired on import: %d deviation(s) from CACAO 2.0)", reason, len(reps)))
+				}
+			}
 			cl, err := newClient(server, token)
 			if err != nil {
 				return err
 			}
 			var v rulestore.Version
-			if err := cl.call("POST", "/api/v1/playbooks", map[string]string{"body": string(data), "reason": reason}, &v); err != nil {
+			if err := cl.call("POST", "/api/v1/playbooks", map[string]string{"body": string(data), "reason": why}, &v); err != nil {
 				return err
 			}
 			fmt.Fprintf(c.OutOrStdout(), "%s version %d stored\n", safe(v.RuleID), v.Version)
@@ -173,6 +234,7 @@ func playbookCmd() *cobra.Command {
 	}
 	serverFlags(imp, &server, &token)
 	imp.Flags().StringVar(&reason, "reason", "", "why (kept in the playbook's history)")
+	imp.Flags().BoolVar(&repair, "repair", false, "CACAO: repair the deviations other executors' playbooks have before storing (see playbook validate --repair)")
 
 	run := &cobra.Command{
 		Use:   "run FILE|ID",
@@ -374,4 +436,50 @@ func approvalCmd() *cobra.Command {
 	outputFlag(list, &output)
 	c.AddCommand(list, approve, deny)
 	return c
+}
+
+// repairPlaybook rewrites a CACAO playbook's known deviations and prints
+// each repair with its JSON path on stdout (unless quiet), or each reason
+// it refused on stderr.
+func repairPlaybook(c *cobra.Command, name string, data []byte, quiet bool) ([]byte, []playbook.Repair, error) {
+	out, reps, err := playbook.RepairCACAO(data)
+	if !quiet {
+		for _, r := range reps {
+			fmt.Fprintf(c.OutOrStdout(), "%s: repaired %s\n", name, r)
+		}
+	}
+	var refused *playbook.RepairRefusedError
+	if errors.As(err, &refused) {
+		for _, r := range refused.Reasons {
+			fmt.Fprintf(c.ErrOrStderr(), "%s: cannot repair %s\n", name, r)
+		}
+		return nil, reps, negative("%s: %d deviation(s) cannot be repaired safely", name, len(refused.Reasons))
+	}
+	if err != nil {
+		return nil, reps, &exitError{code: 2, err: err}
+	}
+	if len(reps) == 0 && !quiet {
+		fmt.Fprintf(c.OutOrStdout(), "%s: nothing to repair\n", name)
+	}
+	return out, reps, nil
+}
+
+// simulate dry-runs a playbook offline: every connector simulated, in a
+// throwaway engine.
+func simulate(p *playbook.Playbook, vars map[string]any) (engine.Trace, error) {
+	reg, err := localRegistry()
+	if err != nil {
+		return engine.Trace{}, err
+	}
+	dir, err := os.MkdirTemp("", "riposte-dry-run")
+	if err != nil {
+		return engine.Trace{}, err
+	}
+	defer os.RemoveAll(dir)
+	eng, err := engine.Open(filepath.Join(dir, "engine.db"), reg, engine.Options{Sync: "off"})
+	if err != nil {
+		return engine.Trace{}, err
+	}
+	defer eng.Close()
+	return eng.DryRun(context.Background(), p, vars)
 }
