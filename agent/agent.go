@@ -19,11 +19,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/riposte-soar/riposte/agent/enforce"
+	"github.com/riposte-soar/riposte/agent/firewall"
 	"github.com/riposte-soar/riposte/agent/hostops"
 	"github.com/riposte-soar/riposte/agent/protocol"
 )
@@ -105,6 +107,12 @@ func Open(ctx context.Context, cfg Config, enrollToken string, host HostOps, log
 	if cfg.Data == "" {
 		return nil, errors.New("agent: a data directory is required")
 	}
+	// Before anything else, and above all before enrolling: a start
+	// without the privilege must not spend the one-time token and leave on
+	// the server an agent that never reports.
+	if err := CheckPrivilege(cfg.Table); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, err
 	}
@@ -158,6 +166,22 @@ func Open(ctx context.Context, cfg Config, enrollToken string, host HostOps, log
 	// namespace the firewall was opened in.
 	a.watchKernel()
 	return a, nil
+}
+
+// CheckPrivilege reports whether this process may manage nftables in its
+// network namespace, naming the privilege when it may not: every
+// nf_tables request takes CAP_NET_ADMIN, and binding the firewall's
+// sockets to the namespace (setns) takes CAP_SYS_ADMIN, so in practice
+// root.
+func CheckPrivilege(table string) error {
+	fw, err := firewall.Open(table)
+	if err != nil {
+		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
+			return fmt.Errorf("the agent needs root to manage nftables (CAP_NET_ADMIN, and CAP_SYS_ADMIN for its network namespace): %w; nothing was changed and no enrollment token was used", err)
+		}
+		return err
+	}
+	return fw.Close()
 }
 
 // ID is the agent's enrolled id.

@@ -91,7 +91,7 @@ leaves the host unprotected.`,
 	f.Duration("heartbeat", 5*time.Second, "inventory and held-decisions report interval")
 	f.Duration("reconcile", 2*time.Second, "firewall comparison interval")
 	f.String("log-level", "info", "debug, info, warn or error")
-	c.AddCommand(agentTokenCmd(), agentListCmd(), agentRevokeCmd(), agentBreakGlassCmd(), agentReleaseCmd())
+	c.AddCommand(agentTokenCmd(), agentListCmd(), agentRevokeCmd(), agentBreakGlassCmd(), agentReleaseCmd(), agentUninstallCmd())
 	return c
 }
 
