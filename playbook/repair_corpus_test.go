@@ -11,23 +11,17 @@ import (
 	"github.com/riposte-soar/riposte/connector"
 	"github.com/riposte-soar/riposte/connector/all"
 	"github.com/riposte-soar/riposte/engine"
+	"github.com/riposte-soar/riposte/internal/corpus"
 	"github.com/riposte-soar/riposte/playbook"
 	"github.com/riposte-soar/riposte/respond"
 )
 
-// sharedCorpus is ../shared/corpus/cacao from the project root. Under
-// CI=true a missing corpus fails the test; elsewhere the test skips and
-// says what is missing.
+// sharedCorpus is ../shared/corpus/cacao/sub beside the project root.
+// Under CI=true a missing corpus fails the test; elsewhere the test skips
+// and says what is missing.
 func sharedCorpus(t *testing.T, sub string) string {
 	t.Helper()
-	dir := filepath.Join("..", "..", "shared", "corpus", "cacao", sub)
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CACAO corpus %s is missing (CI=true: it must be there): %v", dir, err)
-		}
-		t.Skipf("CACAO corpus %s is missing: %v", dir, err)
-	}
-	return dir
+	return corpus.Dir(t, "cacao/"+sub)
 }
 
 // repairOutcomes is what --repair does with each SOARCA playbook: repaired
