@@ -4,6 +4,7 @@
 package httpin
 
 import (
+	"bufio"
 	"compress/gzip"
 	"context"
 	_ "embed"
@@ -284,16 +285,31 @@ func refuse(w http.ResponseWriter, status int, code, msg string) {
 func (h *Handler) readBody(r *http.Request, wire io.Reader, hold *hold) ([]byte, int, error) {
 	rd := wire
 	limit := h.limits.MaxBodyBytes
-	switch enc := r.Header.Get("Content-Encoding"); enc {
+	enc, sniffed := r.Header.Get("Content-Encoding"), false
+	if enc == "" {
+		// Shippers (and curl --data-binary @file.gz) often send gzip
+		// without saying so; no JSON text starts with gzip's magic bytes,
+		// so they are enough to recognise it.
+		br := bufio.NewReaderSize(wire, 16)
+		if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+			enc, sniffed = "gzip", true
+		}
+		wire = br
+	}
+	switch enc {
 	case "", "identity":
 		if r.ContentLength >= 0 {
 			limit = min(limit, r.ContentLength)
 		}
+		rd = wire
 	case "gzip", "x-gzip":
 		gz, err := gzip.NewReader(wire)
 		if err != nil {
 			if re := readFailure(err); re != nil {
 				return nil, 0, re
+			}
+			if sniffed {
+				return nil, 0, fmt.Errorf("the body starts with gzip's magic bytes but is not gzip: %v", err)
 			}
 			return nil, 0, fmt.Errorf("Content-Encoding is gzip but the body is not: %v", err)
 		}
