@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/nftables"
+
+	"github.com/riposte-soar/riposte/internal/testenv"
 )
 
 // tablesIn lists the inet nftables tables of a lab host.
@@ -37,10 +39,7 @@ func tablesIn(t *testing.T, l *lab, host string) []string {
 // quarantined files are there without --purge.
 func TestAgentPrivilegeAndUninstall(t *testing.T) {
 	l := newLab(t, "victim")
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		t.Fatalf("setpriv (util-linux) is needed to run the agent as nobody: %v", err)
-	}
+	setpriv := testenv.Command(t, "setpriv", "util-linux, to run the agent as nobody")
 	// nobody must be able to reach the binary.
 	if err := os.Chmod(filepath.Dir(binary), 0o755); err != nil {
 		t.Fatal(err)
