@@ -83,6 +83,10 @@ type jsonParser struct {
 	data []byte
 	pos  int
 	warn []Error
+	// Position of the last lineCol call: offsets only grow, so each call
+	// scans only the bytes since the previous one (scanning from the start
+	// made a large document quadratic to parse).
+	lcOff, lcLine, lcStart int
 }
 
 // parseJSON parses one JSON value with positions. Duplicate keys are
@@ -108,9 +112,16 @@ func parseJSON(data []byte) (*node, []Error, error) {
 }
 
 func (p *jsonParser) lineCol(off int) (int, int) {
-	line := 1 + bytes.Count(p.data[:off], []byte{'\n'})
-	col := off - bytes.LastIndexByte(p.data[:off], '\n')
-	return line, col
+	if off < p.lcOff || p.lcLine == 0 {
+		p.lcOff, p.lcLine, p.lcStart = 0, 1, 0
+	}
+	seg := p.data[p.lcOff:off]
+	if n := bytes.Count(seg, []byte{'\n'}); n > 0 {
+		p.lcLine += n
+		p.lcStart = p.lcOff + bytes.LastIndexByte(seg, '\n') + 1
+	}
+	p.lcOff = off
+	return p.lcLine, off - p.lcStart + 1
 }
 
 func (p *jsonParser) errf(format string, a ...any) error {

@@ -82,6 +82,26 @@ type repairer struct {
 	pbID    string
 	done    []Repair
 	refused []Repair
+	index   map[string]*node // step id → step; nil after the workflow changed
+}
+
+// addStep adds a step at the end of the workflow.
+func (r *repairer) addStep(id string, n *node) {
+	r.wf.set(id, n)
+	if r.index != nil {
+		r.index[id] = n
+	}
+}
+
+// step returns the workflow step id, or nil.
+func (r *repairer) step(id string) *node {
+	if r.index == nil {
+		r.index = make(map[string]*node, len(r.wf.keys))
+		for i, k := range r.wf.keys {
+			r.index[k] = r.wf.kids[i]
+		}
+	}
+	return r.index[id]
 }
 
 func (r *repairer) did(path, format string, a ...any) {
@@ -184,7 +204,7 @@ var pointerKeys = []string{"on_completion", "on_success", "on_failure", "on_true
 
 // stepRefs lists the step ids step id points to, in document order.
 func (r *repairer) stepRefs(id string) []ref {
-	s := r.wf.get(id)
+	s := r.step(id)
 	if s == nil || s.kind != kObject {
 		return nil
 	}
@@ -227,15 +247,33 @@ func (r *repairer) allRefs() []ref {
 	return out
 }
 
+// succ lists the steps id points to; the graph walks call it for every
+// step, so it builds no paths.
 func (r *repairer) succ(id string) []string {
+	s := r.step(id)
+	if s == nil || s.kind != kObject {
+		return nil
+	}
 	var out []string
-	for _, x := range r.stepRefs(id) {
-		out = append(out, x.n.s)
+	for i, k := range s.keys {
+		v := s.kids[i]
+		switch k {
+		case "on_completion", "on_success", "on_failure", "on_true", "on_false":
+			if v.kind == kString && v.s != "" {
+				out = append(out, v.s)
+			}
+		case "next_steps", "cases":
+			for _, x := range v.kids {
+				if x.kind == kString {
+					out = append(out, x.s)
+				}
+			}
+		}
 	}
 	return out
 }
 
-func (r *repairer) stepType(id string) string { return strOf(r.wf.get(id).get("type")) }
+func (r *repairer) stepType(id string) string { return strOf(r.step(id).get("type")) }
 
 // ---- keys -----------------------------------------------------------------
 
@@ -268,7 +306,7 @@ func (r *repairer) stepKeys() {
 		switch {
 		case !ok:
 			r.refuse(path, "step key %q is not <type>--<uuid> and has no UUID to keep", k)
-		case r.wf.get(nk) != nil:
+		case r.step(nk) != nil:
 			r.refuse(path, "step key %q does not match type %q, and %q is taken", k, t, nk)
 		default:
 			renames[k] = nk
@@ -277,6 +315,7 @@ func (r *repairer) stepKeys() {
 	}
 	for from, to := range renames {
 		r.wf.rename(from, to)
+		r.index = nil
 	}
 	for _, x := range r.allRefs() {
 		if to, ok := renames[x.n.s]; ok {
@@ -356,12 +395,12 @@ func (r *repairer) missingEnds() {
 	added := map[string]bool{}
 	for _, x := range r.allRefs() {
 		id := x.n.s
-		if r.wf.get(id) != nil || added[id] {
+		if r.step(id) != nil || added[id] {
 			continue
 		}
 		if IsIdentifier(id) && idPrefix(id) == string(StepEnd) {
 			added[id] = true
-			r.wf.set(id, &node{kind: kObject, keys: []string{"type"}, kids: []*node{strNode(string(StepEnd))}})
+			r.addStep(id, &node{kind: kObject, keys: []string{"type"}, kids: []*node{strNode(string(StepEnd))}})
 			r.did(joinPath("$.workflow", id), "added: the end step %s references was missing", x.path)
 			continue
 		}
@@ -384,13 +423,14 @@ func (r *repairer) start() {
 		r.did("$.workflow_start", "set to the only start step %q", starts[0])
 	case first == "":
 		r.refuse("$.workflow_start", "missing, and the workflow has %d start steps", len(starts))
-	case r.wf.get(first) == nil:
+	case r.step(first) == nil:
 		// missingEnds refused it already.
 	case r.stepType(first) == string(StepStart):
 	case len(starts) > 0:
 		r.refuse("$.workflow_start", "names %s step %q while the workflow has start step(s) %s: which one begins the run cannot be told", r.stepType(first), first, strings.Join(starts, ", "))
 	default:
 		id := derivedID(string(StepStart), r.pbID, "repair", "start")
+		r.index = nil
 		r.wf.insertFirst(id, &node{kind: kObject, keys: []string{"type", "on_completion"}, kids: []*node{strNode(string(StepStart)), strNode(first)}})
 		r.root.set("workflow_start", strNode(id))
 		r.did("$.workflow_start", "was %s step %q; a start step %q now runs first and continues there", r.stepType(first), first, id)
@@ -404,7 +444,7 @@ func (r *repairer) region(entry string, stop map[string]bool) map[string]bool {
 	for len(stack) > 0 {
 		id := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		if seen[id] || stop[id] || r.wf.get(id) == nil {
+		if seen[id] || stop[id] || r.step(id) == nil {
 			continue
 		}
 		seen[id] = true
@@ -442,7 +482,7 @@ func (r *repairer) branchEntries(id string) []ref {
 // written as gotos: CACAO branches end at end steps of their own, and the
 // block then continues at its own next step (cacao.md §2).
 func (r *repairer) block(id string) {
-	s := r.wf.get(id)
+	s := r.step(id)
 	t := r.stepType(id)
 	if t != string(StepParallel) && t != string(StepIfCondition) && t != string(StepSwitchCondition) {
 		return
@@ -512,14 +552,20 @@ func (r *repairer) block(id string) {
 		regions[i] = r.region(e.n.s, stop)
 		var escapes []ref
 		nested := false
-		for _, x := range sortedKeys(regions[i]) {
+		for x := range regions[i] {
 			nested = nested || isBlock(r.stepType(x))
-			for _, p := range r.stepRefs(x) {
-				if after[p.n.s] {
-					escapes = append(escapes, p)
+			for _, n := range r.succ(x) {
+				if after[n] {
+					for _, p := range r.stepRefs(x) {
+						if after[p.n.s] {
+							escapes = append(escapes, p)
+						}
+					}
+					break
 				}
 			}
 		}
+		sortRefs(escapes)
 		if len(escapes) > 0 && nested {
 			r.refuse(e.path, "the branch runs into the step after the block from inside a nested block: ending it there would change what runs")
 			continue
@@ -540,26 +586,48 @@ func (r *repairer) block(id string) {
 			if regions[i] == nil {
 				continue
 			}
-			for _, x := range sortedKeys(regions[j]) {
-				if !regions[i][x] {
-					continue
+			var common []string
+			for x := range regions[j] {
+				if regions[i][x] {
+					common = append(common, x)
 				}
+			}
+			if len(common) == 0 {
+				continue
+			}
+			sort.Strings(common)
+			for _, x := range common {
 				if r.stepType(x) != string(StepEnd) {
 					r.refuse(entries[j].path, "branches %q and %q share step %q: copying it would run it twice", entries[i].n.s, entries[j].n.s, x)
 					return
 				}
-				for _, y := range sortedKeys(regions[j]) {
-					for _, p := range r.stepRefs(y) {
-						if p.n.s == x {
-							p.n.s = endFor(j)
-							r.did(p.path, "shared end step %q with another branch; the branch now ends at its own end step %q", x, p.n.s)
+			}
+			var into []ref
+			for y := range regions[j] {
+				for _, n := range r.succ(y) {
+					if regions[i][n] {
+						for _, p := range r.stepRefs(y) {
+							if regions[i][p.n.s] {
+								into = append(into, p)
+							}
 						}
+						break
 					}
 				}
-				regions[j] = r.region(entries[j].n.s, stop)
 			}
+			sortRefs(into)
+			for _, p := range into {
+				was := p.n.s
+				p.n.s = endFor(j)
+				r.did(p.path, "shared end step %q with another branch; the branch now ends at its own end step %q", was, p.n.s)
+			}
+			regions[j] = r.region(entries[j].n.s, stop)
 		}
 	}
+}
+
+func sortRefs(rs []ref) {
+	sort.Slice(rs, func(a, b int) bool { return rs[a].path < rs[b].path })
 }
 
 // joins finds where branches written as gotos meet: the steps reached by
@@ -578,23 +646,24 @@ func (r *repairer) joins(block string, regions []map[string]bool) []string {
 			shared[x] = true
 		}
 	}
-	var out []string
-	for _, x := range sortedKeys(shared) {
-		entry := false
-		for _, reg := range regions {
-			for y := range reg {
-				if shared[y] {
-					continue
-				}
+	// The shared part is entered from a branch step outside it, or
+	// straight from the block.
+	into := map[string]bool{}
+	for _, n := range r.succ(block) {
+		into[n] = true
+	}
+	for _, reg := range regions {
+		for y := range reg {
+			if !shared[y] {
 				for _, n := range r.succ(y) {
-					entry = entry || n == x
+					into[n] = true
 				}
 			}
 		}
-		for _, n := range r.succ(block) {
-			entry = entry || n == x
-		}
-		if entry {
+	}
+	var out []string
+	for _, x := range sortedKeys(shared) {
+		if into[x] {
 			out = append(out, x)
 		}
 	}
@@ -621,11 +690,11 @@ func (r *repairer) hasEnd(reg map[string]bool) bool {
 
 func (r *repairer) newEnd(block, which string) string {
 	id := derivedID(string(StepEnd), r.pbID, "repair-end", block+"/"+which)
-	name := strOf(r.wf.get(block).get("name"))
+	name := strOf(r.step(block).get("name"))
 	if name == "" {
 		name = block
 	}
-	r.wf.set(id, &node{kind: kObject, keys: []string{"type", "name"}, kids: []*node{strNode(string(StepEnd)), strNode("End of a branch of " + name)}})
+	r.addStep(id, &node{kind: kObject, keys: []string{"type", "name"}, kids: []*node{strNode(string(StepEnd)), strNode("End of a branch of " + name)}})
 	return id
 }
 
@@ -759,6 +828,7 @@ func (r *repairer) orphanEnds() {
 	sort.Strings(gone)
 	for _, k := range gone {
 		r.wf.del(k)
+		r.index = nil
 		r.did(joinPath("$.workflow", k), "removed: no step leads to this end step")
 	}
 }
