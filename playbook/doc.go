@@ -27,6 +27,11 @@
 // with Substitute and friends, which keep untrusted values as data (see
 // subst.go for the injection-safety rules).
 //
+// RepairCACAO rewrites the deviations other executors' CACAO playbooks
+// commonly have (no start step, goto-style branches, key prefixes, actions
+// without agent) into valid CACAO, listing each repair with its JSON path,
+// and refuses what it could only fix by guessing (repair.go).
+//
 // Library holds the starter playbooks (library/*.yaml).
 //
 // Fed by: playbook files (API, CLI, the embedded library). Feeds: the
