@@ -125,25 +125,28 @@ func TestBurstKeepsTheNodeUp(t *testing.T) {
 	const total = 250 << 20
 	for _, tc := range []struct {
 		name string
-		// bound is the peak RSS allowed; HTTP bodies are parsed whole,
-		// within the in-flight budget, so that path holds more.
+		// bound is the peak RSS allowed. The live heap stays near 200 MB
+		// (syslog's 32 MiB of frames as events and wire messages, fetches
+		// of 4 MiB per stage, the bus's block buffers); the rest is the
+		// garbage collector's headroom, which grows when the machine is
+		// loaded. A burst once took 2 GB and more.
 		bound  int64
 		attack func(t *testing.T, n *node, logFile string) int64
 	}{
-		{"syslog over one connection", 700 << 20, func(t *testing.T, n *node, _ string) int64 {
+		{"syslog over one connection", 900 << 20, func(t *testing.T, n *node, _ string) int64 {
 			return burst(t, n.syslog, 1, total, 250<<10, 60*time.Second)
 		}},
-		{"syslog over ten connections", 700 << 20, func(t *testing.T, n *node, _ string) int64 {
+		{"syslog over ten connections", 900 << 20, func(t *testing.T, n *node, _ string) int64 {
 			return burst(t, n.syslog, 10, total, 250<<10, 60*time.Second)
 		}},
-		{"NDJSON over HTTP", 1 << 30, func(t *testing.T, n *node, _ string) int64 {
+		{"NDJSON over HTTP", 900 << 20, func(t *testing.T, n *node, _ string) int64 {
 			tok, _, code := run("token", "create", "--data", n.data, "--role", "ingest", "--name", "burst")
 			if code != 0 {
 				t.Fatal("token create failed")
 			}
 			return burstHTTP(t, n, strings.TrimSpace(tok), 8, total, 60*time.Second)
 		}},
-		{"file tail", 700 << 20, func(t *testing.T, n *node, logFile string) int64 {
+		{"file tail", 900 << 20, func(t *testing.T, n *node, logFile string) int64 {
 			return burstFile(t, logFile, total)
 		}},
 	} {
@@ -181,8 +184,6 @@ func TestBurstKeepsTheNodeUp(t *testing.T) {
 			peak := w.end()
 			t.Logf("sent %d MB in %v; peak RSS %d MB; /readyz failed %d samples; %d canaries acknowledged",
 				sent>>20, took.Round(time.Millisecond), peak>>20, len(w.notReady), len(c.acked))
-			// Syslog holds at most 32 MiB of frames, each stage a fetch of
-			// 16 MiB: well under what such a burst once took (2 GB and more).
 			if peak > tc.bound {
 				t.Errorf("peak RSS %d MB over the bound of %d MB", peak>>20, tc.bound>>20)
 			}
