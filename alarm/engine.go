@@ -36,6 +36,11 @@ type Config struct {
 	// MaxSilence is the longest a silence may hold alerts (0: no bound):
 	// a forgotten or hostile silence must not blind the SOC for good.
 	MaxSilence time.Duration
+	// NewIncidentAfter: once an incident reaches this status (contained or
+	// recovered), an alert from a source address the incident does not
+	// know starts a new incident that follows it, so a second intrusion
+	// does not hide inside a case people consider handled. "" never.
+	NewIncidentAfter Status
 }
 
 // DefaultConfig is what a new installation uses.
@@ -49,8 +54,9 @@ func DefaultConfig() Config {
 		IgnoreEntities:   []string{"user:system", "user:-", "user:local service", "user:network service", "ip:127.0.0.1", "ip:::1", "host:localhost"},
 		Inhibit: []InhibitRule{{SourceLevels: []string{"critical"}, TargetLevels: []string{"informational", "low"},
 			Equal: []string{"host"}}},
-		MaxEventIDs: 100,
-		MaxSilence:  30 * 24 * time.Hour,
+		MaxEventIDs:      100,
+		MaxSilence:       30 * 24 * time.Hour,
+		NewIncidentAfter: StatusContained,
 	}
 }
 
@@ -195,6 +201,16 @@ func (e *Engine) Apply(in alert.Alert, now time.Time, ch *Changes) {
 			inc.UpdatedAt = now
 			e.lastActive[inc.ID] = at
 			ch.Incidents[inc.ID] = inc
+			// Once per alert, not per repeat: a brute force that goes on
+			// after containment is one line, not thousands.
+			if inc.Status.rank() >= StatusContained.rank() && !old.AfterContainment {
+				old.AfterContainment = true
+				text := fmt.Sprintf("alert %q (%s) seen again while the incident is %s: the activity continues after containment",
+					old.RuleTitle, old.Level, inc.Status)
+				ch.Timeline = append(ch.Timeline, TimelineEntry{IncidentID: inc.ID, At: now, Actor: "detection", Kind: "alert",
+					Text: text, Detail: map[string]any{"alert_id": old.ID, "rule_id": old.RuleID, "after_containment": true}})
+				ch.Notices = append(ch.Notices, Notice{Event: "escalated", IncidentID: inc.ID, Text: text})
+			}
 		}
 		return
 	}
@@ -220,12 +236,16 @@ func (e *Engine) Apply(in alert.Alert, now time.Time, ch *Changes) {
 		a.SuppressedBy = "inhibited:" + inh.ID
 		return
 	}
-	inc := e.findIncident(groupKeys, at)
+	sources := e.sourceKeys(&in)
+	inc, follows := e.findIncident(groupKeys, sources, at)
 	if inc == nil {
 		inc = &Incident{ID: event.NewID(at), Title: in.Rule.Title, Status: StatusNew, CreatedAt: now, FirstAlert: at,
 			FirstEvent: a.FirstEventTime}
 		e.incidents[inc.ID] = inc
 		ch.New[inc.ID] = true
+		if follows != nil {
+			e.link(follows, inc, sources, now, ch)
+		}
 	}
 	a.IncidentID = inc.ID
 	e.join(inc, a, in.Kind, at, now, ch)
@@ -274,6 +294,65 @@ func (e *Engine) inhibitor(a *Alert, ents []Entity, at time.Time) *Alert {
 	return nil
 }
 
+// sourceKeys are the entity keys of the alert's source addresses: who acts
+// on the host. Users are not among them: in the alerts that matter here
+// (authentication) the user is the account attacked, which a second
+// intruder may well guess too.
+func (e *Engine) sourceKeys(in *alert.Alert) []string {
+	var keys []string
+	for _, v := range in.Entities.SourceIPs {
+		if a, ok := alert.Address(v); ok {
+			k := Entity{Kind: "ip", Value: a}.key()
+			if !e.ignore[k] && !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+	}
+	return keys
+}
+
+// closedTo reports whether an incident has reached the status after which
+// alerts from source addresses it does not know start a new incident.
+func (e *Engine) closedTo(inc *Incident) bool {
+	return e.cfg.NewIncidentAfter != "" && inc.Status.rank() >= e.cfg.NewIncidentAfter.rank()
+}
+
+// knows counts the source keys that are among an incident's entities, as
+// the source or the target of an earlier alert: an address the incident
+// already names is part of the intrusion it records.
+func knows(inc *Incident, sources []string) int {
+	n := 0
+	for _, k := range sources {
+		if slices.ContainsFunc(inc.Entities, func(x Entity) bool { return x.key() == k }) {
+			n++
+		}
+	}
+	return n
+}
+
+// link records that a new incident follows an earlier one about the same
+// entities, on both incidents and both timelines.
+func (e *Engine) link(prev, inc *Incident, sources []string, now time.Time, ch *Changes) {
+	inc.Follows = prev.ID
+	prev.FollowedBy = append(prev.FollowedBy, inc.ID)
+	prev.UpdatedAt = now
+	ch.Incidents[prev.ID] = prev
+	var addrs []string
+	for _, k := range sources {
+		if knows(prev, []string{k}) == 0 {
+			addrs = append(addrs, strings.TrimPrefix(k, "ip:"))
+		}
+	}
+	who := strings.Join(addrs, ", ")
+	ch.Timeline = append(ch.Timeline,
+		TimelineEntry{IncidentID: inc.ID, At: now, Actor: "detection", Kind: "link",
+			Text:   fmt.Sprintf("follows incident %s (%s): new attacker %s on the same entities", prev.ID, prev.Status, who),
+			Detail: map[string]any{"follows": prev.ID, "attackers": addrs}},
+		TimelineEntry{IncidentID: prev.ID, At: now, Actor: "detection", Kind: "link",
+			Text:   fmt.Sprintf("new attacker %s started incident %s, which follows this one (%s)", who, inc.ID, prev.Status),
+			Detail: map[string]any{"followed_by": inc.ID, "attackers": addrs}})
+}
+
 func (e *Engine) groupKeys(ents []Entity) []string {
 	var keys []string
 	for _, en := range ents {
@@ -286,10 +365,15 @@ func (e *Engine) groupKeys(ents []Entity) []string {
 }
 
 // findIncident returns the open incident most recently active within the
-// group window that shares an entity.
-func (e *Engine) findIncident(keys []string, at time.Time) *Incident {
-	var best *Incident
-	var bestAt time.Time
+// group window that shares an entity. With NewIncidentAfter set, an
+// incident that knows one of the alert's source addresses comes first (the
+// same attacker stays in its incident, even after a newer one took the
+// host), and an incident closed to newcomers is passed over when the alert
+// brings a source address it does not know: then follows is the most
+// recently active such incident, for the new incident to link to.
+func (e *Engine) findIncident(keys, sources []string, at time.Time) (best, follows *Incident) {
+	var bestAt, followsAt time.Time
+	bestKnows := false
 	for _, k := range keys {
 		id, ok := e.byEntity[k]
 		if !ok {
@@ -303,11 +387,25 @@ func (e *Engine) findIncident(keys []string, at time.Time) *Incident {
 		if at.Sub(last) > e.cfg.GroupWindow {
 			continue
 		}
-		if best == nil || last.After(bestAt) {
-			best, bestAt = inc, last
+		n := 0
+		if e.cfg.NewIncidentAfter != "" && len(sources) > 0 {
+			n = knows(inc, sources)
+		}
+		if n < len(sources) && e.closedTo(inc) {
+			if follows == nil || last.After(followsAt) {
+				follows, followsAt = inc, last
+			}
+			continue
+		}
+		known := n > 0
+		if best == nil || (known && !bestKnows) || (known == bestKnows && last.After(bestAt)) {
+			best, bestAt, bestKnows = inc, last, known
 		}
 	}
-	return best
+	if best != nil {
+		follows = nil
+	}
+	return best, follows
 }
 
 // join adds a new alert to an incident and re-rates the incident.
@@ -350,9 +448,19 @@ func (e *Engine) join(inc *Incident, a *Alert, kind alert.Kind, at, now time.Tim
 		e.setSLA(inc, inc.CreatedAt)
 	}
 	ch.Incidents[inc.ID] = inc
+	text := fmt.Sprintf("alert %q (%s) joined", a.RuleTitle, a.Level)
+	detail := map[string]any{"alert_id": a.ID, "rule_id": a.RuleID, "entities": a.Entities}
+	// Status is people's call, so an incident is not reopened; but
+	// activity after containment means the containment did not hold, and
+	// the timeline and an escalation say so.
+	after := inc.Status.rank() >= StatusContained.rank()
+	if after {
+		a.AfterContainment = true
+		text = fmt.Sprintf("alert %q (%s) joined while the incident is %s: the activity continues after containment", a.RuleTitle, a.Level, inc.Status)
+		detail["after_containment"] = true
+	}
 	ch.Timeline = append(ch.Timeline, TimelineEntry{IncidentID: inc.ID, At: now, Actor: "detection", Kind: "alert",
-		Text:   fmt.Sprintf("alert %q (%s) joined", a.RuleTitle, a.Level),
-		Detail: map[string]any{"alert_id": a.ID, "rule_id": a.RuleID, "entities": a.Entities}})
+		Text: text, Detail: detail})
 	// Every new alert of an incident is an event too: playbooks can be
 	// triggered by alerts (the notifier ignores this one).
 	ch.Notices = append(ch.Notices, Notice{Event: "alert", IncidentID: inc.ID, Text: a.ID})
@@ -365,6 +473,8 @@ func (e *Engine) join(inc *Incident, a *Alert, kind alert.Kind, at, now time.Tim
 			Text: fmt.Sprintf("priority raised from %s to %s", oldPrio, inc.Priority)})
 		ch.Notices = append(ch.Notices, Notice{Event: "escalated", IncidentID: inc.ID,
 			Text: fmt.Sprintf("priority raised from %s to %s by %q", oldPrio, inc.Priority, a.RuleTitle)})
+	case after:
+		ch.Notices = append(ch.Notices, Notice{Event: "escalated", IncidentID: inc.ID, Text: text})
 	}
 }
 

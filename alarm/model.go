@@ -85,6 +85,11 @@ type Incident struct {
 	ResolvedAt  *time.Time `json:"resolved_at,omitempty"`
 	ClosedAt    *time.Time `json:"closed_at,omitempty"`
 	MergedInto  string     `json:"merged_into,omitempty"`
+	// Follows is the earlier incident about the same entities that was
+	// contained (or further) when a new attacker's alert started this one;
+	// FollowedBy lists the incidents that follow this one.
+	Follows    string   `json:"follows,omitempty"`
+	FollowedBy []string `json:"followed_by,omitempty"`
 	// Escalation counts SLA breaches escalated so far.
 	Escalation int `json:"escalation"`
 	// SLA deadlines for this incident's priority.
@@ -130,6 +135,9 @@ type Alert struct {
 	// alert; held alerts are stored and counted but join no incident.
 	SuppressedBy string `json:"suppressed_by,omitempty"`
 	Confidence   int    `json:"confidence,omitempty"`
+	// AfterContainment: the alert was seen while its incident was
+	// contained or later, and the timeline says so (once per alert).
+	AfterContainment bool `json:"after_containment,omitempty"`
 }
 
 // TimelineEntry is one line of an incident's history.
@@ -138,7 +146,7 @@ type TimelineEntry struct {
 	IncidentID string         `json:"incident_id"`
 	At         time.Time      `json:"at"`
 	Actor      string         `json:"actor"`
-	Kind       string         `json:"kind"` // alert, status, assign, comment, verdict, tag, merge, split, sla, notify, action, approval
+	Kind       string         `json:"kind"` // alert, status, assign, comment, verdict, tag, merge, split, link, sla, notify, action, approval
 	Text       string         `json:"text"`
 	Detail     map[string]any `json:"detail,omitempty"`
 }
