@@ -121,6 +121,17 @@ type Alarm struct {
 	Urgency []TacticUrgency `yaml:"urgency"`
 	// Silences bounds silences.
 	Silences Silences `yaml:"silences"`
+	// Grouping tunes how alerts join incidents.
+	Grouping Grouping `yaml:"grouping"`
+}
+
+// Grouping tunes how alerts join incidents.
+type Grouping struct {
+	// NewIncidentAfter is the incident status (contained or resolved)
+	// from which an alert of a source address the incident does not know
+	// starts a new incident that follows it, instead of joining a case
+	// people consider handled; never keeps joining.
+	NewIncidentAfter string `yaml:"new_incident_after"`
 }
 
 // Silences bounds what a silence may hold.
@@ -390,7 +401,7 @@ func Default() Config {
 		Retention: Retention{MaxAge: Duration(30 * 24 * time.Hour), MaxBytes: 20 << 30, PinnedShare: 0.25, Interval: Duration(time.Minute)},
 		Detect:    Detect{DefaultRules: true, Correlation: Correlation{MaxGroups: 100_000}},
 		Alarm: Alarm{DedupWindow: Duration(time.Hour), GroupWindow: Duration(2 * time.Hour),
-			Silences: Silences{MaxDuration: Duration(30 * 24 * time.Hour)}},
+			Silences: Silences{MaxDuration: Duration(30 * 24 * time.Hour)}, Grouping: Grouping{NewIncidentAfter: "contained"}},
 		Agents: Agents{MaxPrefixV4: 24, MaxPrefixV6: 48},
 		Respond: Respond{Policies: []ApprovalPolicy{{
 			Operations: []string{"agent.isolate_host", "agent.block_ip", "agent.kill_process", "agent.quarantine_file",
@@ -698,6 +709,9 @@ func (c *Config) Validate(lines map[string]int) Problems {
 	}
 	if c.Alarm.Silences.MaxDuration <= 0 {
 		bad("alarm.silences.max_duration", "must be positive")
+	}
+	if !slices.Contains([]string{"contained", "resolved", "never"}, c.Alarm.Grouping.NewIncidentAfter) {
+		bad("alarm.grouping.new_incident_after", "%q is not one of contained, resolved, never", c.Alarm.Grouping.NewIncidentAfter)
 	}
 	prio := func(path, p string) {
 		if len(p) != 2 || p[0] != 'P' || p[1] < '1' || p[1] > '4' {

@@ -20,6 +20,15 @@ func setupAlarm(ctx context.Context, cfg config.Config, b *bus.Bus, ctl *store.D
 	acfg := alarm.DefaultConfig()
 	acfg.DedupWindow, acfg.GroupWindow = cfg.Alarm.DedupWindow.D(), cfg.Alarm.GroupWindow.D()
 	acfg.MaxSilence = cfg.Alarm.Silences.MaxDuration.D()
+	// Validated by config: resolved is the recovered status (docs/alarm.md).
+	switch cfg.Alarm.Grouping.NewIncidentAfter {
+	case "contained":
+		acfg.NewIncidentAfter = alarm.StatusContained
+	case "resolved":
+		acfg.NewIncidentAfter = alarm.StatusRecovered
+	case "never":
+		acfg.NewIncidentAfter = ""
+	}
 	if len(cfg.Alarm.IgnoreEntities) > 0 {
 		acfg.IgnoreEntities = cfg.Alarm.IgnoreEntities
 	}

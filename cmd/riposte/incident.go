@@ -79,6 +79,12 @@ func incidentCmd() *cobra.Command {
 				ents = append(ents, safe(e.Kind+"="+e.Value))
 			}
 			fmt.Fprintf(w, "entities: %s\n", strings.Join(ents, " "))
+			if in.Follows != "" {
+				fmt.Fprintf(w, "follows: %s (a new attacker after that incident was contained)\n", safe(in.Follows))
+			}
+			if len(in.FollowedBy) > 0 {
+				fmt.Fprintf(w, "followed by: %s (new attackers after containment)\n", joinSafe(in.FollowedBy, " "))
+			}
 			fmt.Fprintf(w, "SLA: acknowledge by %s, contain by %s, resolve by %s; breaches: %s\n",
 				in.AckDue.Format(time.RFC3339), in.ContainDue.Format(time.RFC3339), in.ResolveDue.Format(time.RFC3339), dash(joinSafe(in.Breaches, ",")))
 			fmt.Fprintf(w, "\nALERTS (%d)\n", len(res.Alerts))
