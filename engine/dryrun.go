@@ -25,18 +25,27 @@ type Trace struct {
 
 // TraceStep is one step instance.
 type TraceStep struct {
-	Inst     string   `json:"inst"`
-	Step     string   `json:"step"`
-	Type     string   `json:"type"`
-	Outcome  string   `json:"outcome"` // succeeded | failed | cancelled | pending
-	Reason   string   `json:"reason,omitempty"`
-	Message  string   `json:"message,omitempty"`
-	Commands []string `json:"commands,omitempty"` // calls as scheduled
-	Sent     []string `json:"sent,omitempty"`     // what the connector says it sent (or would send)
-	Results  []string `json:"results,omitempty"`  // outcome: summary, per attempt
-	Inquiry  string   `json:"inquiry,omitempty"`
-	Answer   string   `json:"answer,omitempty"`
-	Child    *Trace   `json:"child,omitempty"`
+	Inst string `json:"inst"`
+	Step string `json:"step"`
+	// Name is the step's name as its author wrote it (the YAML key, the
+	// CACAO name), empty when the author gave none.
+	Name    string `json:"name,omitempty"`
+	Type    string `json:"type"`
+	Outcome string `json:"outcome"` // succeeded | failed | cancelled | pending
+	// Entered and Ended are journal times (in a dry run, the virtual
+	// clock's: waits and retries advance it without taking wall time).
+	Entered  time.Time  `json:"entered_at"`
+	Ended    *time.Time `json:"ended_at,omitempty"`
+	Reason   string     `json:"reason,omitempty"`
+	Message  string     `json:"message,omitempty"`
+	Commands []string   `json:"commands,omitempty"` // calls as scheduled
+	Sent     []string   `json:"sent,omitempty"`     // what the connector says it sent (or would send)
+	Results  []string   `json:"results,omitempty"`  // outcome: summary, per attempt
+	// Outputs are what the step's commands returned, merged in order.
+	Outputs map[string]any `json:"outputs,omitempty"`
+	Inquiry string         `json:"inquiry,omitempty"`
+	Answer  string         `json:"answer,omitempty"`
+	Child   *Trace         `json:"child,omitempty"`
 }
 
 // JSON renders the trace as indented JSON.
@@ -52,6 +61,14 @@ func (e *Engine) Trace(ctx context.Context, runID string) (Trace, error) {
 		return Trace{}, err
 	}
 	t := Trace{Playbook: v.Snapshot.PlaybookID, Outcome: v.Snapshot.Status, Error: v.Snapshot.Error, Vars: v.Snapshot.Vars}
+	// The plan gives the names people wrote; a run whose plan is gone
+	// still has a trace, by step ids.
+	var pb *playbook.Playbook
+	_ = e.st.Update(ctx, func(tx Tx) error {
+		p, err := e.plan(tx, v.Snapshot.PlaybookID, v.Snapshot.Version)
+		pb = p
+		return err
+	})
 	idx := map[string]int{}
 	for _, ev := range v.Journal {
 		i, ok := idx[ev.Inst]
@@ -62,7 +79,11 @@ func (e *Engine) Trace(ctx context.Context, runID string) (Trace, error) {
 		switch ev.Type {
 		case EvStepEntered:
 			idx[ev.Inst] = len(t.Steps)
-			t.Steps = append(t.Steps, TraceStep{Inst: ev.Inst, Step: ev.Step, Type: ev.SType, Outcome: "pending"})
+			ts := TraceStep{Inst: ev.Inst, Step: ev.Step, Type: ev.SType, Outcome: "pending", Entered: ev.At}
+			if pb != nil && pb.Steps[ev.Step] != nil {
+				ts.Name = pb.Steps[ev.Step].Name
+			}
+			t.Steps = append(t.Steps, ts)
 		case EvTaskScheduled:
 			if st != nil {
 				st.Commands = append(st.Commands, ev.Call.Text)
@@ -72,6 +93,12 @@ func (e *Engine) Trace(ctx context.Context, runID string) (Trace, error) {
 				r := ev.Outcome
 				if ev.Result != nil {
 					st.Sent = append(st.Sent, ev.Result.Commands...)
+					for k, o := range ev.Result.Outputs {
+						if st.Outputs == nil {
+							st.Outputs = map[string]any{}
+						}
+						st.Outputs[k] = o
+					}
 					if ev.Result.Summary != "" {
 						r += ": " + ev.Result.Summary
 					}
@@ -83,15 +110,15 @@ func (e *Engine) Trace(ctx context.Context, runID string) (Trace, error) {
 			}
 		case EvStepSucceeded:
 			if st != nil {
-				st.Outcome = "succeeded"
+				st.Outcome, st.Ended = "succeeded", &ev.At
 			}
 		case EvStepFailed:
 			if st != nil {
-				st.Outcome, st.Reason, st.Message = "failed", ev.Reason, ev.Msg
+				st.Outcome, st.Reason, st.Message, st.Ended = "failed", ev.Reason, ev.Msg, &ev.At
 			}
 		case EvStepCancelled:
 			if st != nil {
-				st.Outcome = "cancelled"
+				st.Outcome, st.Ended = "cancelled", &ev.At
 			}
 		case EvInquiryOpened:
 			if st != nil {
