@@ -22,7 +22,7 @@ func TestParse(t *testing.T) {
 		{"soon", 0, false},
 		{"Thu, 01 Jan 2026 12:00:30 GMT", 30 * time.Second, true},
 		{"Thursday, 01-Jan-26 12:01:00 GMT", time.Minute, true}, // RFC 850
-		{"Thu Jan  1 12:00:10 2026", 10 * time.Second, true},      // asctime
+		{"Thu Jan  1 12:00:10 2026", 10 * time.Second, true},    // asctime
 		{"Thu, 01 Jan 2026 11:00:00 GMT", 0, true},
 		{"Fri, 01 Jan 2027 12:00:00 GMT", Max, true},
 		{"999999999", Max, true},
