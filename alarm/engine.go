@@ -369,8 +369,8 @@ func (e *Engine) groupKeys(ents []Entity) []string {
 // incident that knows one of the alert's source addresses comes first (the
 // same attacker stays in its incident, even after a newer one took the
 // host), and an incident closed to newcomers is passed over when the alert
-// brings a source address it does not know: then follows is the most
-// recently active such incident, for the new incident to link to.
+// brings a source address it does not know, for its newest follow-up; when
+// nothing takes the alert, follows is the incident to link a new one to.
 func (e *Engine) findIncident(keys, sources []string, at time.Time) (best, follows *Incident) {
 	var bestAt, followsAt time.Time
 	bestKnows := false
@@ -379,21 +379,30 @@ func (e *Engine) findIncident(keys, sources []string, at time.Time) (best, follo
 		if !ok {
 			continue
 		}
-		inc := e.incidents[id]
-		if inc == nil || !inc.Open() {
-			continue
-		}
-		last := e.lastActive[id]
-		if at.Sub(last) > e.cfg.GroupWindow {
-			continue
-		}
+		inc, last := e.joinable(id, at)
+		var end *Incident // the newest incident of the chain closed to the alert
+		var endAt time.Time
 		n := 0
-		if e.cfg.NewIncidentAfter != "" && len(sources) > 0 {
-			n = knows(inc, sources)
+		// A follow-up takes further newcomers, so a contained host hit from
+		// many addresses gets one new incident per containment, not one per
+		// address. Chains grow only as people contain, so a few hops do.
+		for hops := 0; inc != nil; hops++ {
+			if e.cfg.NewIncidentAfter != "" && len(sources) > 0 {
+				n = knows(inc, sources)
+			}
+			if n == len(sources) || !e.closedTo(inc) {
+				break
+			}
+			end, endAt = inc, last
+			if len(inc.FollowedBy) == 0 || hops == 8 {
+				inc = nil
+				break
+			}
+			inc, last = e.joinable(inc.FollowedBy[len(inc.FollowedBy)-1], at)
 		}
-		if n < len(sources) && e.closedTo(inc) {
-			if follows == nil || last.After(followsAt) {
-				follows, followsAt = inc, last
+		if inc == nil {
+			if end != nil && (follows == nil || endAt.After(followsAt)) {
+				follows, followsAt = end, endAt
 			}
 			continue
 		}
@@ -406,6 +415,20 @@ func (e *Engine) findIncident(keys, sources []string, at time.Time) (best, follo
 		follows = nil
 	}
 	return best, follows
+}
+
+// joinable returns an incident that is open and was active within the
+// group window, with the time of its last activity.
+func (e *Engine) joinable(id string, at time.Time) (*Incident, time.Time) {
+	inc := e.incidents[id]
+	if inc == nil || !inc.Open() {
+		return nil, time.Time{}
+	}
+	last := e.lastActive[id]
+	if at.Sub(last) > e.cfg.GroupWindow {
+		return nil, time.Time{}
+	}
+	return inc, last
 }
 
 // join adds a new alert to an incident and re-rates the incident.
@@ -444,6 +467,7 @@ func (e *Engine) join(inc *Incident, a *Alert, kind alert.Kind, at, now time.Tim
 	inc.Urgency = max(inc.Urgency, e.cfg.Policy.Urgency(a.Tags, string(kind)))
 	inc.Criticality = e.criticality(inc)
 	inc.Priority = e.cfg.Policy.Priority(inc.Severity, inc.Urgency, inc.Criticality)
+	applyOverride(inc, e.cfg.Policy)
 	if oldPrio == "" {
 		e.setSLA(inc, inc.CreatedAt)
 	}
@@ -619,6 +643,7 @@ func (e *Engine) rerate(inc *Incident, alerts []*Alert) {
 	inc.Urgency = max(inc.Urgency, 1)
 	inc.Criticality = e.criticality(inc)
 	inc.Priority = e.cfg.Policy.Priority(inc.Severity, inc.Urgency, inc.Criticality)
+	applyOverride(inc, e.cfg.Policy)
 	e.setSLA(inc, inc.CreatedAt)
 	for _, a := range alerts {
 		for _, k := range e.groupKeys(a.Entities) {

@@ -191,3 +191,50 @@ func countText(t *testing.T, s *Service, id, sub string) int {
 	}
 	return n
 }
+
+// A contained host hit from many addresses gets one new incident per
+// containment, not one per address: newcomers join the open follow-up,
+// even after the first attacker's activity took the host back to the
+// first incident, and once the follow-up is contained too the next
+// newcomer's incident follows it.
+func TestNewcomersJoinTheOpenFollowUp(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newService(t, nil, DefaultConfig())
+	contain := func(id string) {
+		t.Helper()
+		st := StatusContained
+		if _, err := s.Update(ctx, id, Change{Status: &st}, "bob"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	incOf := func(ip string) *Incident {
+		t.Helper()
+		for _, in := range queue(t, s) {
+			if slices.ContainsFunc(in.Entities, func(e Entity) bool { return e.Value == ip }) {
+				return in
+			}
+		}
+		t.Fatalf("no incident names %s", ip)
+		return nil
+	}
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	apply(t, s, mk("brute", "high", at(0), nil, "web-1", "", first))
+	inc1 := incOf(first).ID
+	contain(inc1)
+	apply(t, s, mk("brute", "high", at(1), nil, "web-1", "", second))
+	inc2 := incOf(second).ID
+	apply(t, s, mk("login", "high", at(2), nil, "web-1", "", first))
+	apply(t, s, mk("brute", "high", at(3), nil, "web-1", "", "192.0.2.44"))
+	if got := incOf("192.0.2.44").ID; got != inc2 {
+		t.Fatalf("third attacker in %s, want the open follow-up %s", got, inc2)
+	}
+	contain(inc2)
+	apply(t, s, mk("brute", "high", at(4), nil, "web-1", "", "192.0.2.45"))
+	inc3 := incOf("192.0.2.45")
+	if inc3.ID == inc2 || inc3.Follows != inc2 {
+		t.Fatalf("fourth attacker in %s following %q, want a new incident following the contained follow-up %s", inc3.ID, inc3.Follows, inc2)
+	}
+	if n := len(queue(t, s)); n != 3 {
+		t.Fatalf("%d incidents, want 3: one per containment", n)
+	}
+}
