@@ -98,9 +98,40 @@ type Incident struct {
 	ResolveDue time.Time `json:"resolve_due"`
 	// Breaches names the SLA clocks that ran out ("ack", "contain", "resolve").
 	Breaches []string `json:"breaches,omitempty"`
+	// Override is a person's rating, which detection keeps until it is
+	// cleared.
+	Override *Override `json:"override,omitempty"`
 	// Rev counts writes of this incident: a write never replaces a newer
 	// one, whatever order batches and people's changes reach the database.
 	Rev int64 `json:"rev"`
+}
+
+// Override is a person's priority or severity for an incident. New alerts
+// still join it and raise the figures detection computes, but the rating
+// stays the person's until they clear it: someone who knows the host is a
+// test box must not be overruled by the next alert.
+type Override struct {
+	Priority string    `json:"priority,omitempty"` // P1..P4; empty: from the matrix
+	Severity int       `json:"severity,omitempty"` // 1..4; 0: from the alerts
+	By       string    `json:"by"`
+	At       time.Time `json:"at"`
+	Reason   string    `json:"reason"`
+}
+
+// applyOverride puts a person's rating over the computed one: their
+// severity, then the priority the matrix gives for it, or theirs.
+func applyOverride(inc *Incident, p Policy) {
+	o := inc.Override
+	if o == nil {
+		return
+	}
+	if o.Severity > 0 {
+		inc.Severity = o.Severity
+		inc.Priority = p.Priority(inc.Severity, inc.Urgency, inc.Criticality)
+	}
+	if o.Priority != "" {
+		inc.Priority = o.Priority
+	}
 }
 
 // Open reports whether the incident still takes new alerts.

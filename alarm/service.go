@@ -246,6 +246,13 @@ type Change struct {
 	Verdict  *Verdict
 	AddTags  []string
 	DelTags  []string
+	// Priority and Severity override detection's rating (see Override);
+	// ClearOverride hands the rating back to detection. Each needs a
+	// Reason.
+	Priority      *string
+	Severity      *int
+	ClearOverride bool
+	Reason        string
 }
 
 // Update applies a change, writes the incident, its timeline and the audit
@@ -301,6 +308,15 @@ func (s *Service) Update(ctx context.Context, id string, c Change, actor string)
 			inc.ClosedAt = nil
 		}
 	}
+	if c.Priority != nil || c.Severity != nil || c.ClearOverride {
+		if err := s.rate(ctx, inc, c, actor, now, add); err != nil {
+			*inc = before
+			return nil, err
+		}
+		if len(tl) > 0 {
+			ack()
+		}
+	}
 	if c.Verdict != nil && *c.Verdict != inc.Verdict {
 		add("verdict", fmt.Sprintf("verdict %s", *c.Verdict), nil)
 		inc.Verdict = *c.Verdict
@@ -345,6 +361,63 @@ func (s *Service) Update(ctx context.Context, id string, c Change, actor string)
 	// A copy: the engine keeps changing its own as alerts arrive.
 	cp := *inc
 	return &cp, nil
+}
+
+// rate sets or clears a person's override of an incident's rating, and
+// puts what changed on the timeline (whose entry the caller audits with
+// the change, in the same transaction).
+func (s *Service) rate(ctx context.Context, inc *Incident, c Change, actor string, now time.Time, add func(kind, text string, detail map[string]any)) error {
+	pol := s.eng.cfg.Policy
+	if strings.TrimSpace(c.Reason) == "" {
+		return fmt.Errorf("a reason is required to change an incident's priority or severity")
+	}
+	if c.ClearOverride && (c.Priority != nil || c.Severity != nil) {
+		return fmt.Errorf("clear the override or set a rating, not both")
+	}
+	if c.Priority != nil {
+		if _, ok := pol.SLA[*c.Priority]; !ok {
+			names := make([]string, 0, len(pol.SLA))
+			for k := range pol.SLA {
+				names = append(names, k)
+			}
+			slices.Sort(names)
+			return fmt.Errorf("priority %q: want one of %s", *c.Priority, strings.Join(names, ", "))
+		}
+	}
+	if c.Severity != nil && (*c.Severity < 1 || *c.Severity > 4) {
+		return fmt.Errorf("severity %d: want 1 (low) to 4 (critical)", *c.Severity)
+	}
+	oldP, oldS := inc.Priority, inc.Severity
+	if c.ClearOverride {
+		if inc.Override == nil {
+			return nil
+		}
+		alerts, err := s.store.Alerts(ctx, inc.ID)
+		if err != nil {
+			return err
+		}
+		inc.Override = nil
+		s.eng.rerate(inc, alerts)
+		add("priority", fmt.Sprintf("rating handed back to detection: %s severity %d (was %s severity %d): %s", inc.Priority, inc.Severity, oldP, oldS, c.Reason),
+			map[string]any{"from": oldP, "to": inc.Priority, "severity_from": oldS, "severity_to": inc.Severity, "override": "cleared", "reason": c.Reason})
+		return nil
+	}
+	o := Override{By: actor, At: now, Reason: c.Reason}
+	if inc.Override != nil {
+		o.Priority, o.Severity = inc.Override.Priority, inc.Override.Severity
+	}
+	if c.Priority != nil {
+		o.Priority = *c.Priority
+	}
+	if c.Severity != nil {
+		o.Severity = *c.Severity
+	}
+	inc.Override = &o
+	applyOverride(inc, pol)
+	s.eng.setSLA(inc, inc.CreatedAt)
+	add("priority", fmt.Sprintf("rated %s severity %d by hand (was %s severity %d): %s", inc.Priority, inc.Severity, oldP, oldS, c.Reason),
+		map[string]any{"from": oldP, "to": inc.Priority, "severity_from": oldS, "severity_to": inc.Severity, "override": o})
+	return nil
 }
 
 func auditTx(ctx context.Context, tx *sql.Tx, actor, action, id string, detail any) error {

@@ -29,6 +29,8 @@ func (s *Server) alarmRoutes() []Route {
 		{Method: "POST", Path: "/api/v1/incidents/{id}/comment", Role: auth.Analyst, Summary: "Comment on an incident.", Body: `{"text": "..."}`, handler: s.changeIncident("comment")},
 		{Method: "POST", Path: "/api/v1/incidents/{id}/verdict", Role: auth.Analyst, Summary: "Record true_positive, false_positive or benign.", Body: `{"verdict": "..."}`, handler: s.changeIncident("verdict")},
 		{Method: "POST", Path: "/api/v1/incidents/{id}/tags", Role: auth.Analyst, Summary: "Add or remove tags.", Body: `{"add": [], "remove": []}`, handler: s.changeIncident("tags")},
+		{Method: "POST", Path: "/api/v1/incidents/{id}/priority", Role: auth.Analyst, Summary: "Override the incident's priority and/or severity by hand (kept when new alerts join), or hand the rating back to detection with clear; audited, on the timeline.",
+			Body: `{"priority": "P1..P4", "severity": 1, "clear": false, "reason": "..."}`, handler: s.changeIncident("priority")},
 		{Method: "POST", Path: "/api/v1/incidents/{id}/merge", Role: auth.Analyst, Summary: "Merge other incidents into this one.", Body: `{"sources": ["id"], "reason": "..."}`, handler: s.mergeIncident},
 		{Method: "POST", Path: "/api/v1/incidents/{id}/split", Role: auth.Analyst, Summary: "Move alerts out of this incident into a new one.", Body: `{"alerts": ["id"], "reason": "..."}`, handler: s.splitIncident},
 		{Method: "GET", Path: "/api/v1/alerts/held", Role: auth.Viewer, Summary: "Alerts held by silences or inhibition (stored and counted, in no incident).", handler: s.heldAlerts},
@@ -126,6 +128,10 @@ func (s *Server) changeIncident(kind string) func(http.ResponseWriter, *http.Req
 			Verdict  string   `json:"verdict"`
 			Add      []string `json:"add"`
 			Remove   []string `json:"remove"`
+			Priority *string  `json:"priority"`
+			Severity *int     `json:"severity"`
+			Clear    bool     `json:"clear"`
+			Reason   string   `json:"reason"`
 		}
 		if !decodeBody(w, r, &in) {
 			return
@@ -160,6 +166,16 @@ func (s *Server) changeIncident(kind string) func(http.ResponseWriter, *http.Req
 			ch.Verdict = &v
 		case "tags":
 			ch.AddTags, ch.DelTags = in.Add, in.Remove
+		case "priority":
+			if in.Priority == nil && in.Severity == nil && !in.Clear {
+				badRequest(w, "give priority, severity or both, or clear: true to hand the rating back to detection")
+				return
+			}
+			if strings.TrimSpace(in.Reason) == "" {
+				badRequest(w, "reason is required: it goes on the timeline and in the audit log")
+				return
+			}
+			ch.Priority, ch.Severity, ch.ClearOverride, ch.Reason = in.Priority, in.Severity, in.Clear, in.Reason
 		}
 		inc, err := s.d.Alarm.Update(r.Context(), r.PathValue("id"), ch, c.Actor())
 		if err != nil {

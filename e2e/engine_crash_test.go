@@ -253,7 +253,7 @@ func TestEngineCrashBeforeTheCallInsideALoop(t *testing.T) {
 // runOutcome reads a run's outcome (the trace's top level, not a step's).
 func runOutcome(t *testing.T, srv []string, id string) string {
 	t.Helper()
-	out, _, _ := run(append([]string{"run", "show", id}, srv...)...)
+	out, _, _ := run(append([]string{"run", "show", id, "--output", "json"}, srv...)...)
 	var tr struct {
 		Outcome string `json:"outcome"`
 	}

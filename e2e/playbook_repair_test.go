@@ -77,7 +77,7 @@ func TestPlaybookRepairCLI(t *testing.T) {
 	if out, errs, code := run("playbook", "validate", fixed); code != 0 {
 		t.Fatalf("the written repair does not validate: %s%s", out, errs)
 	}
-	if out, errs, code := run("playbook", "run", "--dry-run", fixed); code != 0 || !strings.Contains(out, `"outcome": "succeeded"`) {
+	if out, errs, code := run("playbook", "run", "--dry-run", "--output", "json", fixed); code != 0 || !strings.Contains(out, `"outcome": "succeeded"`) {
 		t.Fatalf("the written repair does not dry-run: %d\n%s%s", code, out, errs)
 	}
 

@@ -115,7 +115,7 @@ func agentTokenCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintln(c.OutOrStdout(), safe(out.Token))
-			fmt.Fprintf(c.ErrOrStderr(), "valid until %s, once\n", out.Expires.Format(time.RFC3339))
+			fmt.Fprintf(c.ErrOrStderr(), "valid until %s, once\n", stamp(out.Expires))
 			return nil
 		},
 	}
@@ -136,7 +136,7 @@ func agentListCmd() *cobra.Command {
 				func(a fleet.Agent) []any {
 					seen := "never"
 					if !a.LastSeen.IsZero() {
-						seen = time.Since(a.LastSeen).Round(time.Second).String() + " ago"
+						seen = stamp(a.LastSeen)
 					}
 					if a.Revoked {
 						seen = "revoked"

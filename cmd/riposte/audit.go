@@ -44,6 +44,29 @@ func auditCmd() *cobra.Command {
 	}
 	dataFlag(verify, &data)
 	outputFlag(verify, &output)
-	c.AddCommand(verify)
+	var server, token string
+	var after int64
+	var limit int
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "Audit log entries from a running server, oldest first (admin token)",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			path := fmt.Sprintf("/api/v1/audit?after=%d&limit=%d", after, limit)
+			return printList(c, server, token, output, path, "entries", "SEQ\tAT\tACTOR\tACTION\tTARGET\tDETAIL",
+				func(e audit.Entry) []any {
+					d := string(e.Detail)
+					if d == "" || d == "null" || d == "{}" {
+						d = "-"
+					}
+					return []any{e.Seq, stamp(e.At), e.Actor, e.Action, dash(e.Target), d}
+				})
+		},
+	}
+	serverFlags(list, &server, &token)
+	outputFlag(list, &output)
+	list.Flags().Int64Var(&after, "after", 0, "start after this sequence number (the last SEQ of the previous page)")
+	list.Flags().IntVar(&limit, "limit", 100, "at most this many (1-1000)")
+	c.AddCommand(verify, list)
 	return c
 }

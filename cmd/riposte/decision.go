@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"net/url"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -27,10 +26,10 @@ func decisionCmd() *cobra.Command {
 				func(d listedDecision) []any {
 					exp := "until reverted"
 					if !d.Expires.IsZero() {
-						exp = d.Expires.Format(time.RFC3339)
+						exp = stamp(d.Expires)
 					}
 					if d.RevertedAt != nil {
-						exp = "reverted " + d.RevertedAt.Format(time.RFC3339)
+						exp = "reverted " + stamp(*d.RevertedAt)
 					}
 					enf := "-"
 					if n := len(d.EnforcedBy) + len(d.Missing); n > 0 {
@@ -58,7 +57,7 @@ func decisionCmd() *cobra.Command {
 			}
 			exp := "until reverted"
 			if !d.Expires.IsZero() {
-				exp = "until " + d.Expires.Format(time.RFC3339)
+				exp = "until " + stamp(d.Expires)
 			}
 			fmt.Fprintf(c.OutOrStdout(), "%s: %s %s %s (offense %d)\n", safe(d.ID), safe(d.Kind), safe(d.Target), exp, d.Offense)
 			return nil

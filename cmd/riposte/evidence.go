@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -29,7 +28,7 @@ func evidenceCmd() *cobra.Command {
 			}
 			return printList(c, server, token, output, path, "evidence", "ID\tHOST\tNAME\tSIZE\tINCIDENT\tREQUESTED BY\tSTORED\tSHA256",
 				func(e fleet.Evidence) []any {
-					return []any{e.ID, e.Hostname, e.Name, e.Size, dash(e.Incident), e.RequestedBy, e.StoredAt.Format(time.RFC3339), e.SHA256}
+					return []any{e.ID, e.Hostname, e.Name, e.Size, dash(e.Incident), e.RequestedBy, stamp(e.StoredAt), e.SHA256}
 				})
 		},
 	}

@@ -5,15 +5,15 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/riposte-soar/riposte/alarm"
+	"github.com/riposte-soar/riposte/respond"
 )
 
 func incidentCmd() *cobra.Command {
-	c := &cobra.Command{Use: "incident", Short: "Work the incident queue: list, show, assign, status, comment, merge, split"}
+	c := &cobra.Command{Use: "incident", Short: "Work the incident queue: list, show, assign, status, comment, verdict, priority, merge, split, recover"}
 	var server, token, output string
 	with := func(cmd *cobra.Command) *cobra.Command {
 		serverFlags(cmd, &server, &token)
@@ -35,7 +35,7 @@ func incidentCmd() *cobra.Command {
 			}
 			return printList(c, server, token, output, "/api/v1/incidents?"+q.Encode(), "incidents", "ID\tPRIO\tSTATUS\tAGE\tALERTS\tASSIGNEE\tTITLE",
 				func(in alarm.Incident) []any {
-					return []any{in.ID, in.Priority, in.Status, time.Since(in.CreatedAt).Round(time.Second), in.AlertCount, dash(in.Assignee), in.Title}
+					return []any{in.ID, in.Priority, in.Status, age(in.CreatedAt), in.AlertCount, dash(in.Assignee), in.Title}
 				})
 		},
 	})
@@ -86,18 +86,31 @@ func incidentCmd() *cobra.Command {
 				fmt.Fprintf(w, "followed by: %s (new attackers after containment)\n", joinSafe(in.FollowedBy, " "))
 			}
 			fmt.Fprintf(w, "SLA: acknowledge by %s, contain by %s, resolve by %s; breaches: %s\n",
-				in.AckDue.Format(time.RFC3339), in.ContainDue.Format(time.RFC3339), in.ResolveDue.Format(time.RFC3339), dash(joinSafe(in.Breaches, ",")))
+				stamp(in.AckDue), stamp(in.ContainDue), stamp(in.ResolveDue), dash(joinSafe(in.Breaches, ",")))
+			if o := in.Override; o != nil {
+				what := []string{}
+				if o.Priority != "" {
+					what = append(what, "priority "+safe(o.Priority))
+				}
+				if o.Severity > 0 {
+					what = append(what, fmt.Sprintf("severity %d", o.Severity))
+				}
+				fmt.Fprintf(w, "rated by hand: %s, by %s at %s: %s\n", strings.Join(what, ", "), safe(o.By), stamp(o.At), safe(o.Reason))
+			}
 			fmt.Fprintf(w, "\nALERTS (%d)\n", len(res.Alerts))
 			t := newTable(w, "")
 			for _, a := range res.Alerts {
-				t.row("", a.ID, a.Level, fmt.Sprintf("x%d", a.Count), a.LastSeen.Format(time.RFC3339), a.RuleTitle)
+				t.row("", a.ID, a.Level, fmt.Sprintf("x%d", a.Count), stamp(a.LastSeen), a.RuleTitle)
 			}
 			t.flush()
 			fmt.Fprintf(w, "\nTIMELINE\n")
-			for _, t := range res.Timeline {
-				fmt.Fprintf(w, "  %s  %-10s %-9s %s\n", t.At.Format(time.RFC3339), safe(t.Actor), safe(t.Kind), safe(t.Text))
+			// A table, not fixed widths: actors are token names of any
+			// length and must not push the text out of line.
+			tt := newTable(w, "")
+			for _, e := range res.Timeline {
+				tt.row("", stamp(e.At), e.Actor, e.Kind, e.Text)
 			}
-			return nil
+			return tt.flush()
 		},
 	})
 	outputFlag(show, &output)
@@ -176,7 +189,65 @@ func incidentCmd() *cobra.Command {
 			return nil
 		},
 	})
-	c.AddCommand(list, show, assign, statusCmd, commentCmd, verdict, merge, split, recoverCmd)
+	var severity int
+	var clearRating bool
+	priorityCmd := with(&cobra.Command{
+		Use:   "priority ID [P1|P2|P3|P4] [--severity 1-4] --reason R",
+		Short: "Rate an incident by hand: its priority, severity or both stay yours when new alerts join (--clear hands them back to detection)",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(c *cobra.Command, args []string) error {
+			body := map[string]any{"reason": reason}
+			if len(args) == 2 {
+				body["priority"] = strings.ToUpper(args[1])
+			}
+			if c.Flags().Changed("severity") {
+				body["severity"] = severity
+			}
+			if clearRating {
+				if len(body) > 1 {
+					return &exitError{code: 2, err: fmt.Errorf("--clear takes no priority or --severity")}
+				}
+				body["clear"] = true
+			} else if len(body) == 1 {
+				return &exitError{code: 2, err: fmt.Errorf("give a priority (P1..P4), --severity N, or --clear")}
+			}
+			if strings.TrimSpace(reason) == "" {
+				return &exitError{code: 2, err: fmt.Errorf("--reason is required: it goes on the timeline and in the audit log")}
+			}
+			cl, err := newClient(server, token)
+			if err != nil {
+				return err
+			}
+			var in alarm.Incident
+			if err := cl.call("POST", "/api/v1/incidents/"+url.PathEscape(args[0])+"/priority", body, &in); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.OutOrStdout(), "%s  %s  severity %d  %s  %s\n", safe(in.ID), safe(in.Priority), in.Severity, safe(string(in.Status)), safe(in.Title))
+			return nil
+		},
+	})
+	priorityCmd.Flags().IntVar(&severity, "severity", 0, "severity 1 (low) to 4 (critical)")
+	priorityCmd.Flags().BoolVar(&clearRating, "clear", false, "hand priority and severity back to detection")
+	priorityCmd.Flags().StringVar(&reason, "reason", "", "why (required; on the timeline and in the audit log)")
+
+	undoList := with(&cobra.Command{
+		Use:   "undo-list ID",
+		Short: "What playbooks did for an incident that recover can undo, oldest first, and what is already undone",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return printList(c, server, token, output, "/api/v1/incidents/"+url.PathEscape(args[0])+"/undo", "undo",
+				"ID\tAT\tRUN\tSTEP\tUNDO\tUNDONE\tWHAT",
+				func(u respond.UndoEntry) []any {
+					undone := "pending"
+					if u.DoneAt != nil {
+						undone = dash(u.Outcome) + " " + stamp(*u.DoneAt)
+					}
+					return []any{u.ID, stamp(u.CreatedAt), u.RunID, u.StepID, u.Connector + "." + u.Operation, undone, u.Summary}
+				})
+		},
+	})
+	outputFlag(undoList, &output)
+	c.AddCommand(list, show, assign, statusCmd, commentCmd, verdict, merge, split, recoverCmd, priorityCmd, undoList)
 	return c
 }
 
@@ -230,7 +301,7 @@ func assetCmd() *cobra.Command {
 			}
 			return printList(c, server, token, output, path, "assets", "KIND\tNAME\tCRIT\tOWNER\tDISCOVERED\tLAST SEEN",
 				func(a alarm.Asset) []any {
-					return []any{a.Kind, a.Name, a.Criticality, dash(a.Owner), a.Discovered, a.LastSeen.Format(time.RFC3339)}
+					return []any{a.Kind, a.Name, a.Criticality, dash(a.Owner), a.Discovered, stamp(a.LastSeen)}
 				})
 		},
 	}

@@ -26,6 +26,7 @@ type exitError struct {
 }
 
 func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
 
 // negative is an answer of "no" (exit 1), as opposed to a failure (exit 2).
 func negative(format string, a ...any) error {
@@ -33,17 +34,7 @@ func negative(format string, a ...any) error {
 }
 
 func main() {
-	root := &cobra.Command{
-		Use:           "riposte",
-		Short:         "Riposte: security orchestration, automation and response in one binary",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		Version:       buildinfo.Get().String(),
-	}
-	root.SetVersionTemplate("{{.Version}}\n")
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &exitError{code: 2, err: fmt.Errorf("%v (see %s --help)", err, c.CommandPath())}
-	})
+	root := newRoot()
 	// Everything a command prints for people passes the terminal escaper:
 	// values come from events, tokens and rules we do not trust, and a
 	// command that forgets termsafe.Field still cannot drive the terminal.
@@ -51,8 +42,6 @@ func main() {
 	stdout, stderr := termsafe.NewWriter(os.Stdout), termsafe.NewWriter(os.Stderr)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(serveCmd(), configCmd(), tokenCmd(), auditCmd(), rulesCmd(), incidentCmd(), assetCmd(), playbookCmd(), runCmd(), approvalCmd(), decisionCmd(), openc2Cmd(), agentCmd(), evidenceCmd(), benchCmd(), versionCmd())
-	strictParents(root)
 	err := root.Execute()
 	stdout.Flush()
 	if err != nil {
@@ -64,6 +53,26 @@ func main() {
 		}
 		os.Exit(2)
 	}
+}
+
+// newRoot builds the whole command tree.
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "riposte",
+		Short:         "Riposte: security orchestration, automation and response in one binary",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       buildinfo.Get().String(),
+	}
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &exitError{code: 2, err: fmt.Errorf("%v (see %s --help)", err, c.CommandPath())}
+	})
+	root.AddCommand(serveCmd(), configCmd(), tokenCmd(), auditCmd(), rulesCmd(), incidentCmd(), alertCmd(), silenceCmd(), assetCmd(),
+		eventsCmd(), metricsCmd(), playbookCmd(), runCmd(), approvalCmd(), decisionCmd(), openc2Cmd(), agentCmd(), evidenceCmd(), benchCmd(), versionCmd())
+	strictParents(root)
+	addExamples(root)
+	return root
 }
 
 func versionCmd() *cobra.Command {

@@ -241,6 +241,9 @@ func playbookCmd() *cobra.Command {
 		Short: "Dry-run a playbook file (--dry-run, every connector simulated) or start a stored playbook on the server",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			input := map[string]any{}
 			if inputFile != "" {
 				b, err := os.ReadFile(inputFile)
@@ -284,8 +287,12 @@ func playbookCmd() *cobra.Command {
 				if err != nil {
 					return &exitError{code: 2, err: err}
 				}
-				if err := writeJSON(c.OutOrStdout(), tr); err != nil {
-					return err
+				if output == "json" {
+					if err := writeJSON(c.OutOrStdout(), tr); err != nil {
+						return err
+					}
+				} else {
+					printTrace(c.OutOrStdout(), tr, p.Name)
 				}
 				if tr.Outcome != "succeeded" {
 					return negative("dry run ended %s", tr.Outcome)
@@ -305,7 +312,8 @@ func playbookCmd() *cobra.Command {
 			return nil
 		},
 	}
-	run.Flags().BoolVar(&dryRun, "dry-run", false, "simulate every connector and print the trace as JSON")
+	run.Flags().BoolVar(&dryRun, "dry-run", false, "simulate every connector and print the trace (steps, status, duration, outputs; --output json for the whole trace)")
+	outputFlag(run, &output)
 	run.Flags().StringVar(&inputFile, "input", "", "JSON file of input variables (an alert or incident under \"incident\")")
 	run.Flags().StringVar(&incident, "incident", "", "incident the run responds to (server runs)")
 	run.Flags().BoolVar(&again, "again", false, "start even if the playbook already ran for the incident")
@@ -324,6 +332,7 @@ func playbookCmd() *cobra.Command {
 	serverFlags(list, &server, &token)
 	outputFlag(list, &output)
 	c.AddCommand(validate, convert, imp, run, list)
+	c.AddCommand(playbookManageCmds()...)
 	return c
 }
 
@@ -337,27 +346,39 @@ func runCmd() *cobra.Command {
 		RunE: func(c *cobra.Command, _ []string) error {
 			return printList(c, server, token, output, "/api/v1/runs?status="+url.QueryEscape(status), "runs", "RUN\tSTATUS\tPLAYBOOK\tVERSION\tUPDATED",
 				func(r engine.RunInfo) []any {
-					return []any{r.ID, r.Status, r.PlaybookID, r.Version, r.Updated.Format("2006-01-02 15:04:05")}
+					return []any{r.ID, r.Status, r.PlaybookID, r.Version, stamp(r.Updated)}
 				})
 		},
 	}
 	list.Flags().StringVar(&status, "status", "", "only runs in this status")
 	show := &cobra.Command{
 		Use:   "show RUN",
-		Short: "A run's trace as JSON: steps, commands, results, variables, outcome",
+		Short: "A run's trace: each step with its status, duration, what it sent and returned (--output json: the whole trace)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			cl, err := newClient(server, token)
 			if err != nil {
 				return err
 			}
-			var tr json.RawMessage
-			if err := cl.call("GET", "/api/v1/runs/"+url.PathEscape(args[0]), nil, &tr); err != nil {
+			var raw json.RawMessage
+			if err := cl.call("GET", "/api/v1/runs/"+url.PathEscape(args[0]), nil, &raw); err != nil {
 				return err
 			}
-			var v any
-			json.Unmarshal(tr, &v)
-			return writeJSON(c.OutOrStdout(), v)
+			if output == "json" {
+				// As the server sent it: fields this client does not know survive.
+				var v any
+				json.Unmarshal(raw, &v)
+				return writeJSON(c.OutOrStdout(), v)
+			}
+			var tr engine.Trace
+			if err := json.Unmarshal(raw, &tr); err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("unreadable trace from the server: %v", err)}
+			}
+			printTrace(c.OutOrStdout(), tr, "")
+			return nil
 		},
 	}
 	cancel := &cobra.Command{
@@ -380,6 +401,7 @@ func runCmd() *cobra.Command {
 		serverFlags(cmd, &server, &token)
 	}
 	outputFlag(list, &output)
+	outputFlag(show, &output)
 	c.AddCommand(list, show, cancel)
 	return c
 }
@@ -395,7 +417,7 @@ func approvalCmd() *cobra.Command {
 		RunE: func(c *cobra.Command, _ []string) error {
 			return printList(c, server, token, output, "/api/v1/approvals?state="+url.QueryEscape(state), "approvals", "ID\tSTATE\tRUN\tDEADLINE\tQUESTION",
 				func(a engine.Inquiry) []any {
-					return []any{a.ID, a.State, a.RunID, a.Deadline.Format("2006-01-02 15:04"), a.Question}
+					return []any{a.ID, a.State, a.RunID, stamp(a.Deadline), a.Question}
 				})
 		},
 	}

@@ -177,7 +177,7 @@ func rulesBacktestCmd() *cobra.Command {
 				state = "no current version (new rule)"
 			}
 			fmt.Fprintf(out, "rule %s against %s, %d events from %s to %s\n", safe(info.ID), state, rep.Events,
-				tf.Format(time.RFC3339), tt.Format(time.RFC3339))
+				stamp(tf), stamp(tt))
 			fmt.Fprintf(out, "hits: current %d, candidate %d; added %d, removed %d\n", rep.Current, rep.Candidate, len(rep.Added), len(rep.Removed))
 			show := func(label string, l []backtestHit) {
 				for i, h := range l {
@@ -185,7 +185,7 @@ func rulesBacktestCmd() *cobra.Command {
 						fmt.Fprintf(out, "  ... %d more (use --output json for all)\n", len(l)-20)
 						break
 					}
-					fmt.Fprintf(out, "  %s %s %s %s\n", label, h.Time.Format(time.RFC3339), safe(h.EventID), safe(h.Host))
+					fmt.Fprintf(out, "  %s %s %s %s\n", label, stamp(h.Time), safe(h.EventID), safe(h.Host))
 				}
 			}
 			show("+", rep.Added)

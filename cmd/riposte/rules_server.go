@@ -56,7 +56,7 @@ func rulesServerCmds() []*cobra.Command {
 			// The body keeps its lines; the terminal escaper (main) takes
 			// what else it holds.
 			fmt.Fprintf(c.OutOrStdout(), "# %s version %d (enabled: %v) by %s at %s: %s\n%s", safe(d.Rule.ID), d.Version.Version,
-				d.Rule.Enabled, safe(d.Version.Author), d.Version.CreatedAt.Format("2006-01-02 15:04"), safe(d.Version.Reason), d.Version.Body)
+				d.Rule.Enabled, safe(d.Version.Author), stamp(d.Version.CreatedAt), safe(d.Version.Reason), d.Version.Body)
 			return nil
 		},
 	})
@@ -69,7 +69,7 @@ func rulesServerCmds() []*cobra.Command {
 		RunE: func(c *cobra.Command, args []string) error {
 			return printList(c, server, token, output, "/api/v1/rules/"+url.PathEscape(args[0])+"/versions", "versions", "VERSION\tAUTHOR\tTIME\tREASON",
 				func(v rulestore.Version) []any {
-					return []any{v.Version, v.Author, v.CreatedAt.Format("2006-01-02 15:04:05"), v.Reason}
+					return []any{v.Version, v.Author, stamp(v.CreatedAt), v.Reason}
 				})
 		},
 	})

@@ -87,15 +87,15 @@ func tokenCmd() *cobra.Command {
 			for _, t := range ts {
 				rev, exp := "-", "never"
 				if t.RevokedAt != nil {
-					rev = t.RevokedAt.Format("2006-01-02 15:04")
+					rev = stamp(*t.RevokedAt)
 				}
 				if t.ExpiresAt != nil {
-					exp = t.ExpiresAt.Format("2006-01-02 15:04")
+					exp = stamp(*t.ExpiresAt)
 					if !now.Before(*t.ExpiresAt) {
 						exp += " (expired)"
 					}
 				}
-				tab.row(t.ID, t.Name, t.Role, t.CreatedAt.Format("2006-01-02 15:04"), exp, rev)
+				tab.row(t.ID, t.Name, t.Role, stamp(t.CreatedAt), exp, rev)
 			}
 			return tab.flush()
 		},
