@@ -18,14 +18,6 @@ func stamp(t time.Time) string {
 	return t.Format(time.RFC3339)
 }
 
-// stampPtr is stamp for an optional time.
-func stampPtr(t *time.Time) string {
-	if t == nil {
-		return "-"
-	}
-	return stamp(*t)
-}
-
 // span is d rounded for people: whole seconds from a second up,
 // milliseconds below.
 func span(d time.Duration) string {
