@@ -44,7 +44,16 @@ type Publisher struct{ JS jetstream.JetStream }
 func dedupKey(a *alert.Alert) string {
 	switch {
 	case a.Correlation != nil:
-		return fmt.Sprintf("%s|%s|%d", a.Rule.ID, a.Fingerprint, a.Correlation.WindowEnd.UnixNano())
+		// The window's end alone is not enough: event times are often whole
+		// seconds (syslog), and a group that fires again within the same
+		// second would get the first hit's id and be dropped as a
+		// redelivery. The window's first event tells the two apart, and is
+		// the same when a batch is processed again after a crash.
+		first := ""
+		if len(a.EventIDs) > 0 {
+			first = a.EventIDs[0]
+		}
+		return fmt.Sprintf("%s|%s|%d|%s", a.Rule.ID, a.Fingerprint, a.Correlation.WindowEnd.UnixNano(), first)
 	case a.Indicator != nil && len(a.EventIDs) > 0:
 		return a.Rule.ID + "|" + a.Indicator.Field + "|" + a.EventIDs[0]
 	case len(a.EventIDs) > 0:
