@@ -34,16 +34,8 @@ func eventsCmd() *cobra.Command {
 			if cursor != "" {
 				q.Set("cursor", cursor)
 			}
-			now := time.Now().UTC()
-			for _, p := range []struct{ flag, val, key string }{{"--from", from, "from"}, {"--to", to, "to"}} {
-				if p.val == "" {
-					continue
-				}
-				t, err := timeOrAgo(p.val, now)
-				if err != nil {
-					return &exitError{code: 2, err: fmt.Errorf("%s %q: %v", p.flag, p.val, err)}
-				}
-				q.Set(p.key, t.Format(time.RFC3339Nano))
+			if err := setWindow(q, from, to, time.RFC3339Nano); err != nil {
+				return err
 			}
 			cl, err := newClient(server, token)
 			if err != nil {

@@ -24,16 +24,8 @@ func metricsCmd() *cobra.Command {
 				return err
 			}
 			q := url.Values{}
-			now := time.Now().UTC()
-			for _, p := range []struct{ flag, val, key string }{{"--from", from, "from"}, {"--to", to, "to"}} {
-				if p.val == "" {
-					continue
-				}
-				t, err := timeOrAgo(p.val, now)
-				if err != nil {
-					return &exitError{code: 2, err: fmt.Errorf("%s %q: %v", p.flag, p.val, err)}
-				}
-				q.Set(p.key, t.Format(time.RFC3339))
+			if err := setWindow(q, from, to, time.RFC3339); err != nil {
+				return err
 			}
 			cl, err := newClient(server, token)
 			if err != nil {
@@ -99,6 +91,23 @@ func countsText(m map[string]int) string {
 		keys[i] = fmt.Sprintf("%s %d", safe(k), m[k])
 	}
 	return strings.Join(keys, ", ")
+}
+
+// setWindow puts --from and --to into q as times in layout, each given as
+// an RFC 3339 time or a span back from now.
+func setWindow(q url.Values, from, to, layout string) error {
+	now := time.Now().UTC()
+	for _, p := range []struct{ flag, val, key string }{{"--from", from, "from"}, {"--to", to, "to"}} {
+		if p.val == "" {
+			continue
+		}
+		t, err := timeOrAgo(p.val, now)
+		if err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("%s %q: %v", p.flag, p.val, err)}
+		}
+		q.Set(p.key, t.Format(layout))
+	}
+	return nil
 }
 
 // timeOrAgo reads an RFC 3339 time, or a span back from now ("7d", "90m").
