@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -34,7 +33,7 @@ func eventsCmd() *cobra.Command {
 			if cursor != "" {
 				q.Set("cursor", cursor)
 			}
-			if err := setWindow(q, from, to, time.RFC3339Nano); err != nil {
+			if err := setWindow(q, from, to); err != nil {
 				return err
 			}
 			cl, err := newClient(server, token)

@@ -24,7 +24,7 @@ func metricsCmd() *cobra.Command {
 				return err
 			}
 			q := url.Values{}
-			if err := setWindow(q, from, to, time.RFC3339); err != nil {
+			if err := setWindow(q, from, to); err != nil {
 				return err
 			}
 			cl, err := newClient(server, token)
@@ -93,9 +93,9 @@ func countsText(m map[string]int) string {
 	return strings.Join(keys, ", ")
 }
 
-// setWindow puts --from and --to into q as times in layout, each given as
-// an RFC 3339 time or a span back from now.
-func setWindow(q url.Values, from, to, layout string) error {
+// setWindow puts --from and --to into q, each given as an RFC 3339 time or
+// a span back from now.
+func setWindow(q url.Values, from, to string) error {
 	now := time.Now().UTC()
 	for _, p := range []struct{ flag, val, key string }{{"--from", from, "from"}, {"--to", to, "to"}} {
 		if p.val == "" {
@@ -105,7 +105,7 @@ func setWindow(q url.Values, from, to, layout string) error {
 		if err != nil {
 			return &exitError{code: 2, err: fmt.Errorf("%s %q: %v", p.flag, p.val, err)}
 		}
-		q.Set(p.key, t.Format(layout))
+		q.Set(p.key, t.Format(time.RFC3339Nano))
 	}
 	return nil
 }
