@@ -1,39 +1,43 @@
 package intel
 
 import (
-	"encoding/base64"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/riposte-soar/riposte/internal/stixpattern"
 )
 
-// This file is a hand-written parser for the STIX 2.1 patterning language
-// (spec §3), which also accepts the 2.0 forms with a warning. Riposte uses
+// This file parses the STIX 2.1 patterning language over the
+// lexer and literal decoder in internal/stixpattern, which playbook
+// conditions share; it also accepts the 2.0 forms with a warning. Riposte uses
 // it to find tier-1 patterns (one lookup per literal); everything the
 // parser accepts but the index cannot look up is kept as a "pattern"
 // indicator for context.
 
-type tokKind int
+// Tokens and literals come from the shared STIX lexer, which the playbook
+// condition language uses too.
+type tokKind = stixpattern.Kind
 
 const (
-	tEOF tokKind = iota
-	tIdent
-	tString    // 'x'
-	tTimestamp // t'...'
-	tHex       // h'...'
-	tBinary    // b'...'
-	tInt
-	tFloat
-	tLBrack
-	tRBrack
-	tLParen
-	tRParen
-	tComma
-	tColon
-	tDot
-	tStar
-	tOp // = == != <> < > <= >=
+	tEOF       = stixpattern.EOF
+	tIdent     = stixpattern.Ident
+	tString    = stixpattern.String
+	tTimestamp = stixpattern.Timestamp
+	tHex       = stixpattern.Hex
+	tBinary    = stixpattern.Binary
+	tInt       = stixpattern.Int
+	tFloat     = stixpattern.Float
+	tLBrack    = stixpattern.LBrack
+	tRBrack    = stixpattern.RBrack
+	tLParen    = stixpattern.LParen
+	tRParen    = stixpattern.RParen
+	tComma     = stixpattern.Comma
+	tColon     = stixpattern.Colon
+	tDot       = stixpattern.Dot
+	tStar      = stixpattern.Star
+	tOp        = stixpattern.Op
 )
 
 type token struct {
@@ -56,110 +60,26 @@ type patError struct {
 
 func (e *patError) Error() string { return fmt.Sprintf("offset %d: %s", e.pos, e.msg) }
 
-// punct maps the one-character tokens of a STIX pattern to their kinds.
-var punct = [256]tokKind{'[': tLBrack, ']': tRBrack, '(': tLParen, ')': tRParen, ',': tComma, ':': tColon, '.': tDot, '*': tStar}
-
 func lexPattern(s string) ([]token, error) {
 	var toks []token
-	for i := 0; i < len(s); {
-		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
-			i++
-		case punct[c] != 0:
-			toks = append(toks, token{punct[c], string(c), i})
-			i++
-		case c == '=' || c == '!' || c == '<' || c == '>':
-			op := string(c)
-			if i+1 < len(s) && (s[i+1] == '=' || c == '<' && s[i+1] == '>') {
-				op = s[i : i+2]
+	for i := 0; ; {
+		t, err := stixpattern.Next(s, i)
+		if err != nil {
+			var le *stixpattern.Error
+			if errors.As(err, &le) {
+				return nil, &patError{le.Pos, le.Msg}
 			}
-			if op == "!" {
-				return nil, &patError{i, "'!' must be followed by '='"}
-			}
-			toks = append(toks, token{tOp, op, i})
-			i += len(op)
-		case c == '\'':
-			str, n, err := lexString(s, i)
-			if err != nil {
-				return nil, err
-			}
-			toks = append(toks, token{tString, str, i})
-			i += n
-		case (c == 't' || c == 'h' || c == 'b') && i+1 < len(s) && s[i+1] == '\'':
-			str, n, err := lexString(s, i+1)
-			if err != nil {
-				return nil, err
-			}
-			k := map[byte]tokKind{'t': tTimestamp, 'h': tHex, 'b': tBinary}[c]
-			switch k {
-			case tTimestamp:
-				if _, err := time.Parse(time.RFC3339Nano, str); err != nil {
-					return nil, &patError{i, fmt.Sprintf("bad timestamp literal %q", clip(str))}
-				}
-			case tHex:
-				if len(str)%2 != 0 || (str != "" && !isHex(str)) {
-					return nil, &patError{i, "bad hex literal"}
-				}
-			case tBinary:
-				if _, err := base64.StdEncoding.DecodeString(str); err != nil {
-					return nil, &patError{i, "bad binary (base64) literal"}
-				}
-			}
-			toks = append(toks, token{k, str, i})
-			i += 1 + n
-		case c == '-' || c == '+' || c >= '0' && c <= '9':
-			j := i + 1
-			for j < len(s) && (s[j] >= '0' && s[j] <= '9' || s[j] == '.') {
-				j++
-			}
-			num := s[i:j]
-			if _, err := strconv.ParseInt(num, 10, 64); err == nil {
-				toks = append(toks, token{tInt, num, i})
-			} else if _, err := strconv.ParseFloat(num, 64); err == nil && strings.Contains(num, ".") {
-				toks = append(toks, token{tFloat, num, i})
-			} else {
-				return nil, &patError{i, fmt.Sprintf("bad number %q", clip(num))}
-			}
-			i = j
-		case c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
-			j := i + 1
-			for j < len(s) && (s[j] == '_' || s[j] == '-' || s[j] >= 'a' && s[j] <= 'z' || s[j] >= 'A' && s[j] <= 'Z' || s[j] >= '0' && s[j] <= '9') {
-				j++
-			}
-			toks = append(toks, token{tIdent, s[i:j], i})
-			i = j
-		default:
-			return nil, &patError{i, fmt.Sprintf("unexpected character %q", rune(c))}
+			return nil, err
+		}
+		toks = append(toks, token{t.Kind, t.Text, t.Pos})
+		if t.Kind == tEOF {
+			return toks, nil
 		}
 		if len(toks) > 1<<16 {
-			return nil, &patError{i, "pattern has too many tokens"}
+			return nil, &patError{t.Pos, "pattern has too many tokens"}
 		}
+		i = t.End
 	}
-	return append(toks, token{tEOF, "", len(s)}), nil
-}
-
-// lexString reads a quoted literal starting at s[i] == '\” and returns the
-// decoded text and the number of bytes consumed. Only \' and \\ escapes
-// exist.
-func lexString(s string, i int) (string, int, error) {
-	var b strings.Builder
-	for j := i + 1; j < len(s); j++ {
-		switch s[j] {
-		case '\\':
-			if j+1 < len(s) && (s[j+1] == '\'' || s[j+1] == '\\') {
-				b.WriteByte(s[j+1])
-				j++
-				continue
-			}
-			return "", 0, &patError{j, "invalid escape in string literal (only \\' and \\\\)"}
-		case '\'':
-			return b.String(), j + 1 - i, nil
-		default:
-			b.WriteByte(s[j])
-		}
-	}
-	return "", 0, &patError{i, "unterminated string literal"}
 }
 
 // Pattern AST.
@@ -396,9 +316,9 @@ func (p *patParser) stamp(kw string) (string, error) {
 	case tTimestamp:
 		return t.text, nil
 	case tString:
-		if _, err := time.Parse(time.RFC3339Nano, t.text); err != nil {
+		if _, err := stixpattern.ParseTimestamp(t.text); err != nil {
 			p.back()
-			return "", p.errf("bad %s timestamp %q", kw, clip(t.text))
+			return "", p.errf("%s: %v", kw, err)
 		}
 		p.warnings = append(p.warnings, "STIX 2.0 form: "+kw+" takes a t'…' timestamp literal in 2.1")
 		return t.text, nil
@@ -442,27 +362,12 @@ func (p *patParser) cmpPrimary() (*pnode, error) {
 		n.not = true
 	}
 	t := p.next()
-	switch {
-	case t.kind == tOp:
-		n.op = t.text
-		switch n.op {
-		case "==":
-			n.op = "="
-		case "<>":
-			n.op = "!="
-		}
-	case t.kind == tIdent:
-		n.op = strings.ToUpper(t.text)
-		switch n.op {
-		case "IN", "LIKE", "MATCHES", "ISSUBSET", "ISSUPERSET":
-		default:
-			p.back()
-			return nil, p.errf("expected a comparison operator after %s, got %s", path, describe(t))
-		}
-	default:
+	op, ok := stixpattern.ComparisonOp(stixpattern.Token{Kind: t.kind, Text: t.text})
+	if !ok {
 		p.back()
 		return nil, p.errf("expected a comparison operator after %s, got %s", path, describe(t))
 	}
+	n.op = op
 	switch n.op {
 	case "IN":
 		if p.next().kind != tLParen {

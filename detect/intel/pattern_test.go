@@ -76,6 +76,8 @@ func TestParsePattern(t *testing.T) {
 		{"[a:x = '1'] START t'2025-01-01T00:00:00Z' STOP t'2025-02-01T00:00:00Z'", "[a:x = 1] {START 2025-01-01T00:00:00Z STOP 2025-02-01T00:00:00Z}", false},
 		{"[a:x = '1'] START '2025-01-01T00:00:00Z' STOP '2025-02-01T00:00:00Z'", "[a:x = 1] {START 2025-01-01T00:00:00Z STOP 2025-02-01T00:00:00Z}", true},
 		{"[ a:x = '1' ]", "[a:x = 1]", false},
+		// Numbers are read by the STIX lexer the playbook conditions share.
+		{"[a:n > 1.5e3 AND a:m = +4]", "[(a:n > 1.5e3 and a:m = +4)]", false},
 	}
 	for _, tt := range tests {
 		n, warns, err := parsePattern(tt.in)
@@ -108,6 +110,7 @@ func TestParsePatternErrors(t *testing.T) {
 		{"[a:x = t'yesterday']", "bad timestamp literal"},
 		{"[a:x = h'abc']", "bad hex literal"},
 		{"[a:x = b'***']", "bad binary"},
+		{"[a:x = 1.]", "digits expected after '.'"},
 		{"[a:x = '1'] [a:y = '2']", "unexpected \"[\""},
 		{"[a:x IN ('1' '2')]", "expected ',' or ')'"},
 		{strings.Repeat("(", 200) + "[a:x = '1']" + strings.Repeat(")", 200), "nested deeper"},

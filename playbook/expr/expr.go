@@ -39,8 +39,6 @@
 package expr
 
 import (
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -420,23 +418,9 @@ func (p *parser) literal() (*literal, error) {
 			return &literal{kind: lBool, b: t.text == "TRUE"}, nil
 		}
 	case tTime:
-		tm, err := time.Parse(time.RFC3339Nano, t.text)
-		if err != nil {
-			return nil, &SyntaxError{t.start, fmt.Sprintf("bad timestamp t'%s' (RFC 3339)", t.text)}
-		}
-		return &literal{kind: lTime, t: tm, s: t.text}, nil
-	case tHex:
-		b, err := hex.DecodeString(t.text)
-		if err != nil {
-			return nil, &SyntaxError{t.start, fmt.Sprintf("bad hex literal h'%s'", t.text)}
-		}
-		return &literal{kind: lBytes, raw: b, s: t.text}, nil
-	case tBinary:
-		b, err := base64.StdEncoding.DecodeString(t.text)
-		if err != nil {
-			return nil, &SyntaxError{t.start, fmt.Sprintf("bad base64 literal b'%s'", t.text)}
-		}
-		return &literal{kind: lBytes, raw: b, s: t.text}, nil
+		return &literal{kind: lTime, t: t.tm, s: t.text}, nil
+	case tHex, tBinary:
+		return &literal{kind: lBytes, raw: t.raw, s: t.text}, nil
 	}
 	return nil, &SyntaxError{t.start, fmt.Sprintf("expected a literal, found %s", p.describe(t))}
 }

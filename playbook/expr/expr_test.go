@@ -67,6 +67,8 @@ func TestEval(t *testing.T) {
 		{`TRUE AND NOT FALSE`, true},
 		{`count > severity`, false},
 		{`count = 12.0`, true},
+		// STIX allows a leading '+' (the lexer is shared with indicators).
+		{`count = +12`, true},
 	}
 	for _, c := range cases {
 		p, err := Compile(c.src, vars)

@@ -1,8 +1,12 @@
 package expr
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+	"time"
+
+	"github.com/riposte-soar/riposte/internal/stixpattern"
 )
 
 // Limits that keep compilation and evaluation bounded whatever the input.
@@ -49,6 +53,9 @@ type token struct {
 	rootEnd  int  // end of the name part (before the path)
 	hasValue bool // tVar written with ":value"
 	path     []pathElem
+	// typed literals, decoded by the lexer
+	tm  time.Time
+	raw []byte
 }
 
 // SyntaxError is a compile error with the byte offset where it was found.
@@ -67,10 +74,7 @@ var keywords = map[string]bool{
 
 // STIX observation operators and qualifiers have no meaning in a playbook
 // condition (cacao.md §6).
-var observationWords = map[string]bool{
-	"FOLLOWEDBY": true, "WITHIN": true, "REPEATS": true, "TIMES": true,
-	"START": true, "STOP": true, "SECONDS": true,
-}
+var observationWords = stixpattern.ObservationKeywords
 
 // IsKeyword reports whether a bare word is reserved by the language.
 func IsKeyword(w string) bool {
@@ -78,14 +82,21 @@ func IsKeyword(w string) bool {
 	return keywords[u] || observationWords[u]
 }
 
-func isNameStart(c byte) bool {
-	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+func isNameStart(c byte) bool { return stixpattern.IsIdentStart(c) }
+func isNameChar(c byte) bool  { return stixpattern.IsIdentChar(c) }
+
+// simple maps the shared STIX tokens a condition uses as they are.
+var simple = map[stixpattern.Kind]tokKind{
+	stixpattern.LParen: tLParen, stixpattern.RParen: tRParen,
+	stixpattern.LBrack: tLBrack, stixpattern.RBrack: tRBrack,
+	stixpattern.Comma: tComma, stixpattern.Op: tOp,
+	stixpattern.String: tString, stixpattern.Int: tNumber, stixpattern.Float: tNumber,
+	stixpattern.Timestamp: tTime, stixpattern.Hex: tHex, stixpattern.Binary: tBinary,
 }
 
-func isNameChar(c byte) bool {
-	return isNameStart(c) || (c >= '0' && c <= '9') || c == '-'
-}
-
+// lex reads a condition with the shared STIX lexer and layers Riposte's
+// additions on its identifiers: keywords, __name__:value variables, bare
+// names, and dictionary paths written straight after an operand.
 func lex(src string) ([]token, error) {
 	if len(src) > MaxSource {
 		return nil, &SyntaxError{0, fmt.Sprintf("condition is %d bytes, more than %d", len(src), MaxSource)}
@@ -93,166 +104,77 @@ func lex(src string) ([]token, error) {
 	var toks []token
 	i := 0
 	for {
-		for i < len(src) && (src[i] == ' ' || src[i] == '\t' || src[i] == '\n' || src[i] == '\r') {
-			i++
-		}
 		if len(toks) > MaxTokens {
 			return nil, &SyntaxError{i, fmt.Sprintf("more than %d tokens", MaxTokens)}
 		}
-		if i >= len(src) {
-			toks = append(toks, token{kind: tEOF, start: i, end: i})
-			return toks, nil
+		st, err := stixpattern.Next(src, i)
+		if err != nil {
+			return nil, syntaxError(err)
 		}
-		c := src[i]
-		start := i
-		switch {
-		case c == '(':
-			toks = append(toks, token{kind: tLParen, start: i, end: i + 1})
-			i++
-		case c == ')':
-			toks = append(toks, token{kind: tRParen, start: i, end: i + 1})
-			i++
-		case c == '[':
-			toks = append(toks, token{kind: tLBrack, start: i, end: i + 1})
-			i++
-		case c == ']':
-			toks = append(toks, token{kind: tRBrack, start: i, end: i + 1})
-			i++
-		case c == ',':
-			toks = append(toks, token{kind: tComma, start: i, end: i + 1})
-			i++
-		case c == '=' || c == '!' || c == '<' || c == '>':
-			op := string(c)
-			if i+1 < len(src) {
-				two := src[i : i+2]
-				switch two {
-				case "==", "!=", "<>", "<=", ">=":
-					op = two
-				}
+		if st.Kind == stixpattern.EOF {
+			return append(toks, token{kind: tEOF, start: st.Pos, end: st.Pos}), nil
+		}
+		if k, ok := simple[st.Kind]; ok {
+			if k == tNumber && st.End < len(src) && isNameChar(src[st.End]) {
+				// 5x would otherwise read as 5 and a name.
+				return nil, &SyntaxError{st.End, "unexpected character after number"}
 			}
-			if op == "!" {
-				return nil, &SyntaxError{i, "unexpected '!' (use != or NOT)"}
-			}
-			toks = append(toks, token{kind: tOp, text: op, start: i, end: i + len(op)})
-			i += len(op)
-		case c == '\'':
-			s, n, err := lexString(src, i)
-			if err != nil {
-				return nil, err
-			}
-			toks = append(toks, token{kind: tString, text: s, start: i, end: n})
-			i = n
-		case c == '-' || (c >= '0' && c <= '9'):
-			j := i
-			if src[j] == '-' {
-				j++
-			}
-			d0 := j
-			for j < len(src) && src[j] >= '0' && src[j] <= '9' {
-				j++
-			}
-			if j == d0 {
-				return nil, &SyntaxError{i, "'-' must start a number"}
-			}
-			if j < len(src) && src[j] == '.' {
-				j++
-				d1 := j
-				for j < len(src) && src[j] >= '0' && src[j] <= '9' {
-					j++
-				}
-				if j == d1 {
-					return nil, &SyntaxError{j, "digits expected after '.'"}
-				}
-			}
-			if j < len(src) && (src[j] == 'e' || src[j] == 'E') {
-				j++
-				if j < len(src) && (src[j] == '+' || src[j] == '-') {
-					j++
-				}
-				d2 := j
-				for j < len(src) && src[j] >= '0' && src[j] <= '9' {
-					j++
-				}
-				if j == d2 {
-					return nil, &SyntaxError{j, "digits expected in exponent"}
-				}
-			}
-			if j < len(src) && isNameChar(src[j]) {
-				return nil, &SyntaxError{j, "unexpected character after number"}
-			}
-			toks = append(toks, token{kind: tNumber, text: src[i:j], start: i, end: j})
+			toks = append(toks, token{kind: k, text: st.Text, start: st.Pos, end: st.End, tm: st.Time, raw: st.Bytes})
+			i = st.End
+			continue
+		}
+		if st.Kind != stixpattern.Ident {
+			// ':' '.' '*' belong to STIX object paths, which conditions
+			// write as variables.
+			return nil, &SyntaxError{st.Pos, fmt.Sprintf("unexpected character %q", st.Text)}
+		}
+		word, j := st.Text, st.End
+		up := strings.ToUpper(word)
+		if observationWords[up] {
+			return nil, &SyntaxError{st.Pos, fmt.Sprintf("STIX observation operator %s is not supported in playbook conditions", up)}
+		}
+		if keywords[up] {
+			toks = append(toks, token{kind: tKeyword, text: up, start: st.Pos, end: j})
 			i = j
-		case isNameStart(c):
-			j := i
-			for j < len(src) && isNameChar(src[j]) {
-				j++
-			}
-			word := src[i:j]
-			// t'…', h'…', b'…'
-			if (word == "t" || word == "h" || word == "b") && j < len(src) && src[j] == '\'' {
-				s, n, err := lexString(src, j)
-				if err != nil {
-					return nil, err
-				}
-				k := map[string]tokKind{"t": tTime, "h": tHex, "b": tBinary}[word]
-				toks = append(toks, token{kind: k, text: s, start: i, end: n})
-				i = n
-				continue
-			}
-			up := strings.ToUpper(word)
-			if observationWords[up] {
-				return nil, &SyntaxError{i, fmt.Sprintf("STIX observation operator %s is not supported in playbook conditions", up)}
-			}
-			if keywords[up] {
-				toks = append(toks, token{kind: tKeyword, text: up, start: i, end: j})
-				i = j
-				continue
-			}
-			t := token{kind: tIdent, text: word, start: i}
-			if strings.HasPrefix(word, "__") && strings.HasSuffix(word, "__") && len(word) > 4 {
-				t.kind = tVar
-				if strings.HasPrefix(src[j:], ":value") {
-					t.hasValue = true
-					j += len(":value")
-				}
-			} else if j < len(src) && src[j] == ':' {
-				return nil, &SyntaxError{j, fmt.Sprintf("%q is not a variable: write __name__:value", src[i:j])}
-			}
-			t.rootEnd = j
-			path, n, err := lexPath(src, j)
-			if err != nil {
-				return nil, err
-			}
-			t.path, t.end = path, n
-			toks = append(toks, t)
-			i = n
-		default:
-			return nil, &SyntaxError{i, fmt.Sprintf("unexpected character %q", c)}
+			continue
 		}
-		_ = start
+		t := token{kind: tIdent, text: word, start: st.Pos}
+		if strings.HasPrefix(word, "__") && strings.HasSuffix(word, "__") && len(word) > 4 {
+			t.kind = tVar
+			if strings.HasPrefix(src[j:], ":value") {
+				t.hasValue = true
+				j += len(":value")
+			}
+		} else if j < len(src) && src[j] == ':' {
+			return nil, &SyntaxError{j, fmt.Sprintf("%q is not a variable: write __name__:value", word)}
+		}
+		t.rootEnd = j
+		path, n, err := lexPath(src, j)
+		if err != nil {
+			return nil, err
+		}
+		t.path, t.end = path, n
+		toks = append(toks, t)
+		i = n
 	}
+}
+
+// syntaxError turns a shared lexer error into this package's error type.
+func syntaxError(err error) error {
+	var le *stixpattern.Error
+	if errors.As(err, &le) {
+		return &SyntaxError{le.Pos, le.Msg}
+	}
+	return err
 }
 
 // lexString reads a single-quoted string with \' and \\ escapes.
 func lexString(src string, i int) (string, int, error) {
-	var b strings.Builder
-	j := i + 1
-	for j < len(src) {
-		switch src[j] {
-		case '\\':
-			if j+1 >= len(src) || (src[j+1] != '\'' && src[j+1] != '\\') {
-				return "", 0, &SyntaxError{j, `only \' and \\ escapes are allowed in strings`}
-			}
-			b.WriteByte(src[j+1])
-			j += 2
-		case '\'':
-			return b.String(), j + 1, nil
-		default:
-			b.WriteByte(src[j])
-			j++
-		}
+	s, n, err := stixpattern.ScanString(src, i)
+	if err != nil {
+		return "", 0, syntaxError(err)
 	}
-	return "", 0, &SyntaxError{i, "unterminated string"}
+	return s, n, nil
 }
 
 // lexPath reads `.key`, `.'key'`, `[n]` and `['key']` elements that
