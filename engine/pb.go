@@ -5,6 +5,7 @@ package engine
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -222,6 +223,8 @@ func buildCall0(pb *playbook.Playbook, st *playbook.Step, i int, sc playbook.Sco
 	conn := c.Type
 	if ag := pb.Agents[st.Agent]; ag != nil && ag.Connector != "" {
 		conn = ag.Connector
+	} else if b, ok := playbook.BindCommandType(c.Type); ok {
+		return bindCall(pb, st, c, b, sc)
 	}
 	text := c.Command
 	var err error
@@ -243,6 +246,38 @@ func buildCall0(pb *playbook.Playbook, st *playbook.Step, i int, sc playbook.Sco
 		args["content"] = body
 	}
 	return &CallSpec{Connector: conn, Operation: c.Type, Args: args, Text: conn + " " + text}, nil
+}
+
+// bindCall makes a CACAO command of a type Riposte binds (http-api,
+// openc2-http, ssh) into a call of the connector that runs it; the
+// connector's own checks (address policy, allowlist) still apply.
+func bindCall(pb *playbook.Playbook, st *playbook.Step, c *playbook.Command, b playbook.Binding, sc playbook.Scope) (*CallSpec, error) {
+	var args map[string]any
+	switch {
+	case b.Reason != "":
+		return nil, errors.New(b.Reason)
+	case b.Connector == playbook.BindSSHConnector:
+		sshc, err := playbook.SSHArgs(pb, st, c, sc)
+		if err != nil {
+			return nil, err
+		}
+		argv := make([]any, len(sshc.Argv))
+		for i, a := range sshc.Argv {
+			argv[i] = a
+		}
+		args = map[string]any{"host": sshc.Host, "argv": argv}
+		if sshc.Port != "" {
+			args["port"] = sshc.Port
+		}
+	default:
+		var err error
+		if args, err = playbook.HTTPRequestArgs(pb, st, c, sc); err != nil {
+			return nil, err
+		}
+	}
+	j, _ := json.Marshal(args)
+	return &CallSpec{Connector: b.Connector, Operation: b.Operation, Args: args,
+		Text: b.Connector + "." + b.Operation + " " + string(j)}, nil
 }
 
 func escaperFor(typ string) playbook.Escaper {

@@ -37,6 +37,13 @@ type CommandTypeChecker interface {
 	CommandType(cmdType, agentType string) bool
 }
 
+// CommandTypeExplainer may also be implemented by a KnownConnectors: it
+// says why no connector runs a command type (e.g. which connector to
+// configure), replacing the generic "no connector for command type".
+type CommandTypeExplainer interface {
+	CommandTypeProblem(cmdType string) string
+}
+
 // FailureVariable is set by the engine on an on_failure route with the
 // failure (reason, step, message); it is always declared.
 const FailureVariable = "__riposte_failure__"
@@ -437,7 +444,15 @@ func (l *linter) command(c *Command, path string, scope map[string]string, agent
 		if ct, ok := l.known.(CommandTypeChecker); ok {
 			switch {
 			case !ct.CommandType(c.Type, ""):
-				l.errorf("command-type", joinPath(path, "type"), "no connector for command type %q", c.Type)
+				why := ""
+				if ex, ok := l.known.(CommandTypeExplainer); ok {
+					why = ex.CommandTypeProblem(c.Type)
+				}
+				if why == "" {
+					l.errorf("command-type", joinPath(path, "type"), "no connector for command type %q", c.Type)
+				} else {
+					l.errorf("command-type", joinPath(path, "type"), "no connector for command type %q: %s", c.Type, why)
+				}
 			case agentType != "" && !ct.CommandType(c.Type, agentType):
 				l.errorf("command-type", joinPath(path, "type"), "no connector runs %s commands for agent type %q", c.Type, agentType)
 			}

@@ -25,20 +25,27 @@ func sharedCorpus(t *testing.T, sub string) string {
 }
 
 // repairOutcomes is what --repair does with each SOARCA playbook: repaired
-// into one that validates and dry-runs, or refused with this reason (by
-// the repair, or by validating what it wrote).
+// into one that validates and dry-runs (sending what sent lists), or
+// refused with this reason (by the repair, or by validating what it wrote).
+// The registry is the offline one: the http connector with its default
+// policy, no ssh connector (it needs known_hosts and an allowlist).
 var repairOutcomes = map[string]struct {
 	repairs []string // texts that must appear among the repairs
 	refused string   // "" = repaired, runs in a dry run
+	sent    []string // texts that must appear among the dry run's calls
 }{
 	"examples/fin-playbook.json": {
 		repairs: []string{`$.agent_definitions["soarca-fin-pong-f896bb3b-bb37-429e-8ece-2d4286cf326d"]: renamed "net-address--f896bb3b-bb37-429e-8ece-2d4286cf326d"`},
 		refused: `modified 2023-11-01T15:33:31.072Z is earlier than created`,
 	},
-	"examples/http-playbook.json":       {refused: `no connector for command type "http-api"`},
-	"examples/openc2-playbook.json":     {refused: `no connector for command type "openc2-http"`},
-	"examples/powershell-playbook.json": {refused: `no connector for command type "powershell"`},
-	"examples/ssh-playbook.json":        {refused: `no connector for command type "ssh"`},
+	// "GET get HTTP1.1" to the http-api target httpbin.org (port 80 by
+	// default): the http connector's request.
+	"examples/http-playbook.json": {sent: []string{`"method":"GET"`, `"url":"http://httpbin.org/get"`}},
+	// The draft openc2 command: POSTed to the target with its decoded
+	// OpenC2 message as the body, typed as OpenC2.
+	"examples/openc2-playbook.json":     {sent: []string{`"method":"POST"`, `"url":"http://httpbin.org/post"`, `application/openc2+json;version=1.0`, `\"action\": \"deny\"`}},
+	"examples/powershell-playbook.json": {refused: `no connector for command type "powershell": powershell commands need a Windows remote (WinRM) connector`},
+	"examples/ssh-playbook.json":        {refused: `no connector for command type "ssh": ssh commands run on the ssh connector, which is not configured`},
 	"examples/manual-playbook.json": {
 		repairs: []string{
 			`$.agent_definitions["soarca-manual-capability--7b0e98db-fa93-42aa-8511-e871c65131b1"]: renamed "soarca-manual--7b0e98db-fa93-42aa-8511-e871c65131b1"`,
@@ -51,20 +58,22 @@ var repairOutcomes = map[string]struct {
 		refused: `cycle without exit`,
 	},
 	"test/playbooks/invalid_playbook.json": {refused: `the key says "http-api" but the type is "invalid"`},
+	// SOARCA's test playbooks write absolute URLs whose "__x__" parts are
+	// not variable references (no ":value"): they are sent as written.
 	"test/playbooks/invalid_email_playbook.json": {
 		repairs: []string{`$.workflow["end--40131926-89e9-44df-a018-5f92f2df7914"]: added: the end step $.workflow_exception references was missing`},
-		refused: `no connector for command type "http-api"`,
+		sent:    []string{`"url":"http://__imc_address__/by/__cve__"`, `"url":"http://__bia_address__/analysisreport/__coa_list__"`},
 	},
 	"test/playbooks/missing_step_playbook.json": {
 		repairs: []string{
 			`$.workflow["end--6b23c237-ade8-4d00-9aa1-75999738d558"]: added`,
 			`$.workflow["end--6b23c237-ade8-4d00-9aa1-75999738d557"]: removed: no step leads to this end step`,
 		},
-		refused: `no connector for command type "http-api"`,
+		sent: []string{`"url":"http://__coagenerator_address__/coa/__assetuuid__"`},
 	},
 	"test/playbooks/playbook.json": {
 		repairs: []string{`$.workflow_start: was action step`},
-		refused: `no connector for command type "http-api"`,
+		sent:    []string{`"url":"http://__imc_address__/by/__cve__"`},
 	},
 }
 
@@ -103,7 +112,7 @@ func TestRepairSOARCACorpus(t *testing.T) {
 			for _, r := range reps {
 				t.Logf("repair: %s", r)
 			}
-			var reasons []string
+			var reasons, calls []string
 			var refused *playbook.RepairRefusedError
 			switch {
 			case errors.As(err, &refused):
@@ -118,7 +127,7 @@ func TestRepairSOARCACorpus(t *testing.T) {
 					reasons = append(reasons, e.Error())
 				}
 				if p != nil && len(reasons) == 0 {
-					reasons = dryRun(t, reg, p)
+					reasons, calls = dryRun(t, reg, p)
 				}
 			}
 			for _, w := range want.repairs {
@@ -133,6 +142,12 @@ func TestRepairSOARCACorpus(t *testing.T) {
 			if want.refused == "" {
 				if len(reasons) > 0 {
 					t.Errorf("want repaired into a playbook that dry-runs, got:\n%s", strings.Join(reasons, "\n"))
+				}
+				all := strings.Join(calls, "\n")
+				for _, w := range want.sent {
+					if !strings.Contains(all, w) {
+						t.Errorf("want the dry run to send %s, it sent:\n%s", w, all)
+					}
 				}
 				return
 			}
@@ -156,8 +171,8 @@ func TestRepairSOARCACorpus(t *testing.T) {
 }
 
 // dryRun runs p with every connector simulated; it returns why the run did
-// not succeed, or nothing.
-func dryRun(t *testing.T, reg *connector.Registry, p *playbook.Playbook) []string {
+// not succeed, or nothing, and the calls its steps made.
+func dryRun(t *testing.T, reg *connector.Registry, p *playbook.Playbook) (reasons, calls []string) {
 	t.Helper()
 	eng, err := engine.Open(filepath.Join(t.TempDir(), "engine.db"), reg, engine.Options{Sync: "off"})
 	if err != nil {
@@ -166,12 +181,15 @@ func dryRun(t *testing.T, reg *connector.Registry, p *playbook.Playbook) []strin
 	defer eng.Close()
 	tr, err := eng.DryRun(context.Background(), p, map[string]any{})
 	if err != nil {
-		return []string{"dry run: " + err.Error()}
+		return []string{"dry run: " + err.Error()}, nil
+	}
+	for _, s := range tr.Steps {
+		calls = append(calls, s.Commands...)
 	}
 	if tr.Outcome != "succeeded" {
-		return []string{"dry run ended " + tr.Outcome + ": " + tr.Error}
+		return []string{"dry run ended " + tr.Outcome + ": " + tr.Error}, calls
 	}
-	return nil
+	return nil, calls
 }
 
 // TestRepairKeepsOASISExamples: the OASIS examples that load are not

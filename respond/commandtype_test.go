@@ -28,8 +28,13 @@ func TestCheckRefusesCommandTypesNoConnectorRuns(t *testing.T) {
 "agent_definitions":{"individual--55555555-5555-4555-8555-555555555555":{"type":"individual","name":"x"}}}`)
 	}
 	for _, c := range []struct{ cmd, want string }{
-		{`{"type":"ssh","command":"ls"}`, `no connector for command type "ssh"`},
-		{`{"type":"http-api","command":"GET / HTTP/1.1"}`, `no connector for command type "http-api"`},
+		// ssh binds to the ssh connector, left out without its config.
+		{`{"type":"ssh","command":"ls"}`, `no connector for command type "ssh": ssh commands run on the ssh connector, which is not configured (connectors.ssh in riposte.yaml)`},
+		// http-api and openc2-http bind to the http connector.
+		{`{"type":"http-api","command":"GET / HTTP/1.1"}`, ``},
+		{`{"type":"openc2-http","command":"POST /openc2 HTTP/1.1","content_b64":"e30="}`, ``},
+		{`{"type":"powershell","command":"pwd"}`, `no connector for command type "powershell": powershell commands need a Windows remote (WinRM) connector`},
+		{`{"type":"ftp","command":"get x"}`, `no connector for command type "ftp"`},
 		{`{"type":"manual","command":"look"}`, ``},
 		{`{"type":"riposte-connector","connector":"wait","operation":"sleep","args":{"duration":"1s"}}`, ``},
 	} {

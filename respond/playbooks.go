@@ -67,13 +67,37 @@ func (k Known) Operation(conn, op string) (map[string]playbook.ArgSpec, bool) {
 }
 
 // CommandType implements playbook.CommandTypeChecker the way the engine
-// dispatches a CACAO command that is not riposte-connector or manual: to
-// the connector named after the command type. Without it a playbook of
-// ssh or http-api commands validated and then failed every run ("no
-// connector operation ssh.ssh").
+// dispatches a CACAO command that is not riposte-connector or manual:
+// http-api and openc2-http to the http connector, ssh to the ssh
+// connector's run_argv (playbook.BindCommandType), any other type to the
+// connector named after it. Without it a playbook of commands nothing runs
+// validated and then failed every run.
 func (k Known) CommandType(cmdType, _ string) bool {
+	return k.CommandTypeProblem(cmdType) == "" && k.runs(cmdType)
+}
+
+func (k Known) runs(cmdType string) bool {
+	if b, ok := playbook.BindCommandType(cmdType); ok {
+		_, found := k.Reg.Operation(b.Connector, b.Operation)
+		return b.Reason == "" && found
+	}
 	_, ok := k.Reg.Get(cmdType)
 	return ok
+}
+
+// CommandTypeProblem implements playbook.CommandTypeExplainer: which
+// connector a bound command type needs, when it is missing.
+func (k Known) CommandTypeProblem(cmdType string) string {
+	b, ok := playbook.BindCommandType(cmdType)
+	switch {
+	case !ok:
+		return ""
+	case b.Reason != "":
+		return b.Reason
+	case !k.runs(cmdType):
+		return fmt.Sprintf("%s commands run on the %s connector, which is not configured (connectors.%s in riposte.yaml)", cmdType, b.Connector, b.Connector)
+	}
+	return ""
 }
 
 // Check parses and lints: errors are everything that keeps the playbook

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	xssh "golang.org/x/crypto/ssh"
@@ -84,6 +85,16 @@ type command struct {
 	argv  []string
 	order []string // parameters, by first appearance in argv
 	re    map[string]*regexp.Regexp
+	// match holds, per argv element, a regexp recognising a filled-in
+	// element and which parameter each of its groups captures: run_argv
+	// finds the allowlisted command a CACAO ssh command line is.
+	match []elemMatch
+}
+
+type elemMatch struct {
+	re     *regexp.Regexp
+	params []string // the placeholders in order
+	groups []int    // the group capturing each
 }
 
 func (c Config) withDefaults() Config {
@@ -177,6 +188,28 @@ func compileCommand(name string, c Command) (*command, error) {
 			return nil, fmt.Errorf("ssh: commands.%s: param %q: pattern: %v", name, p, err)
 		}
 		out.re[p] = re
+	}
+	for _, a := range c.Argv {
+		var b strings.Builder
+		var groups []int
+		params := []string{}
+		last, next := 0, 1
+		for _, m := range placeholderRE.FindAllStringSubmatchIndex(a, -1) {
+			p := a[m[2]:m[3]]
+			b.WriteString(regexp.QuoteMeta(a[last:m[0]]))
+			b.WriteString(`(` + c.Params[p].Pattern + `)`)
+			params = append(params, p)
+			groups = append(groups, next)
+			// The param's own groups come after ours.
+			next += 1 + out.re[p].NumSubexp()
+			last = m[1]
+		}
+		b.WriteString(regexp.QuoteMeta(a[last:]))
+		re, err := regexp.Compile(`^(?:` + b.String() + `)$`)
+		if err != nil {
+			return nil, fmt.Errorf("ssh: commands.%s: argv element %q: %v", name, a, err)
+		}
+		out.match = append(out.match, elemMatch{re: re, params: params, groups: groups})
 	}
 	return out, nil
 }

@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/netip"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -56,6 +57,16 @@ var spec = connector.Spec{
 			},
 			Idempotent: false,
 			Reversible: "",
+		},
+		"run_argv": {
+			Description: "Run the allowlisted command whose argv, with its parameters filled in, is exactly argv (how CACAO ssh commands run: the command line split into words, variables substituted inside their word). Nothing outside the allowlist runs.",
+			Args: map[string]connector.ArgSpec{
+				"host": {Type: "string", Required: true, Description: "host name or IP address; its key must be in the connector's known_hosts"},
+				"argv": {Type: "strings", Required: true, Description: "the command's words; each must equal an allowlisted argv element or fill its parameters"},
+				"port": {Type: "string", Description: "the target's port; must be the connector's port when given"},
+			},
+			Outputs:    map[string]string{"exit_status": "as run", "stdout": "as run", "stderr": "as run", "stdout_truncated": "as run", "stderr_truncated": "as run", "argv": "as run"},
+			Idempotent: false,
 		},
 	},
 }
@@ -120,6 +131,13 @@ func checkHost(h string) (string, error) {
 // arguments, the allowlist, the patterns, the host and that its key is
 // known, and the credentials.
 func (c *Connector) prepare(call connector.Call) (*job, error) {
+	if call.Operation == "run_argv" {
+		run, err := c.matchArgv(call)
+		if err != nil {
+			return nil, err
+		}
+		call = run
+	}
 	op, ok := spec.Operations[call.Operation]
 	if !ok {
 		return nil, connector.Errorf(connector.Permanent, "ssh: unknown operation %q (want run)", limit.Text(call.Operation, 64))
@@ -187,6 +205,79 @@ func (c *Connector) prepare(call connector.Call) (*job, error) {
 		return nil, bad("%v", err)
 	}
 	return j, nil
+}
+
+// matchArgv turns a run_argv call into the run call of the allowlisted
+// command whose argv it is (commands tried in name order, the first that
+// matches wins); run's checks then apply to the values found.
+func (c *Connector) matchArgv(call connector.Call) (connector.Call, error) {
+	op := spec.Operations["run_argv"]
+	if err := connector.CheckArgs(op, call.Args); err != nil {
+		return call, &connector.Error{Class: connector.Permanent, Err: fmt.Errorf("ssh.run_argv: %w", err)}
+	}
+	var argv []string
+	switch x := call.Args["argv"].(type) {
+	case []string:
+		argv = x
+	case []any:
+		for _, v := range x {
+			argv = append(argv, v.(string)) // CheckArgs made sure
+		}
+	}
+	if p, ok := call.Args["port"].(string); ok && p != "" && p != strconv.Itoa(c.cfg.Port) {
+		return call, connector.Errorf(connector.Permanent, "ssh.run_argv: the target's port %s is not the connector's port %d", limit.Text(p, 16), c.cfg.Port)
+	}
+	if len(argv) == 0 || len(argv) > maxArgs {
+		return call, connector.Errorf(connector.Permanent, "ssh.run_argv: argv has %d words, want 1 to %d", len(argv), maxArgs)
+	}
+	names := make([]string, 0, len(c.cmds))
+	for n := range c.cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if vals, ok := c.cmds[n].fill(argv); ok {
+			args := make([]any, len(vals))
+			for i, v := range vals {
+				args[i] = v
+			}
+			run := call
+			run.Operation = "run"
+			run.Args = map[string]any{"host": call.Args["host"], "command": n, "args": args}
+			return run, nil
+		}
+	}
+	return call, connector.Errorf(connector.Permanent, "ssh.run_argv: %s matches no allowlisted command (the connector's commands)", limit.Text(QuoteArgv(argv), 200))
+}
+
+// fill returns the parameter values (in cmd.order) that make cmd's argv
+// equal argv, or false.
+func (cmd *command) fill(argv []string) ([]string, bool) {
+	if len(argv) != len(cmd.match) {
+		return nil, false
+	}
+	got := map[string]string{}
+	for i, m := range cmd.match {
+		sub := m.re.FindStringSubmatch(argv[i])
+		if sub == nil {
+			return nil, false
+		}
+		for k, p := range m.params {
+			v := sub[m.groups[k]]
+			if prev, seen := got[p]; seen && prev != v {
+				return nil, false
+			}
+			if !cmd.re[p].MatchString(v) {
+				return nil, false
+			}
+			got[p] = v
+		}
+	}
+	vals := make([]string, len(cmd.order))
+	for i, p := range cmd.order {
+		vals[i] = got[p]
+	}
+	return vals, true
 }
 
 // probeKey is a key no host has: checking it against known_hosts tells
