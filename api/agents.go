@@ -42,6 +42,12 @@ func (s *Server) agentRoutes() []Route {
 	}
 }
 
+// enrollAnswer is an enrolment's answer (named for the OpenAPI document).
+type enrollAnswer struct {
+	fleet.EnrollResponse
+	NATSURL string `json:"nats_url"`
+}
+
 func (s *Server) enrollAgent(w http.ResponseWriter, r *http.Request, _ *Caller) {
 	var in fleet.EnrollRequest
 	if !decodeBody(w, r, &in) {
@@ -55,10 +61,7 @@ func (s *Server) enrollAgent(w http.ResponseWriter, r *http.Request, _ *Caller) 
 		httpjson.Error(w, http.StatusInternalServerError, "internal", err.Error())
 		return
 	}
-	out := struct {
-		fleet.EnrollResponse
-		NATSURL string `json:"nats_url"`
-	}{resp, s.d.AgentBusURL(r)}
+	out := enrollAnswer{resp, s.d.AgentBusURL(r)}
 	httpjson.Write(w, http.StatusOK, out)
 }
 
@@ -66,8 +69,10 @@ func (s *Server) listAgents(w http.ResponseWriter, r *http.Request, _ *Caller) {
 	httpjson.Write(w, http.StatusOK, map[string]any{"agents": nonNil(s.d.Fleet.List())})
 }
 
+type agentTokenRequest struct{ TTL string }
+
 func (s *Server) createAgentToken(w http.ResponseWriter, r *http.Request, c *Caller) {
-	var in struct{ TTL string }
+	var in agentTokenRequest
 	if r.ContentLength != 0 && !decodeBody(w, r, &in) {
 		return
 	}
@@ -371,8 +376,10 @@ func (s *Server) getEvidence(w http.ResponseWriter, r *http.Request, c *Caller) 
 	_, _ = io.Copy(w, f)
 }
 
+type breakGlassRequest struct{ Host, Reason, TTL string }
+
 func (s *Server) breakGlass(w http.ResponseWriter, r *http.Request, c *Caller) {
-	var in struct{ Host, Reason, TTL string }
+	var in breakGlassRequest
 	if !decodeBody(w, r, &in) {
 		return
 	}

@@ -118,21 +118,25 @@ func (s *Server) getIncident(w http.ResponseWriter, r *http.Request, _ *Caller) 
 	httpjson.Write(w, http.StatusOK, map[string]any{"incident": inc, "durations": inc.Durations(), "alerts": nonNil(alerts), "timeline": nonNil(tl)})
 }
 
+// incidentChange is the body of every change to one incident; each route
+// reads its own fields.
+type incidentChange struct {
+	Assignee *string  `json:"assignee"`
+	Status   string   `json:"status"`
+	Comment  string   `json:"comment"`
+	Text     string   `json:"text"`
+	Verdict  string   `json:"verdict"`
+	Add      []string `json:"add"`
+	Remove   []string `json:"remove"`
+	Priority *string  `json:"priority"`
+	Severity *int     `json:"severity"`
+	Clear    bool     `json:"clear"`
+	Reason   string   `json:"reason"`
+}
+
 func (s *Server) changeIncident(kind string) func(http.ResponseWriter, *http.Request, *Caller) {
 	return func(w http.ResponseWriter, r *http.Request, c *Caller) {
-		var in struct {
-			Assignee *string  `json:"assignee"`
-			Status   string   `json:"status"`
-			Comment  string   `json:"comment"`
-			Text     string   `json:"text"`
-			Verdict  string   `json:"verdict"`
-			Add      []string `json:"add"`
-			Remove   []string `json:"remove"`
-			Priority *string  `json:"priority"`
-			Severity *int     `json:"severity"`
-			Clear    bool     `json:"clear"`
-			Reason   string   `json:"reason"`
-		}
+		var in incidentChange
 		if !decodeBody(w, r, &in) {
 			return
 		}
@@ -186,11 +190,13 @@ func (s *Server) changeIncident(kind string) func(http.ResponseWriter, *http.Req
 	}
 }
 
+type mergeRequest struct {
+	Sources []string `json:"sources"`
+	Reason  string   `json:"reason"`
+}
+
 func (s *Server) mergeIncident(w http.ResponseWriter, r *http.Request, c *Caller) {
-	var in struct {
-		Sources []string `json:"sources"`
-		Reason  string   `json:"reason"`
-	}
+	var in mergeRequest
 	if !decodeBody(w, r, &in) {
 		return
 	}
@@ -206,11 +212,13 @@ func (s *Server) mergeIncident(w http.ResponseWriter, r *http.Request, c *Caller
 	httpjson.Write(w, http.StatusOK, inc)
 }
 
+type splitRequest struct {
+	Alerts []string `json:"alerts"`
+	Reason string   `json:"reason"`
+}
+
 func (s *Server) splitIncident(w http.ResponseWriter, r *http.Request, c *Caller) {
-	var in struct {
-		Alerts []string `json:"alerts"`
-		Reason string   `json:"reason"`
-	}
+	var in splitRequest
 	if !decodeBody(w, r, &in) {
 		return
 	}

@@ -25,6 +25,14 @@ func (s *Server) decisionRoutes() []Route {
 	}
 }
 
+// enforced is a decision with the agents that report enforcing it in
+// their last heartbeat, and those that should but do not (yet).
+type enforced struct {
+	decision.Decision
+	EnforcedBy []string `json:"enforced_by"`
+	Missing    []string `json:"missing_on"`
+}
+
 func (s *Server) listDecisions(w http.ResponseWriter, r *http.Request, _ *Caller) {
 	ds, err := s.d.Decisions.List(r.Context(), r.URL.Query().Get("all") == "1", time.Now().UTC())
 	if err != nil {
@@ -37,11 +45,6 @@ func (s *Server) listDecisions(w http.ResponseWriter, r *http.Request, _ *Caller
 	}
 	// Each decision with the agents that report enforcing it in their
 	// last heartbeat, and those that should but do not (yet).
-	type enforced struct {
-		decision.Decision
-		EnforcedBy []string `json:"enforced_by"`
-		Missing    []string `json:"missing_on"`
-	}
 	agents := s.d.Fleet.List()
 	out := make([]enforced, 0, len(ds))
 	for _, d := range ds {
@@ -65,13 +68,21 @@ func (s *Server) listDecisions(w http.ResponseWriter, r *http.Request, _ *Caller
 	httpjson.Write(w, http.StatusOK, map[string]any{"decisions": out})
 }
 
+type decisionRequest struct {
+	Kind, Target, Host, TTL, Reason, Incident string
+	// Force passes the decision limits (a wide network, a protected
+	// address): an admin's call, audited.
+	Force bool
+}
+
+type decisionAdded struct {
+	decision.Decision
+	// Agents are the enforcing agents' verified answers.
+	Agents []fleet.Outcome `json:"agents,omitempty"`
+}
+
 func (s *Server) addDecision(w http.ResponseWriter, r *http.Request, c *Caller) {
-	var in struct {
-		Kind, Target, Host, TTL, Reason, Incident string
-		// Force passes the decision limits (a wide network, a protected
-		// address): an admin's call, audited.
-		Force bool
-	}
+	var in decisionRequest
 	if !decodeBody(w, r, &in) {
 		return
 	}
@@ -102,11 +113,7 @@ func (s *Server) addDecision(w http.ResponseWriter, r *http.Request, c *Caller) 
 		badRequest(w, "decision: %v", err)
 		return
 	}
-	out := struct {
-		decision.Decision
-		// Agents are the enforcing agents' verified answers.
-		Agents []fleet.Outcome `json:"agents,omitempty"`
-	}{Decision: d}
+	out := decisionAdded{Decision: d}
 	if s.d.Fleet != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		out.Agents = s.d.Fleet.Await(ctx, d, true)
@@ -115,8 +122,10 @@ func (s *Server) addDecision(w http.ResponseWriter, r *http.Request, c *Caller) 
 	httpjson.Write(w, http.StatusCreated, out)
 }
 
+type revertRequest struct{ Reason string }
+
 func (s *Server) revertDecision(w http.ResponseWriter, r *http.Request, c *Caller) {
-	var in struct{ Reason string }
+	var in revertRequest
 	if r.ContentLength != 0 && !decodeBody(w, r, &in) {
 		return
 	}

@@ -70,11 +70,14 @@ func (s *Server) listPlaybooks(w http.ResponseWriter, r *http.Request, _ *Caller
 	httpjson.Write(w, http.StatusOK, map[string]any{"playbooks": nonNil(ps)})
 }
 
+// sourceRequest stores a rule's or playbook's next version.
+type sourceRequest struct {
+	Body   string `json:"body"`
+	Reason string `json:"reason"`
+}
+
 func (s *Server) putPlaybook(w http.ResponseWriter, r *http.Request, c *Caller) {
-	var in struct {
-		Body   string `json:"body"`
-		Reason string `json:"reason"`
-	}
+	var in sourceRequest
 	if !decodeBody(w, r, &in) {
 		return
 	}
@@ -104,11 +107,13 @@ func (s *Server) playbookHistory(w http.ResponseWriter, r *http.Request, _ *Call
 	httpjson.Write(w, http.StatusOK, map[string]any{"versions": vs})
 }
 
+type rollbackRequest struct {
+	Version int    `json:"version"`
+	Reason  string `json:"reason"`
+}
+
 func (s *Server) rollbackPlaybook(w http.ResponseWriter, r *http.Request, c *Caller) {
-	var in struct {
-		Version int    `json:"version"`
-		Reason  string `json:"reason"`
-	}
+	var in rollbackRequest
 	if !decodeBody(w, r, &in) {
 		return
 	}
@@ -130,12 +135,14 @@ func (s *Server) togglePlaybook(on bool) func(http.ResponseWriter, *http.Request
 	}
 }
 
+type runRequest struct {
+	Incident string         `json:"incident"`
+	Vars     map[string]any `json:"vars"`
+	Again    bool           `json:"again"`
+}
+
 func (s *Server) startRun(w http.ResponseWriter, r *http.Request, c *Caller) {
-	var in struct {
-		Incident string         `json:"incident"`
-		Vars     map[string]any `json:"vars"`
-		Again    bool           `json:"again"`
-	}
+	var in runRequest
 	if r.ContentLength != 0 && !decodeBody(w, r, &in) {
 		return
 	}
@@ -201,12 +208,14 @@ func (s *Server) listApprovals(w http.ResponseWriter, r *http.Request, _ *Caller
 	httpjson.Write(w, http.StatusOK, map[string]any{"approvals": nonNil(inqs)})
 }
 
+type answerRequest struct {
+	Comment string         `json:"comment"`
+	Values  map[string]any `json:"values"` // the approval's form
+}
+
 func (s *Server) answer(approve bool) func(http.ResponseWriter, *http.Request, *Caller) {
 	return func(w http.ResponseWriter, r *http.Request, c *Caller) {
-		var in struct {
-			Comment string         `json:"comment"`
-			Values  map[string]any `json:"values"` // the approval's form
-		}
+		var in answerRequest
 		if r.ContentLength != 0 && !decodeBody(w, r, &in) {
 			return
 		}
@@ -277,6 +286,11 @@ func (s *Server) listUndo(w http.ResponseWriter, r *http.Request, _ *Caller) {
 	httpjson.Write(w, http.StatusOK, map[string]any{"undo": nonNil(es)})
 }
 
+type recoveryStep struct {
+	OK      bool   `json:"ok"`
+	Summary string `json:"summary"`
+}
+
 func (s *Server) recoverIncident(w http.ResponseWriter, r *http.Request, c *Caller) {
 	// Nothing to recover for what never existed: 404, and no audit entry.
 	if _, err := s.d.Alarm.Store().Get(r.Context(), r.PathValue("id")); err != nil {
@@ -288,14 +302,10 @@ func (s *Server) recoverIncident(w http.ResponseWriter, r *http.Request, c *Call
 		httpjson.Error(w, http.StatusInternalServerError, "internal", err.Error())
 		return
 	}
-	type step struct {
-		OK      bool   `json:"ok"`
-		Summary string `json:"summary"`
-	}
-	out := make([]step, len(steps))
+	out := make([]recoveryStep, len(steps))
 	failed := 0
 	for i, st := range steps {
-		out[i] = step{st.OK, st.Summary}
+		out[i] = recoveryStep{st.OK, st.Summary}
 		if !st.OK {
 			failed++
 		}

@@ -129,14 +129,17 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
+// tokenRequest is POST /api/v1/tokens's body (named for the OpenAPI document).
+type tokenRequest struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
+	// Expires is a duration from now ("30d", "12h") or an RFC 3339
+	// time; empty: the token never expires.
+	Expires string `json:"expires"`
+}
+
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *Caller) {
-	var in struct {
-		Name string `json:"name"`
-		Role string `json:"role"`
-		// Expires is a duration from now ("30d", "12h") or an RFC 3339
-		// time; empty: the token never expires.
-		Expires string `json:"expires"`
-	}
+	var in tokenRequest
 	if !decodeBody(w, r, &in) {
 		return
 	}

@@ -97,10 +97,7 @@ func (s *Server) ruleHistory(w http.ResponseWriter, r *http.Request, _ *Caller) 
 }
 
 func (s *Server) putRule(w http.ResponseWriter, r *http.Request, c *Caller) {
-	var in struct {
-		Body   string `json:"body"`
-		Reason string `json:"reason"`
-	}
+	var in sourceRequest
 	if !decodeBody(w, r, &in) {
 		return
 	}
@@ -116,11 +113,13 @@ func (s *Server) putRule(w http.ResponseWriter, r *http.Request, c *Caller) {
 	httpjson.Write(w, http.StatusCreated, v)
 }
 
+type reasonRequest struct {
+	Reason string `json:"reason"`
+}
+
 func (s *Server) toggleRule(on bool) func(http.ResponseWriter, *http.Request, *Caller) {
 	return func(w http.ResponseWriter, r *http.Request, c *Caller) {
-		var in struct {
-			Reason string `json:"reason"`
-		}
+		var in reasonRequest
 		if r.ContentLength != 0 && !decodeBody(w, r, &in) {
 			return
 		}
@@ -133,10 +132,7 @@ func (s *Server) toggleRule(on bool) func(http.ResponseWriter, *http.Request, *C
 }
 
 func (s *Server) rollbackRule(w http.ResponseWriter, r *http.Request, c *Caller) {
-	var in struct {
-		Version int    `json:"version"`
-		Reason  string `json:"reason"`
-	}
+	var in rollbackRequest
 	if !decodeBody(w, r, &in) {
 		return
 	}
