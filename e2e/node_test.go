@@ -34,6 +34,11 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	code := m.Run()
+	// Every API answer the tests received must match the OpenAPI
+	// document (openapi_test.go).
+	if !reportAnswers() && code == 0 {
+		code = 1
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -227,6 +232,9 @@ func (n *node) do(method, path, token string, body io.Reader, hdr map[string]str
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
+	if err == nil {
+		recordAnswer(req, resp, b)
+	}
 	return resp, b, err
 }
 
