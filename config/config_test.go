@@ -219,6 +219,11 @@ func TestLoad(t *testing.T) {
 			}},
 		{name: "alias to nothing", yaml: "http:\n  listen: *nope\n",
 			want: Problems{{"http.listen", 2, "alias *nope names no anchor &nope"}}},
+		{name: "alias bomb", yaml: "a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n" +
+			"d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n",
+			want: Problems{{"e[7][8][9][3]", 2, "more than 10000 YAML aliases"}}},
+		{name: "merge key", yaml: "defaults: &d {level: warn, format: json}\nlog:\n  <<: *d\n  level: error\n",
+			want: Problems{{"defaults", 1, "unknown key (known here: …"}}},
 		{name: "flow mapping", yaml: "log: {level: error, format: json}  # trailing comment\n",
 			check: func(c Config) bool { return c.Log == Log{Level: "error", Format: "json"} }},
 		{name: "list instead of mapping at top", yaml: "- a\n- b\n",

@@ -8,53 +8,45 @@ import (
 	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
-	"github.com/goccy/go-yaml/token"
+	"github.com/riposte-soar/riposte/internal/yamlnode"
+)
+
+// maxAliases and maxExpanded bound how many aliases a file may expand and
+// into how many values: a few lines of aliases to aliases ("billion
+// laughs") would otherwise expand into billions of values.
+const (
+	maxAliases  = 10000
+	maxExpanded = 1 << 17
 )
 
 // decode walks the YAML tree itself, instead of unmarshalling in one go, so
 // that it can report every unknown key and wrong value with its line rather
 // than stopping at the first.
 func decode(data []byte, c *Config, lines map[string]int) Problems {
-	f, err := parser.ParseBytes(data, 0)
-	if err != nil {
-		p := Problem{Path: "(file)", Msg: "YAML syntax: " + strings.TrimSpace(err.Error())}
-		var te interface{ GetToken() *token.Token }
-		if errors.As(err, &te) {
-			if tk := te.GetToken(); tk != nil && tk.Position != nil {
-				p.Line = tk.Position.Line
-			}
-		}
-		return Problems{p}
-	}
-	// Aliases (*name) stand for the value of their anchor (&name).
-	anchors := map[string]ast.Node{}
-	for _, doc := range f.Docs {
-		if doc.Body == nil {
-			continue
-		}
-		for _, a := range ast.Filter(ast.AnchorType, doc.Body) {
-			if a, ok := a.(*ast.AnchorNode); ok && a.Name != nil {
-				anchors[a.Name.GetToken().Value] = a.Value
-			}
-		}
+	// Aliases (*name) stand for the value of their anchor (&name), and <<
+	// merges a mapping in, as YAML specifies.
+	docs, err := yamlnode.Parse(data, yamlnode.Options{MaxDepth: 128, Aliases: true, MaxAliases: maxAliases, MaxExpanded: maxExpanded, MergeKeys: true})
+	var se *yamlnode.SyntaxError
+	if errors.As(err, &se) {
+		return Problems{{Path: "(file)", Line: se.Line, Msg: "YAML syntax: " + strings.TrimSpace(se.Err.Error())}}
 	}
 	var ps Problems
-	for _, doc := range f.Docs {
-		if doc.Body == nil {
-			continue
+	for _, doc := range docs {
+		walk(doc.Body, reflect.ValueOf(c).Elem(), "", lines, &ps)
+	}
+	var ce *yamlnode.Error
+	if errors.As(err, &ce) {
+		path := ""
+		for _, e := range ce.Path {
+			if e.IsIdx {
+				path = fmt.Sprintf("%s[%d]", path, e.Index)
+			} else {
+				path = join(path, e.Key)
+			}
 		}
-		walk(doc.Body, reflect.ValueOf(c).Elem(), "", lines, anchors, &ps)
+		ps = append(ps, Problem{Path: pathOrRoot(path), Line: ce.Line, Msg: ce.Msg})
 	}
 	return ps
-}
-
-func line(n ast.Node) int {
-	if t := n.GetToken(); t != nil && t.Position != nil {
-		return t.Position.Line
-	}
-	return 0
 }
 
 func join(path, key string) string {
@@ -64,52 +56,26 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-func walk(n ast.Node, v reflect.Value, path string, lines map[string]int, anchors map[string]ast.Node, ps *Problems) {
+func walk(n *yamlnode.Node, v reflect.Value, path string, lines map[string]int, ps *Problems) {
 	bad := func(format string, a ...any) {
-		*ps = append(*ps, Problem{Path: pathOrRoot(path), Line: line(n), Msg: fmt.Sprintf(format, a...)})
-	}
-	for {
-		switch t := n.(type) {
-		case *ast.TagNode:
-			n = t.Value
-			continue
-		case *ast.AnchorNode:
-			n = t.Value
-			continue
-		case *ast.AliasNode:
-			name := ""
-			if t.Value != nil {
-				name = t.Value.GetToken().Value
-			}
-			a, ok := anchors[name]
-			if !ok {
-				bad("alias *%s names no anchor &%s", name, name)
-				return
-			}
-			walk(a, v, path, lines, anchors, ps)
-			if path != "" {
-				lines[path] = line(n) // Validate points at the alias
-			}
-			return
-		case *ast.CommentGroupNode:
-			return
-		}
-		break
+		*ps = append(*ps, Problem{Path: pathOrRoot(path), Line: n.Line, Msg: fmt.Sprintf(format, a...)})
 	}
 	if path != "" {
-		lines[path] = line(n)
+		lines[path] = n.Line
+		if n.AliasLine != 0 {
+			lines[path] = n.AliasLine // Validate points at the alias
+		}
 	}
-	if _, ok := n.(*ast.NullNode); ok {
+	if n.Kind == yamlnode.Null {
 		return // an empty key keeps its default
 	}
 	if v.Type() == rawType {
-		v.Set(reflect.ValueOf(Raw{YAML: []byte(n.String()), Line: line(n)}))
+		v.Set(reflect.ValueOf(Raw{YAML: []byte(n.Src.String()), Line: n.Line}))
 		return
 	}
 	switch v.Kind() {
 	case reflect.Struct:
-		m, ok := mapping(n)
-		if !ok {
+		if n.Kind != yamlnode.Map {
 			bad("want a mapping of keys, got %s", kindOf(n))
 			return
 		}
@@ -120,64 +86,41 @@ func walk(n ast.Node, v reflect.Value, path string, lines map[string]int, anchor
 			fields[tag] = i
 			known = append(known, tag)
 		}
-		for _, mv := range m {
-			key := mv.Key.String()
-			if k, ok := mv.Key.(ast.ScalarNode); ok {
-				key = scalarText(k) // without quotes or comments
-			}
+		for j, k := range n.Keys {
+			key := k.Text // without quotes or comments
 			i, ok := fields[key]
 			if !ok {
-				*ps = append(*ps, Problem{Path: join(path, key), Line: line(mv.Key),
+				*ps = append(*ps, Problem{Path: join(path, key), Line: k.Line,
 					Msg: fmt.Sprintf("unknown key (known here: %s)", strings.Join(known, ", "))})
 				continue
 			}
-			lines[join(path, key)] = line(mv.Key)
-			walk(mv.Value, v.Field(i), join(path, key), lines, anchors, ps)
+			lines[join(path, key)] = k.Line
+			walk(n.Vals[j], v.Field(i), join(path, key), lines, ps)
 		}
 	case reflect.Slice:
-		seq, ok := n.(*ast.SequenceNode)
-		if !ok {
+		if n.Kind != yamlnode.Seq {
 			bad("want a list, got %s", kindOf(n))
 			return
 		}
-		s := reflect.MakeSlice(v.Type(), len(seq.Values), len(seq.Values))
-		for i, item := range seq.Values {
-			walk(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i), lines, anchors, ps)
+		s := reflect.MakeSlice(v.Type(), len(n.Items), len(n.Items))
+		for i, item := range n.Items {
+			walk(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i), lines, ps)
 		}
 		v.Set(s)
 	default:
-		sc, ok := n.(ast.ScalarNode)
-		if !ok {
+		if !n.IsScalar() {
 			bad("want a single value, got %s", kindOf(n))
 			return
 		}
-		raw := fmt.Sprint(sc.GetValue())
-		if _, lit := sc.(*ast.LiteralNode); lit || v.Kind() == reflect.String {
+		raw := fmt.Sprint(n.Value)
+		if n.Kind == yamlnode.String || v.Kind() == reflect.String {
 			// A string keeps the text as written: 010 is not 8, 1.0 not 1.
-			raw = scalarText(sc)
+			raw = n.Text
 		}
 		if err := setScalar(v, raw); err != nil {
 			bad("%v", err)
 		}
 	}
-}
-
-// scalarText is a scalar's text: a string's unquoted value, a block
-// scalar's content, and anything else as written in the file.
-func scalarText(n ast.ScalarNode) string {
-	switch t := n.(type) {
-	case *ast.StringNode:
-		return t.Value
-	case *ast.LiteralNode:
-		if t.Value != nil {
-			return t.Value.Value
-		}
-	case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.InfinityNode, *ast.NanNode:
-		if tok := n.GetToken(); tok != nil {
-			return tok.Value
-		}
-	}
-	return fmt.Sprint(n.GetValue())
 }
 
 func pathOrRoot(p string) string {
@@ -187,24 +130,17 @@ func pathOrRoot(p string) string {
 	return p
 }
 
-func mapping(n ast.Node) ([]*ast.MappingValueNode, bool) {
-	switch t := n.(type) {
-	case *ast.MappingNode:
-		return t.Values, true
-	case *ast.MappingValueNode:
-		return []*ast.MappingValueNode{t}, true
-	}
-	return nil, false
-}
-
-func kindOf(n ast.Node) string {
-	switch n.(type) {
-	case *ast.MappingNode, *ast.MappingValueNode:
+func kindOf(n *yamlnode.Node) string {
+	switch n.Kind {
+	case yamlnode.Map:
 		return "a mapping"
-	case *ast.SequenceNode:
+	case yamlnode.Seq:
 		return "a list"
 	}
-	return fmt.Sprintf("%q", n.String())
+	if n.Src == nil {
+		return fmt.Sprintf("%q", n.Text)
+	}
+	return fmt.Sprintf("%q", n.Src.String())
 }
 
 var (

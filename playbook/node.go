@@ -10,9 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
-	"github.com/goccy/go-yaml/token"
+	"github.com/riposte-soar/riposte/internal/yamlnode"
 )
 
 // node is the format-neutral document tree both decoders read: JSON and
@@ -324,29 +322,34 @@ func (p *jsonParser) str() (string, error) {
 // parseYAML parses a single YAML document into a node tree. Anchors and
 // aliases are refused: a playbook is small and explicit, and aliases are the
 // classic way to make a tiny file expand into a huge one.
-func parseYAML(data []byte) (n *node, err error) {
+func parseYAML(data []byte) (*node, error) {
 	if len(data) > maxInput {
 		return nil, fmt.Errorf("document is %d bytes, more than the %d allowed", len(data), maxInput)
 	}
 	if !utf8.Valid(data) {
 		return nil, errors.New("document is not valid UTF-8")
 	}
-	defer func() {
-		// The YAML parser is third-party code fed untrusted input; a panic
-		// in it must not take the caller down.
-		if r := recover(); r != nil {
-			n, err = nil, fmt.Errorf("YAML syntax: parser failure: %v", r)
-		}
-	}()
-	f, err := parser.ParseBytes(data, 0)
+	// yamlnode turns a panic in the third-party parser into an error.
+	docs, err := yamlnode.Parse(data, yamlnode.Options{
+		MaxDepth:   maxDepth,
+		PlainKeys:  true,
+		UniqueKeys: true,
+		RefusedMsg: "YAML anchors, aliases and merge keys are not supported in playbooks",
+	})
 	if err != nil {
-		return nil, yamlSyntaxError(err)
-	}
-	var docs []ast.Node
-	for _, d := range f.Docs {
-		if d != nil && d.Body != nil {
-			docs = append(docs, d.Body)
+		var se *yamlnode.SyntaxError
+		if errors.As(err, &se) {
+			msg := strings.TrimSpace(se.Err.Error())
+			if i := strings.IndexByte(msg, '\n'); i >= 0 {
+				msg = msg[:i]
+			}
+			return nil, &yamlError{se.Line, se.Col, "YAML syntax: " + msg}
 		}
+		var ce *yamlnode.Error
+		if errors.As(err, &ce) {
+			return nil, &yamlError{ce.Line, ce.Col, ce.Msg}
+		}
+		return nil, err
 	}
 	switch len(docs) {
 	case 0:
@@ -355,10 +358,10 @@ func parseYAML(data []byte) (n *node, err error) {
 	default:
 		return nil, errors.New("more than one YAML document: put one playbook per file")
 	}
-	return convertYAML(docs[0], 0)
+	return fromYAML(docs[0].Body)
 }
 
-// yamlError carries a YAML syntax error with its position.
+// yamlError carries a YAML error with its position.
 type yamlError struct {
 	line, col int
 	msg       string
@@ -366,136 +369,52 @@ type yamlError struct {
 
 func (e *yamlError) Error() string { return e.msg }
 
-func yamlSyntaxError(err error) error {
-	msg := strings.TrimSpace(err.Error())
-	if i := strings.IndexByte(msg, '\n'); i >= 0 {
-		msg = msg[:i]
-	}
-	ye := &yamlError{msg: "YAML syntax: " + msg}
-	var te interface{ GetToken() *token.Token }
-	if errors.As(err, &te) {
-		if tk := te.GetToken(); tk != nil && tk.Position != nil {
-			ye.line, ye.col = tk.Position.Line, tk.Position.Column
-		}
-	}
-	return ye
-}
-
-func tokPos(n ast.Node) (int, int) {
-	if n == nil {
-		return 0, 0
-	}
-	if t := n.GetToken(); t != nil && t.Position != nil {
-		return t.Position.Line, t.Position.Column
-	}
-	return 0, 0
-}
-
-func convertYAML(an ast.Node, depth int) (*node, error) {
-	if depth > maxDepth {
-		l, c := tokPos(an)
-		return nil, &yamlError{l, c, fmt.Sprintf("nesting deeper than %d", maxDepth)}
-	}
-	l, c := tokPos(an)
-	n := &node{line: l, col: c}
-	switch t := an.(type) {
-	case nil:
+// fromYAML takes the shared YAML tree into the format-neutral node: numbers
+// in canonical form, infinities and NaN refused (JSON has none), a null
+// value placed at its key.
+func fromYAML(y *yamlnode.Node) (*node, error) {
+	n := &node{line: y.Line, col: y.Col}
+	switch y.Kind {
+	case yamlnode.Null:
 		n.kind = kNull
-	case *ast.NullNode:
-		n.kind = kNull
-	case *ast.BoolNode:
-		n.kind, n.s = kBool, strconv.FormatBool(t.Value)
-	case *ast.IntegerNode:
-		n.kind = kNumber
-		switch v := t.Value.(type) {
-		case int64:
-			n.s = strconv.FormatInt(v, 10)
-		case uint64:
-			n.s = strconv.FormatUint(v, 10)
-		default:
-			n.s = fmt.Sprint(v)
+	case yamlnode.Bool:
+		n.kind, n.s = kBool, y.Canonical()
+	case yamlnode.Int:
+		n.kind, n.s = kNumber, y.Canonical()
+	case yamlnode.Float:
+		f, _ := y.Value.(float64)
+		if math.IsInf(f, 0) || math.IsNaN(f) {
+			return nil, &yamlError{y.Line, y.Col, "YAML: infinite or NaN numbers are not allowed"}
 		}
-	case *ast.FloatNode:
-		if math.IsInf(t.Value, 0) || math.IsNaN(t.Value) {
-			return nil, &yamlError{l, c, "YAML: infinite or NaN numbers are not allowed"}
-		}
-		n.kind, n.s = kNumber, strconv.FormatFloat(t.Value, 'g', -1, 64)
-	case *ast.InfinityNode, *ast.NanNode:
-		return nil, &yamlError{l, c, "YAML: infinite or NaN numbers are not allowed"}
-	case *ast.StringNode:
-		n.kind, n.s = kString, t.Value
-	case *ast.LiteralNode:
-		n.kind = kString
-		if t.Value != nil {
-			n.s = t.Value.Value
-		}
-	case *ast.TagNode:
-		return convertYAML(t.Value, depth+1)
-	case *ast.AnchorNode, *ast.AliasNode, *ast.MergeKeyNode:
-		return nil, &yamlError{l, c, "YAML anchors, aliases and merge keys are not supported in playbooks"}
-	case *ast.MappingNode:
+		n.kind, n.s = kNumber, strconv.FormatFloat(f, 'g', -1, 64)
+	case yamlnode.String:
+		n.kind, n.s = kString, y.Text
+	case yamlnode.Map:
 		n.kind = kObject
-		seen := map[string]bool{}
-		for _, mv := range t.Values {
-			k, err := yamlKey(mv.Key)
-			if err != nil {
-				return nil, err
-			}
-			kl, kc := tokPos(mv.Key)
-			if seen[k] {
-				return nil, &yamlError{kl, kc, fmt.Sprintf("YAML: duplicate key %q", k)}
-			}
-			seen[k] = true
-			v, err := convertYAML(mv.Value, depth+1)
+		for i, k := range y.Keys {
+			v, err := fromYAML(y.Vals[i])
 			if err != nil {
 				return nil, err
 			}
 			if v.kind == kNull || v.line == 0 {
-				v.line, v.col = kl, kc
+				v.line, v.col = k.Line, k.Col
 			}
-			n.keys = append(n.keys, k)
+			// Numbers and booleans as keys (switch cases "1:", "2:") are
+			// read as written.
+			n.keys = append(n.keys, k.Text)
 			n.kids = append(n.kids, v)
 		}
-	case *ast.MappingValueNode:
-		return convertYAML(&ast.MappingNode{BaseNode: t.BaseNode, Values: []*ast.MappingValueNode{t}}, depth)
-	case *ast.SequenceNode:
+	case yamlnode.Seq:
 		n.kind = kArray
-		for _, v := range t.Values {
-			k, err := convertYAML(v, depth+1)
+		for _, it := range y.Items {
+			v, err := fromYAML(it)
 			if err != nil {
 				return nil, err
 			}
-			n.kids = append(n.kids, k)
+			n.kids = append(n.kids, v)
 		}
-	case *ast.CommentGroupNode, *ast.CommentNode:
-		n.kind = kNull
-	default:
-		return nil, &yamlError{l, c, fmt.Sprintf("YAML: unsupported node %s", an.Type())}
 	}
 	return n, nil
-}
-
-func yamlKey(k ast.MapKeyNode) (string, error) {
-	l, c := tokPos(k)
-	switch t := ast.Node(k).(type) {
-	case *ast.StringNode:
-		return t.Value, nil
-	case *ast.MappingKeyNode:
-		return "", &yamlError{l, c, "YAML: complex keys ('? ') are not supported"}
-	case *ast.MergeKeyNode:
-		return "", &yamlError{l, c, "YAML anchors, aliases and merge keys are not supported in playbooks"}
-	case *ast.TagNode, *ast.AnchorNode, *ast.AliasNode:
-		return "", &yamlError{l, c, "YAML: tags, anchors and aliases are not supported on keys"}
-	case nil:
-		return "", &yamlError{l, c, "YAML: empty key"}
-	default:
-		// Numbers and booleans as keys (switch cases "1:", "2:") are read as
-		// their text.
-		if tk := k.GetToken(); tk != nil {
-			return tk.Value, nil
-		}
-		return "", &yamlError{l, c, "YAML: unsupported key"}
-	}
 }
 
 // ---- conversions ----------------------------------------------------------

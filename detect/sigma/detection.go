@@ -89,6 +89,11 @@ func parseDetection(n *ynode, line int, warn func(int, string)) (*Detection, *pr
 		if k == "" {
 			return nil, probf(kl, "empty search identifier")
 		}
+		if _, dup := d.names[k]; dup {
+			// 0 and 00 are both the number 0: the second would silently
+			// replace the first.
+			return nil, probf(kl, "search identifier %q is defined twice", k)
+		}
 		if !validIdent(k) {
 			// pySigma accepts such names; only an "x of" pattern can reach them.
 			warn(kl, fmt.Sprintf("search identifier %q: only letters, digits, _ and - are allowed (it can only be referenced by an \"x of\" pattern)", k))

@@ -406,3 +406,41 @@ func TestLoadPaths(t *testing.T) {
 		t.Errorf("errors do not name the file: %s", buf.String())
 	}
 }
+
+// TestMergeKeyOverride checks YAML merge keys in a rule: a key written in
+// the selection overrides the one merged from the anchor, as YAML
+// specifies, wherever << stands.
+func TestMergeKeyOverride(t *testing.T) {
+	src := `title: merged
+logsource: {product: windows}
+detection:
+    base: &base {A: 1, B: 2}
+    sel:
+        <<: *base
+        B: 3
+    condition: sel
+`
+	col, errs := Parse([]byte(src), "merge.yml")
+	if len(errs) > 0 || len(col.Rules) != 1 {
+		t.Fatalf("rules %d, errors %v", len(col.Rules), errs)
+	}
+	m, cerrs := Compile(col.Rules, nil)
+	if len(cerrs) > 0 {
+		t.Fatal(cerrs)
+	}
+	win := event.LogSource{Product: "windows"}
+	for _, c := range []struct {
+		f    map[string]any
+		want bool
+	}{
+		{map[string]any{"A": int64(1), "B": int64(3)}, true},
+		{map[string]any{"A": int64(1), "B": int64(2)}, false},
+		{map[string]any{"B": int64(3)}, false},
+	} {
+		got := false
+		m.Match(&event.Event{LogSource: win, Fields: c.f}, func(*Rule) { got = true })
+		if got != c.want {
+			t.Errorf("%v: %v, want %v", c.f, got, c.want)
+		}
+	}
+}

@@ -2,13 +2,10 @@ package sigma
 
 import (
 	"errors"
-	"fmt"
+	"math"
 	"strconv"
-	"strings"
 
-	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
-	"github.com/goccy/go-yaml/token"
+	"github.com/riposte-soar/riposte/internal/yamlnode"
 )
 
 // ykind is the shape of a YAML node once tags, anchors and aliases are
@@ -25,10 +22,11 @@ const (
 	ySeq
 )
 
-// ynode is a YAML value with the line it starts on. Sigma needs three things
-// the generic decoders throw away: the line of every key (errors must point
-// at it), the order of keys, and whether a scalar was written as a string or
-// as a number/bool/null (EventID: 4688 vs '4688' vs null behave differently).
+// ynode is a YAML value with the line it starts on, taken from the shared
+// tree of internal/yamlnode. Sigma needs three things the generic decoders
+// throw away: the line of every key (errors must point at it), the order of
+// keys, and whether a scalar was written as a string or as a
+// number/bool/null (EventID: 4688 vs '4688' vs null behave differently).
 type ynode struct {
 	kind  ykind
 	line  int
@@ -127,229 +125,85 @@ const maxYAMLDepth = 64
 
 // parseYAML splits a file into documents. A syntax error makes the whole
 // file unusable, as goccy stops at the first one; it is returned with its
-// line.
+// line. Anchors, aliases and merge keys are resolved: Sigma rule
+// collections use them.
 func parseYAML(data []byte) (docs []ydoc, errLine int, err error) {
-	defer func() {
-		// The YAML library is third-party code run on untrusted input; a
-		// panic in it must become a load error, not take the engine down.
-		if r := recover(); r != nil {
-			docs, errLine, err = nil, 0, fmt.Errorf("YAML parser failed: %v", r)
-		}
-	}()
-	f, perr := parser.ParseBytes(data, 0)
-	if perr != nil {
-		msg := strings.TrimSpace(perr.Error())
-		if i := strings.IndexByte(msg, '\n'); i >= 0 {
-			msg = msg[:i]
-		}
-		// goccy prefixes "[line:col] "; the line goes in LoadError.Line.
-		if strings.HasPrefix(msg, "[") {
-			if j := strings.Index(msg, "] "); j > 0 {
-				msg = msg[j+2:]
-			}
-		}
-		var te interface{ GetToken() *token.Token }
-		if errors.As(perr, &te) {
-			if tk := te.GetToken(); tk != nil && tk.Position != nil {
-				errLine = tk.Position.Line
-			}
-		}
-		return nil, errLine, errors.New("YAML syntax: " + msg)
+	yd, err := yamlnode.Parse(data, yamlnode.Options{
+		MaxDepth: maxYAMLDepth,
+		Aliases:  true, MergeKeys: true,
+		// Alias bombs ("billion laughs") expand exponentially; a rule
+		// never needs many aliases.
+		MaxAliases: 1000, MaxExpanded: 1 << 17,
+	})
+	var se *yamlnode.SyntaxError
+	if errors.As(err, &se) {
+		return nil, se.Line, errors.New("YAML syntax: " + se.FirstLine())
 	}
-	c := &yconv{anchors: map[string]ast.Node{}}
-	for _, d := range f.Docs {
-		if d == nil || d.Body == nil {
-			continue
-		}
-		for _, a := range ast.Filter(ast.AnchorType, d.Body) {
-			if a, ok := a.(*ast.AnchorNode); ok && a.Name != nil {
-				c.anchors[a.Name.GetToken().Value] = a.Value
-			}
-		}
+	for _, d := range yd {
+		n := fromNode(d.Body)
+		docs = append(docs, ydoc{index: d.Index, line: n.line, body: n})
 	}
-	idx := 0
-	for _, d := range f.Docs {
-		if d == nil || d.Body == nil {
-			continue
-		}
-		if _, ok := d.Body.(*ast.CommentGroupNode); ok {
-			continue
-		}
-		idx++
-		n, cerr := c.conv(d.Body, 0)
-		if cerr != nil {
-			return docs, c.errLine, cerr
-		}
-		docs = append(docs, ydoc{index: idx, line: n.line, body: n})
+	var ye *yamlnode.Error
+	if errors.As(err, &ye) {
+		return docs, ye.Line, err
 	}
-	return docs, 0, nil
+	return docs, 0, err
 }
 
-type yconv struct {
-	anchors map[string]ast.Node
-	errLine int
-	aliases int
-}
-
-func nodeLine(n ast.Node) int {
+// fromNode takes the shared YAML tree into Sigma's shape: integers beyond
+// int64 and NaN compare as text, !!str makes any scalar a string, and a
+// value or mapping without a position takes its first key's line.
+func fromNode(n *yamlnode.Node) *ynode {
 	if n == nil {
-		return 0
+		return &ynode{kind: yNull}
 	}
-	if t := n.GetToken(); t != nil && t.Position != nil {
-		return t.Position.Line
-	}
-	return 0
-}
-
-func (c *yconv) fail(n ast.Node, format string, a ...any) error {
-	c.errLine = nodeLine(n)
-	return fmt.Errorf(format, a...)
-}
-
-func (c *yconv) conv(n ast.Node, depth int) (*ynode, error) {
-	if depth > maxYAMLDepth {
-		return nil, c.fail(n, "YAML nested deeper than %d levels", maxYAMLDepth)
-	}
-	line := nodeLine(n)
-	switch t := n.(type) {
-	case nil:
-		return &ynode{kind: yNull}, nil
-	case *ast.NullNode:
-		return &ynode{kind: yNull, line: line}, nil
-	case *ast.StringNode:
-		return &ynode{kind: yString, line: line, str: t.Value}, nil
-	case *ast.LiteralNode:
-		s := ""
-		if t.Value != nil {
-			s = t.Value.Value
-		}
-		return &ynode{kind: yString, line: line, str: s}, nil
-	case *ast.IntegerNode:
-		y := &ynode{kind: yInt, line: line, str: t.GetToken().Value}
-		switch v := t.Value.(type) {
+	y := &ynode{line: n.Line}
+	switch n.Kind {
+	case yamlnode.Null:
+		y.kind = yNull
+	case yamlnode.String:
+		y.kind, y.str = yString, n.Text
+	case yamlnode.Int:
+		y.kind, y.str = yInt, n.Text
+		switch v := n.Value.(type) {
 		case int64:
 			y.i = v
 		case uint64:
 			// Beyond int64: keep it as text, which is how it compares.
+			y.kind, y.str = yString, strconv.FormatUint(v, 10)
+		}
+	case yamlnode.Float:
+		y.kind, y.str = yFloat, n.Text
+		y.f, _ = n.Value.(float64)
+		if math.IsNaN(y.f) {
 			y.kind = yString
-			y.str = strconv.FormatUint(v, 10)
 		}
-		return y, nil
-	case *ast.FloatNode:
-		return &ynode{kind: yFloat, line: line, f: t.Value, str: t.GetToken().Value}, nil
-	case *ast.InfinityNode:
-		return &ynode{kind: yFloat, line: line, f: t.Value, str: t.GetToken().Value}, nil
-	case *ast.NanNode:
-		return &ynode{kind: yString, line: line, str: t.GetToken().Value}, nil
-	case *ast.BoolNode:
-		return &ynode{kind: yBool, line: line, b: t.Value, str: strconv.FormatBool(t.Value)}, nil
-	case *ast.TagNode:
-		v, err := c.conv(t.Value, depth+1)
-		if err != nil {
-			return nil, err
+	case yamlnode.Bool:
+		y.b, _ = n.Value.(bool)
+		y.kind, y.str = yBool, strconv.FormatBool(y.b)
+	case yamlnode.Seq:
+		y.kind = ySeq
+		for _, it := range n.Items {
+			y.items = append(y.items, fromNode(it))
 		}
-		if tag := t.Start.Value; (tag == "!!str" || tag == "tag:yaml.org,2002:str") && v.isScalar() {
-			v.str = v.text()
-			v.kind = yString
-		}
-		return v, nil
-	case *ast.AnchorNode:
-		return c.conv(t.Value, depth+1)
-	case *ast.AliasNode:
-		name := ""
-		if t.Value != nil {
-			name = t.Value.GetToken().Value
-		}
-		a, ok := c.anchors[name]
-		if !ok {
-			return nil, c.fail(n, "alias *%s names no anchor", name)
-		}
-		// Alias bombs ("billion laughs") expand exponentially; a rule
-		// never needs many aliases.
-		c.aliases++
-		if c.aliases > 1000 {
-			return nil, c.fail(n, "too many YAML aliases")
-		}
-		return c.conv(a, depth+1)
-	case *ast.MappingNode:
-		return c.mapping(t.Values, line, depth)
-	case *ast.MappingValueNode:
-		return c.mapping([]*ast.MappingValueNode{t}, line, depth)
-	case *ast.SequenceNode:
-		y := &ynode{kind: ySeq, line: line}
-		for _, it := range t.Values {
-			v, err := c.conv(it, depth+1)
-			if err != nil {
-				return nil, err
+	case yamlnode.Map:
+		y.kind = yMap
+		for i, k := range n.Keys {
+			v := fromNode(n.Vals[i])
+			if v.line == 0 {
+				v.line = k.Line
 			}
-			y.items = append(y.items, v)
-		}
-		return y, nil
-	case *ast.CommentGroupNode:
-		return &ynode{kind: yNull, line: line}, nil
-	}
-	return nil, c.fail(n, "unsupported YAML construct %s", n.Type())
-}
-
-func (c *yconv) mapping(vals []*ast.MappingValueNode, line, depth int) (*ynode, error) {
-	y := &ynode{kind: yMap, line: line}
-	for _, mv := range vals {
-		if mv == nil {
-			continue
-		}
-		if _, ok := mv.Key.(*ast.MergeKeyNode); ok {
-			v, err := c.conv(mv.Value, depth+1)
-			if err != nil {
-				return nil, err
+			if y.line == 0 {
+				y.line = k.Line
 			}
-			if v.kind != yMap {
-				return nil, c.fail(mv, "merge key << needs a mapping")
-			}
-			for i, k := range v.keys {
-				if _, l := y.get(k); l == 0 {
-					y.keys = append(y.keys, k)
-					y.klns = append(y.klns, v.klns[i])
-					y.vals = append(y.vals, v.vals[i])
-				}
-			}
-			continue
+			y.keys = append(y.keys, k.Canonical())
+			y.klns = append(y.klns, k.Line)
+			y.vals = append(y.vals, v)
 		}
-		key, err := c.keyText(mv.Key, depth)
-		if err != nil {
-			return nil, err
-		}
-		v, err := c.conv(mv.Value, depth+1)
-		if err != nil {
-			return nil, err
-		}
-		kl := nodeLine(mv.Key)
-		if v.line == 0 {
-			v.line = kl
-		}
-		if y.line == 0 {
-			y.line = kl
-		}
-		y.keys = append(y.keys, key)
-		y.klns = append(y.klns, kl)
-		y.vals = append(y.vals, v)
 	}
-	return y, nil
-}
-
-func (c *yconv) keyText(k ast.MapKeyNode, depth int) (string, error) {
-	var n ast.Node = k
-	if mk, ok := k.(*ast.MappingKeyNode); ok {
-		n = mk.Value
+	if (n.Tag == "!!str" || n.Tag == "tag:yaml.org,2002:str") && y.isScalar() {
+		y.str = y.text()
+		y.kind = yString
 	}
-	v, err := c.conv(n, depth+1)
-	if err != nil {
-		return "", err
-	}
-	if !v.isScalar() {
-		return "", c.fail(n, "mapping key must be a single value, not %s", v.kindName())
-	}
-	if v.kind == yNull {
-		return "", nil
-	}
-	return v.text(), nil
+	return y
 }
