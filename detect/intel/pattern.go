@@ -411,16 +411,17 @@ func (p *patParser) cmpPrimary() (*pnode, error) {
 
 func (p *patParser) literal(orderable bool) (literal, error) {
 	t := p.next()
-	switch t.kind {
-	case tString, tInt, tFloat, tTimestamp, tHex, tBinary:
-		return literal{t.kind, t.text}, nil
-	case tIdent:
-		if !orderable && (strings.EqualFold(t.text, "true") || strings.EqualFold(t.text, "false")) {
-			return literal{tIdent, strings.ToLower(t.text)}, nil
-		}
+	l, ok, err := stixpattern.LiteralOf(stixpattern.Token{Kind: t.kind, Text: t.text, Pos: t.pos})
+	if err != nil {
+		p.back()
+		return literal{}, p.errf("%s", err.(*stixpattern.Error).Msg)
 	}
-	p.back()
-	return literal{}, p.errf("expected a literal, got %s", describe(t))
+	// Booleans have no order.
+	if !ok || orderable && l.Kind == stixpattern.Bool {
+		p.back()
+		return literal{}, p.errf("expected a literal, got %s", describe(t))
+	}
+	return literal{l.Kind, l.Text}, nil
 }
 
 func (p *patParser) objectPath() (objPath, error) {

@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -251,4 +252,48 @@ func clip(s string) string {
 		return s[:64] + "…"
 	}
 	return s
+}
+
+// Bool is the kind of a true or false literal; the lexer reads those words
+// as identifiers, and Literal decodes them.
+const Bool Kind = 255
+
+// Literal is a decoded literal of a comparison.
+type Literal struct {
+	Kind  Kind   // String, Int, Float, Timestamp, Hex, Binary or Bool
+	Text  string // decoded string, number as written, body of t'…' h'…' b'…', true or false
+	Int   int64  // Int within int64 (IsInt)
+	IsInt bool
+	Float float64 // Int and Float
+	Bool  bool
+	Time  time.Time
+	Bytes []byte
+}
+
+// LiteralOf decodes a literal token; ok is false for a token that is not a
+// literal. true and false are case-insensitive, as STIX keywords are. A
+// number beyond the range of float64 is an error.
+func LiteralOf(t Token) (l Literal, ok bool, err error) {
+	l = Literal{Kind: t.Kind, Text: t.Text, Time: t.Time, Bytes: t.Bytes}
+	switch t.Kind {
+	case String, Timestamp, Hex, Binary:
+		return l, true, nil
+	case Int, Float:
+		if i, err := strconv.ParseInt(t.Text, 10, 64); err == nil && t.Kind == Int {
+			l.Int, l.IsInt, l.Float = i, true, float64(i)
+			return l, true, nil
+		}
+		if l.Float, err = strconv.ParseFloat(t.Text, 64); err != nil {
+			return Literal{}, true, &Error{t.Pos, fmt.Sprintf("number %s is out of range", clip(t.Text))}
+		}
+		return l, true, nil
+	case Ident:
+		switch {
+		case strings.EqualFold(t.Text, "true"):
+			return Literal{Kind: Bool, Text: "true", Bool: true}, true, nil
+		case strings.EqualFold(t.Text, "false"):
+			return Literal{Kind: Bool, Text: "false"}, true, nil
+		}
+	}
+	return Literal{}, false, nil
 }

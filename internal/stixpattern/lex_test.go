@@ -2,8 +2,10 @@ package stixpattern
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // lexAll reads every token of src, as both parsers do.
@@ -133,6 +135,65 @@ func TestComparisonOp(t *testing.T) {
 		if got != tt.want || ok != (tt.want != "") {
 			t.Errorf("ComparisonOp(%v %q) = %q %v, want %q", tt.tok.Kind, tt.tok.Text, got, ok, tt.want)
 		}
+	}
+}
+
+func TestLiteralOf(t *testing.T) {
+	tests := []struct {
+		src  string
+		want string // kind and decoded value; "-" when not a literal
+	}{
+		{"'a b'", "string a b"},
+		{"+12", "int 12"},
+		{"-3", "int -3"},
+		{"12.0", "float 12"},
+		{"2e3", "float 2000"},
+		{"99999999999999999999", "float 1e+20"},
+		{"TRUE", "bool true"},
+		{"False", "bool false"},
+		{"t'2025-01-01T00:00:00+02:00'", "time 2024-12-31T22:00:00Z"},
+		{"h'00ff'", "bytes 00ff"},
+		{"b'AP8='", "bytes 00ff"},
+		{"name", "-"},
+		{"(", "-"},
+	}
+	for _, tt := range tests {
+		tok, err := Next(tt.src, 0)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.src, err)
+		}
+		l, ok, err := LiteralOf(tok)
+		if err != nil {
+			t.Errorf("%q: %v", tt.src, err)
+			continue
+		}
+		got := "-"
+		if ok {
+			switch l.Kind {
+			case String:
+				got = "string " + l.Text
+			case Int:
+				got = fmt.Sprintf("int %d", l.Int)
+			case Float:
+				got = fmt.Sprintf("float %g", l.Float)
+			case Bool:
+				got = fmt.Sprintf("bool %v", l.Bool)
+			case Timestamp:
+				got = "time " + l.Time.UTC().Format(time.RFC3339)
+			case Hex, Binary:
+				got = fmt.Sprintf("bytes %x", l.Bytes)
+			}
+			if l.Kind == Int && !l.IsInt {
+				got = fmt.Sprintf("float %g", l.Float)
+			}
+		}
+		if got != tt.want {
+			t.Errorf("LiteralOf(%q) = %s, want %s", tt.src, got, tt.want)
+		}
+	}
+	tok, _ := Next("1e999", 0)
+	if _, _, err := LiteralOf(tok); err == nil || !strings.Contains(err.Error(), "out of range") {
+		t.Errorf("1e999: error %v, want out of range", err)
 	}
 }
 

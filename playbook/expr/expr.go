@@ -45,6 +45,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/riposte-soar/riposte/internal/stixpattern"
 )
 
 // Program is a compiled condition.
@@ -398,29 +400,27 @@ func (p *parser) test() (node, error) {
 
 func (p *parser) literal() (*literal, error) {
 	t := p.next()
-	switch t.kind {
-	case tString:
-		return &literal{kind: lString, s: t.text}, nil
-	case tNumber:
-		l := &literal{kind: lNumber, s: t.text}
-		if i, err := strconv.ParseInt(t.text, 10, 64); err == nil {
-			l.i, l.isInt, l.f = i, true, float64(i)
-			return l, nil
+	st := t.st
+	if t.kind == tKeyword {
+		st = stixpattern.Token{Kind: stixpattern.Ident, Text: t.text, Pos: t.start}
+	}
+	l, ok, err := stixpattern.LiteralOf(st)
+	if err != nil {
+		return nil, syntaxError(err)
+	}
+	if ok {
+		switch l.Kind {
+		case stixpattern.String:
+			return &literal{kind: lString, s: l.Text}, nil
+		case stixpattern.Int, stixpattern.Float:
+			return &literal{kind: lNumber, s: l.Text, i: l.Int, isInt: l.IsInt, f: l.Float}, nil
+		case stixpattern.Bool:
+			return &literal{kind: lBool, b: l.Bool}, nil
+		case stixpattern.Timestamp:
+			return &literal{kind: lTime, t: l.Time, s: l.Text}, nil
+		case stixpattern.Hex, stixpattern.Binary:
+			return &literal{kind: lBytes, raw: l.Bytes, s: l.Text}, nil
 		}
-		f, err := strconv.ParseFloat(t.text, 64)
-		if err != nil {
-			return nil, &SyntaxError{t.start, fmt.Sprintf("bad number %q", t.text)}
-		}
-		l.f = f
-		return l, nil
-	case tKeyword:
-		if t.text == "TRUE" || t.text == "FALSE" {
-			return &literal{kind: lBool, b: t.text == "TRUE"}, nil
-		}
-	case tTime:
-		return &literal{kind: lTime, t: t.tm, s: t.text}, nil
-	case tHex, tBinary:
-		return &literal{kind: lBytes, raw: t.raw, s: t.text}, nil
 	}
 	return nil, &SyntaxError{t.start, fmt.Sprintf("expected a literal, found %s", p.describe(t))}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/riposte-soar/riposte/internal/stixpattern"
 )
@@ -53,9 +52,7 @@ type token struct {
 	rootEnd  int  // end of the name part (before the path)
 	hasValue bool // tVar written with ":value"
 	path     []pathElem
-	// typed literals, decoded by the lexer
-	tm  time.Time
-	raw []byte
+	st       stixpattern.Token // literals: the shared lexer's token, decoded by stixpattern.LiteralOf
 }
 
 // SyntaxError is a compile error with the byte offset where it was found.
@@ -119,7 +116,7 @@ func lex(src string) ([]token, error) {
 				// 5x would otherwise read as 5 and a name.
 				return nil, &SyntaxError{st.End, "unexpected character after number"}
 			}
-			toks = append(toks, token{kind: k, text: st.Text, start: st.Pos, end: st.End, tm: st.Time, raw: st.Bytes})
+			toks = append(toks, token{kind: k, text: st.Text, start: st.Pos, end: st.End, st: st})
 			i = st.End
 			continue
 		}
