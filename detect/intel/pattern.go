@@ -60,23 +60,27 @@ type patError struct {
 
 func (e *patError) Error() string { return fmt.Sprintf("offset %d: %s", e.pos, e.msg) }
 
-func lexPattern(s string) ([]token, error) {
+// lexPattern returns the tokens twice: in this parser's form and in the
+// shared one, for the comparison parser in internal/stixpattern.
+func lexPattern(s string) ([]token, []stixpattern.Token, error) {
 	var toks []token
+	var shared []stixpattern.Token
 	for i := 0; ; {
 		t, err := stixpattern.Next(s, i)
 		if err != nil {
 			var le *stixpattern.Error
 			if errors.As(err, &le) {
-				return nil, &patError{le.Pos, le.Msg}
+				return nil, nil, &patError{le.Pos, le.Msg}
 			}
-			return nil, err
+			return nil, nil, err
 		}
 		toks = append(toks, token{t.Kind, t.Text, t.Pos})
+		shared = append(shared, t)
 		if t.Kind == tEOF {
-			return toks, nil
+			return toks, shared, nil
 		}
 		if len(toks) > 1<<16 {
-			return nil, &patError{t.Pos, "pattern has too many tokens"}
+			return nil, nil, &patError{t.Pos, "pattern has too many tokens"}
 		}
 		i = t.End
 	}
@@ -143,7 +147,8 @@ type pnode struct {
 
 type patParser struct {
 	toks     []token
-	i, prev  int
+	sp       *stixpattern.Parser // reads comparison expressions; sp.I is the position
+	prev     int
 	depth    int
 	warnings []string
 }
@@ -153,11 +158,19 @@ func parsePattern(s string) (*pnode, []string, error) {
 	if len(s) > maxPatternLen {
 		return nil, nil, fmt.Errorf("pattern longer than %d bytes", maxPatternLen)
 	}
-	toks, err := lexPattern(s)
+	toks, shared, err := lexPattern(s)
 	if err != nil {
 		return nil, nil, err
 	}
 	p := &patParser{toks: toks}
+	p.sp = &stixpattern.Parser{Src: s, Toks: shared, G: &stixpattern.Grammar{
+		// Anything else starting a comparison is a malformed object path,
+		// which objectPath describes.
+		IsOperand: func(stixpattern.Token) bool { return true },
+		Operand:   func(*stixpattern.Parser) (any, error) { return p.objectPath() },
+		MaxDepth:  maxPatternDepth,
+		Noun:      "pattern",
+	}}
 	n, err := p.obsFollowedBy()
 	if err != nil {
 		return nil, p.warnings, err
@@ -178,16 +191,16 @@ func describe(t token) string {
 	return strconv.Quote(t.text)
 }
 
-func (p *patParser) peek() token { return p.toks[p.i] }
+func (p *patParser) peek() token { return p.toks[p.sp.I] }
 func (p *patParser) next() token {
-	p.prev = p.i
-	t := p.toks[p.i]
+	p.prev = p.sp.I
+	t := p.toks[p.sp.I]
 	if t.kind != tEOF {
-		p.i++
+		p.sp.I++
 	}
 	return t
 }
-func (p *patParser) back() { p.i = p.prev }
+func (p *patParser) back() { p.sp.I = p.prev }
 func (p *patParser) errf(f string, a ...any) error {
 	return &patError{p.peek().pos, fmt.Sprintf(f, a...)}
 }
@@ -208,8 +221,6 @@ func (p *patParser) obsFollowedBy() (*pnode, error) {
 }
 func (p *patParser) obsOr() (*pnode, error)  { return p.binary(nObsOr, "OR", p.obsAnd) }
 func (p *patParser) obsAnd() (*pnode, error) { return p.binary(nObsAnd, "AND", p.obsQualified) }
-func (p *patParser) cmpOr() (*pnode, error)  { return p.binary(nCmpOr, "OR", p.cmpAnd) }
-func (p *patParser) cmpAnd() (*pnode, error) { return p.binary(nCmpAnd, "AND", p.cmpPrimary) }
 
 func (p *patParser) binary(k nodeKind, kw string, sub func() (*pnode, error)) (*pnode, error) {
 	if err := p.enter(); err != nil {
@@ -239,7 +250,7 @@ func (p *patParser) obsQualified() (*pnode, error) {
 	var n *pnode
 	switch t := p.next(); t.kind {
 	case tLBrack:
-		c, err := p.cmpOr()
+		c, err := p.comparison()
 		if err != nil {
 			return nil, err
 		}
@@ -327,101 +338,54 @@ func (p *patParser) stamp(kw string) (string, error) {
 	return "", p.errf("%s needs a timestamp literal", kw)
 }
 
-func (p *patParser) cmpPrimary() (*pnode, error) {
-	if err := p.enter(); err != nil {
-		return nil, err
-	}
-	defer func() { p.depth-- }()
-	if p.peek().kind == tLParen {
-		p.next()
-		c, err := p.cmpOr()
-		if err != nil {
-			return nil, err
-		}
-		if p.next().kind != tRParen {
-			p.back()
-			return nil, p.errf("expected ')'")
-		}
-		return c, nil
-	}
-	if p.keyword("EXISTS") {
-		p.next()
-		path, err := p.objectPath()
-		if err != nil {
-			return nil, err
-		}
-		return &pnode{kind: nExists, path: path}, nil
-	}
-	path, err := p.objectPath()
+// comparison reads the comparison expression of an observation with the
+// shared STIX parser and takes it into this package's tree.
+func (p *patParser) comparison() (*pnode, error) {
+	c, err := p.sp.Or(0)
 	if err != nil {
+		var le *stixpattern.Error
+		if errors.As(err, &le) {
+			return nil, &patError{le.Pos, le.Msg}
+		}
 		return nil, err
 	}
-	n := &pnode{kind: nTest, path: path}
-	if p.keyword("NOT") {
-		p.next()
-		n.not = true
-	}
-	t := p.next()
-	op, ok := stixpattern.ComparisonOp(stixpattern.Token{Kind: t.kind, Text: t.text})
-	if !ok {
-		p.back()
-		return nil, p.errf("expected a comparison operator after %s, got %s", path, describe(t))
-	}
-	n.op = op
-	switch n.op {
-	case "IN":
-		if p.next().kind != tLParen {
-			p.back()
-			return nil, p.errf("IN needs a parenthesized list")
+	return cmpNode(c)
+}
+
+func cmpNode(c *stixpattern.Cmp) (*pnode, error) {
+	switch c.Kind {
+	case stixpattern.CmpOr, stixpattern.CmpAnd:
+		k := nCmpOr
+		if c.Kind == stixpattern.CmpAnd {
+			k = nCmpAnd
 		}
-		if p.peek().kind == tRParen {
-			p.next()
-			return n, nil
+		left, err := cmpNode(c.Kids[0])
+		if err != nil {
+			return nil, err
 		}
-		for {
-			l, err := p.literal(false)
+		for _, kid := range c.Kids[1:] {
+			right, err := cmpNode(kid)
 			if err != nil {
 				return nil, err
 			}
-			n.lits = append(n.lits, l)
-			if p.peek().kind == tComma {
-				p.next()
-				continue
+			left = &pnode{kind: k, left: left, right: right}
+		}
+		return left, nil
+	case stixpattern.CmpExists:
+		return &pnode{kind: nExists, path: c.Operand.(objPath)}, nil
+	case stixpattern.CmpTest:
+		n := &pnode{kind: nTest, path: c.Operand.(objPath), op: c.Op, not: c.Neg}
+		for _, l := range c.Lits {
+			// Booleans have no order.
+			if l.Kind == stixpattern.Bool && c.Op != "=" && c.Op != "!=" && c.Op != "IN" {
+				return nil, &patError{l.Pos, fmt.Sprintf("expected a literal that %s can order, got %s", c.Op, l.Text)}
 			}
-			if p.next().kind != tRParen {
-				p.back()
-				return nil, p.errf("expected ',' or ')' in the IN list")
-			}
-			return n, nil
+			n.lits = append(n.lits, literal{l.Kind, l.Text})
 		}
-	case "LIKE", "MATCHES", "ISSUBSET", "ISSUPERSET":
-		if p.peek().kind != tString {
-			return nil, p.errf("%s needs a string literal", n.op)
-		}
-		n.lits = []literal{{tString, p.next().text}}
-	default:
-		l, err := p.literal(n.op != "=" && n.op != "!=")
-		if err != nil {
-			return nil, err
-		}
-		n.lits = []literal{l}
+		return n, nil
 	}
-	return n, nil
-}
-
-func (p *patParser) literal(orderable bool) (literal, error) {
-	t := p.next()
-	l, ok, err := stixpattern.LiteralOf(stixpattern.Token{Kind: t.kind, Text: t.text, Pos: t.pos})
-	if err != nil {
-		p.back()
-		return literal{}, p.errf("%s", err.(*stixpattern.Error).Msg)
-	}
-	// Booleans have no order.
-	if !ok || orderable && l.Kind == stixpattern.Bool {
-		p.back()
-		return literal{}, p.errf("expected a literal, got %s", describe(t))
-	}
-	return literal{l.Kind, l.Text}, nil
+	// The pattern grammar switches off the condition-only forms.
+	return nil, fmt.Errorf("unexpected comparison of kind %d", c.Kind)
 }
 
 func (p *patParser) objectPath() (objPath, error) {

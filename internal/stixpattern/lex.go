@@ -50,6 +50,9 @@ type Token struct {
 	// Decoded typed literals, so a bad one is refused where it is written.
 	Time  time.Time
 	Bytes []byte
+	// Aux is the caller's own reading of a token (a playbook variable with
+	// its path); such a token is an operand, never a keyword or literal.
+	Aux any
 }
 
 // Error is a lexical error with the byte offset where it was found.
@@ -268,13 +271,14 @@ type Literal struct {
 	Bool  bool
 	Time  time.Time
 	Bytes []byte
+	Pos   int // offset in the source
 }
 
 // LiteralOf decodes a literal token; ok is false for a token that is not a
 // literal. true and false are case-insensitive, as STIX keywords are. A
 // number beyond the range of float64 is an error.
 func LiteralOf(t Token) (l Literal, ok bool, err error) {
-	l = Literal{Kind: t.Kind, Text: t.Text, Time: t.Time, Bytes: t.Bytes}
+	l = Literal{Kind: t.Kind, Text: t.Text, Time: t.Time, Bytes: t.Bytes, Pos: t.Pos}
 	switch t.Kind {
 	case String, Timestamp, Hex, Binary:
 		return l, true, nil
@@ -290,9 +294,9 @@ func LiteralOf(t Token) (l Literal, ok bool, err error) {
 	case Ident:
 		switch {
 		case strings.EqualFold(t.Text, "true"):
-			return Literal{Kind: Bool, Text: "true", Bool: true}, true, nil
+			return Literal{Kind: Bool, Text: "true", Bool: true, Pos: t.Pos}, true, nil
 		case strings.EqualFold(t.Text, "false"):
-			return Literal{Kind: Bool, Text: "false"}, true, nil
+			return Literal{Kind: Bool, Text: "false", Pos: t.Pos}, true, nil
 		}
 	}
 	return Literal{}, false, nil

@@ -1,7 +1,9 @@
 // Package expr is Riposte's condition language for playbooks: the subset of
 // STIX patterning that CACAO 2.0 conditions use (cacao.md §6), with a few
 // Riposte extensions. It is used by if-condition and while-condition steps
-// and by trigger conditions.
+// and by trigger conditions. The lexer, literals and comparison grammar are
+// the ones STIX indicators are read with (internal/stixpattern); this
+// package adds variables, dictionary paths and the evaluator.
 //
 //	expr    = term { OR term }
 //	term    = factor { AND factor }
@@ -42,7 +44,6 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -140,13 +141,41 @@ func compile(src string, types map[string]string) (*Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{toks: toks, types: types, src: src}
-	root, err := p.expr(0)
+	p := &parser{types: types}
+	// The comparison grammar is STIX's, read by the shared parser; a
+	// variable or bare name reaches it as one operand token.
+	shared := make([]stixpattern.Token, len(toks))
+	for i := range toks {
+		t := &toks[i]
+		switch t.kind {
+		case tEOF:
+			shared[i] = stixpattern.Token{Kind: stixpattern.EOF, Pos: t.start, End: t.end}
+		case tKeyword:
+			shared[i] = stixpattern.Token{Kind: stixpattern.Ident, Text: t.text, Pos: t.start, End: t.end}
+		case tVar, tIdent:
+			shared[i] = stixpattern.Token{Kind: stixpattern.Ident, Text: t.text, Pos: t.start, End: t.end, Aux: t}
+		default:
+			shared[i] = t.st
+		}
+	}
+	sp := &stixpattern.Parser{Src: src, Toks: shared, G: &stixpattern.Grammar{
+		IsOperand:  func(t stixpattern.Token) bool { return t.Aux != nil },
+		Operand:    p.operand,
+		Conditions: true,
+		MaxDepth:   MaxDepth,
+		MaxList:    MaxList,
+		Noun:       "condition",
+	}}
+	c, err := sp.Or(0)
+	if err != nil {
+		return nil, syntaxError(err)
+	}
+	if t := sp.Peek(); t.Kind != stixpattern.EOF {
+		return nil, &SyntaxError{t.Pos, fmt.Sprintf("unexpected %s", sp.Describe(t))}
+	}
+	root, err := toNode(c)
 	if err != nil {
 		return nil, err
-	}
-	if t := p.peek(); t.kind != tEOF {
-		return nil, &SyntaxError{t.start, fmt.Sprintf("unexpected %s", p.describe(t))}
 	}
 	prog := &Program{src: src, root: root}
 	seen := map[string]bool{}
@@ -167,123 +196,18 @@ func (p *Program) String() string { return p.src }
 func (p *Program) Vars() []string { return append([]string(nil), p.refs...) }
 
 type parser struct {
-	toks  []token
-	pos   int
 	types map[string]string
 	refs  []string
-	src   string
 }
 
-func (p *parser) peek() token { return p.toks[p.pos] }
-func (p *parser) next() token {
-	t := p.toks[p.pos]
-	if t.kind != tEOF {
-		p.pos++
+// operand reads a variable or bare name for the shared parser.
+func (p *parser) operand(sp *stixpattern.Parser) (any, error) {
+	st := sp.Peek()
+	t, ok := st.Aux.(*token)
+	if !ok {
+		return nil, &SyntaxError{st.Pos, fmt.Sprintf("expected a variable (__name__:value), found %s", sp.Describe(st))}
 	}
-	return t
-}
-
-func (p *parser) describe(t token) string {
-	if t.kind == tEOF {
-		return "end of condition"
-	}
-	return strconv.Quote(p.src[t.start:t.end])
-}
-
-func (p *parser) isKw(w string) bool {
-	t := p.peek()
-	return t.kind == tKeyword && t.text == w
-}
-
-func (p *parser) expr(depth int) (node, error) {
-	if depth > MaxDepth {
-		return nil, &SyntaxError{p.peek().start, fmt.Sprintf("nesting deeper than %d", MaxDepth)}
-	}
-	var xs []node
-	for {
-		t, err := p.term(depth)
-		if err != nil {
-			return nil, err
-		}
-		xs = append(xs, t)
-		if !p.isKw("OR") {
-			break
-		}
-		p.next()
-	}
-	if len(xs) == 1 {
-		return xs[0], nil
-	}
-	return &orNode{xs}, nil
-}
-
-func (p *parser) term(depth int) (node, error) {
-	var xs []node
-	for {
-		f, err := p.factor(depth)
-		if err != nil {
-			return nil, err
-		}
-		xs = append(xs, f)
-		if !p.isKw("AND") {
-			break
-		}
-		p.next()
-	}
-	if len(xs) == 1 {
-		return xs[0], nil
-	}
-	return &andNode{xs}, nil
-}
-
-func (p *parser) factor(depth int) (node, error) {
-	if depth > MaxDepth {
-		return nil, &SyntaxError{p.peek().start, fmt.Sprintf("nesting deeper than %d", MaxDepth)}
-	}
-	t := p.peek()
-	switch {
-	case t.kind == tKeyword && t.text == "NOT":
-		p.next()
-		x, err := p.factor(depth + 1)
-		if err != nil {
-			return nil, err
-		}
-		return &notNode{x}, nil
-	case t.kind == tLParen || t.kind == tLBrack:
-		p.next()
-		x, err := p.expr(depth + 1)
-		if err != nil {
-			return nil, err
-		}
-		want := tRParen
-		if t.kind == tLBrack {
-			want = tRBrack
-		}
-		if c := p.next(); c.kind != want {
-			return nil, &SyntaxError{c.start, fmt.Sprintf("expected %q, found %s", map[tokKind]string{tRParen: ")", tRBrack: "]"}[want], p.describe(c))}
-		}
-		return x, nil
-	case t.kind == tKeyword && (t.text == "TRUE" || t.text == "FALSE"):
-		p.next()
-		return &constNode{t.text == "TRUE"}, nil
-	case t.kind == tKeyword && t.text == "EXISTS":
-		p.next()
-		o, err := p.operand()
-		if err != nil {
-			return nil, err
-		}
-		return &existsNde{o}, nil
-	case t.kind == tVar || t.kind == tIdent:
-		return p.test()
-	}
-	return nil, &SyntaxError{t.start, fmt.Sprintf("expected a comparison, found %s", p.describe(t))}
-}
-
-func (p *parser) operand() (*operand, error) {
-	t := p.next()
-	if t.kind != tVar && t.kind != tIdent {
-		return nil, &SyntaxError{t.start, fmt.Sprintf("expected a variable (__name__:value), found %s", p.describe(t))}
-	}
+	sp.Next()
 	name := t.text
 	if t.kind == tIdent {
 		name = canonName(t.text)
@@ -303,126 +227,81 @@ func (p *parser) operand() (*operand, error) {
 	return o, nil
 }
 
-var opNames = map[string]string{"=": "=", "==": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
-
-func (p *parser) test() (node, error) {
-	lhs, err := p.operand()
-	if err != nil {
-		return nil, err
-	}
-	t := p.peek()
-	neg := false
-	if t.kind == tKeyword && t.text == "NOT" {
-		p.next()
-		neg = true
-		t = p.peek()
-	}
-	var op string
-	switch {
-	case t.kind == tOp:
-		op = opNames[t.text]
-	case t.kind == tKeyword && (t.text == "IN" || t.text == "LIKE" || t.text == "MATCHES" || t.text == "ISSUBSET" || t.text == "ISSUPERSET" || t.text == "CONTAINS"):
-		op = t.text
-	default:
-		if neg {
-			return nil, &SyntaxError{t.start, fmt.Sprintf("expected an operator after NOT, found %s", p.describe(t))}
-		}
-		return &truthNode{lhs}, nil
-	}
-	p.next()
-	tn := &testNode{lhs: lhs, op: op, neg: neg}
-	if op == "IN" {
-		if c := p.next(); c.kind != tLParen {
-			return nil, &SyntaxError{c.start, "IN needs a list: IN ('a', 'b')"}
-		}
-		for {
-			if len(tn.list) >= MaxList {
-				return nil, &SyntaxError{p.peek().start, fmt.Sprintf("IN list longer than %d", MaxList)}
-			}
-			l, err := p.literal()
+// toNode takes a parsed comparison into the evaluator's tree, compiling
+// LIKE and MATCHES patterns and checking addresses once.
+func toNode(c *stixpattern.Cmp) (node, error) {
+	switch c.Kind {
+	case stixpattern.CmpOr, stixpattern.CmpAnd:
+		xs := make([]node, len(c.Kids))
+		for i, k := range c.Kids {
+			x, err := toNode(k)
 			if err != nil {
 				return nil, err
 			}
-			tn.list = append(tn.list, l)
-			c := p.next()
-			if c.kind == tRParen {
-				break
-			}
-			if c.kind != tComma {
-				return nil, &SyntaxError{c.start, fmt.Sprintf("expected ',' or ')' in IN list, found %s", p.describe(c))}
-			}
+			xs[i] = x
 		}
-		return tn, nil
-	}
-	if r := p.peek(); r.kind == tVar || r.kind == tIdent {
-		if op == "LIKE" || op == "MATCHES" {
-			return nil, &SyntaxError{r.start, op + " needs a literal pattern"}
+		if c.Kind == stixpattern.CmpOr {
+			return &orNode{xs}, nil
 		}
-		rop, err := p.operand()
+		return &andNode{xs}, nil
+	case stixpattern.CmpNot:
+		x, err := toNode(c.Kids[0])
 		if err != nil {
 			return nil, err
 		}
-		tn.rop = rop
+		return &notNode{x}, nil
+	case stixpattern.CmpConst:
+		return &constNode{c.Value}, nil
+	case stixpattern.CmpExists:
+		return &existsNde{c.Operand.(*operand)}, nil
+	case stixpattern.CmpTruth:
+		return &truthNode{c.Operand.(*operand)}, nil
+	}
+	tn := &testNode{lhs: c.Operand.(*operand), op: c.Op, neg: c.Neg}
+	if c.RHS != nil {
+		tn.rop = c.RHS.(*operand)
 		return tn, nil
 	}
-	lit, err := p.literal()
-	if err != nil {
-		return nil, err
+	for _, l := range c.Lits {
+		tn.list = append(tn.list, fromLiteral(l))
 	}
-	tn.lit = lit
-	switch op {
+	if c.Op == "IN" {
+		return tn, nil
+	}
+	tn.lit, tn.list = tn.list[0], nil
+	var err error
+	switch c.Op {
 	case "LIKE":
-		if lit.kind != lString {
-			return nil, &SyntaxError{t.start, "LIKE needs a string pattern"}
-		}
-		tn.re, err = regexp.Compile("(?s)^" + likeToRE(lit.s) + "$")
+		tn.re, err = regexp.Compile("(?s)^" + likeToRE(tn.lit.s) + "$")
 		if err != nil {
-			return nil, &SyntaxError{t.start, "bad LIKE pattern: " + err.Error()}
+			return nil, &SyntaxError{c.Pos, "bad LIKE pattern: " + err.Error()}
 		}
 	case "MATCHES":
-		if lit.kind != lString {
-			return nil, &SyntaxError{t.start, "MATCHES needs a string (RE2 regular expression)"}
-		}
-		tn.re, err = regexp.Compile(lit.s)
+		tn.re, err = regexp.Compile(tn.lit.s)
 		if err != nil {
-			return nil, &SyntaxError{t.start, "bad regular expression: " + err.Error()}
+			return nil, &SyntaxError{c.Pos, "bad regular expression: " + err.Error()}
 		}
 	case "ISSUBSET", "ISSUPERSET":
-		if lit.kind != lString {
-			return nil, &SyntaxError{t.start, op + " needs an address or CIDR string"}
-		}
-		if _, ok := parsePrefix(lit.s); !ok {
-			return nil, &SyntaxError{t.start, fmt.Sprintf("%q is not an IP address or CIDR", lit.s)}
+		if _, ok := parsePrefix(tn.lit.s); !ok {
+			return nil, &SyntaxError{c.Pos, fmt.Sprintf("%q is not an IP address or CIDR", tn.lit.s)}
 		}
 	}
 	return tn, nil
 }
 
-func (p *parser) literal() (*literal, error) {
-	t := p.next()
-	st := t.st
-	if t.kind == tKeyword {
-		st = stixpattern.Token{Kind: stixpattern.Ident, Text: t.text, Pos: t.start}
+// fromLiteral takes a decoded STIX literal into the evaluator's form.
+func fromLiteral(l stixpattern.Literal) *literal {
+	switch l.Kind {
+	case stixpattern.Int, stixpattern.Float:
+		return &literal{kind: lNumber, s: l.Text, i: l.Int, isInt: l.IsInt, f: l.Float}
+	case stixpattern.Bool:
+		return &literal{kind: lBool, b: l.Bool}
+	case stixpattern.Timestamp:
+		return &literal{kind: lTime, t: l.Time, s: l.Text}
+	case stixpattern.Hex, stixpattern.Binary:
+		return &literal{kind: lBytes, raw: l.Bytes, s: l.Text}
 	}
-	l, ok, err := stixpattern.LiteralOf(st)
-	if err != nil {
-		return nil, syntaxError(err)
-	}
-	if ok {
-		switch l.Kind {
-		case stixpattern.String:
-			return &literal{kind: lString, s: l.Text}, nil
-		case stixpattern.Int, stixpattern.Float:
-			return &literal{kind: lNumber, s: l.Text, i: l.Int, isInt: l.IsInt, f: l.Float}, nil
-		case stixpattern.Bool:
-			return &literal{kind: lBool, b: l.Bool}, nil
-		case stixpattern.Timestamp:
-			return &literal{kind: lTime, t: l.Time, s: l.Text}, nil
-		case stixpattern.Hex, stixpattern.Binary:
-			return &literal{kind: lBytes, raw: l.Bytes, s: l.Text}, nil
-		}
-	}
-	return nil, &SyntaxError{t.start, fmt.Sprintf("expected a literal, found %s", p.describe(t))}
+	return &literal{kind: lString, s: l.Text}
 }
 
 // likeToRE converts an SQL LIKE pattern (% any run, _ one character).
