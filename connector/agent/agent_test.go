@@ -148,7 +148,13 @@ func TestHostileValuesStayInert(t *testing.T) {
 					}
 				}
 				args[arg] = v
-				res, err := c.Execute(ctx, call(op, args))
+				// Operations that wait long for the host (collect, upgrade:
+				// up to 16 minutes) must not stall the test on one lost
+				// answer: an unanswered call is an error like a refusal,
+				// and the canary below still proves nothing ran.
+				cctx, cancel := context.WithTimeout(ctx, time.Minute)
+				res, err := c.Execute(cctx, call(op, args))
+				cancel()
 				n++
 				if err == nil && (arg == "host" || arg == "address" || arg == "path") {
 					t.Errorf("%s %s=%.40q was accepted: %s", op, arg, v, res.Summary)
