@@ -28,15 +28,18 @@ const (
 // with the detector's name it makes the id, so a document sent twice gives
 // the same alert, which the alarm stage applies once.
 func New(detector, ruleID, title, level string, at, now time.Time, key string) alert.Alert {
+	// The id's time is the source's: without one, a fixed time, so that
+	// the same document sent again later still names the same alert.
+	idTime := at
 	if at.IsZero() {
-		at = now
+		at, idTime = now, time.Unix(0, 0)
 	}
 	title = Clean(title, maxTitle)
 	if title == "" {
 		title = detector + " alert " + ruleID
 	}
 	return alert.Alert{
-		ID:   detect.StableID(at, detector+"|"+key),
+		ID:   detect.StableID(idTime, detector+"|"+key),
 		Kind: alert.KindExternal,
 		Rule: alert.Rule{ID: detector + ":" + Clean(ruleID, maxName), Title: title, Level: level,
 			Tags: []string{"detector." + detector}},
