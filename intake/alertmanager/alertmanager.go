@@ -47,7 +47,7 @@ func Alerts(raw []byte, now time.Time) ([]alert.Alert, error) {
 		return nil, fmt.Errorf("not an Alertmanager webhook payload: %v", err)
 	}
 	if p.Version != "" && p.Version != "4" {
-		return nil, fmt.Errorf("Alertmanager webhook version %q is not supported: version 4 is", p.Version)
+		return nil, fmt.Errorf("webhook version %q is not supported: Alertmanager sends version 4", p.Version)
 	}
 	var out []alert.Alert
 	for i, am := range p.Alerts {
@@ -56,7 +56,7 @@ func Alerts(raw []byte, now time.Time) ([]alert.Alert, error) {
 		}
 		name := am.Labels["alertname"]
 		if name == "" {
-			return nil, fmt.Errorf("Alertmanager alert %d has no alertname label", i)
+			return nil, fmt.Errorf("alert %d of the Alertmanager payload has no alertname label", i)
 		}
 		at := raise.Time(am.StartsAt, now)
 		// The fingerprint names the label set; with startsAt it names

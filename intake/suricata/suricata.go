@@ -49,10 +49,10 @@ func Alerts(raw []byte, now time.Time) ([]alert.Alert, error) {
 		return nil, fmt.Errorf("not a Suricata EVE record: %v", err)
 	}
 	if e.EventType != "alert" {
-		return nil, fmt.Errorf("Suricata event_type %q is an event, not an alert: send it to POST /api/v1/events", e.EventType)
+		return nil, fmt.Errorf("event_type %q of this Suricata record is an event, not an alert: send it to POST /api/v1/events", e.EventType)
 	}
 	if e.Alert == nil || e.Alert.SignatureID == "" {
-		return nil, fmt.Errorf("Suricata alert has no alert.signature_id")
+		return nil, fmt.Errorf("the Suricata alert has no alert.signature_id")
 	}
 	sid := e.Alert.SignatureID.String()
 	at := raise.Time(e.Timestamp, now)

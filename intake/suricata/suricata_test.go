@@ -34,8 +34,8 @@ func TestSample(t *testing.T) {
 			tags: []string{"category.attempted_information_leak", "proto.tcp"}},
 		{name: "C2 with ATT&CK metadata, severity 1", line: 1, rule: "suricata:2027865", level: "high", src: "10.0.0.5", dest: "198.51.100.23",
 			tags: []string{"attack.t1071", "attack.command_and_control"}},
-		{name: "flow is an event", line: 2, err: `event_type "flow" is an event, not an alert: send it to POST /api/v1/events`},
-		{name: "dns is an event", line: 3, err: `event_type "dns" is an event`},
+		{name: "flow is an event", line: 2, err: `event_type "flow" of this Suricata record is an event, not an alert: send it to POST /api/v1/events`},
+		{name: "dns is an event", line: 3, err: `event_type "dns" of this Suricata record is an event`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -58,7 +58,7 @@ func Alerts(raw []byte, now time.Time) ([]alert.Alert, error) {
 		return nil, fmt.Errorf("not a Wazuh alert: %v", err)
 	}
 	if r.Rule.ID == "" {
-		return nil, fmt.Errorf("Wazuh alert has no rule.id")
+		return nil, fmt.Errorf("the Wazuh alert has no rule.id")
 	}
 	at := raise.Time(r.Timestamp, now)
 	// Wazuh's id ("1642585564.123456") names the alert; older records
@@ -100,7 +100,7 @@ func level(n json.Number) (string, error) {
 		v, err = 0, nil
 	}
 	if err != nil || v < 0 || v > 15 {
-		return "", fmt.Errorf("Wazuh rule.level %q is not a level from 0 to 15", n)
+		return "", fmt.Errorf("rule.level %q is not a Wazuh level from 0 to 15", n)
 	}
 	switch {
 	case v >= 15:

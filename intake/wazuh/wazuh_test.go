@@ -62,7 +62,7 @@ func TestLevels(t *testing.T) {
 	for _, c := range []struct{ in, want, err string }{
 		{"0", "informational", ""}, {"2", "informational", ""}, {"3", "low", ""}, {"6", "low", ""}, {"7", "medium", ""},
 		{"11", "medium", ""}, {"12", "high", ""}, {"14", "high", ""}, {"15", "critical", ""},
-		{"16", "", "not a level from 0 to 15"}, {"-1", "", "not a level"}, {`"high"`, "", "high"},
+		{"16", "", "not a Wazuh level from 0 to 15"}, {"-1", "", "not a Wazuh level"}, {`"high"`, "", "high"},
 	} {
 		as, err := Alerts([]byte(`{"id":"1.2","rule":{"id":"1","level":`+c.in+`},"agent":{"name":"h"}}`), now)
 		if c.err != "" {
