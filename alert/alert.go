@@ -16,6 +16,9 @@ const (
 	KindSigma       Kind = "sigma"
 	KindCorrelation Kind = "correlation"
 	KindIndicator   Kind = "indicator"
+	// KindExternal is an alert raised by another detector (Suricata,
+	// Wazuh, Alertmanager, ...) and sent to POST /api/v1/alerts.
+	KindExternal Kind = "external"
 )
 
 // Rule identifies what fired.

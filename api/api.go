@@ -24,15 +24,17 @@ import (
 
 // Deps are what the API calls into.
 type Deps struct {
-	Tokens    *auth.Store
-	Audit     *audit.Log
-	Events    *eventstore.Store
-	Ingest    http.Handler // POST /api/v1/events
-	Rules     RuleService
-	Alerts    AlertReader
-	Alarm     *alarm.Service
-	Respond   *respond.Service
-	Decisions *decision.Store
+	Tokens *auth.Store
+	Audit  *audit.Log
+	Events *eventstore.Store
+	Ingest http.Handler // POST /api/v1/events
+	// IngestAlerts serves POST /api/v1/alerts under the same limits.
+	IngestAlerts http.Handler
+	Rules        RuleService
+	Alerts       AlertReader
+	Alarm        *alarm.Service
+	Respond      *respond.Service
+	Decisions    *decision.Store
 	// Fleet manages host agents; AgentBusURL says which bus address an
 	// enrolling agent should dial, given its enrollment request.
 	Fleet       *fleet.Fleet

@@ -33,6 +33,9 @@ var ops = map[string]opSpec{
 		// was refused.
 		also: map[int]any{400: anyOf{httpin.Result{}, httpjson.ErrorBody{}}, 429: anyOf{httpin.Result{}, httpjson.ErrorBody{}},
 			503: anyOf{httpin.Result{}, httpjson.ErrorBody{}}}},
+	"POST /api/v1/alerts": {id: "ingestAlerts", status: http.StatusAccepted, out: httpin.Result{},
+		also: map[int]any{400: anyOf{httpin.Result{}, httpjson.ErrorBody{}}, 429: anyOf{httpin.Result{}, httpjson.ErrorBody{}},
+			503: anyOf{httpin.Result{}, httpjson.ErrorBody{}}}},
 	"GET /api/v1/events":               {id: "listEvents", out: obj{"events": []event.Event{}, "next_cursor": ""}},
 	"GET /api/v1/tokens":               {id: "listTokens", out: obj{"tokens": []auth.Token{}}},
 	"POST /api/v1/tokens":              {id: "createToken", in: tokenRequest{}, status: http.StatusCreated, out: obj{"token": auth.Token{}, "secret": ""}},

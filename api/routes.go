@@ -11,6 +11,7 @@ import (
 	"github.com/riposte-soar/riposte/auth"
 	"github.com/riposte-soar/riposte/eventstore"
 	"github.com/riposte-soar/riposte/ingest/sources/httpin"
+	"github.com/riposte-soar/riposte/intake"
 	"github.com/riposte-soar/riposte/internal/httpjson"
 )
 
@@ -23,6 +24,9 @@ func (s *Server) table() []Route {
 		{Method: "GET", Path: "/api/v1/whoami", Role: anyRole, Summary: "The calling token's name and role.", handler: s.whoami},
 		{Method: "POST", Path: "/api/v1/events", Role: auth.Ingest, Summary: "Ingest events: one JSON object, an array, or NDJSON; gzip allowed. 202 once stored, with the lines refused and why.",
 			Body: "JSON object, JSON array of objects, or NDJSON", handler: s.postEvents},
+		{Method: "POST", Path: "/api/v1/alerts", Role: auth.Ingest, Summary: "Ingest alerts raised by other detectors (Suricata EVE, Zeek notice, Wazuh, Alertmanager webhook, generic JSON): one document, an array, or NDJSON, under the limits of event ingest. 202 once stored on the alerts stream, with the documents refused and why.",
+			Body: "JSON object, JSON array of objects, or NDJSON", handler: s.postAlerts,
+			Query: []Param{{"format", "suricata, zeek, wazuh, alertmanager or generic; without it each document's format is recognised by its shape", false}}},
 		{Method: "GET", Path: "/api/v1/events", Role: auth.Viewer, Summary: "Stored events in a time window, oldest first, paged.", handler: s.getEvents,
 			Query: []Param{{"host", "exact host name", false}, {"from", "RFC 3339 time, inclusive", false}, {"to", "RFC 3339 time, exclusive", false},
 				{"q", "text contained in the raw event or its fields (case-insensitive for ASCII)", false}, {"limit", "page size, 1-10000 (default 1000)", false},
@@ -60,6 +64,20 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, c *Caller) {
 	// The token is the sender whose share of the in-flight budget the
 	// request takes.
 	s.d.Ingest.ServeHTTP(w, r.WithContext(httpin.WithSender(r.Context(), c.Token.ID)))
+}
+
+func (s *Server) postAlerts(w http.ResponseWriter, r *http.Request, c *Caller) {
+	if s.d.IngestAlerts == nil {
+		httpjson.Error(w, http.StatusServiceUnavailable, "unavailable", "alert intake is not running on this node")
+		return
+	}
+	format := r.URL.Query().Get("format")
+	if _, ok := intake.Lookup(format); format != "" && !ok {
+		badRequest(w, "format %q is not one of %s", format, intake.Names())
+		return
+	}
+	ctx := intake.WithFormat(httpin.WithSender(r.Context(), c.Token.ID), format)
+	s.d.IngestAlerts.ServeHTTP(w, r.WithContext(ctx))
 }
 
 func badRequest(w http.ResponseWriter, format string, a ...any) {

@@ -69,7 +69,14 @@ func AlertID(a *alert.Alert) string {
 	if t.IsZero() {
 		t = a.Detected
 	}
-	h := sha256.Sum256([]byte(dedupKey(a)))
+	return StableID(t, dedupKey(a))
+}
+
+// StableID is the ULID of an alert raised at t for key: the same key and
+// time give the same id, so a resend is applied once by the alarm stage.
+// Alerts from other detectors use it with the source's own ids as key.
+func StableID(t time.Time, key string) string {
+	h := sha256.Sum256([]byte(key))
 	var id ulid.ULID
 	_ = id.SetTime(ulid.Timestamp(t))
 	_ = id.SetEntropy(h[:10])

@@ -39,6 +39,7 @@ import (
 	"github.com/riposte-soar/riposte/ingest/sources/httpin"
 	"github.com/riposte-soar/riposte/ingest/sources/natsin"
 	"github.com/riposte-soar/riposte/ingest/sources/syslogin"
+	"github.com/riposte-soar/riposte/intake"
 	"github.com/riposte-soar/riposte/internal/atomicfile"
 	"github.com/riposte-soar/riposte/internal/buildinfo"
 	"github.com/riposte-soar/riposte/normalize"
@@ -279,6 +280,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	}, normalize.FromJSON, log)
 	pace, apiLimits := httpLimits(cfg.HTTP)
 	httpIngest.Pace = pace
+	// Alerts from other detectors share event ingest's limits and
+	// in-flight budget, and go on the alerts stream as detection's do.
+	alertIngest := httpIngest.For("http_alerts", intake.Store(detect.Publisher{JS: b.JS}, cfg.Ingest.MaxBatchEvents))
 	if sl := cfg.Ingest.Syslog; sl.Listen != "" && (sl.UDP || sl.TCP) {
 		srv, err := syslogin.Listen(syslogin.Config{Listen: sl.Listen, UDP: sl.UDP, TCP: sl.TCP, MaxMessage: int(cfg.Ingest.MaxEventBytes),
 			InflightBytes: int64(sl.InflightBytes), MaxConns: sl.MaxConnections, MaxConnsPerIP: sl.MaxConnectionsPerIP, IdleTimeout: sl.IdleTimeout.D()}, pipe, metrics, log)
@@ -329,7 +333,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	}
 
 	a := api.New(api.Deps{
-		Tokens: tokens, Audit: auditLog, Events: events, Ingest: httpIngest,
+		Tokens: tokens, Audit: auditLog, Events: events, Ingest: httpIngest, IngestAlerts: alertIngest,
 		Rules: det.manager, Alerts: detect.AlertReader{JS: b.JS}, Alarm: alarmSvc, Respond: responder, Decisions: decisions,
 		Fleet: agents, AgentBusURL: agentBusURL(cfg, b.ClientURL),
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),

@@ -66,6 +66,33 @@ type Handler struct {
 	ChunkBytes  int
 	// Pace, when set, is the slowest a body may arrive.
 	Pace *netlimit.Pace
+	// source labels the metrics; items, when set, takes the well-formed
+	// items in place of storing them as events (see For).
+	source string
+	items  ItemStore
+}
+
+// Item is one well-formed JSON object of a request body: its bytes and
+// where it was in the body (line and index as Reject names them).
+type Item struct {
+	Raw         []byte
+	Line, Index int
+}
+
+// ItemStore takes the well-formed items of a request that passed every
+// limit, and answers, per item, why it was refused (nil when accepted),
+// or an error when nothing could be stored (bus.ErrFull for a full
+// stream). It runs within the request's in-flight budget.
+type ItemStore func(ctx context.Context, items []Item, now time.Time) (rejects []error, err error)
+
+// For is a handler that reads bodies under the same limits, in-flight
+// budget and rate limit as h, and hands their items to store instead of
+// the events stream: other documents (alerts) sent over HTTP cannot then
+// hold more of the server than events may. source labels its metrics.
+func (h *Handler) For(source string, store ItemStore) *Handler {
+	c := *h
+	c.source, c.items = source, store
+	return &c
 }
 
 // New builds the handler.
@@ -74,7 +101,7 @@ func New(sink ingest.Sink, m *ingest.Metrics, l Limits, normalize func(map[strin
 	if per <= 0 || per > l.MaxInflightBytes {
 		per = l.MaxInflightBytes
 	}
-	h := &Handler{sink: sink, metrics: m, limits: l, normalize: normalize, log: log, ChunkEvents: 1000, ChunkBytes: 512 << 10,
+	h := &Handler{sink: sink, metrics: m, limits: l, normalize: normalize, log: log, ChunkEvents: 1000, ChunkBytes: 512 << 10, source: source,
 		budget: &budget{max: l.MaxInflightBytes, perSender: per, bySender: map[string]int64{}}}
 	if l.EventsPerSecond > 0 {
 		burst := l.Burst
@@ -117,7 +144,7 @@ const source = "http"
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength > h.limits.MaxBodyBytes {
-		h.metrics.Rejected.WithLabelValues(source, "too_large").Inc()
+		h.metrics.Rejected.WithLabelValues(h.source, "too_large").Inc()
 		refuse(w, http.StatusRequestEntityTooLarge, "body_too_large",
 			fmt.Sprintf("request body is %d bytes, the limit is %d (ingest.max_body_bytes): send smaller batches", r.ContentLength, h.limits.MaxBodyBytes))
 		return
@@ -140,7 +167,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuseRead(w, err)
 		return
 	}
-	h.metrics.Bytes.WithLabelValues(source).Add(float64(len(body)))
+	h.metrics.Bytes.WithLabelValues(h.source).Add(float64(len(body)))
 
 	var res Result
 	now := time.Now().UTC()
@@ -151,7 +178,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if total-res.Rejected > h.limits.MaxBatchEvents {
 		// Malformed items are already counted under their own reason.
-		h.metrics.Rejected.WithLabelValues(source, "too_large").Add(float64(total - res.Rejected))
+		h.metrics.Rejected.WithLabelValues(h.source, "too_large").Add(float64(total - res.Rejected))
 		refuse(w, http.StatusRequestEntityTooLarge, "batch_too_large",
 			fmt.Sprintf("request holds %d events, the limit is %d per request (ingest.max_batch_events): nothing was stored, split the batch", total-res.Rejected, h.limits.MaxBatchEvents))
 		return
@@ -169,7 +196,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !rv.OK() {
 			// More events than the bucket ever holds: waiting cannot help,
 			// so a 429 would have the sender retry the same batch forever.
-			h.metrics.Rejected.WithLabelValues(source, "too_large").Add(float64(len(items)))
+			h.metrics.Rejected.WithLabelValues(h.source, "too_large").Add(float64(len(items)))
 			httpjson.Error(w, http.StatusRequestEntityTooLarge, "batch_too_large",
 				fmt.Sprintf("request holds %d events, more than the rate limit's burst of %d: nothing was stored, split the batch", len(items), h.limiter.Burst()))
 			return
@@ -177,7 +204,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if rv.Delay() > 0 {
 			wait := rv.Delay()
 			rv.Cancel()
-			h.metrics.Rejected.WithLabelValues(source, "rate_limited").Add(float64(len(items)))
+			h.metrics.Rejected.WithLabelValues(h.source, "rate_limited").Add(float64(len(items)))
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 			httpjson.Error(w, http.StatusTooManyRequests, "rate_limited",
 				fmt.Sprintf("over the ingest rate of %g events/s: nothing was stored, retry after the delay in Retry-After", h.limits.EventsPerSecond))
@@ -192,6 +219,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	chunks := h.chunks(items)
 	if err := hold.take(h.workingSet(chunks)); err != nil {
 		h.refuseRead(w, err)
+		return
+	}
+	if h.items != nil {
+		h.serveItems(w, r, items, now, &res)
 		return
 	}
 	failed := h.store(r.Context(), chunks, now, r.Header.Get("Idempotency-Key"))
@@ -211,15 +242,65 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if full {
 			reason = "overloaded"
 		}
-		h.metrics.Rejected.WithLabelValues(source, reason).Add(float64(n))
+		h.metrics.Rejected.WithLabelValues(h.source, reason).Add(float64(n))
 	}
-	h.metrics.Accepted.WithLabelValues(source).Add(float64(res.Accepted))
+	h.metrics.Accepted.WithLabelValues(h.source).Add(float64(res.Accepted))
 	status := http.StatusAccepted
 	if res.Accepted == 0 {
 		status = http.StatusServiceUnavailable
 		if full {
 			status = http.StatusTooManyRequests
 		}
+		w.Header().Set("Retry-After", "1")
+	}
+	sortErrors(res.Errors)
+	httpjson.Write(w, status, res)
+}
+
+// serveItems hands the items to the ItemStore and answers like a batch of
+// events: 202 when some were accepted, the refused ones listed by line.
+func (h *Handler) serveItems(w http.ResponseWriter, r *http.Request, items []item, now time.Time, res *Result) {
+	its := make([]Item, len(items))
+	for i, it := range items {
+		its[i] = Item{Raw: it.raw, Line: it.line, Index: it.index}
+	}
+	rejects, err := h.items(r.Context(), its, now)
+	refused := 0
+	for i, it := range items {
+		switch {
+		case i < len(rejects) && rejects[i] != nil:
+			res.reject(it.line, it.index, rejects[i].Error())
+			refused++
+		case err != nil:
+			res.reject(it.line, it.index, "not stored: "+err.Error())
+		default:
+			res.Accepted++
+		}
+	}
+	if refused > 0 {
+		h.metrics.Rejected.WithLabelValues(h.source, "malformed").Add(float64(refused))
+	}
+	full := errors.Is(err, bus.ErrFull)
+	if n := len(items) - res.Accepted - refused; n > 0 {
+		reason := "store_failed"
+		if full {
+			reason = "overloaded"
+		}
+		h.metrics.Rejected.WithLabelValues(h.source, reason).Add(float64(n))
+	}
+	h.metrics.Accepted.WithLabelValues(h.source).Add(float64(res.Accepted))
+	status := http.StatusAccepted
+	switch {
+	case res.Accepted > 0:
+	case err == nil:
+		// Every item was refused for what it holds: sending it again
+		// cannot help.
+		status = http.StatusBadRequest
+	case full:
+		status = http.StatusTooManyRequests
+		w.Header().Set("Retry-After", "1")
+	default:
+		status = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", "1")
 	}
 	sortErrors(res.Errors)
@@ -262,7 +343,7 @@ func (h *Handler) refuseRead(w http.ResponseWriter, err error) {
 		re = &readErr{status: http.StatusBadRequest, code: "bad_body", msg: err.Error()}
 	}
 	if re.reason != "" {
-		h.metrics.Rejected.WithLabelValues(source, re.reason).Inc()
+		h.metrics.Rejected.WithLabelValues(h.source, re.reason).Inc()
 	}
 	if re.status == http.StatusTooManyRequests || re.status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
@@ -396,7 +477,7 @@ func (h *Handler) split(body []byte, counted int, hold *hold, res *Result) ([]it
 			if errors.Is(it.Err, ndjson.ErrTooLarge) {
 				reason = "too_large"
 			}
-			h.metrics.Rejected.WithLabelValues(source, reason).Inc()
+			h.metrics.Rejected.WithLabelValues(h.source, reason).Inc()
 			return
 		}
 		if len(items) > h.limits.MaxBatchEvents || err != nil {
