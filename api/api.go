@@ -20,11 +20,14 @@ import (
 	"github.com/riposte-soar/riposte/fleet"
 	"github.com/riposte-soar/riposte/internal/httpjson"
 	"github.com/riposte-soar/riposte/respond"
+	"github.com/riposte-soar/riposte/secret"
 )
 
 // Deps are what the API calls into.
 type Deps struct {
-	Tokens    *auth.Store
+	Tokens *auth.Store
+	// Secrets is the secret store (nil: none; the routes then hold nothing).
+	Secrets   *secret.Store
 	Audit     *audit.Log
 	Events    *eventstore.Store
 	Ingest    http.Handler // POST /api/v1/events

@@ -315,3 +315,19 @@ func (s *Store) Resolve(ctx context.Context, ref string) (string, error) {
 	v, err := s.Get(ctx, name)
 	return string(v), err
 }
+
+// Meta returns one secret's metadata.
+func (s *Store) Meta(ctx context.Context, name string) (Meta, error) {
+	m := Meta{Name: name}
+	var c, u int64
+	err := s.db.R.QueryRowContext(ctx, `SELECT size, created_at, created_by, updated_at, updated_by FROM secrets WHERE name = ?`, name).
+		Scan(&m.Size, &c, &m.CreatedBy, &u, &m.UpdatedBy)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Meta{}, fmt.Errorf("secret %s: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return Meta{}, err
+	}
+	m.CreatedAt, m.UpdatedAt = time.Unix(0, c).UTC(), time.Unix(0, u).UTC()
+	return m, nil
+}
