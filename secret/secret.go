@@ -86,7 +86,7 @@ type Store struct {
 // LoadKey returns the key from KeyEnv, or from DATA/secret.key, which is
 // created (0600) on first use.
 func LoadKey(data string) ([]byte, error) {
-	if v, ok := os.LookupEnv(KeyEnv); ok {
+	if v := os.Getenv(KeyEnv); v != "" {
 		k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
 		if err != nil || len(k) != 32 {
 			return nil, fmt.Errorf("%s must be the base64 of 32 bytes (openssl rand -base64 32)", KeyEnv)
