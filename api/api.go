@@ -20,14 +20,17 @@ import (
 	"github.com/riposte-soar/riposte/fleet"
 	"github.com/riposte-soar/riposte/internal/httpjson"
 	"github.com/riposte-soar/riposte/respond"
+	"github.com/riposte-soar/riposte/secret"
 )
 
 // Deps are what the API calls into.
 type Deps struct {
 	Tokens *auth.Store
-	Audit  *audit.Log
-	Events *eventstore.Store
-	Ingest http.Handler // POST /api/v1/events
+	// Secrets is the secret store (nil: none; the routes then hold nothing).
+	Secrets *secret.Store
+	Audit   *audit.Log
+	Events  *eventstore.Store
+	Ingest  http.Handler // POST /api/v1/events
 	// IngestAlerts serves POST /api/v1/alerts under the same limits.
 	IngestAlerts http.Handler
 	Rules        RuleService

@@ -17,6 +17,7 @@ import (
 	"github.com/riposte-soar/riposte/openc2"
 	"github.com/riposte-soar/riposte/respond"
 	"github.com/riposte-soar/riposte/rulestore"
+	"github.com/riposte-soar/riposte/secret"
 )
 
 // ops says, per "METHOD path" of the route table, what each operation takes
@@ -40,6 +41,9 @@ var ops = map[string]opSpec{
 	"GET /api/v1/tokens":               {id: "listTokens", out: obj{"tokens": []auth.Token{}}},
 	"POST /api/v1/tokens":              {id: "createToken", in: tokenRequest{}, status: http.StatusCreated, out: obj{"token": auth.Token{}, "secret": ""}},
 	"DELETE /api/v1/tokens/{id}":       {id: "revokeToken", status: http.StatusNoContent},
+	"GET /api/v1/secrets":              {id: "listSecrets", out: obj{"secrets": []secret.Meta{}}},
+	"PUT /api/v1/secrets/{name}":       {id: "setSecret", in: secretRequest{}, out: secret.Meta{}},
+	"DELETE /api/v1/secrets/{name}":    {id: "deleteSecret", status: http.StatusNoContent},
 	"GET /api/v1/audit":                {id: "listAudit", out: obj{"entries": []audit.Entry{}}},
 	"GET /api/v1/audit/verify":         {id: "verifyAudit", out: obj{"entries": int64(0), "intact": false, "break": (*audit.Break)(nil)}},
 	"GET /api/v1/rules":                {id: "listRules", out: obj{"rules": []rulestore.Rule{}}},

@@ -2,11 +2,14 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/riposte-soar/riposte/auth"
@@ -15,6 +18,7 @@ import (
 	"github.com/riposte-soar/riposte/notify/webhook"
 	"github.com/riposte-soar/riposte/respond"
 	"github.com/riposte-soar/riposte/rulestore"
+	"github.com/riposte-soar/riposte/secret"
 )
 
 func (s *Server) respondRoutes() []Route {
@@ -240,7 +244,7 @@ func (s *Server) answer(approve bool) func(http.ResponseWriter, *http.Request, *
 
 func (s *Server) webhook(w http.ResponseWriter, r *http.Request, c *Caller) {
 	name := r.PathValue("name")
-	envName, ok := s.d.Respond.WebhookSecret(name)
+	ref, ok := s.d.Respond.WebhookSecret(name)
 	if !ok {
 		httpjson.Error(w, http.StatusNotFound, "not_found", "no enabled playbook has webhook trigger "+name)
 		return
@@ -250,9 +254,17 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, c *Caller) {
 		badRequest(w, "body: %v", err)
 		return
 	}
-	if envName != "" {
+	if ref != "" {
+		key, err := s.webhookKey(r.Context(), ref)
+		if err != nil {
+			// Fail closed: a trigger that asks for a signature never
+			// starts a run unsigned because its secret is missing.
+			s.d.Log.Error("webhook trigger: its secret cannot be read; calls are refused", "webhook", name, "err", err)
+			httpjson.Error(w, http.StatusServiceUnavailable, "secret_unavailable", "the webhook's secret_ref cannot be read: "+err.Error())
+			return
+		}
 		// Signed as Riposte's own webhooks sign, checked by the same code.
-		switch err := webhook.Verify([]byte(os.Getenv(envName)), r.Header, body, 5*time.Minute, time.Now()); {
+		switch err := webhook.Verify(key, r.Header, body, 5*time.Minute, time.Now()); {
 		case errors.Is(err, webhook.ErrStale):
 			httpjson.Error(w, http.StatusUnauthorized, "stale_signature", "X-Riposte-Timestamp is missing or more than 5 minutes away")
 			return
@@ -313,4 +325,23 @@ func (s *Server) recoverIncident(w http.ResponseWriter, r *http.Request, c *Call
 	// Each undo was audited with its ledger write, each lifted decision
 	// with its revert.
 	httpjson.Write(w, http.StatusOK, map[string]any{"steps": out, "failed": failed})
+}
+
+// webhookKey reads a webhook trigger's signing key at each call, so a
+// rotated secret applies from the next delivery on.
+func (s *Server) webhookKey(ctx context.Context, ref string) ([]byte, error) {
+	if v, ok := strings.CutPrefix(ref, "env:"); ok {
+		return []byte(os.Getenv(v)), nil
+	}
+	if _, ok, err := secret.ParseRef(ref); ok || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		if s.d.Secrets == nil {
+			return nil, errors.New("this node has no secret store")
+		}
+		v, err := s.d.Secrets.Resolve(ctx, ref)
+		return []byte(v), err
+	}
+	return nil, fmt.Errorf("%q is neither env:VAR nor secret://NAME", ref)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/riposte-soar/riposte/engine"
@@ -105,19 +104,17 @@ func (s *Service) Webhook(ctx context.Context, name string, vars map[string]any,
 	return ids, nil
 }
 
-// WebhookSecret returns the environment variable named by a webhook
-// trigger's secret reference "env:NAME" ("" when the trigger has none).
-func (s *Service) WebhookSecret(name string) (string, bool) {
+// WebhookSecret returns the secret reference of the enabled webhook
+// trigger called name ("env:VAR" or "secret://NAME"; "" when the trigger
+// has none); ok is false when no enabled playbook has that trigger.
+func (s *Service) WebhookSecret(name string) (ref string, ok bool) {
 	list := s.enabled.Load()
 	if list == nil {
 		return "", false
 	}
 	for _, a := range *list {
 		if w := a.pb.Trigger; w != nil && w.Webhook != nil && w.Webhook.Name == name {
-			if ref, ok := strings.CutPrefix(w.Webhook.SecretRef, "env:"); ok {
-				return ref, true
-			}
-			return "", true
+			return w.Webhook.SecretRef, true
 		}
 	}
 	return "", false

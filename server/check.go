@@ -18,7 +18,7 @@ import (
 // a file that check accepts is one that serve starts with.
 func Check(cfg config.Config) []error {
 	var errs []error
-	deps, err := connectorDeps(cfg)
+	deps, err := connectorDeps(cfg, nil)
 	if err != nil {
 		errs = append(errs, err)
 	} else {
@@ -31,6 +31,7 @@ func Check(cfg config.Config) []error {
 			errs = append(errs, fmt.Errorf("connector agent: %w", err))
 		}
 	}
+	errs = append(errs, checkSecretsOnDisk(cfg)...)
 	n, err := newNotifier(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		errs = append(errs, err)

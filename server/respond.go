@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/riposte-soar/riposte/connector/agent"
 	"github.com/riposte-soar/riposte/connector/all"
 	emailconn "github.com/riposte-soar/riposte/connector/email"
+	httpconn "github.com/riposte-soar/riposte/connector/http"
 	"github.com/riposte-soar/riposte/connector/recovery"
 	slackconn "github.com/riposte-soar/riposte/connector/slack"
 	"github.com/riposte-soar/riposte/connector/ssh"
@@ -29,6 +31,7 @@ import (
 	"github.com/riposte-soar/riposte/fleet"
 	"github.com/riposte-soar/riposte/respond"
 	"github.com/riposte-soar/riposte/rulestore"
+	"github.com/riposte-soar/riposte/secret"
 	"github.com/riposte-soar/riposte/store"
 )
 
@@ -37,10 +40,10 @@ const EngineDB = "engine.db"
 
 // setupRespond builds the connector registry, the durable engine and the
 // playbook service.
-func setupRespond(ctx context.Context, cfg config.Config, ctl *store.DB, alarmSvc *alarm.Service, n *notifier, agents *fleet.Fleet, decisions *decision.Store, log *slog.Logger) (*respond.Service, error) {
+func setupRespond(ctx context.Context, cfg config.Config, ctl *store.DB, secrets *secret.Store, alarmSvc *alarm.Service, n *notifier, agents *fleet.Fleet, decisions *decision.Store, log *slog.Logger) (*respond.Service, error) {
 	reg := connector.NewRegistry()
 	rec := recovery.New()
-	deps, err := connectorDeps(cfg)
+	deps, err := connectorDeps(cfg, secrets)
 	if err != nil {
 		return nil, err
 	}
@@ -107,11 +110,11 @@ func setupRespond(ctx context.Context, cfg config.Config, ctl *store.DB, alarmSv
 
 // connectorDeps reads the connectors section (strictly: an unknown key is
 // an error) into the connectors' settings.
-func connectorDeps(cfg config.Config) (all.Deps, error) {
+func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 	var deps all.Deps
-	deps.HTTP.AllowPrivate, deps.HTTP.AllowHosts = cfg.Respond.HTTP.AllowPrivate, cfg.Respond.HTTP.AllowHosts
 	if len(bytes.TrimSpace(cfg.Connectors.YAML)) > 0 {
 		var cc struct {
+			HTTP    *httpconn.Config    `yaml:"http"`
 			SSH     *ssh.Config         `yaml:"ssh"`
 			Email   *emailconn.Config   `yaml:"email"`
 			Webhook *webhookconn.Config `yaml:"webhook"`
@@ -123,9 +126,24 @@ func connectorDeps(cfg config.Config) (all.Deps, error) {
 			return deps, fmt.Errorf("connectors (from line %d): %v", cfg.Connectors.Line, err)
 		}
 		deps.SSH, deps.Email, deps.Webhook, deps.Slack, deps.Teams = cc.SSH, cc.Email, cc.Webhook, cc.Slack, cc.Teams
+		if cc.HTTP != nil {
+			deps.HTTP = *cc.HTTP
+		}
 		if cc.Agent != nil {
 			deps.Agent = *cc.Agent
 		}
+	}
+	// respond.http holds the address policy too; both apply.
+	deps.HTTP.AllowPrivate = deps.HTTP.AllowPrivate || cfg.Respond.HTTP.AllowPrivate
+	deps.HTTP.AllowHosts = append(slices.Clone(cfg.Respond.HTTP.AllowHosts), deps.HTTP.AllowHosts...)
+	// Resolved at each call, so `riposte secret set` rotates without a
+	// restart. Without a store (config check) references resolve to
+	// nothing; checkSecretRefs reports the missing ones.
+	deps.HTTP.Secrets = func(ctx context.Context, ref string) (string, error) {
+		if secrets == nil {
+			return "", errors.New("no secret store")
+		}
+		return secrets.Resolve(ctx, ref)
 	}
 	return deps, nil
 }

@@ -107,6 +107,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	if err := firstStart(ctx, cfg.Data, tokens, auditLog, log); err != nil {
 		return err
 	}
+	secrets, err := openSecrets(ctx, cfg, ctl)
+	if err != nil {
+		return err
+	}
 	events, err := eventstore.Open(filepath.Join(cfg.Data, EventsDB), cfg.Database.Sync)
 	if err != nil {
 		return err
@@ -178,7 +182,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		return err
 	}
 	notifications := incidentEvents.n
-	responder, err := setupRespond(ctx, cfg, ctl, alarmSvc, notifications, agents, decisions, log)
+	responder, err := setupRespond(ctx, cfg, ctl, secrets, alarmSvc, notifications, agents, decisions, log)
 	if err != nil {
 		return err
 	}
@@ -333,7 +337,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	}
 
 	a := api.New(api.Deps{
-		Tokens: tokens, Audit: auditLog, Events: events, Ingest: httpIngest, IngestAlerts: alertIngest,
+		Tokens: tokens, Secrets: secrets, Audit: auditLog, Events: events, Ingest: httpIngest, IngestAlerts: alertIngest,
 		Rules: det.manager, Alerts: detect.AlertReader{JS: b.JS}, Alarm: alarmSvc, Respond: responder, Decisions: decisions,
 		Fleet: agents, AgentBusURL: agentBusURL(cfg, b.ClientURL),
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),

@@ -190,4 +190,15 @@ var Control = []Migration{
 	`CREATE INDEX decisions_key ON decisions (json_extract(doc, '$.key'));`,
 	// Tokens may expire (NULL: never).
 	`ALTER TABLE tokens ADD COLUMN expires_at INTEGER;`,
+	// Secrets, sealed with AES-256-GCM (package secret); the key is not here.
+	`CREATE TABLE secrets (
+		name       TEXT PRIMARY KEY,
+		nonce      BLOB NOT NULL,
+		sealed     BLOB NOT NULL,
+		size       INTEGER NOT NULL,
+		created_at INTEGER NOT NULL,
+		created_by TEXT NOT NULL,
+		updated_at INTEGER NOT NULL,
+		updated_by TEXT NOT NULL
+	);`,
 }

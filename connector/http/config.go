@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/riposte-soar/riposte/secret"
 )
 
 // SampleConfig is the part of riposte.yaml the http connector reads.
@@ -40,6 +42,19 @@ type Config struct {
 	// its value (an API token): the value is read at each call, sent, and
 	// never written to results, commands or errors.
 	HeadersEnv map[string]string `yaml:"headers_env" json:"headers_env,omitempty"`
+	// Headers maps a header name to its value, or to "secret://NAME" for a
+	// value from the secret store, read at each call (so a rotated secret
+	// is sent from the next call on) and never written to results,
+	// commands or errors.
+	Headers map[string]string `yaml:"headers" json:"headers,omitempty"`
+	// Hosts are the only hosts (names or addresses, exact,
+	// case-insensitive) that Headers and HeadersEnv are sent to: a
+	// credential for one API must not reach whatever URL a playbook, or an
+	// event feeding it, names. Required when either is set.
+	Hosts []string `yaml:"hosts" json:"hosts,omitempty"`
+	// Secrets resolves "secret://NAME" references (the node's secret
+	// store); nil refuses them.
+	Secrets func(ctx context.Context, ref string) (string, error) `yaml:"-" json:"-"`
 	// Timeout is a request's timeout when the step gives none; 0 means
 	// DefaultTimeout.
 	Timeout time.Duration `yaml:"timeout" json:"timeout,omitempty"`
@@ -117,5 +132,43 @@ func (c Config) policy() (policy, error) {
 			errs = append(errs, fmt.Errorf("http: headers_env[%s]: no environment variable named", name))
 		}
 	}
+	for name, v := range c.Headers {
+		if !validHeaderName(name) {
+			errs = append(errs, fmt.Errorf("http: headers: %q is not a header name", name))
+		}
+		if forbiddenHeader(name) {
+			errs = append(errs, fmt.Errorf("http: headers: header %q is set by the connector itself", name))
+		}
+		if _, dup := c.HeadersEnv[name]; dup {
+			errs = append(errs, fmt.Errorf("http: header %s is in both headers and headers_env", name))
+		}
+		if ref, ok, err := secret.ParseRef(v); err != nil {
+			errs = append(errs, fmt.Errorf("http: headers[%s]: %v", name, err))
+		} else if ok && c.Secrets == nil {
+			errs = append(errs, fmt.Errorf("http: headers[%s]: secret://%s needs the node's secret store", name, ref))
+		} else if !ok && (v == "" || strings.ContainsAny(v, "\r\n\x00")) {
+			errs = append(errs, fmt.Errorf("http: headers[%s]: the value is empty or has a line break or NUL", name))
+		}
+	}
+	for i, h := range c.Hosts {
+		if n := normHost(strings.Trim(h, "[]")); n == "" || strings.ContainsAny(n, "/@ ") {
+			errs = append(errs, fmt.Errorf("http: hosts[%d] %q is not a host name or address", i, h))
+		}
+	}
+	if len(c.Hosts) == 0 && len(c.Headers)+len(c.HeadersEnv) > 0 {
+		errs = append(errs, errors.New("http: headers and headers_env need hosts: the hosts their credentials may be sent to"))
+	}
 	return p, errors.Join(errs...)
+}
+
+// References lists the secret:// names the config uses, for checks that a
+// node holds them before it starts.
+func (c Config) References() map[string]string {
+	out := map[string]string{}
+	for name, v := range c.Headers {
+		if ref, ok, err := secret.ParseRef(v); ok && err == nil {
+			out["connectors.http.headers."+name] = ref
+		}
+	}
+	return out
 }

@@ -36,6 +36,7 @@ import (
 
 	"github.com/riposte-soar/riposte/connector"
 	"github.com/riposte-soar/riposte/connector/internal/limit"
+	"github.com/riposte-soar/riposte/secret"
 )
 
 // Name is the connector's name in playbooks.
@@ -53,7 +54,7 @@ var spec = connector.Spec{
 			Args: map[string]connector.ArgSpec{
 				"method":        {Type: "string", Description: "GET (default), HEAD, POST, PUT, PATCH, DELETE or OPTIONS"},
 				"url":           {Type: "string", Required: true, Description: "absolute http or https URL, without credentials"},
-				"headers":       {Type: "map", Description: "header names and string values (secrets belong in the config's headers_env)"},
+				"headers":       {Type: "map", Description: "header names and string values (credentials belong in the config's headers, as secret://NAME)"},
 				"body":          {Type: "any", Description: "a value sent as JSON (Content-Type application/json unless headers say otherwise)"},
 				"text":          {Type: "string", Description: "a body sent as is (Content-Type text/plain unless headers say otherwise); not with body"},
 				"expect_status": {Type: "any", Description: `statuses that mean success: numbers or classes like "2xx" (default ["2xx"])`},
@@ -76,6 +77,9 @@ type Connector struct {
 	cfg    Config
 	pol    policy
 	client *http.Client
+	// hosts are the normalized connectors.http.hosts: the only hosts
+	// configured headers are sent to.
+	hosts map[string]bool
 }
 
 // New validates the config and makes the connector.
@@ -85,7 +89,10 @@ func New(cfg Config) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Connector{cfg: cfg, pol: pol}
+	c := &Connector{cfg: cfg, pol: pol, hosts: map[string]bool{}}
+	for _, h := range cfg.Hosts {
+		c.hosts[normHost(strings.Trim(h, "[]"))] = true
+	}
 	tr := &http.Transport{
 		Proxy:                  nil,
 		DialContext:            c.dial,
@@ -165,10 +172,13 @@ func (c *Connector) checkRedirect(req *http.Request, via []*http.Request) error 
 	if err := c.pol.checkLiteral(req.URL.Hostname()); err != nil {
 		return refused("redirect to %s: %v", limit.Text(req.URL.Redacted(), 256), err)
 	}
-	// Secret headers go to the host they were configured for, not to
-	// wherever it redirects.
-	if !strings.EqualFold(req.URL.Host, via[0].URL.Host) {
+	// Configured headers go to their configured hosts, not to wherever
+	// one of them redirects.
+	if !c.credentialHost(req.URL) {
 		for name := range c.cfg.HeadersEnv {
+			req.Header.Del(name)
+		}
+		for name := range c.cfg.Headers {
 			req.Header.Del(name)
 		}
 	}
@@ -225,7 +235,7 @@ func (c *Connector) prepare(call connector.Call) (*request, error) {
 		return nil, bad("url scheme %q: want http or https", limit.Text(u.Scheme, 32))
 	}
 	if u.User != nil {
-		return nil, bad("url carries credentials: put them in the connector's headers_env")
+		return nil, bad("url carries credentials: put them in the connector's headers")
 	}
 	if u.Hostname() == "" {
 		return nil, bad("url has no host")
@@ -247,8 +257,8 @@ func (c *Connector) prepare(call connector.Call) (*request, error) {
 			if forbiddenHeader(name) {
 				return nil, bad("header %q is set by the connector itself", name)
 			}
-			if _, secret := c.cfg.HeadersEnv[http.CanonicalHeaderKey(name)]; secret || c.secretHeader(name) {
-				return nil, bad("header %q is set from the connector config (headers_env)", name)
+			if c.secretHeader(name) {
+				return nil, bad("header %q is set from the connector config (headers, headers_env)", name)
 			}
 			if strings.ContainsAny(s, "\r\n\x00") {
 				return nil, bad("header %q has a line break or NUL in its value", name)
@@ -291,7 +301,7 @@ func (c *Connector) prepare(call connector.Call) (*request, error) {
 		r.timeout = d
 	}
 	for name, env := range c.cfg.HeadersEnv {
-		if os.Getenv(env) == "" {
+		if c.credentialHost(r.url) && os.Getenv(env) == "" {
 			return nil, bad("header %s: environment variable %s is not set", name, env)
 		}
 	}
@@ -304,7 +314,49 @@ func (c *Connector) secretHeader(name string) bool {
 			return true
 		}
 	}
+	for n := range c.cfg.Headers {
+		if strings.EqualFold(n, name) {
+			return true
+		}
+	}
 	return false
+}
+
+// credentialHost reports whether configured headers may go to u.
+func (c *Connector) credentialHost(u *url.URL) bool {
+	return c.hosts[normHost(u.Hostname())]
+}
+
+// credentials returns the configured headers for a request to u (none for
+// a host not in hosts) and their values, to redact from what comes back.
+// secret:// values are read now, so a rotation applies to the next call.
+func (c *Connector) credentials(ctx context.Context, u *url.URL) (http.Header, []string, error) {
+	h := http.Header{}
+	if !c.credentialHost(u) {
+		return h, nil, nil
+	}
+	var values []string
+	for name, env := range c.cfg.HeadersEnv {
+		v := os.Getenv(env)
+		h.Set(name, v)
+		values = append(values, v)
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.cfg.Headers)) {
+		v := c.cfg.Headers[name]
+		if _, ok, _ := secret.ParseRef(v); ok {
+			got, err := c.cfg.Secrets(ctx, v)
+			if err != nil {
+				return nil, nil, bad("header %s: %v", http.CanonicalHeaderKey(name), err)
+			}
+			if got == "" || strings.ContainsAny(got, "\r\n\x00") {
+				return nil, nil, bad("header %s: the value of %s is empty or has a line break or NUL", http.CanonicalHeaderKey(name), v)
+			}
+			v = got
+		}
+		h.Set(name, v)
+		values = append(values, v)
+	}
+	return h, values, nil
 }
 
 func parseExpect(v any) ([]statusMatch, error) {
@@ -371,8 +423,12 @@ func (c *Connector) commands(r *request, key string) []string {
 		}
 		cmds = append(cmds, limit.Text(n+": "+v, limit.Command))
 	}
-	for _, n := range slices.Sorted(maps.Keys(c.cfg.HeadersEnv)) {
-		cmds = append(cmds, http.CanonicalHeaderKey(n)+": [secret from config]")
+	if c.credentialHost(r.url) {
+		names := slices.Concat(slices.Collect(maps.Keys(c.cfg.HeadersEnv)), slices.Collect(maps.Keys(c.cfg.Headers)))
+		slices.Sort(names)
+		for _, n := range names {
+			cmds = append(cmds, http.CanonicalHeaderKey(n)+": [secret from config]")
+		}
 	}
 	if key != "" {
 		cmds = append(cmds, limit.Text("Idempotency-Key: "+key, limit.Command))
@@ -423,11 +479,12 @@ func (c *Connector) Execute(ctx context.Context, call connector.Call) (connector
 	if call.IdempotencyKey != "" {
 		req.Header.Set("Idempotency-Key", call.IdempotencyKey)
 	}
-	var secrets []string
-	for name, env := range c.cfg.HeadersEnv {
-		v := os.Getenv(env)
-		req.Header.Set(name, v)
-		secrets = append(secrets, v)
+	creds, secrets, err := c.credentials(ctx, r.url)
+	if err != nil {
+		return connector.Result{}, err
+	}
+	for name, vs := range creds {
+		req.Header[name] = vs
 	}
 	where := r.method + " " + limit.Text(r.url.Redacted(), 256)
 	cmds := c.commands(r, call.IdempotencyKey)

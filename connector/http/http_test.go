@@ -238,7 +238,7 @@ func TestSecretHeaderStaysSecret(t *testing.T) {
 		w.WriteHeader(http.StatusForbidden)
 		io.WriteString(w, "you sent "+r.Header.Get("Authorization"))
 	})
-	c := mustNew(t, Config{AllowHosts: []string{"127.0.0.1"}, HeadersEnv: map[string]string{"Authorization": "RIPOSTE_TEST_HTTP_AUTH"}})
+	c := mustNew(t, Config{AllowHosts: []string{"127.0.0.1"}, Hosts: []string{"127.0.0.1"}, HeadersEnv: map[string]string{"Authorization": "RIPOSTE_TEST_HTTP_AUTH"}})
 	args := map[string]any{"method": "POST", "url": rc.URL, "body": map[string]any{"a": 1}, "headers": map[string]any{"X-Api-Key": "also-secret-ish"}}
 	sim, err := c.Simulate(context.Background(), call(args))
 	if err != nil {
@@ -340,9 +340,11 @@ func TestSampleConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := doc.Connectors.HTTP
-	if cfg.Timeout != 10*time.Second || cfg.HeadersEnv["Authorization"] != "RIPOSTE_HTTP_AUTH" || len(cfg.AllowHosts) != 2 {
+	if cfg.Timeout != 10*time.Second || cfg.Headers["Authorization"] != "secret://firewall-api" || cfg.HeadersEnv["X-Tenant"] != "RIPOSTE_HTTP_TENANT" ||
+		len(cfg.AllowHosts) != 2 || len(cfg.Hosts) != 1 {
 		t.Fatalf("%+v", cfg)
 	}
+	cfg.Secrets = func(context.Context, string) (string, error) { return "x", nil }
 	if _, err := New(cfg); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,91 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/riposte-soar/riposte/config"
+	"github.com/riposte-soar/riposte/secret"
+	"github.com/riposte-soar/riposte/store"
+)
+
+// openSecrets opens the secret store of a data directory and reads every
+// secret once, so a node given the wrong key stops now, naming a secret it
+// cannot decrypt, rather than at the first playbook that needs one; then
+// it checks that every reference of the configuration exists.
+func openSecrets(ctx context.Context, cfg config.Config, ctl *store.DB) (*secret.Store, error) {
+	s, err := secret.Open(ctl, cfg.Data)
+	if err != nil {
+		return nil, fmt.Errorf("secret store: %w", err)
+	}
+	if err := s.Verify(ctx); err != nil {
+		return nil, fmt.Errorf("secret store: %w", err)
+	}
+	if errs := checkSecretRefs(ctx, cfg, s.Exists); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return s, nil
+}
+
+// secretRefs lists the secret:// references of the configuration, by the
+// key that holds each.
+func secretRefs(cfg config.Config) (map[string]string, error) {
+	deps, err := connectorDeps(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	return deps.HTTP.References(), nil
+}
+
+// checkSecretRefs names each reference whose secret the store does not
+// hold; exists is nil when the data directory has no store yet.
+func checkSecretRefs(ctx context.Context, cfg config.Config, exists func(context.Context, string) (bool, error)) []error {
+	refs, err := secretRefs(cfg)
+	if err != nil {
+		return nil // reported by the connector checks
+	}
+	var errs []error
+	for _, key := range slices.Sorted(maps.Keys(refs)) {
+		name := refs[key]
+		ok := false
+		if exists != nil {
+			if ok, err = exists(ctx, name); err != nil {
+				errs = append(errs, fmt.Errorf("%s: secret %s: %v", key, name, err))
+				continue
+			}
+		}
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s: secret://%s does not exist in %s (riposte secret set %s --data %s)", key, name, cfg.Data, name, cfg.Data))
+		}
+	}
+	return errs
+}
+
+// checkSecretsOnDisk is Check's view of the references: the data directory
+// the configuration names, read if it exists, never created.
+func checkSecretsOnDisk(cfg config.Config) []error {
+	refs, err := secretRefs(cfg)
+	if err != nil || len(refs) == 0 {
+		return nil
+	}
+	ctx := context.Background()
+	if _, err := os.Stat(filepath.Join(cfg.Data, ControlDB)); errors.Is(err, os.ErrNotExist) {
+		return checkSecretRefs(ctx, cfg, nil)
+	}
+	db, err := OpenControl(cfg.Data)
+	if err != nil {
+		return []error{fmt.Errorf("secret references: %w", err)}
+	}
+	defer db.Close()
+	// Existence needs no key: check works without RIPOSTE_SECRET_KEY.
+	s, err := secret.New(db, make([]byte, 32))
+	if err != nil {
+		return []error{err}
+	}
+	return checkSecretRefs(ctx, cfg, s.Exists)
+}

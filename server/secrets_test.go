@@ -1,0 +1,53 @@
+package server
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/riposte-soar/riposte/config"
+	"github.com/riposte-soar/riposte/secret"
+)
+
+// TestCheckNamesMissingSecrets: config check (Check) fails on a
+// secret:// reference the data directory does not hold, naming the key
+// and the secret, whether the directory exists or not, and passes once the
+// secret is set.
+func TestCheckNamesMissingSecrets(t *testing.T) {
+	t.Setenv(secret.KeyEnv, "")
+	cfg := config.Default()
+	cfg.Data = t.TempDir() + "/data"
+	cfg.Connectors = config.Raw{YAML: []byte("http:\n  hosts: [api.example.org]\n  headers:\n    Authorization: secret://vendor/api\n    X-Tenant: blue\n"), Line: 1}
+	want := func(stage string, missing bool) {
+		t.Helper()
+		var found bool
+		for _, err := range Check(cfg) {
+			if strings.Contains(err.Error(), "connectors.http.headers.Authorization") && strings.Contains(err.Error(), "secret://vendor/api does not exist") {
+				found = true
+			} else {
+				t.Errorf("%s: unexpected problem: %v", stage, err)
+			}
+		}
+		if found != missing {
+			t.Fatalf("%s: missing reference reported %v, want %v", stage, found, missing)
+		}
+	}
+	want("no data directory", true)
+	db, err := OpenControl(cfg.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	want("empty store", true)
+	t.Setenv(secret.KeyEnv, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+	s, err := secret.Open(db, cfg.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(context.Background(), "vendor/api", []byte("Bearer x"), "test"); err != nil {
+		t.Fatal(err)
+	}
+	// Existence needs no key: check passes without the right one.
+	t.Setenv(secret.KeyEnv, "")
+	want("secret set", false)
+}
