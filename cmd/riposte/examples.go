@@ -139,6 +139,11 @@ var examples = map[string]string{
 	"serve": `  riposte serve
   riposte serve --config riposte.yaml
   riposte serve --http 10.0.0.1:8080 --nats-listen 10.0.0.1:4223`,
+	"secret": `  riposte secret list`,
+	"secret delete": `  riposte secret delete firewall-api
+  riposte secret delete webhooks/phishing-report --data ./riposte-data`,
+	"secret list": `  riposte secret list
+  riposte secret list --output json`,
 	"silence": `  riposte silence list`,
 	"silence add": `  riposte silence add --match host=~build-.* --duration 2h --reason "nightly build scans"
   riposte silence add --match rule_title="SSH brute force" --match ip=198.51.100.23 --until 2026-11-27T08:00:00Z --reason "pentest"`,
