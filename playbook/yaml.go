@@ -260,6 +260,12 @@ func (d *dec) yamlPlaybook(root *node) *Playbook {
 	}
 	if tn := o.take("trigger"); tn != nil {
 		p.Trigger = d.trigger(tn, "$.trigger")
+		// The trigger lives in the x-riposte extension in CACAO terms; map
+		// its secret_ref so problems found on the model (SecretRefs) point
+		// at the YAML line.
+		if rn := nodeAt(tn, "$.webhook.secret_ref"); rn != nil {
+			src.set(joinPath(joinPath("$.playbook_extensions", RiposteExtensionID), "trigger")+".webhook.secret_ref", "$.trigger.webhook.secret_ref", rn)
+		}
 	}
 	if n := o.take("signatures"); n != nil {
 		if n.kind != kArray {

@@ -9,6 +9,7 @@ import (
 	"github.com/riposte-soar/riposte/connector"
 	"github.com/riposte-soar/riposte/playbook"
 	"github.com/riposte-soar/riposte/rulestore"
+	"github.com/riposte-soar/riposte/secret"
 )
 
 // Format is how a playbook is written.
@@ -110,6 +111,31 @@ func Check(data []byte, strict bool, schemas *playbook.SchemaValidator, reg *con
 	return p, append(errs, playbook.Lint(p, Known{Reg: reg})...)
 }
 
+// CheckSecretRefs names each secret:// reference of p (webhook trigger,
+// command arguments) that exists does not confirm, with its path, so a
+// misspelt or deleted secret is refused when the playbook is stored, not
+// when the webhook is called or the step runs.
+func CheckSecretRefs(ctx context.Context, p *playbook.Playbook, exists func(ctx context.Context, name string) (bool, error)) []playbook.Error {
+	var errs []playbook.Error
+	for _, r := range playbook.SecretRefs(p) {
+		e := playbook.Error{Severity: playbook.SeverityError, Code: "secret-ref", Path: r.Path, Line: r.Line, Column: r.Column}
+		name, _, err := secret.ParseRef(r.Ref)
+		if err == nil {
+			var ok bool
+			if ok, err = exists(ctx, name); err == nil && !ok {
+				e.Msg = fmt.Sprintf("%s does not exist in the secret store (riposte secret set %s)", r.Ref, name)
+			}
+		}
+		if err != nil {
+			e.Msg = fmt.Sprintf("%s: %v", r.Ref, err)
+		}
+		if e.Msg != "" {
+			errs = append(errs, e)
+		}
+	}
+	return errs
+}
+
 // Library is the versioned store of playbooks: each change a new immutable
 // version with author, time, reason and a diff in the audit log; runs pin
 // the version they started with.
@@ -117,6 +143,9 @@ type Library struct {
 	Store   *rulestore.Store
 	Reg     *connector.Registry
 	Schemas *playbook.SchemaValidator
+	// SecretExists reports whether the secret store holds a name; with it,
+	// Put refuses a playbook whose secret:// references do not exist.
+	SecretExists func(ctx context.Context, name string) (bool, error)
 }
 
 // CheckError lists why a playbook was refused.
@@ -145,6 +174,11 @@ func (l *Library) Put(ctx context.Context, data []byte, author, reason string) (
 	p, errs := Check(data, false, l.Schemas, l.Reg)
 	if p == nil || playbook.HasErrors(errs) {
 		return rulestore.Version{}, &CheckError{Errors: playbook.Errors(errs)}
+	}
+	if l.SecretExists != nil {
+		if errs := CheckSecretRefs(ctx, p, l.SecretExists); len(errs) > 0 {
+			return rulestore.Version{}, &CheckError{Errors: errs}
+		}
 	}
 	body, err := p.YAML()
 	if err != nil {

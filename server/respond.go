@@ -96,8 +96,12 @@ func setupRespond(ctx context.Context, cfg config.Config, ctl *store.DB, secrets
 		return nil, fmt.Errorf("playbook engine: %w", err)
 	}
 	logSync(ctx, log, EngineDB, eng)
+	lib := &respond.Library{Store: rulestore.NewPlaybooks(ctl), Reg: reg}
+	if secrets != nil {
+		lib.SecretExists = secrets.Exists
+	}
 	svc := &respond.Service{
-		Lib:    &respond.Library{Store: rulestore.NewPlaybooks(ctl), Reg: reg},
+		Lib:    lib,
 		Engine: eng, Log: log, Assets: alarmSvc.Inventory().Lookup, Alert: alarmSvc.Store().Alert,
 		Ledger: ledger, Registry: reg, Note: alarmSvc.Note,
 	}

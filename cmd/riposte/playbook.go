@@ -20,6 +20,7 @@ import (
 	"github.com/riposte-soar/riposte/playbook"
 	"github.com/riposte-soar/riposte/respond"
 	"github.com/riposte-soar/riposte/rulestore"
+	"github.com/riposte-soar/riposte/secret"
 )
 
 // localRegistry holds the connectors whose declarations a playbook is
@@ -38,6 +39,7 @@ func playbookCmd() *cobra.Command {
 	var strict bool
 	var schemas, format, output, inputFile, server, token, reason, incident string
 	var dryRun, again, repair bool
+	var dataDir string
 	var repairedOut string
 
 	var check func(data []byte) (*playbook.Playbook, []playbook.Error, error)
@@ -96,8 +98,16 @@ func playbookCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			secretsChecked := true
+			if p != nil && !playbook.HasErrors(errs) {
+				refErrs, checked, err := checkPlaybookSecrets(c, p, dataDir, server, token)
+				if err != nil {
+					return err
+				}
+				errs, secretsChecked = append(errs, refErrs...), checked
+			}
 			if output == "json" {
-				res := map[string]any{"valid": p != nil && !playbook.HasErrors(errs), "problems": errs}
+				res := map[string]any{"valid": p != nil && !playbook.HasErrors(errs), "problems": errs, "secrets_checked": secretsChecked}
 				if repair {
 					res["repairs"] = reps
 				}
@@ -132,10 +142,15 @@ func playbookCmd() *cobra.Command {
 					after = fmt.Sprintf(", after %d repair(s); its dry run succeeded", len(reps))
 				}
 				fmt.Fprintf(c.OutOrStdout(), "%s: valid (%s, %d steps%s)\n", args[0], p.Name, len(p.Steps), after)
+				if !secretsChecked {
+					fmt.Fprintf(c.ErrOrStderr(), "%s: note: its secret:// references were not checked (give --server or --data to check them against a secret store)\n", args[0])
+				}
 			}
 			return nil
 		},
 	}
+	serverFlags(validate, &server, &token)
+	dataFlag(validate, &dataDir)
 	validate.Flags().BoolVar(&repair, "repair", false, "CACAO: rewrite the deviations other executors' playbooks have (start step, branch ends, key prefixes, missing agents), print each with its JSON path, refuse what cannot be repaired safely")
 	validate.Flags().StringVar(&repairedOut, "write", "", "with --repair: write the repaired playbook to this file (also when it still does not validate, to fix by hand)")
 	validate.Flags().BoolVar(&strict, "strict", false, "CACAO: validate against the JSON schemas too (needs --schemas)")
@@ -504,4 +519,47 @@ func simulate(p *playbook.Playbook, vars map[string]any) (engine.Trace, error) {
 	}
 	defer eng.Close()
 	return eng.DryRun(context.Background(), p, vars)
+}
+
+// checkPlaybookSecrets checks a playbook's secret:// references against the
+// secret store of --data, or else of --server / RIPOSTE_SERVER (by name,
+// GET /api/v1/secrets, admin). Without either the store is unknown: checked
+// is false and nothing fails. A playbook without references contacts
+// nothing.
+func checkPlaybookSecrets(c *cobra.Command, p *playbook.Playbook, data, server, token string) (errs []playbook.Error, checked bool, err error) {
+	if len(playbook.SecretRefs(p)) == 0 {
+		return nil, true, nil
+	}
+	ctx := context.Background()
+	switch {
+	case c.Flags().Changed("data"):
+		db, err := openData(data)
+		if err != nil {
+			return nil, false, err
+		}
+		defer db.Close()
+		// Existence needs no key, as for config check.
+		s, err := secret.New(db, make([]byte, 32))
+		if err != nil {
+			return nil, false, &exitError{code: 2, err: err}
+		}
+		return respond.CheckSecretRefs(ctx, p, s.Exists), true, nil
+	case c.Flags().Changed("server") || os.Getenv("RIPOSTE_SERVER") != "":
+		cl, err := newClient(server, token)
+		if err != nil {
+			return nil, false, err
+		}
+		var out struct {
+			Secrets []secret.Meta `json:"secrets"`
+		}
+		if err := cl.call("GET", "/api/v1/secrets", nil, &out); err != nil {
+			return nil, false, err
+		}
+		names := map[string]bool{}
+		for _, m := range out.Secrets {
+			names[m.Name] = true
+		}
+		return respond.CheckSecretRefs(ctx, p, func(_ context.Context, name string) (bool, error) { return names[name], nil }), true, nil
+	}
+	return nil, false, nil
 }
