@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/riposte-soar/riposte/audit"
 	"github.com/riposte-soar/riposte/store"
 )
 
@@ -63,15 +64,9 @@ type Tx interface {
 	DropAudit(upTo int64) error
 }
 
-// AuditRecord is an audit entry waiting in the engine's outbox.
-type AuditRecord struct {
-	ID     int64
-	At     time.Time
-	Actor  string
-	Action string
-	Target string
-	Detail []byte
-}
+// AuditRecord is an audit entry waiting in the engine's outbox: the very
+// entry the audit log imports, so nothing converts between the two.
+type AuditRecord = audit.Imported
 
 // Claim is a leased task handed to a worker.
 type Claim struct {

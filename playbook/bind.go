@@ -4,12 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/riposte-soar/riposte/internal/hostname"
 )
 
 // CACAO's own command types carry no connector name: the type and the
@@ -307,7 +308,7 @@ func addressHost(at *AgentTarget, sc Scope) (string, error) {
 			if err != nil {
 				return "", fmt.Errorf("address %s: %w", k, err)
 			}
-			h, err := checkHostName(s)
+			h, err := hostname.Check(s)
 			if err != nil {
 				return "", fmt.Errorf("address %s %q: %w", k, s, err)
 			}
@@ -327,23 +328,6 @@ func addrValue(v any, sc Scope) (string, error) {
 	return Substitute(strings.TrimSpace(s), sc, Raw)
 }
 
-var hostNameRE = regexp.MustCompile(`^(?i:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)(?:\.(?i:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?))*\.?$`)
-
-// checkHostName accepts a DNS name or an IP address, nothing else (no
-// user@, port, path or scheme).
-func checkHostName(h string) (string, error) {
-	if a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")); err == nil {
-		if a.Zone() != "" {
-			return "", errors.New("an address with a zone is not supported")
-		}
-		return a.Unmap().String(), nil
-	}
-	if len(h) == 0 || len(h) > 253 || !hostNameRE.MatchString(h) {
-		return "", errors.New("not a host name or IP address")
-	}
-	return strings.ToLower(strings.TrimSuffix(h, ".")), nil
-}
-
 // splitHostPort checks an authority "host[:port]".
 func splitHostPort(auth string) (host, port string, err error) {
 	host = auth
@@ -353,7 +337,7 @@ func splitHostPort(auth string) (host, port string, err error) {
 			return "", "", fmt.Errorf("port %q is not a port number", p)
 		}
 	}
-	if host, err = checkHostName(host); err != nil {
+	if host, err = hostname.Check(host); err != nil {
 		return "", "", fmt.Errorf("host %q: %w", auth, err)
 	}
 	return host, port, nil

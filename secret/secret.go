@@ -105,7 +105,7 @@ func LoadKey(data string) ([]byte, error) {
 	if _, err := rand.Read(k); err != nil {
 		return nil, err
 	}
-	if err := createOnce(path, []byte(base64.StdEncoding.EncodeToString(k)+"\n")); err != nil {
+	if err := atomicfile.Create(path, []byte(base64.StdEncoding.EncodeToString(k)+"\n"), 0o600); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			// Another process (the server, a CLI) made it first: use
 			// theirs, or the secrets it sealed would be unreadable.
@@ -126,38 +126,6 @@ func readKey(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s does not hold a key (the base64 of 32 bytes)", path)
 	}
 	return k, nil
-}
-
-// createOnce writes the file like atomicfile (temporary file, fsync, then
-// into place, directory fsync'd) but links instead of renaming, so it never
-// replaces a key that another process created meanwhile.
-func createOnce(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-key-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Link(tmp, path); err != nil {
-		return err
-	}
-	return atomicfile.SyncDir(dir)
 }
 
 // New wraps the control database with a 32-byte key.

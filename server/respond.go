@@ -82,11 +82,7 @@ func setupRespond(ctx context.Context, cfg config.Config, ctl *store.DB, secrets
 	// into the hash chain of the control database from there.
 	auditLog := audit.New(ctl)
 	opts.AuditSink = func(ctx context.Context, recs []engine.AuditRecord) error {
-		es := make([]audit.Imported, len(recs))
-		for i, r := range recs {
-			es[i] = audit.Imported{ID: r.ID, At: r.At, Actor: r.Actor, Action: r.Action, Target: r.Target, Detail: r.Detail}
-		}
-		return auditLog.Import(ctx, "engine", es)
+		return auditLog.Import(ctx, "engine", recs)
 	}
 	// Runs, approval answers and the audit entries queued with them are
 	// durable state: every commit is fsync'd, whatever database.sync says.

@@ -20,8 +20,7 @@ import (
 // stored playbook's state: enable, disable, rollback, history, and the
 // starter library.
 func playbookManageCmds() []*cobra.Command {
-	var server, token, output, reason string
-	var to int
+	var server, token, output string
 	with := func(cmd *cobra.Command) *cobra.Command {
 		serverFlags(cmd, &server, &token)
 		return cmd
@@ -44,29 +43,8 @@ func playbookManageCmds() []*cobra.Command {
 			},
 		})
 	}
-	rollback := with(&cobra.Command{
-		Use:   "rollback ID --to VERSION",
-		Short: "Make an earlier version of a playbook current again (stored as a new version)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			if to < 1 {
-				return &exitError{code: 2, err: fmt.Errorf("--to VERSION is required (riposte playbook history ID lists them)")}
-			}
-			cl, err := newClient(server, token)
-			if err != nil {
-				return err
-			}
-			var v rulestore.Version
-			if err := cl.call("POST", "/api/v1/playbooks/"+url.PathEscape(args[0])+"/rollback",
-				map[string]any{"version": to, "reason": reason}, &v); err != nil {
-				return err
-			}
-			fmt.Fprintf(c.OutOrStdout(), "%s version %d restores version %d\n", safe(v.RuleID), v.Version, to)
-			return nil
-		},
-	})
-	rollback.Flags().IntVar(&to, "to", 0, "version to restore")
-	rollback.Flags().StringVar(&reason, "reason", "", "why (kept in the playbook's history)")
+	rollback := rollbackCmd("playbooks", "Make an earlier version of a playbook current again (stored as a new version)",
+		" (riposte playbook history ID lists them)", "why (kept in the playbook's history)")
 
 	history := with(&cobra.Command{
 		Use:   "history ID",

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -18,7 +17,6 @@ type ruleDetail struct {
 
 func rulesServerCmds() []*cobra.Command {
 	var server, token, output, reason string
-	var to int
 	withServer := func(c *cobra.Command) *cobra.Command {
 		serverFlags(c, &server, &token)
 		return c
@@ -119,29 +117,8 @@ func rulesServerCmds() []*cobra.Command {
 		cmd.Flags().StringVar(&reason, "reason", "", "why (kept in the audit log)")
 		return cmd
 	}
-	rollback := withServer(&cobra.Command{
-		Use:   "rollback ID --to VERSION",
-		Short: "Make an earlier version current again (as a new version)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			if to < 1 {
-				return &exitError{code: 2, err: fmt.Errorf("--to VERSION is required")}
-			}
-			cl, err := newClient(server, token)
-			if err != nil {
-				return err
-			}
-			var v rulestore.Version
-			if err := cl.call("POST", "/api/v1/rules/"+url.PathEscape(args[0])+"/rollback",
-				map[string]any{"version": to, "reason": reason}, &v); err != nil {
-				return err
-			}
-			fmt.Fprintf(c.OutOrStdout(), "%s version %d restores version %s\n", safe(v.RuleID), v.Version, strconv.Itoa(to))
-			return nil
-		},
-	})
-	rollback.Flags().IntVar(&to, "to", 0, "version to restore")
-	rollback.Flags().StringVar(&reason, "reason", "", "why (kept in the rule's history)")
+	rollback := rollbackCmd("rules", "Make an earlier version current again (as a new version)",
+		"", "why (kept in the rule's history)")
 	return []*cobra.Command{list, show, history, put,
 		toggle("disable", "Stop a rule from matching (kept, with its history)", "disable"),
 		toggle("enable", "Let a disabled rule match again", "enable"), rollback}

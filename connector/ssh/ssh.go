@@ -17,9 +17,8 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"github.com/riposte-soar/riposte/internal/hostname"
 	"net"
-	"net/netip"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -110,23 +109,6 @@ func bad(format string, a ...any) error {
 	return connector.Errorf(connector.Permanent, "ssh.run: "+format, a...)
 }
 
-var hostNameRE = regexp.MustCompile(`^(?i:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?)(?:\.(?i:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?))*\.?$`)
-
-// checkHost accepts a DNS name or an IP address, and nothing else: no
-// user@, no port, no option.
-func checkHost(h string) (string, error) {
-	if a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")); err == nil {
-		if a.Zone() != "" {
-			return "", errors.New("an address with a zone is not supported")
-		}
-		return a.Unmap().String(), nil
-	}
-	if len(h) == 0 || len(h) > 253 || !hostNameRE.MatchString(h) {
-		return "", errors.New("not a host name or IP address")
-	}
-	return strings.ToLower(strings.TrimSuffix(h, ".")), nil
-}
-
 // prepare validates a call without any side effect: the operation, the
 // arguments, the allowlist, the patterns, the host and that its key is
 // known, and the credentials.
@@ -187,7 +169,7 @@ func (c *Connector) prepare(call connector.Call) (*job, error) {
 		})
 	}
 	rawHost := call.Args["host"].(string)
-	host, err := checkHost(rawHost)
+	host, err := hostname.Check(rawHost)
 	if err != nil {
 		return nil, bad("host %q: %v", limit.Text(rawHost, 64), err)
 	}

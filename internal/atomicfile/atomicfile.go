@@ -10,6 +10,19 @@ import (
 
 // Write replaces path with data, with the given mode.
 func Write(path string, data []byte, mode os.FileMode) error {
+	return place(path, data, mode, os.Rename)
+}
+
+// Create writes path like Write but only if it does not exist yet: the file
+// is linked into place instead of renamed, so a file another process created
+// meanwhile is never replaced (os.ErrExist then).
+func Create(path string, data []byte, mode os.FileMode) error {
+	return place(path, data, mode, os.Link)
+}
+
+// place writes a synced temporary file beside path, moves it there with
+// move, and syncs the directory.
+func place(path string, data []byte, mode os.FileMode, move func(oldpath, newpath string) error) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, ".tmp-*")
 	if err != nil {
@@ -32,7 +45,7 @@ func Write(path string, data []byte, mode os.FileMode) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := move(tmp, path); err != nil {
 		return err
 	}
 	return SyncDir(dir)

@@ -237,24 +237,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if n := len(items) - res.Accepted; n > 0 {
-		reason := "store_failed"
-		if full {
-			reason = "overloaded"
-		}
-		h.metrics.Rejected.WithLabelValues(h.source, reason).Add(float64(n))
-	}
-	h.metrics.Accepted.WithLabelValues(h.source).Add(float64(res.Accepted))
-	status := http.StatusAccepted
-	if res.Accepted == 0 {
-		status = http.StatusServiceUnavailable
-		if full {
-			status = http.StatusTooManyRequests
-		}
-		w.Header().Set("Retry-After", "1")
-	}
-	sortErrors(res.Errors)
-	httpjson.Write(w, status, res)
+	h.answer(w, &res, len(items)-res.Accepted, full, false)
 }
 
 // serveItems hands the items to the ItemStore and answers like a batch of
@@ -280,21 +263,28 @@ func (h *Handler) serveItems(w http.ResponseWriter, r *http.Request, items []ite
 	if refused > 0 {
 		h.metrics.Rejected.WithLabelValues(h.source, "malformed").Add(float64(refused))
 	}
-	full := errors.Is(err, bus.ErrFull)
-	if n := len(items) - res.Accepted - refused; n > 0 {
+	// With no store error, every item that was not accepted was refused
+	// for what it holds: sending it again cannot help.
+	h.answer(w, res, len(items)-res.Accepted-refused, errors.Is(err, bus.ErrFull), err == nil)
+}
+
+// answer counts what was stored and what could not be, and answers: 202
+// when anything was accepted; otherwise 400 when everything was refused for
+// what it holds (allRefused), else 429 (the stream is full) or 503, both
+// with Retry-After.
+func (h *Handler) answer(w http.ResponseWriter, res *Result, unstored int, full, allRefused bool) {
+	if unstored > 0 {
 		reason := "store_failed"
 		if full {
 			reason = "overloaded"
 		}
-		h.metrics.Rejected.WithLabelValues(h.source, reason).Add(float64(n))
+		h.metrics.Rejected.WithLabelValues(h.source, reason).Add(float64(unstored))
 	}
 	h.metrics.Accepted.WithLabelValues(h.source).Add(float64(res.Accepted))
 	status := http.StatusAccepted
 	switch {
 	case res.Accepted > 0:
-	case err == nil:
-		// Every item was refused for what it holds: sending it again
-		// cannot help.
+	case allRefused:
 		status = http.StatusBadRequest
 	case full:
 		status = http.StatusTooManyRequests
