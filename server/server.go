@@ -27,6 +27,7 @@ import (
 	"github.com/riposte-soar/riposte/api"
 	"github.com/riposte-soar/riposte/audit"
 	"github.com/riposte-soar/riposte/auth"
+	"github.com/riposte-soar/riposte/console"
 	"github.com/riposte-soar/riposte/bus"
 	"github.com/riposte-soar/riposte/config"
 	"github.com/riposte-soar/riposte/decision"
@@ -352,7 +353,16 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		},
 		Log: log, Version: version, Limits: apiLimits,
 	})
-	ln, hs, err := listenHTTP(cfg.HTTP, a.Handler(), pace, reg, log)
+	con, err := console.New(console.Deps{
+		Users: auth.NewUsers(ctl, auth.UserOptions{}), Audit: auditLog, Alarm: alarmSvc, Respond: responder,
+		Decisions: decisions, Fleet: agents, Events: events, Rules: det.manager, Log: log,
+		Secure: cfg.HTTP.TLSCert != "", Version: version,
+	})
+	if err != nil {
+		return err
+	}
+	go con.Run(ctx)
+	ln, hs, err := listenHTTP(cfg.HTTP, con.Handler(a.Handler()), pace, reg, log)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,115 @@
+// Package console serves the analyst console: server-rendered HTML pages on
+// the API's listener, at /. It sits beside the flow like the API: handlers
+// check the person's role, call into the stage packages and leave every
+// change in the same audit log (with the person's name); they hold no logic
+// of their own. Pages work without JavaScript; the vendored htmx library
+// adds partial updates and a server-sent event stream keeps them live.
+package console
+
+import (
+	"context"
+	"embed"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/riposte-soar/riposte/alarm"
+	"github.com/riposte-soar/riposte/api"
+	"github.com/riposte-soar/riposte/audit"
+	"github.com/riposte-soar/riposte/auth"
+	"github.com/riposte-soar/riposte/decision"
+	"github.com/riposte-soar/riposte/eventstore"
+	"github.com/riposte-soar/riposte/fleet"
+	"github.com/riposte-soar/riposte/respond"
+)
+
+//go:embed templates
+var templateFS embed.FS
+
+//go:embed assets
+var assetFS embed.FS
+
+// Deps are what the console calls into; nil ones hide their pages.
+type Deps struct {
+	Users     *auth.Users
+	// OIDC is set when single sign-on is configured.
+	OIDC      OIDC
+	Audit     *audit.Log
+	Alarm     *alarm.Service
+	Respond   *respond.Service
+	Decisions *decision.Store
+	Fleet     *fleet.Fleet
+	Events    *eventstore.Store
+	// Rules is the rule manager the API uses too.
+	Rules api.RuleService
+	Log   *slog.Logger
+	// Secure marks the cookies Secure: set when the listener serves TLS.
+	Secure  bool
+	Version string
+	// Now is the clock (tests move it); nil is time.Now.
+	Now func() time.Time
+}
+
+// Console is the web console.
+type Console struct {
+	d      Deps
+	pages  *pages
+	routes []route
+	live   *hub
+}
+
+// New builds the console. It fails only if the embedded templates do not
+// parse, which a test catches before any release.
+func New(d Deps) (*Console, error) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	p, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	c := &Console{d: d, pages: p}
+	c.live = newHub(c.version)
+	c.routes = c.table()
+	return c, nil
+}
+
+// Run keeps the live stream's poller going until ctx ends.
+func (c *Console) Run(ctx context.Context) { c.live.run(ctx, time.Second) }
+
+// Handler serves every console route; api is served for everything the
+// console does not own (the REST API, health and metrics).
+func (c *Console) Handler(api http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	static, _ := fs.Sub(assetFS, "assets")
+	mux.Handle("GET /assets/", http.StripPrefix("/assets/", assetHandler(static)))
+	for _, rt := range c.routes {
+		mux.Handle(rt.Method+" "+rt.Path, c.guard(rt))
+	}
+	mux.Handle("/", api)
+	return mux
+}
+
+// version is what changes whenever the queue a person sees may have: the
+// live stream tells pages to refresh when it moves.
+func (c *Console) version(ctx context.Context) (string, error) {
+	if c.d.Alarm == nil {
+		return "", nil
+	}
+	return c.d.Alarm.Store().Version(ctx)
+}
+
+func assetHandler(static fs.FS) http.Handler {
+	files := http.FileServerFS(static)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Assets are embedded in the binary: a new binary is a new URL
+		// (see assetURL), so they can be cached for long.
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		files.ServeHTTP(w, r)
+	})
+}
