@@ -32,7 +32,7 @@ var assetFS embed.FS
 
 // Deps are what the console calls into; nil ones hide their pages.
 type Deps struct {
-	Users     *auth.Users
+	Users *auth.Users
 	// OIDC is set when single sign-on is configured.
 	OIDC      OIDC
 	Audit     *audit.Log
