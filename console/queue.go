@@ -186,5 +186,8 @@ func (c *Console) table() []route {
 			route{"POST", "/incidents/{id}/assign-me", auth.Analyst, c.assignMe},
 		)
 	}
+	rs = append(rs, c.workbenchRoutes()...)
+	rs = append(rs, c.playbookRoutes()...)
+	rs = append(rs, c.opsRoutes()...)
 	return rs
 }
