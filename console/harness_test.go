@@ -159,3 +159,15 @@ func contains(t testing.TB, body string, want ...string) {
 		}
 	}
 }
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
+
+func openFilter() alarm.Filter {
+	return alarm.Filter{Statuses: []alarm.Status{alarm.StatusNew, alarm.StatusTriaged, alarm.StatusContained, alarm.StatusEradicated, alarm.StatusRecovered}}
+}
