@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -58,9 +59,12 @@ const (
 	// AgentKey signs the commands sent to host agents.
 	AgentKey      = "agent-signing.key"
 	AdminToken    = "admin.token"
+	// AdminPassword holds the console password of the first user, "admin".
+	AdminPassword = "admin.password"
 	TailStateDir  = "tail"
 	natsUser      = "riposte"
 	adminTokenMsg = "first start: an admin token was created"
+	adminUserMsg  = "first start: the console user admin was created"
 )
 
 // OpenControl opens the control database of a data directory; the CLI uses
@@ -105,6 +109,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	logSync(ctx, log, ControlDB, ctl)
 	tokens := auth.NewStore(ctl)
 	auditLog := audit.New(ctl)
+	users := auth.NewUsers(ctl, auth.UserOptions{})
+	if err := firstUser(ctx, cfg.Data, users, log); err != nil {
+		return fmt.Errorf("first console user: %w", err)
+	}
 	if err := firstStart(ctx, cfg.Data, tokens, auditLog, log); err != nil {
 		return err
 	}
@@ -354,7 +362,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		Log: log, Version: version, Limits: apiLimits,
 	})
 	con, err := console.New(console.Deps{
-		Users: auth.NewUsers(ctl, auth.UserOptions{}), Audit: auditLog, Alarm: alarmSvc, Respond: responder,
+		Users: users, Audit: auditLog, Alarm: alarmSvc, Respond: responder,
 		Decisions: decisions, Fleet: agents, Events: events, Rules: det.manager, Log: log,
 		Secure: cfg.HTTP.TLSCert != "", Version: version,
 	})
@@ -420,6 +428,34 @@ func firstStart(ctx context.Context, data string, tokens *auth.Store, l *audit.L
 	}
 	abs, _ := filepath.Abs(path)
 	log.Warn(adminTokenMsg, "file", abs, "read it with", "cat "+abs)
+	return nil
+}
+
+// firstUser creates the console user "admin" when there are no users yet,
+// with a random password written to a file only the owner can read (like
+// the admin token), so the console can be opened at once.
+func firstUser(ctx context.Context, data string, users *auth.Users, log *slog.Logger) error {
+	all, err := users.List(ctx)
+	if err != nil || len(all) > 0 {
+		return err
+	}
+	var r [15]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return err
+	}
+	pass := base64.RawURLEncoding.EncodeToString(r[:])
+	path := filepath.Join(data, AdminPassword)
+	// The file first: a crash in between leaves a password file for a user
+	// that does not exist yet, and the next start writes a new one; the
+	// other order could leave a user nobody knows the password of.
+	if err := atomicfile.Write(path, []byte(pass+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write admin password: %w", err)
+	}
+	if _, err := users.Add(ctx, "admin", auth.Admin, pass, "system"); err != nil {
+		return err
+	}
+	abs, _ := filepath.Abs(path)
+	log.Warn(adminUserMsg, "name", "admin", "password file", abs)
 	return nil
 }
 
