@@ -32,6 +32,10 @@ type Manager struct {
 // RuleInfo is what a stored document declares about itself.
 type RuleInfo struct {
 	ID, Title, Kind string
+	// Level and Tags are the rule's declared level and tags (ATT&CK and
+	// others), for lists.
+	Level string
+	Tags  []string
 }
 
 // Inspect parses one document body and says which rule it is. A body holds
@@ -55,9 +59,10 @@ func Inspect(body []byte, name string) (RuleInfo, []LoadError) {
 		if c.ID == "" {
 			return RuleInfo{}, []LoadError{{Source: name, Line: col.Correlations[0].Line, Reason: "a stored correlation needs an id"}}
 		}
-		return RuleInfo{ID: c.ID, Title: c.Title, Kind: "correlation"}, nil
+		return RuleInfo{ID: c.ID, Title: c.Title, Kind: "correlation", Level: c.Level, Tags: c.Tags}, nil
 	case len(col.Rules) > 0:
-		return RuleInfo{ID: col.Rules[0].ID, Title: col.Rules[0].Title, Kind: "sigma"}, nil
+		r := col.Rules[0]
+		return RuleInfo{ID: r.ID, Title: r.Title, Kind: "sigma", Level: r.Level, Tags: r.Tags}, nil
 	}
 	return RuleInfo{}, []LoadError{{Source: name, Reason: "no rule in the document"}}
 }
