@@ -57,8 +57,8 @@ const (
 	// EvidenceDir keeps evidence uploaded by agents, by SHA-256.
 	EvidenceDir = "evidence"
 	// AgentKey signs the commands sent to host agents.
-	AgentKey      = "agent-signing.key"
-	AdminToken    = "admin.token"
+	AgentKey   = "agent-signing.key"
+	AdminToken = "admin.token"
 	// AdminPassword holds the console password of the first user, "admin".
 	AdminPassword = "admin.password"
 	TailStateDir  = "tail"
