@@ -14,7 +14,6 @@ import (
 	"github.com/riposte-soar/riposte/internal/browsertest"
 )
 
-
 // value runs one browser action that returns a value, within the step
 // timeout, and fails the test if it fails.
 func value[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
