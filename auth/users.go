@@ -99,8 +99,8 @@ func CheckPassword(name, password string) error {
 	return nil
 }
 
-// checkPersonRole refuses roles people cannot hold.
-func checkPersonRole(r Role) error {
+// CheckPersonRole refuses roles people cannot hold (ingest, unknown ones).
+func CheckPersonRole(r Role) error {
 	if _, err := ParseRole(string(r)); err != nil {
 		return err
 	}
@@ -329,7 +329,7 @@ func (u *Users) Add(ctx context.Context, name string, role Role, password, by st
 	if err := CheckName(name); err != nil {
 		return User{}, err
 	}
-	if err := checkPersonRole(role); err != nil {
+	if err := CheckPersonRole(role); err != nil {
 		return User{}, err
 	}
 	if err := CheckPassword(name, password); err != nil {
@@ -444,7 +444,7 @@ func (u *Users) SetDisabled(ctx context.Context, name string, disabled bool, by 
 // their next request. A user of an OpenID provider gets the role of their
 // claim back at their next sign-in.
 func (u *Users) SetRole(ctx context.Context, name string, role Role, by string) error {
-	if err := checkPersonRole(role); err != nil {
+	if err := CheckPersonRole(role); err != nil {
 		return err
 	}
 	return u.db.Tx(ctx, func(tx *sql.Tx) error {
@@ -549,7 +549,7 @@ func (u *Users) External(ctx context.Context, issuer, subject, name string, role
 	if err := CheckName(name); err != nil {
 		return User{}, err
 	}
-	if err := checkPersonRole(role); err != nil {
+	if err := CheckPersonRole(role); err != nil {
 		return User{}, err
 	}
 	source := "oidc:" + issuer
