@@ -91,13 +91,39 @@ func sources(vs []rulestore.Version) []Source {
 func (m *Manager) Put(ctx context.Context, body []byte, author, reason string) (rulestore.Version, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	info, err := m.check(ctx, body)
+	if err != nil {
+		return rulestore.Version{}, err
+	}
+	v, err := m.Store.Put(ctx, info.ID, info.Title, info.Kind, string(body), author, reason)
+	if err != nil {
+		return v, err
+	}
+	return v, m.reload(ctx)
+}
+
+// Check says what Put would refuse in body, without storing it: an
+// editor shows the problems at their lines as a person types.
+func (m *Manager) Check(ctx context.Context, body []byte) []LoadError {
+	_, err := m.check(ctx, body)
+	var v *ValidationError
+	if errors.As(err, &v) {
+		return v.Errors
+	}
+	if err != nil {
+		return []LoadError{{Reason: err.Error()}}
+	}
+	return nil
+}
+
+func (m *Manager) check(ctx context.Context, body []byte) (RuleInfo, error) {
 	info, errs := Inspect(body, "candidate")
 	if len(errs) > 0 {
-		return rulestore.Version{}, &ValidationError{Errors: errs}
+		return info, &ValidationError{Errors: errs}
 	}
 	active, err := m.Store.Active(ctx)
 	if err != nil {
-		return rulestore.Version{}, err
+		return info, err
 	}
 	srcs := []Source{{RuleID: info.ID, Name: "candidate", Body: body}}
 	for _, s := range sources(active) {
@@ -113,14 +139,10 @@ func (m *Manager) Put(ctx context.Context, body []byte, author, reason string) (
 			}
 		}
 		if len(mine) > 0 {
-			return rulestore.Version{}, &ValidationError{Errors: mine}
+			return info, &ValidationError{Errors: mine}
 		}
 	}
-	v, err := m.Store.Put(ctx, info.ID, info.Title, info.Kind, string(body), author, reason)
-	if err != nil {
-		return v, err
-	}
-	return v, m.reload(ctx)
+	return info, nil
 }
 
 // SetEnabled enables or disables a rule and reloads.
