@@ -404,8 +404,12 @@ func (s *Store) alerts(ctx context.Context, q string, args ...any) ([]*Alert, er
 
 // Timeline returns an incident's history, oldest first.
 func (s *Store) Timeline(ctx context.Context, incidentID string) ([]TimelineEntry, error) {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT seq, incident_id, at, actor, kind, text, detail FROM timeline
+	return s.timeline(ctx, `SELECT seq, incident_id, at, actor, kind, text, detail FROM timeline
 		WHERE incident_id = ? ORDER BY seq`, incidentID)
+}
+
+func (s *Store) timeline(ctx context.Context, q string, args ...any) ([]TimelineEntry, error) {
+	rows, err := s.db.R.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -106,7 +106,10 @@ type RunInfo struct {
 type RunFilter struct {
 	Status     string
 	PlaybookID string
-	Limit      int
+	// Incident selects the runs started for one incident (its
+	// __incident__ variable); child runs are reached through their parent.
+	Incident string
+	Limit    int
 }
 
 // Inquiry is a durable approval record.
@@ -162,6 +165,11 @@ CREATE TABLE effects (idem_key TEXT PRIMARY KEY, run_id TEXT NOT NULL, inst TEXT
 `, `
 CREATE TABLE audit_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL,
 	action TEXT NOT NULL, target TEXT NOT NULL, detail BLOB NOT NULL);
+`, `
+ALTER TABLE runs ADD COLUMN incident TEXT;
+UPDATE runs SET incident = COALESCE(json_extract(CAST(snapshot AS TEXT), '$.vars.__incident__.id'),
+	CASE json_type(CAST(snapshot AS TEXT), '$.vars.__incident__') WHEN 'text' THEN json_extract(CAST(snapshot AS TEXT), '$.vars.__incident__') END);
+CREATE INDEX runs_incident ON runs(incident, created_at) WHERE incident IS NOT NULL;
 `}
 
 // sqliteStore is the SQLite Store: one writer goroutine with group
@@ -404,8 +412,14 @@ func (t *sqliteTx) Append(s *Snapshot, events []Event, raw [][]byte, newRun bool
 		if s.DedupKey != "" {
 			key = s.PlaybookID + "\x00" + s.DedupKey
 		}
-		if _, err := t.exec(`INSERT INTO runs(run_id, playbook_id, version, status, parent_run, parent_inst, start_key, input, snapshot, seq, created_at, updated_at)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`, s.RunID, s.PlaybookID, s.Version, s.Status, s.ParentRun, s.ParentInst, key, nil, snap, s.Seq, ns(s.Created), now); err != nil {
+		// The incident a run answers is kept in a column so the console
+		// lists an incident's runs without reading every snapshot.
+		var incident any
+		if id := incidentOf(s.Vars["__incident__"]); id != "" {
+			incident = id
+		}
+		if _, err := t.exec(`INSERT INTO runs(run_id, playbook_id, version, status, parent_run, parent_inst, start_key, input, snapshot, seq, created_at, updated_at, incident)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`, s.RunID, s.PlaybookID, s.Version, s.Status, s.ParentRun, s.ParentInst, key, nil, snap, s.Seq, ns(s.Created), now, incident); err != nil {
 			return err
 		}
 	} else {
@@ -639,6 +653,10 @@ func (s *sqliteStore) ListRuns(ctx context.Context, f RunFilter) ([]RunInfo, err
 		q += ` AND playbook_id=?`
 		args = append(args, f.PlaybookID)
 	}
+	if f.Incident != "" {
+		q += ` AND incident=?`
+		args = append(args, f.Incident)
+	}
 	q += ` ORDER BY created_at DESC, run_id`
 	if f.Limit > 0 {
 		q += fmt.Sprintf(` LIMIT %d`, f.Limit)
@@ -716,8 +734,8 @@ var statements = []string{
 	`SELECT version, body FROM plans WHERE playbook_id=? ORDER BY version DESC LIMIT 1`,
 	`SELECT run_id FROM runs WHERE start_key=?`,
 	`SELECT snapshot FROM runs WHERE run_id=?`,
-	`INSERT INTO runs(run_id, playbook_id, version, status, parent_run, parent_inst, start_key, input, snapshot, seq, created_at, updated_at)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+	`INSERT INTO runs(run_id, playbook_id, version, status, parent_run, parent_inst, start_key, input, snapshot, seq, created_at, updated_at, incident)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 	`UPDATE runs SET status=?, snapshot=?, seq=?, updated_at=? WHERE run_id=? AND seq=?`,
 	`INSERT INTO journal(run_id, seq, type, step, at, data) VALUES (?,?,?,?,?,?)`,
 	`INSERT INTO tasks(task_id, run_id, inst, step, attempt, cmd, kind, due_at, state, idem_key, payload)
