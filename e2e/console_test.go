@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -93,4 +94,196 @@ func TestConsoleQueueInBrowser(t *testing.T) {
 	browsertest.AssertNoErrors(t, ctx)
 	browsertest.AssertAxe(t, ctx, "queue")
 	browsertest.Screenshot(t, ctx, "queue")
+}
+
+// approveThenBlock asks a responder, then blocks the attacker on every
+// agent: the containment playbook the console flow approves.
+const approveThenBlock = `id: playbook--5b0a7c8e-1f2d-4e3a-9b4c-6d7e8f9a0b1c
+name: Block the intruder after approval
+modified: 2026-12-07T00:00:00Z
+description: Asks a responder, then blocks the attacking address everywhere.
+trigger:
+  incident:
+    priorities: [P1]
+    entity_types: [ip]
+  bind:
+    src_ip: alert.entities.source_ips[0]
+inputs:
+  incident: {type: dictionary, description: The incident}
+  src_ip: {type: string, description: The attacking address}
+start: ask
+steps:
+  ask:
+    approve:
+      question: Block the attacking address everywhere?
+      roles: [responder]
+    timeout: 1h
+    on_success: block
+    on_failure: declined
+  block:
+    connector: agent.block_ip
+    args:
+      address: __src_ip__:value
+      ttl: 1h
+      reason: SSH intrusion
+    next: done
+  declined: end
+  done: end
+`
+
+// TestConsoleIncidentFlow is an analyst's day in the browser, each step
+// checked on the server through the API: an intrusion arrives, they open
+// it, take it, approve the containment playbook's question, watch the run
+// finish and the block appear, revert the block, comment and close it with
+// a verdict.
+func TestConsoleIncidentFlow(t *testing.T) {
+	n := newNode(t, "")
+	n.start()
+	pb := writeFile(t, t.TempDir(), "approve-block.yaml", approveThenBlock)
+	if out, errs, code := run("playbook", "import", pb, "--reason", "e2e", "--server", n.url(), "--token", n.token); code != 0 {
+		t.Fatalf("import: %s %s", out, errs)
+	}
+	ctx := browsertest.New(t)
+	browsertest.Do(t, ctx,
+		chromedp.Navigate(n.url()+"/login"),
+		chromedp.SendKeys(chromedp.CSS(`#name`), "admin"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), consolePassword(t, n)),
+		chromedp.Submit(chromedp.CSS(`#password`)),
+		chromedp.WaitVisible(chromedp.CSS(`table.queue`)),
+	)
+
+	var lines []string
+	for i := 0; i < 12; i++ {
+		lines = append(lines, fmt.Sprintf("Failed password for invalid user u%d from 203.0.113.88 port %d ssh2", i, 41000+i))
+	}
+	sendSyslogTCP(t, n.syslog, lines...)
+	time.Sleep(300 * time.Millisecond)
+	sendSyslogTCP(t, n.syslog, "Accepted password for root from 203.0.113.88 port 42000 ssh2")
+
+	waitBrowser(t, ctx, "the P1 intrusion in the open queue", 45*time.Second,
+		`Array.from(document.querySelectorAll("tr[data-incident]")).some(r => r.textContent.includes("P1"))`)
+	id := value(t, ctx, chromedp.Evaluate[string](`Array.from(document.querySelectorAll("tr[data-incident]")).find(r => r.textContent.includes("P1")).dataset.incident`))
+	browsertest.Do(t, ctx,
+		chromedp.Click(chromedp.CSS(`tr[data-incident="`+id+`"] a`)),
+		chromedp.WaitVisible(chromedp.CSS(`#wb`)),
+	)
+
+	// Take it.
+	browsertest.Do(t, ctx, chromedp.Click(chromedp.CSS(`form[action$="/assign"] button[name="me"]`)))
+	waitAPI(t, n, "the incident assigned to admin", func(inc map[string]any) bool { return inc["assignee"] == "admin" }, id)
+
+	// Answer the playbook's question.
+	waitBrowser(t, ctx, "the playbook's approval on the incident page", 30*time.Second, `document.querySelector("form.wb-answer") !== null`)
+	browsertest.AssertAxe(t, ctx, "incident (waiting for approval)")
+	browsertest.Screenshot(t, ctx, "incident-approval")
+	browsertest.Do(t, ctx, chromedp.Click(chromedp.CSS(`form.wb-answer button.primary`)))
+
+	// The run finishes (its graph's nodes all done) and the block is a
+	// decision in force.
+	waitBrowser(t, ctx, "the run graph done and the decision in force", 30*time.Second,
+		`document.querySelector(".run-status.run-succeeded, .run-status.run-completed, .run-status.run-done") !== null && document.querySelector("form[action*='/decisions/'][action$='/revert']") !== null`)
+	failed := value(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll(".g-node.g-failed").length`))
+	if failed != 0 {
+		t.Errorf("%d step(s) of the run failed", failed)
+	}
+	decisions := apiList(t, n, "/api/v1/decisions", "decisions")
+	active := 0
+	for _, d := range decisions {
+		if d["target"] == "203.0.113.88/32" || d["target"] == "203.0.113.88" {
+			if d["reverted_at"] == nil {
+				active++
+			}
+		}
+	}
+	if active != 1 {
+		t.Fatalf("after approval, %d active decisions block the attacker, want 1: %v", active, decisions)
+	}
+	browsertest.Screenshot(t, ctx, "incident-contained")
+
+	// Revert the block (the page asks first; the person says yes).
+	browsertest.Do(t, ctx,
+		chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`),
+		chromedp.SendKeys(chromedp.CSS(`form[action$="/revert"] input[name="reason"]`), "false alarm: our pentest"),
+		chromedp.Click(chromedp.CSS(`form[action$="/revert"] button`)),
+	)
+	waitFor(t, "the decision reverted", 20*time.Second, func() bool {
+		for _, d := range apiList(t, n, "/api/v1/decisions", "decisions") {
+			if strings.HasPrefix(fmt.Sprint(d["target"]), "203.0.113.88") && d["reverted_at"] == nil {
+				return false
+			}
+		}
+		return true
+	})
+
+	// Comment, then close with a verdict.
+	browsertest.Do(t, ctx,
+		chromedp.WaitVisible(chromedp.CSS(`#wb-comment-text`)),
+		chromedp.SendKeys(chromedp.CSS(`#wb-comment-text`), "Pentest by @admin, agreed with the owner."),
+		chromedp.Click(chromedp.CSS(`form[action$="/comment"] button`)),
+	)
+	waitFor(t, "the comment on the timeline", 20*time.Second, func() bool {
+		return strings.Contains(string(apiGet(t, n, "/api/v1/incidents/"+id)), "Pentest by @admin")
+	})
+	browsertest.Do(t, ctx,
+		chromedp.WaitVisible(chromedp.CSS(`form[action$="/status"] select[name="verdict"]`)),
+		chromedp.SetValue(chromedp.CSS(`form[action$="/status"] select[name="verdict"]`), "benign"),
+		chromedp.Click(chromedp.CSS(`form[action$="/status"] button.danger`)),
+	)
+	waitAPI(t, n, "the incident closed as benign", func(inc map[string]any) bool {
+		return inc["status"] == "closed" && inc["verdict"] == "benign"
+	}, id)
+	body := string(apiGet(t, n, "/api/v1/audit?limit=1000"))
+	for _, action := range []string{"incident.", "user:admin"} {
+		if !strings.Contains(body, action) {
+			t.Errorf("the audit log has no %q entry: changes made in the console must be audited with the person's name", action)
+		}
+	}
+	browsertest.AssertNoDialogs(t, ctx)
+	browsertest.AssertNoErrors(t, ctx)
+	browsertest.AssertAxe(t, ctx, "incident (closed)")
+	browsertest.Screenshot(t, ctx, "incident-closed")
+}
+
+// waitBrowser polls a JavaScript condition in the page until it is true.
+func waitBrowser(t *testing.T, ctx context.Context, what string, d time.Duration, cond string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !value(t, ctx, chromedp.Evaluate[bool](cond)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s; the page is at %s", d, what, value(t, ctx, chromedp.Location()))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func apiGet(t *testing.T, n *node, path string) []byte {
+	t.Helper()
+	res, body, err := n.do("GET", path, n.token, nil, nil)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("GET %s: %v %v %s", path, err, res, body)
+	}
+	return body
+}
+
+func apiList(t *testing.T, n *node, path, key string) []map[string]any {
+	t.Helper()
+	var m map[string][]map[string]any
+	if err := json.Unmarshal(apiGet(t, n, path), &m); err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	return m[key]
+}
+
+// waitAPI polls an incident through the API until cond holds.
+func waitAPI(t *testing.T, n *node, what string, cond func(map[string]any) bool, id string) {
+	t.Helper()
+	waitFor(t, what, 20*time.Second, func() bool {
+		var m struct {
+			Incident map[string]any `json:"incident"`
+		}
+		if err := json.Unmarshal(apiGet(t, n, "/api/v1/incidents/"+id), &m); err != nil {
+			return false
+		}
+		return cond(m.Incident)
+	})
 }
