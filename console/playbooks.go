@@ -101,6 +101,14 @@ type pbPage struct {
 	Problem   string // why the shown version cannot be drawn
 }
 
+// dryResult is the dry run's fragment: its trace, and the linter's
+// findings for the editor (out of band), since a draft with errors does
+// not run.
+type dryResult struct {
+	Dry  *dryView
+	Lint lintView
+}
+
 // dryView is a dry run's trace.
 type dryView struct {
 	Trace    engine.Trace
@@ -277,7 +285,7 @@ func (c *Console) playbookDryRun(w http.ResponseWriter, r *http.Request, v *view
 		dv.Trace = tr
 	}
 	if r.Header.Get("HX-Request") != "" {
-		c.fragment(w, "playbook", "pb-dry", dv)
+		c.fragment(w, "playbook", "pb-dry-result", dryResult{Dry: dv, Lint: lv})
 		return
 	}
 	c.editorPage(w, r, v, http.StatusOK, body, func(p *pbPage) { p.Lint, p.Dry = lv, dv })

@@ -263,10 +263,7 @@ func layoutPlaybook(p *playbook.Playbook) pbGraph {
 		s := p.Steps[id]
 		n := &g.Nodes[i]
 		n.Index, n.ID, n.Type = i, id, string(s.Type)
-		n.Name = s.Name
-		if n.Name == "" {
-			n.Name = id
-		}
+		n.Name = g.stepName(p, id)
 		n.Label = cut(n.Name, 26)
 		n.Detail = stepDetail(s)
 		n.DetailCut = cut(n.Detail, 30)
@@ -309,9 +306,17 @@ func layoutPlaybook(p *playbook.Playbook) pbGraph {
 	return g
 }
 
+// stepName is what a person calls a step: the name they wrote, "start"
+// for the start step the YAML parser adds, else the CACAO id.
 func (g *pbGraph) stepName(p *playbook.Playbook, id string) string {
-	if s := p.Steps[id]; s != nil && s.Name != "" {
+	s := p.Steps[id]
+	switch {
+	case s == nil:
+		return id
+	case s.Name != "":
 		return s.Name
+	case s.Type == playbook.StepStart && id == p.WorkflowStart:
+		return "start"
 	}
 	return id
 }
