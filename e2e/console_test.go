@@ -139,6 +139,11 @@ steps:
 func TestConsoleIncidentFlow(t *testing.T) {
 	n := newNode(t, "")
 	n.start()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", tail(n.log.String(), 60))
+		}
+	})
 	pb := writeFile(t, t.TempDir(), "approve-block.yaml", approveThenBlock)
 	if out, errs, code := run("playbook", "import", pb, "--reason", "e2e", "--server", n.url(), "--token", n.token); code != 0 {
 		t.Fatalf("import: %s %s", out, errs)
