@@ -130,20 +130,26 @@ func opsWhen(s string, now time.Time) (time.Time, error) {
 
 // opsSpan is time.ParseDuration with days ("7d", "1d12h").
 func opsSpan(s string) (time.Duration, error) {
+	in := s
 	var days time.Duration
 	if i := strings.IndexByte(s, 'd'); i > 0 {
 		n, err := strconv.Atoi(s[:i])
-		if err != nil {
-			return 0, fmt.Errorf("%q: want a duration like 30m, 2h or 7d", s)
+		// Ten years is further back than any store keeps, and bounds
+		// the multiplication.
+		if err != nil || n < 0 || n > 3650 {
+			return 0, fmt.Errorf("%q: want a duration like 30m, 2h or 7d", in)
 		}
 		days, s = time.Duration(n)*24*time.Hour, s[i+1:]
 		if s == "" {
+			if days == 0 {
+				return 0, fmt.Errorf("%q: want a positive duration like 30m, 2h or 7d", in)
+			}
 			return days, nil
 		}
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d+days <= 0 {
-		return 0, fmt.Errorf("%q: want a positive duration like 30m, 2h or 7d", s)
+		return 0, fmt.Errorf("%q: want a positive duration like 30m, 2h or 7d", in)
 	}
 	return d + days, nil
 }

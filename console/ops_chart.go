@@ -55,7 +55,7 @@ type opsBar struct {
 }
 
 const (
-	chartW, chartH = 640, 220
+	chartW, chartH = 560, 220
 	padL, padR     = 64, 16
 	padT, padB     = 12, 36
 )
