@@ -26,6 +26,7 @@ type gNode struct {
 	Name       string // as the author wrote it, else the id
 	Label      string // Name, shortened to fit the box
 	Type       string
+	Short      string // the type in a word, for the box
 	Detail     string // connector.operation, condition, switch variable…
 	DetailCut  string
 	X, Y, W, H int
@@ -57,7 +58,7 @@ const (
 	gGapX   = 28
 	gGapY   = 60
 	gMargin = 24
-	gBack   = 56 // room on the right for arrows that loop back up
+	gBack   = 56 // room on either side for arrows that loop back up or skip layers
 )
 
 // stepEdges lists a step's ways out with the words an author would use.
@@ -225,7 +226,7 @@ func layoutPlaybook(p *playbook.Playbook) pbGraph {
 	for l := 0; l <= maxLayer; l++ {
 		widest = max(widest, len(byLayer[l]))
 	}
-	g.Width = 2*gMargin + widest*gNodeW + max(widest-1, 0)*gGapX + gBack
+	g.Width = 2*gMargin + widest*gNodeW + max(widest-1, 0)*gGapX + 2*gBack
 	g.Height = 2*gMargin + (maxLayer+1)*gNodeH + maxLayer*gGapY
 	g.Nodes = make([]gNode, len(order))
 	pos := make([]float64, len(order)) // column, for ordering children under parents
@@ -252,7 +253,7 @@ func layoutPlaybook(p *playbook.Playbook) pbGraph {
 		}
 		sort.SliceStable(row, func(a, b int) bool { return key[row[a]] < key[row[b]] })
 		span := len(row)*gNodeW + (len(row)-1)*gGapX
-		x0 := gMargin + (g.Width-gBack-2*gMargin-span)/2
+		x0 := gBack + gMargin + (g.Width-2*gBack-2*gMargin-span)/2
 		for k, v := range row {
 			pos[v] = float64(k) - float64(len(row)-1)/2
 			g.Nodes[v].X = x0 + k*(gNodeW+gGapX)
@@ -266,7 +267,8 @@ func layoutPlaybook(p *playbook.Playbook) pbGraph {
 		n.Name = g.stepName(p, id)
 		n.Label = cut(n.Name, 26)
 		n.Detail = stepDetail(s)
-		n.DetailCut = cut(n.Detail, 30)
+		n.Short = strings.TrimSuffix(strings.TrimSuffix(n.Type, "-condition"), "-action")
+		n.DetailCut = cut(n.Detail, 28-len(n.Short))
 		n.W, n.H = gNodeW, gNodeH
 		n.TX, n.TY = n.X+gNodeW/2, n.Y+20
 		n.Start, n.Exception = id == p.WorkflowStart, id == p.WorkflowException
@@ -275,6 +277,7 @@ func layoutPlaybook(p *playbook.Playbook) pbGraph {
 			n.Out = append(n.Out, o)
 		}
 	}
+	skips := 0
 	for u := range order {
 		for _, o := range outs[u] {
 			a, b := g.Nodes[u], g.Nodes[o.ToIdx]
@@ -290,9 +293,31 @@ func layoutPlaybook(p *playbook.Playbook) pbGraph {
 				e.Kind = "back"
 				x1, y1 := a.X+a.W, a.Y+a.H/2
 				x2, y2 := b.X+b.W, b.Y+b.H/2
-				bend := max(x1, x2) + gBack - 8
-				e.D = fmt.Sprintf("M%d %d C%d %d %d %d %d %d", x1, y1, bend, y1, bend, y2, x2, y2)
+				right := max(x1, x2)
+				for _, n := range g.Nodes {
+					if n.Y+n.H > min(y1, y2) && n.Y < max(y1, y2) {
+						right = max(right, n.X+n.W)
+					}
+				}
+				bend := min(right+18+10*(skips%4), g.Width-4)
+				skips++
+				e.D = laneTo(x1, y1, bend, x2, y2)
 				e.LX, e.LY = bend-4, (y1+y2)/2
+			} else if b.Y-a.Y > gNodeH+gGapY {
+				// Past a layer: round the left side, so the arrow does not
+				// run behind the steps in between and seem to end there.
+				x1, y1 := a.X, a.Y+a.H/2
+				x2, y2 := b.X, b.Y+b.H/2
+				left := min(x1, x2)
+				for _, n := range g.Nodes {
+					if n.Y > a.Y && n.Y < b.Y {
+						left = min(left, n.X)
+					}
+				}
+				lane := max(left-18-10*(skips%4), 4)
+				skips++
+				e.D = laneTo(x1, y1, lane, x2, y2)
+				e.LX, e.LY = lane+4, (y1+y2)/2
 			} else {
 				x1, y1 := a.X+a.W/2, a.Y+a.H
 				x2, y2 := b.X+b.W/2, b.Y
@@ -359,4 +384,24 @@ func inRegion(v, owner int, outs [][]gOut, back map[[2]int]bool) bool {
 		}
 	}
 	return false
+}
+
+// laneTo is an arrow that leaves (x1,y1) sideways to the vertical lane at
+// x, runs along it and comes in sideways to (x2,y2), with rounded corners:
+// it stays clear of the steps it passes.
+func laneTo(x1, y1, x, x2, y2 int) string {
+	const r = 8
+	sx, sy := 1, 1
+	if x < x1 {
+		sx = -1
+	}
+	if y2 < y1 {
+		sy = -1
+	}
+	ex := 1
+	if x2 < x {
+		ex = -1
+	}
+	return fmt.Sprintf("M%d %d H%d Q%d %d %d %d V%d Q%d %d %d %d H%d",
+		x1, y1, x-sx*r, x, y1, x, y1+sy*r, y2-sy*r, x, y2, x+ex*r, y2, x2)
 }
