@@ -58,11 +58,11 @@ func newOpsRig(t *testing.T) *opsRig {
 	return o
 }
 
-// hostile is what an attacker puts in an event, a reason or a name.
-const hostile = `<script>alert(1)</script> "><img src=x onerror=alert(1)>`
+// opsHostile is what an attacker puts in an event, a reason or a name.
+const opsHostile = `<script>alert(1)</script> "><img src=x onerror=alert(1)>`
 
-// escaped checks that hostile text shows as text and never as markup.
-func escaped(t *testing.T, body string) {
+// opsEscaped checks that hostile text shows as text and never as markup.
+func opsEscaped(t *testing.T, body string) {
 	t.Helper()
 	for _, raw := range []string{"<script>alert(1)", "<img src=x onerror"} {
 		if strings.Contains(body, raw) {
@@ -121,7 +121,7 @@ func TestOpsRoleMatrix(t *testing.T) {
 	}
 }
 
-func enroll(t *testing.T, r *opsRig, host string) string {
+func opsEnroll(t *testing.T, r *opsRig, host string) string {
 	t.Helper()
 	secret, _, err := r.fleet.CreateToken(context.Background(), time.Hour, "test")
 	if err != nil {
@@ -137,7 +137,7 @@ func enroll(t *testing.T, r *opsRig, host string) string {
 
 func TestAgentsPageTokenAndRevoke(t *testing.T) {
 	r := newOpsRig(t)
-	id := enroll(t, r, "web-1")
+	id := opsEnroll(t, r, "web-1")
 	if _, err := r.dec.Add(context.Background(), decision.Decision{Kind: decision.DenyIP, Target: "203.0.113.7", Owner: "test", Reason: "scan"}, time.Hour, time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestAgentsPageTokenAndRevoke(t *testing.T) {
 	if res := r.as(auth.Responder).post("/agents/tokens", url.Values{"ttl": {"1h"}}); res.StatusCode != http.StatusForbidden {
 		t.Errorf("token by a responder: %s", res.Status)
 	}
-	body = postPage(t, a, "/agents/tokens", url.Values{"ttl": {"2h"}}, http.StatusCreated)
+	body = opsPostPage(t, a, "/agents/tokens", url.Values{"ttl": {"2h"}}, http.StatusCreated)
 	m := regexp.MustCompile(`id="token-value" class="ops-token" readonly value="([^"]+)"`).FindStringSubmatch(body)
 	if m == nil {
 		t.Fatal("the new token is not on the page")
@@ -176,7 +176,7 @@ func TestAgentsPageTokenAndRevoke(t *testing.T) {
 	if _, body := a.get("/agents"); strings.Contains(body, m[1]) {
 		t.Error("the token is shown again on a later visit")
 	}
-	if body := postPage(t, a, "/agents/tokens", url.Values{"ttl": {"90d"}}, http.StatusBadRequest); !strings.Contains(body, "30 days") {
+	if body := opsPostPage(t, a, "/agents/tokens", url.Values{"ttl": {"90d"}}, http.StatusBadRequest); !strings.Contains(body, "30 days") {
 		t.Error("a too long token lifetime is not explained")
 	}
 
@@ -187,20 +187,20 @@ func TestAgentsPageTokenAndRevoke(t *testing.T) {
 	if res := r.as(auth.Responder).post(revoke, nil); res.StatusCode != http.StatusForbidden {
 		t.Errorf("revoke by a responder: %s", res.Status)
 	}
-	if revoked(r, id) {
+	if opsRevoked(r, id) {
 		t.Fatal("a refused request revoked the agent")
 	}
 	if res := a.post(revoke, nil); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("revoke: %s", res.Status)
 	}
-	if !revoked(r, id) {
+	if !opsRevoked(r, id) {
 		t.Fatal("the agent is not revoked")
 	}
 	_, body = a.get("/agents")
 	contains(t, body, `class="ops-revoked"`)
 }
 
-func revoked(r *opsRig, id string) bool {
+func opsRevoked(r *opsRig, id string) bool {
 	for _, a := range r.fleet.List() {
 		if a.ID == id {
 			return a.Revoked
@@ -209,8 +209,8 @@ func revoked(r *opsRig, id string) bool {
 	return false
 }
 
-// postPage posts a form with the CSRF token and returns the page answered.
-func postPage(t *testing.T, c *client, path string, v url.Values, want int) string {
+// opsPostPage posts a form with the CSRF token and returns the page answered.
+func opsPostPage(t *testing.T, c *client, path string, v url.Values, want int) string {
 	t.Helper()
 	v.Set("csrf", c.csrf)
 	res, err := c.hc.PostForm(c.base+path, v)
@@ -238,13 +238,13 @@ func TestDecisionsFilterPageAndRevert(t *testing.T) {
 		}
 		ids = append(ids, d.ID)
 	}
-	bad, err := r.dec.Add(ctx, decision.Decision{Kind: decision.ContainHost, Target: "ws-7", Owner: "user:x", Reason: hostile, Incident: "inc-7"}, -1, now.Add(time.Second))
+	bad, err := r.dec.Add(ctx, decision.Decision{Kind: decision.ContainHost, Target: "ws-7", Owner: "user:x", Reason: opsHostile, Incident: "inc-7"}, -1, now.Add(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
 	v := r.as(auth.Viewer)
 	_, body := v.get("/decisions")
-	escaped(t, body)
+	opsEscaped(t, body)
 	contains(t, body, "1–50 of 56", "ws-7", "/incidents/inc-7", "Next")
 	if strings.Contains(body, "Revert") {
 		t.Error("a viewer sees the revert button")
@@ -260,7 +260,7 @@ func TestDecisionsFilterPageAndRevert(t *testing.T) {
 	}
 
 	path := "/decisions/" + bad.ID + "/revert"
-	form := url.Values{"reason": {"false alarm " + hostile}, "back": {"/decisions?state=all"}}
+	form := url.Values{"reason": {"false alarm " + opsHostile}, "back": {"/decisions?state=all"}}
 	resp := r.as(auth.Responder)
 	if res := resp.postForm(path, form); res.StatusCode != http.StatusForbidden {
 		t.Errorf("revert without CSRF: %s", res.Status)
@@ -284,7 +284,7 @@ func TestDecisionsFilterPageAndRevert(t *testing.T) {
 	}
 	_, body = resp.get("/decisions?state=reverted")
 	contains(t, body, bad.ID, "by user:responder1")
-	escaped(t, body)
+	opsEscaped(t, body)
 }
 
 func TestEventsSearchShowsFieldsAsText(t *testing.T) {
@@ -300,7 +300,7 @@ func TestEventsSearchShowsFieldsAsText(t *testing.T) {
 		}
 		ws = append(ws, w...)
 	}
-	add(now.Add(-10*time.Minute), "web-1", map[string]any{"user.name": hostile, "source.ip": "203.0.113.7"}, `{"msg":"`+hostile+`"}`)
+	add(now.Add(-10*time.Minute), "web-1", map[string]any{"user.name": opsHostile, "source.ip": "203.0.113.7"}, `{"msg":"`+opsHostile+`"}`)
 	add(now.Add(-3*time.Hour), "web-1", map[string]any{"message": "old one"}, "old one")
 	for i := range 60 {
 		add(now.Add(-time.Duration(60-i)*time.Second), "pager-host", map[string]any{"n": int64(i)}, fmt.Sprintf("line %02d", i))
@@ -313,7 +313,7 @@ func TestEventsSearchShowsFieldsAsText(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatalf("search: %s", res.Status)
 	}
-	escaped(t, body)
+	opsEscaped(t, body)
 	contains(t, body, "<dt>user.name</dt>", "<dt>source.ip</dt><dd>203.0.113.7</dd>", "&#34;msg&#34;")
 	if strings.Contains(body, "old one") {
 		t.Error("an event outside the window is shown")
@@ -353,7 +353,7 @@ func TestInsightsChartsTheSeededIncidents(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatalf("insights: %s", res.Status)
 	}
-	mttd := chart(t, body, "mttd")
+	mttd := opsChartOf(t, body, "mttd")
 	// Every seeded incident's events came 1 s before its alert: one point a
 	// day at 1s, and no point on days without incidents.
 	for _, back := range []int{2, 1} {
@@ -362,18 +362,18 @@ func TestInsightsChartsTheSeededIncidents(t *testing.T) {
 	if n := strings.Count(mttd, "<circle"); n != 2 {
 		t.Errorf("MTTD chart has %d points, want 2", n)
 	}
-	if n := strings.Count(chart(t, body, "mtta"), "<circle"); n != 0 {
+	if n := strings.Count(opsChartOf(t, body, "mtta"), "<circle"); n != 0 {
 		t.Errorf("MTTA chart has %d points, but no incident was acknowledged", n)
 	}
-	contains(t, chart(t, body, "by-verdict"), "<title>false_positive: 1</title>", "<title>undecided: 2</title>")
+	contains(t, opsChartOf(t, body, "by-verdict"), "<title>false_positive: 1</title>", "<title>undecided: 2</title>")
 	contains(t, body, "<dt>Incidents</dt><dd>3 ", "as a table", `role="img"`)
 	if res, _ := v.get("/insights?days=5"); res.StatusCode != http.StatusBadRequest {
 		t.Errorf("days=5: %s", res.Status)
 	}
 }
 
-// chart returns one chart's SVG from a page.
-func chart(t *testing.T, body, id string) string {
+// opsChartOf returns one chart's SVG from a page.
+func opsChartOf(t *testing.T, body, id string) string {
 	t.Helper()
 	i := strings.Index(body, `data-chart="`+id+`"`)
 	if i < 0 {
@@ -388,7 +388,7 @@ func TestSilencesCreateAndExpire(t *testing.T) {
 	ctx := context.Background()
 	form := func() url.Values {
 		return url.Values{"field": {"host", "rule_id", "ip"}, "op": {"=", "=~", "="}, "value": {"web-1", "ssh-.*", ""},
-			"starts": {"now"}, "ends": {"2h"}, "reason": {"maintenance " + hostile}}
+			"starts": {"now"}, "ends": {"2h"}, "reason": {"maintenance " + opsHostile}}
 	}
 	a := r.as(auth.Analyst)
 	if res := a.postForm("/silences", form()); res.StatusCode != http.StatusForbidden {
@@ -402,7 +402,7 @@ func TestSilencesCreateAndExpire(t *testing.T) {
 	}
 	broken := form()
 	broken.Set("ends", "soon")
-	if body := postPage(t, a, "/silences", broken, http.StatusUnprocessableEntity); !strings.Contains(body, "End: soon") || !strings.Contains(body, `value="ssh-.*"`) {
+	if body := opsPostPage(t, a, "/silences", broken, http.StatusUnprocessableEntity); !strings.Contains(body, "End: soon") || !strings.Contains(body, `value="ssh-.*"`) {
 		t.Error("a refused form neither explains nor keeps what was typed")
 	}
 	if res := a.post("/silences", form()); res.StatusCode != http.StatusSeeOther {
@@ -410,11 +410,11 @@ func TestSilencesCreateAndExpire(t *testing.T) {
 	}
 	sils, _ := r.alarm.Store().Silences(ctx, true)
 	if len(sils) != 1 || len(sils[0].Matchers) != 2 || sils[0].Author != "user:analyst1" || sils[0].EndsAt.Sub(sils[0].StartsAt) != 2*time.Hour {
-		t.Fatalf("stored: %s", jsonOf(sils))
+		t.Fatalf("stored: %s", opsJSON(sils))
 	}
 	id := sils[0].ID
 	_, body := r.as(auth.Viewer).get("/silences")
-	escaped(t, body)
+	opsEscaped(t, body)
 	contains(t, body, "host = web-1", "rule_id =~ ssh-.*")
 	if strings.Contains(body, "Expire now") || strings.Contains(body, "Create silence") {
 		t.Error("a viewer sees the analyst's buttons")
@@ -433,12 +433,12 @@ func TestSilencesCreateAndExpire(t *testing.T) {
 	contains(t, ended, id)
 }
 
-func jsonOf(v any) string { b, _ := json.Marshal(v); return string(b) }
+func opsJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 
 func TestAssetsImport(t *testing.T) {
 	r := newRig(t, nil)
 	ctx := context.Background()
-	csv := "kind,name,criticality,owner,tags,addresses\nhost,web-1,4,\"" + strings.ReplaceAll(hostile, `"`, `""`) + "\",dmz;web,192.0.2.10\n"
+	csv := "kind,name,criticality,owner,tags,addresses\nhost,web-1,4,\"" + strings.ReplaceAll(opsHostile, `"`, `""`) + "\",dmz;web,192.0.2.10\n"
 	a := r.as(auth.Admin)
 	if res := a.postForm("/assets-inventory", url.Values{"text": {csv}}); res.StatusCode != http.StatusForbidden {
 		t.Errorf("import without CSRF: %s", res.Status)
@@ -454,27 +454,27 @@ func TestAssetsImport(t *testing.T) {
 		t.Fatalf("paste CSV: %s to %q", res.Status, res.Header.Get("Location"))
 	}
 	yaml := "- kind: host\n  name: db-1\n  criticality: 5\n  owner: dba\n- kind: user\n  name: alice\n  criticality: 2\n"
-	if res := postFile(t, a, "/assets-inventory", "assets.yaml", yaml); res.StatusCode != http.StatusSeeOther {
+	if res := opsPostFile(t, a, "/assets-inventory", "assets.yaml", yaml); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("upload YAML: %s", res.Status)
 	}
 	as, _ := r.alarm.Store().Assets(ctx, false)
 	if len(as) != 3 {
-		t.Fatalf("stored %s", jsonOf(as))
+		t.Fatalf("stored %s", opsJSON(as))
 	}
 	_, body := r.as(auth.Viewer).get("/assets-inventory?stored=2")
-	escaped(t, body)
+	opsEscaped(t, body)
 	contains(t, body, "2 assets stored", "web-1", "db-1", "alice", "192.0.2.10")
 	if strings.Contains(body, "Import") {
 		t.Error("a viewer sees the import form")
 	}
-	body = postPage(t, a, "/assets-inventory", url.Values{"text": {"kind,name,criticality\nhost,x,9\n"}}, http.StatusBadRequest)
+	body = opsPostPage(t, a, "/assets-inventory", url.Values{"text": {"kind,name,criticality\nhost,x,9\n"}}, http.StatusBadRequest)
 	contains(t, body, "outside 1..5", "host,x,9")
 	if as, _ := r.alarm.Store().Assets(ctx, false); len(as) != 3 {
 		t.Fatal("a refused import stored something")
 	}
 }
 
-func postFile(t *testing.T, c *client, path, name, content string) *http.Response {
+func opsPostFile(t *testing.T, c *client, path, name, content string) *http.Response {
 	t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
