@@ -37,6 +37,10 @@ func (v *viewer) Can(need string) bool { return v != nil && v.User.Role.Allows(a
 
 const sessionCookie = "riposte_session"
 
+// maxForm bounds a form's body: the largest is an asset import or a
+// playbook pasted into the editor.
+const maxForm = 8 << 20
+
 type ctxKey struct{}
 
 // Routes lists the console's routes with their roles (for the role matrix
@@ -56,6 +60,10 @@ func (c *Console) guard(rt route) http.Handler {
 			return
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			// Bounded before anything reads the form: the CSRF check
+			// parses it, and a multipart body would otherwise be spooled
+			// to disk before the role is known.
+			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 			// Every change needs the session's CSRF token, from the form
 			// field or (htmx) the header; SameSite=Strict alone leaves
 			// same-site subdomains and old browsers.

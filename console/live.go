@@ -56,15 +56,28 @@ func (h *hub) run(ctx context.Context, every time.Duration) {
 	}
 }
 
-func (h *hub) subscribe() (chan string, bool) {
+// subscribe registers a page that last saw version since: if the store
+// moved on between the page's render and this call (a run that finished
+// while the page loaded), the page hears of it at once.
+func (h *hub) subscribe(since string) (chan string, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.subs) >= maxLive {
 		return nil, false
 	}
 	ch := make(chan string, 1)
+	if since != "" && h.last != "" && since != h.last {
+		ch <- h.last
+	}
 	h.subs[ch] = struct{}{}
 	return ch, true
+}
+
+// current is the version last read, for pages to carry.
+func (h *hub) current() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.last
 }
 
 func (h *hub) unsubscribe(ch chan string) {
@@ -78,7 +91,13 @@ func (h *hub) unsubscribe(ch chan string) {
 // keep the connection, and an end after an hour so the session is checked
 // again (EventSource reconnects by itself).
 func (c *Console) stream(w http.ResponseWriter, r *http.Request, _ *viewer) {
-	ch, ok := c.live.subscribe()
+	// A page sends the version it was drawn at; a reconnecting
+	// EventSource sends the last event's id.
+	since := r.Header.Get("Last-Event-ID")
+	if since == "" {
+		since = r.URL.Query().Get("since")
+	}
+	ch, ok := c.live.subscribe(since)
 	if !ok {
 		http.Error(w, "too many live pages open", http.StatusServiceUnavailable)
 		return
@@ -116,7 +135,8 @@ func (c *Console) stream(w http.ResponseWriter, r *http.Request, _ *viewer) {
 				return
 			}
 		case v := <-ch:
-			if !write("event: changed\ndata: " + sanitizeSSE(v) + "\n\n") {
+			v = sanitizeSSE(v)
+			if !write("id: " + v + "\nevent: changed\ndata: " + v + "\n\n") {
 				return
 			}
 		}

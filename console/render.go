@@ -67,7 +67,9 @@ type view struct {
 	Flash   string
 	Error   string
 	Version string
-	Page    any
+	// Live is the store's version when the page was drawn (see hub).
+	Live string
+	Page any
 }
 
 // CSRF is the token forms carry.
@@ -89,6 +91,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 		return
 	}
 	data.Version = c.d.Version
+	data.Live = c.live.current()
 	name := "layout.html"
 	if r.Header.Get("HX-Request") != "" && r.Header.Get("HX-Target") == "main" {
 		name = "content"

@@ -109,7 +109,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	logSync(ctx, log, ControlDB, ctl)
 	tokens := auth.NewStore(ctl)
 	auditLog := audit.New(ctl)
-	users := auth.NewUsers(ctl, auth.UserOptions{})
+	users := auth.NewUsers(ctl, auth.UserOptions{Idle: cfg.Console.SessionIdle.D(), Absolute: cfg.Console.SessionAbsolute.D()})
 	if err := firstUser(ctx, cfg.Data, users, log); err != nil {
 		return fmt.Errorf("first console user: %w", err)
 	}
