@@ -7,11 +7,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -22,6 +20,7 @@ import (
 	"github.com/riposte-soar/riposte/audit"
 	"github.com/riposte-soar/riposte/auth"
 	"github.com/riposte-soar/riposte/config"
+	"github.com/riposte-soar/riposte/internal/oidctest"
 	"github.com/riposte-soar/riposte/secret"
 	"github.com/riposte-soar/riposte/store"
 )
@@ -30,7 +29,7 @@ import (
 // two routes, written as the console uses this package.
 type lab struct {
 	issuer  string
-	idp     *idp
+	idp     *oidctest.Provider
 	console *httptest.Server
 	users   *auth.Users
 	secrets *secret.Store
@@ -41,7 +40,8 @@ type lab struct {
 func newLab(t *testing.T) *lab {
 	t.Helper()
 	l := &lab{}
-	l.issuer, l.idp = startIDP(t)
+	l.idp = oidctest.Start(t)
+	l.issuer = l.idp.Issuer
 	db, err := store.Open(filepath.Join(t.TempDir(), "r.db"), "normal", store.Control)
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ func newLab(t *testing.T) *lab {
 	})
 	l.console = httptest.NewServer(mux)
 	t.Cleanup(l.console.Close)
-	l.idp.clients["riposte"] = &idpClient{id: "riposte", secret: "riposte-client-secret", redirects: []string{l.callback()}}
+	l.idp.AddClient("riposte", "riposte-client-secret", l.callback())
 	if err := l.secrets.Set(context.Background(), "oidc/riposte", []byte("riposte-client-secret"), "cli"); err != nil {
 		t.Fatal(err)
 	}
@@ -118,38 +118,24 @@ func (l *lab) setRP(t *testing.T, c config.OIDC) {
 	l.rp = rp
 }
 
-func (l *lab) addUser(u *idpUser) { l.idp.users[u.username] = u }
-
-func browser(t *testing.T) *http.Client {
-	jar, _ := cookiejar.New(nil)
-	return &http.Client{Jar: jar, Timeout: 20 * time.Second}
-}
-
-var idField = regexp.MustCompile(`name="id" value="([^"]+)"`)
+func (l *lab) addUser(u oidctest.User) { l.idp.AddUser(u) }
 
 // signIn drives the browser: the console's sign-in link, the provider's
 // login form, and back to the console's callback. It returns the last
 // answer's status and body.
 func (l *lab) signIn(t *testing.T, username, password string) (int, string) {
 	t.Helper()
-	b := browser(t)
+	b := oidctest.Browser()
 	resp, err := b.Get(l.console.URL + "/login/oidc")
 	if err != nil {
 		t.Fatal(err)
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.HasPrefix(resp.Request.URL.String(), l.issuer+"/login") {
+	if !l.idp.IsLogin(resp.Request.URL) {
 		t.Fatalf("the sign-in link led to %s (%d), not the provider's login page: %s", resp.Request.URL, resp.StatusCode, page)
 	}
-	if q := resp.Request.URL.Query(); q.Get("authRequestID") == "" {
-		t.Fatalf("login page without an auth request: %s", resp.Request.URL)
-	}
-	m := idField.FindSubmatch(page)
-	if m == nil {
-		t.Fatalf("no auth request id in the login page:\n%s", page)
-	}
-	resp, err = b.PostForm(l.issuer+"/login", url.Values{"id": {string(m[1])}, "username": {username}, "password": {password}})
+	resp, err = l.idp.Login(b, page, username, password)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +157,7 @@ func (l *lab) authorize(t *testing.T, rp *OIDC, username, password string) (stri
 		q.Get("state") != st.State || strings.Contains(st.URL, st.Verifier) {
 		t.Fatalf("authorization URL %s: want an S256 challenge, a nonce and the state, and never the verifier", st.URL)
 	}
-	b := browser(t)
+	b := oidctest.Browser()
 	b.CheckRedirect = func(r *http.Request, _ []*http.Request) error {
 		if strings.HasPrefix(r.URL.String(), rp.cfg.RedirectURL) {
 			return http.ErrUseLastResponse
@@ -184,11 +170,7 @@ func (l *lab) authorize(t *testing.T, rp *OIDC, username, password string) (stri
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	m := idField.FindSubmatch(page)
-	if m == nil {
-		t.Fatalf("no login form: %s", page)
-	}
-	resp, err = b.PostForm(l.issuer+"/login", url.Values{"id": {string(m[1])}, "username": {username}, "password": {password}})
+	resp, err = l.idp.Login(b, page, username, password)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,14 +207,14 @@ func rawIDToken(t *testing.T, rp *OIDC, code, verifier, clientSecret string) str
 func TestSignInThroughProvider(t *testing.T) {
 	l := newLab(t)
 	l.setRP(t, l.rpConfig())
-	l.addUser(&idpUser{subject: "sub-alice", password: "alice-at-idp", username: "alice", email: "alice@example.com",
-		claims: map[string]any{"groups": []string{"soc-analysts", "soc-admins"}}})
-	l.addUser(&idpUser{subject: "sub-bob", password: "bob-at-idp", username: "bob", email: "bob@example.com",
-		claims: map[string]any{"groups": []string{"soc-analysts", "staff"}}})
-	l.addUser(&idpUser{subject: "sub-carol", password: "carol-at-idp", username: "carol", email: "carol@example.com",
-		claims: map[string]any{"groups": []string{"marketing"}}})
-	l.addUser(&idpUser{subject: "sub-dave", password: "dave-at-idp", username: "Dave Smith", email: "dave.smith@example.com",
-		claims: map[string]any{"groups": []string{"soc-analysts"}}})
+	l.addUser(oidctest.User{Subject: "sub-alice", Password: "alice-at-idp", Username: "alice", Email: "alice@example.com",
+		Claims: map[string]any{"groups": []string{"soc-analysts", "soc-admins"}}})
+	l.addUser(oidctest.User{Subject: "sub-bob", Password: "bob-at-idp", Username: "bob", Email: "bob@example.com",
+		Claims: map[string]any{"groups": []string{"soc-analysts", "staff"}}})
+	l.addUser(oidctest.User{Subject: "sub-carol", Password: "carol-at-idp", Username: "carol", Email: "carol@example.com",
+		Claims: map[string]any{"groups": []string{"marketing"}}})
+	l.addUser(oidctest.User{Subject: "sub-dave", Password: "dave-at-idp", Username: "Dave Smith", Email: "dave.smith@example.com",
+		Claims: map[string]any{"groups": []string{"soc-analysts"}}})
 	for _, c := range []struct {
 		what, username, password string
 		status                   int
@@ -274,7 +256,7 @@ func TestSignInThroughProvider(t *testing.T) {
 
 	// The provider takes alice out of soc-admins: her next sign-in has
 	// the role her claims give now.
-	l.idp.users["alice"].claims = map[string]any{"groups": []string{"soc-analysts"}}
+	l.idp.SetClaims("alice", map[string]any{"groups": []string{"soc-analysts"}})
 	if status, body := l.signIn(t, "alice", "alice-at-idp"); status != 200 || !strings.Contains(body, `"role":"analyst"`) {
 		t.Fatalf("alice after losing soc-admins: %d %s", status, body)
 	}
@@ -318,9 +300,9 @@ func TestRoleClaimAndDefault(t *testing.T) {
 	c.Roles = []config.OIDCRole{{Value: "responder", Role: "responder"}, {Value: "admin", Role: "admin"}}
 	c.Scopes = nil
 	l.setRP(t, c)
-	l.addUser(&idpUser{subject: "s-erin", password: "erin-at-idp", username: "erin", claims: map[string]any{"riposte_role": "responder"}})
-	l.addUser(&idpUser{subject: "s-frank", password: "frank-at-idp", username: "frank"})
-	l.addUser(&idpUser{subject: "s-gina", password: "gina-at-idp", username: "gina", claims: map[string]any{"riposte_role": "superuser"}})
+	l.addUser(oidctest.User{Subject: "s-erin", Password: "erin-at-idp", Username: "erin", Claims: map[string]any{"riposte_role": "responder"}})
+	l.addUser(oidctest.User{Subject: "s-frank", Password: "frank-at-idp", Username: "frank"})
+	l.addUser(oidctest.User{Subject: "s-gina", Password: "gina-at-idp", Username: "gina", Claims: map[string]any{"riposte_role": "superuser"}})
 	for user, role := range map[string]auth.Role{"erin": auth.Responder, "frank": auth.Viewer, "gina": auth.Viewer} {
 		status, body := l.signIn(t, user, user+"-at-idp")
 		if status != 200 || !strings.Contains(body, `"role":"`+string(role)+`"`) {
@@ -334,10 +316,10 @@ func TestRoleClaimAndDefault(t *testing.T) {
 func TestTokensRefused(t *testing.T) {
 	l := newLab(t)
 	l.setRP(t, l.rpConfig())
-	l.addUser(&idpUser{subject: "sub-alice", password: "alice-at-idp", username: "alice",
-		claims: map[string]any{"groups": []string{"soc-admins"}}})
+	l.addUser(oidctest.User{Subject: "sub-alice", Password: "alice-at-idp", Username: "alice",
+		Claims: map[string]any{"groups": []string{"soc-admins"}}})
 	// Another application at the same provider, whose tokens are not for us.
-	l.idp.clients["other-app"] = &idpClient{id: "other-app", secret: "other-secret", redirects: []string{l.callback()}}
+	l.idp.AddClient("other-app", "other-secret", l.callback())
 	otherCfg := l.rpConfig()
 	otherCfg.ClientID, otherCfg.ClientSecret = "other-app", "other-secret"
 	other, err := New(FromConfig(otherCfg, l.secrets))
