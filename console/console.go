@@ -12,12 +12,15 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/riposte-soar/riposte/alarm"
 	"github.com/riposte-soar/riposte/api"
 	"github.com/riposte-soar/riposte/audit"
 	"github.com/riposte-soar/riposte/auth"
+	"github.com/riposte-soar/riposte/auth/oidc"
 	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/eventstore"
 	"github.com/riposte-soar/riposte/fleet"
@@ -34,7 +37,7 @@ var assetFS embed.FS
 type Deps struct {
 	Users *auth.Users
 	// OIDC is set when single sign-on is configured.
-	OIDC      OIDC
+	OIDC      *oidc.OIDC
 	Audit     *audit.Log
 	Alarm     *alarm.Service
 	Respond   *respond.Service
@@ -94,13 +97,35 @@ func (c *Console) Handler(api http.Handler) http.Handler {
 	return mux
 }
 
-// version is what changes whenever the queue a person sees may have: the
-// live stream tells pages to refresh when it moves.
+// version is what changes whenever a page a person sees may have: the
+// incidents' stories (timeline, alerts), the audit log (every change by a
+// person or an automation: decisions, silences, rules, playbooks) and the
+// runs. The live stream tells pages to refresh when it moves. Each part is
+// one index probe.
 func (c *Console) version(ctx context.Context) (string, error) {
-	if c.d.Alarm == nil {
-		return "", nil
+	var parts []string
+	if c.d.Alarm != nil {
+		v, err := c.d.Alarm.Store().Version(ctx)
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, v)
 	}
-	return c.d.Alarm.Store().Version(ctx)
+	if c.d.Audit != nil {
+		seq, err := c.d.Audit.Head(ctx)
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, strconv.FormatInt(seq, 10))
+	}
+	if c.d.Respond != nil && c.d.Respond.Engine != nil {
+		at, err := c.d.Respond.Engine.Changed(ctx)
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, strconv.FormatInt(at, 10))
+	}
+	return strings.Join(parts, "-"), nil
 }
 
 func assetHandler(static fs.FS) http.Handler {

@@ -35,6 +35,9 @@ type Reader interface {
 	// PendingAudit returns up to n queued audit entries after id, oldest
 	// first.
 	PendingAudit(ctx context.Context, after int64, n int) ([]AuditRecord, error)
+	// Changed is the time (Unix ns) any run last moved, 0 for none: the
+	// console's live stream watches it.
+	Changed(ctx context.Context) (int64, error)
 }
 
 // Tx is one write transaction.
@@ -170,6 +173,8 @@ ALTER TABLE runs ADD COLUMN incident TEXT;
 UPDATE runs SET incident = COALESCE(json_extract(CAST(snapshot AS TEXT), '$.vars.__incident__.id'),
 	CASE json_type(CAST(snapshot AS TEXT), '$.vars.__incident__') WHEN 'text' THEN json_extract(CAST(snapshot AS TEXT), '$.vars.__incident__') END);
 CREATE INDEX runs_incident ON runs(incident, created_at) WHERE incident IS NOT NULL;
+`, `
+CREATE INDEX runs_updated ON runs(updated_at);
 `}
 
 // sqliteStore is the SQLite Store: one writer goroutine with group
@@ -640,6 +645,12 @@ func (s *sqliteStore) LoadRun(ctx context.Context, id string) (*RunView, error) 
 		v.Journal = append(v.Journal, e)
 	}
 	return v, rows.Err()
+}
+
+func (s *sqliteStore) Changed(ctx context.Context) (int64, error) {
+	var at sql.NullInt64
+	err := s.db.R.QueryRowContext(ctx, `SELECT MAX(updated_at) FROM runs`).Scan(&at)
+	return at.Int64, err
 }
 
 func (s *sqliteStore) ListRuns(ctx context.Context, f RunFilter) ([]RunInfo, error) {
