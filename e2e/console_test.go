@@ -229,10 +229,12 @@ func TestConsoleIncidentFlow(t *testing.T) {
 	waitFor(t, "the comment on the timeline", 20*time.Second, func() bool {
 		return strings.Contains(string(apiGet(t, n, "/api/v1/incidents/"+id)), "Pentest by @admin")
 	})
+	// The verdict form is the one with the verdict list (the header's
+	// transition buttons post to the same route).
 	browsertest.Do(t, ctx,
-		chromedp.WaitVisible(chromedp.CSS(`form[action$="/status"] select[name="verdict"]`)),
-		chromedp.SetValue(chromedp.CSS(`form[action$="/status"] select[name="verdict"]`), "benign"),
-		chromedp.Click(chromedp.CSS(`form[action$="/status"] button.danger`)),
+		chromedp.WaitVisible(chromedp.CSS(`select[name="verdict"]`)),
+		chromedp.SetValue(chromedp.CSS(`select[name="verdict"]`), "benign"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('select[name="verdict"]').form.querySelector('button[type="submit"]').click()`),
 	)
 	waitAPI(t, n, "the incident closed as benign", func(inc map[string]any) bool {
 		return inc["status"] == "closed" && inc["verdict"] == "benign"
