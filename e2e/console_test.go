@@ -294,3 +294,67 @@ func waitAPI(t *testing.T, n *node, what string, cond func(map[string]any) bool,
 		return cond(m.Incident)
 	})
 }
+
+// TestConsolePagesInBrowser opens every page of the console as an admin:
+// each passes axe with no serious or critical violation, opens no dialog,
+// reports no error, and is saved as a screenshot. An event whose fields
+// carry script and markup is shown on the events page as the literal text.
+func TestConsolePagesInBrowser(t *testing.T) {
+	n := newNode(t, "")
+	n.start()
+	hostile := `<script>alert(1)</script> "><img src=x onerror=alert(2)>`
+	ev, _ := json.Marshal(map[string]any{"@timestamp": time.Now().UTC().Format(time.RFC3339), "host": map[string]any{"name": "web-x"},
+		"message": hostile, "user": map[string]any{"name": hostile}})
+	if res, body, err := n.do("POST", "/api/v1/events", n.token, strings.NewReader(string(ev)), nil); err != nil || res.StatusCode != 202 {
+		t.Fatalf("send event: %v %v %s", err, res, body)
+	}
+	pb := writeFile(t, t.TempDir(), "approve-block.yaml", approveThenBlock)
+	if out, errs, code := run("playbook", "import", pb, "--reason", "e2e", "--server", n.url(), "--token", n.token); code != 0 {
+		t.Fatalf("import: %s %s", out, errs)
+	}
+	ctx := browsertest.New(t)
+	browsertest.Do(t, ctx,
+		chromedp.Navigate(n.url()+"/login"),
+		chromedp.SendKeys(chromedp.CSS(`#name`), "admin"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), consolePassword(t, n)),
+		chromedp.Submit(chromedp.CSS(`#password`)),
+		chromedp.WaitVisible(chromedp.CSS(`table.queue`)),
+	)
+	// Keyboard alone: the first Tab reaches the skip link, which moves on
+	// to the page's content.
+	browsertest.Do(t, ctx, chromedp.KeyEvent("\t"))
+	if got := value(t, ctx, chromedp.Evaluate[string](`document.activeElement.className + ":" + document.activeElement.textContent`)); got != "skip:Skip to content" {
+		t.Errorf("the first Tab focuses %q, want the skip link", got)
+	}
+	pages := []struct{ name, path, ready string }{
+		{"approvals", "/approvals", "main h1"},
+		{"playbooks", "/playbooks", "main h1"},
+		{"playbook", "/playbooks/playbook--5b0a7c8e-1f2d-4e3a-9b4c-6d7e8f9a0b1c", "main svg"},
+		{"playbook-new", "/playbooks/new", "main textarea"},
+		{"rules", "/rules", "main table"},
+		{"agents", "/agents", "main h1"},
+		{"decisions", "/decisions", "main h1"},
+		{"events", "/events?q=web-x", "main h1"},
+		{"metrics", "/insights", "main svg"},
+		{"silences", "/silences", "main h1"},
+		{"assets", "/assets-inventory", "main h1"},
+	}
+	for _, p := range pages {
+		browsertest.Do(t, ctx,
+			chromedp.Navigate(n.url()+p.path),
+			chromedp.WaitVisible(chromedp.CSS(p.ready)),
+		)
+		browsertest.AssertAxe(t, ctx, p.name)
+		browsertest.Screenshot(t, ctx, "page-"+p.name)
+	}
+	browsertest.Do(t, ctx, chromedp.Navigate(n.url()+"/events?q=web-x"), chromedp.WaitVisible(chromedp.CSS(`main h1`)))
+	text := value(t, ctx, chromedp.Text(chromedp.CSS(`main`)))
+	if !strings.Contains(text, `<script>alert(1)</script>`) || !strings.Contains(text, `"><img src=x onerror=alert(2)>`) {
+		t.Errorf("the events page does not show the event's hostile text literally:\n%s", text)
+	}
+	if n := value(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("main script, main img[src=x]").length`)); n != 0 {
+		t.Errorf("the event's markup became %d element(s) in the page", n)
+	}
+	browsertest.AssertNoDialogs(t, ctx)
+	browsertest.AssertNoErrors(t, ctx)
+}
