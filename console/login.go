@@ -48,14 +48,22 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request, _ *viewer) {
 }
 
 func (c *Console) startSession(w http.ResponseWriter, r *http.Request, u auth.User, next string) {
+	if c.setSession(w, r, u) {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+	}
+}
+
+// setSession starts a session for u and sets its cookie; on failure it has
+// answered the request.
+func (c *Console) setSession(w http.ResponseWriter, r *http.Request, u auth.User) bool {
 	secret, _, err := c.d.Users.StartSession(r.Context(), u, r.RemoteAddr)
 	if err != nil {
 		c.fail(w, r, nil, http.StatusServiceUnavailable, "Could not start a session: "+err.Error())
-		return
+		return false
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: secret, Path: "/", HttpOnly: true,
 		Secure: c.d.Secure, SameSite: http.SameSiteStrictMode})
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	return true
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, v *viewer) {
@@ -68,6 +76,3 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, v *viewer) {
 		SameSite: http.SameSiteStrictMode, MaxAge: -1, Expires: time.Unix(0, 0)})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
-
-// OIDC is the single sign-on flow the console drives (auth provides it).
-type OIDC interface{}

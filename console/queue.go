@@ -189,5 +189,6 @@ func (c *Console) table() []route {
 	rs = append(rs, c.workbenchRoutes()...)
 	rs = append(rs, c.playbookRoutes()...)
 	rs = append(rs, c.opsRoutes()...)
+	rs = append(rs, c.oidcRoutes()...)
 	return rs
 }
