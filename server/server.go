@@ -28,6 +28,7 @@ import (
 	"github.com/riposte-soar/riposte/api"
 	"github.com/riposte-soar/riposte/audit"
 	"github.com/riposte-soar/riposte/auth"
+	"github.com/riposte-soar/riposte/auth/oidc"
 	"github.com/riposte-soar/riposte/bus"
 	"github.com/riposte-soar/riposte/config"
 	"github.com/riposte-soar/riposte/console"
@@ -361,8 +362,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		},
 		Log: log, Version: version, Limits: apiLimits,
 	})
+	var sso *oidc.OIDC // single sign-on, when console.oidc names a provider
+	if cfg.Console.OIDC.Issuer != "" {
+		if sso, err = oidc.New(oidc.FromConfig(cfg.Console.OIDC, secrets)); err != nil {
+			return fmt.Errorf("console.oidc: %w", err)
+		}
+	}
 	con, err := console.New(console.Deps{
-		Users: users, Audit: auditLog, Alarm: alarmSvc, Respond: responder,
+		Users: users, OIDC: sso, Audit: auditLog, Alarm: alarmSvc, Respond: responder,
 		Decisions: decisions, Fleet: agents, Events: events, Rules: det.manager, Log: log,
 		Secure: cfg.HTTP.TLSCert != "", Version: version,
 	})
