@@ -24,6 +24,7 @@ import (
 	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/eventstore"
 	"github.com/riposte-soar/riposte/fleet"
+	"github.com/riposte-soar/riposte/internal/netlimit"
 	"github.com/riposte-soar/riposte/respond"
 )
 
@@ -47,6 +48,9 @@ type Deps struct {
 	// Rules is the rule manager the API uses too.
 	Rules api.RuleService
 	Log   *slog.Logger
+	// SignInFailures limits failed sign-ins per client address (the
+	// API's limiter for failed tokens: a guesser shares one budget).
+	SignInFailures *netlimit.Failures
 	// Secure marks the cookies Secure: set when the listener serves TLS.
 	Secure  bool
 	Version string

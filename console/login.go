@@ -3,6 +3,7 @@ package console
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/riposte-soar/riposte/auth"
@@ -35,7 +36,18 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request, _ *viewer) {
 		c.fail(w, r, nil, http.StatusServiceUnavailable, "sign-in is not available on this node")
 		return
 	}
+	now := c.d.Now()
+	if wait, blocked := c.d.SignInFailures.Blocked(r.RemoteAddr, now); blocked {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		c.render(w, r, http.StatusTooManyRequests, "login", view{Title: "Sign in",
+			Error: "Too many failed sign-ins from your address: try again in " + humanDuration(wait+time.Second) + ".",
+			Page:  loginPage{Next: next, Name: name, OIDC: c.d.OIDC != nil}})
+		return
+	}
 	u, err := c.d.Users.Authenticate(r.Context(), name, pass)
+	if errors.Is(err, auth.ErrBadCredentials) {
+		c.d.SignInFailures.Fail(r.RemoteAddr, now)
+	}
 	if err != nil {
 		status, msg := http.StatusUnauthorized, "Wrong name or password, or the account is disabled."
 		if !errors.Is(err, auth.ErrBadCredentials) {

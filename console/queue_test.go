@@ -4,11 +4,13 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/riposte-soar/riposte/auth"
+	"github.com/riposte-soar/riposte/internal/netlimit"
 )
 
 func TestSignInThenQueue(t *testing.T) {
@@ -128,5 +130,22 @@ func TestQueueFiltersAndOrder(t *testing.T) {
 	res, _ := c.get("/?status=bogus")
 	if res.StatusCode != http.StatusBadRequest {
 		t.Errorf("bad status filter: %s", res.Status)
+	}
+}
+
+// TestSignInGuessingIsThrottled: after a few wrong passwords from one
+// address, even the right one is refused for a while, so guessing costs
+// the guesser time and never reaches the password hashing.
+func TestSignInGuessingIsThrottled(t *testing.T) {
+	r := newRig(t, func(d *Deps) { d.SignInFailures = netlimit.NewFailures(1, 3) })
+	c := r.anon()
+	for i := 0; i < 3; i++ {
+		if res := c.postForm("/login", url.Values{"name": {"analyst1"}, "password": {"wrong password " + strconv.Itoa(i)}}); res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %s", i, res.Status)
+		}
+	}
+	res := c.postForm("/login", url.Values{"name": {"analyst1"}, "password": {testPassword}})
+	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("after 3 failures the right password got %s (Retry-After %q), want 429 with Retry-After", res.Status, res.Header.Get("Retry-After"))
 	}
 }

@@ -371,7 +371,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	con, err := console.New(console.Deps{
 		Users: users, OIDC: sso, Audit: auditLog, Alarm: alarmSvc, Respond: responder,
 		Decisions: decisions, Fleet: agents, Events: events, Rules: det.manager, Log: log,
-		Secure: cfg.HTTP.TLSCert != "", Version: version,
+		SignInFailures: apiLimits.AuthFailures, Secure: cfg.HTTP.TLSCert != "", Version: version,
 	})
 	if err != nil {
 		return err
