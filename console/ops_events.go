@@ -17,6 +17,8 @@ import (
 // /api/v1/events) with cursor paging.
 type opsEventsPage struct {
 	Host, From, To, Q string
+	// ID shows one event (the incident page links alerts' events here).
+	ID string
 	// Searched is false until the form was sent (the page does not list
 	// the whole store on arrival).
 	Searched bool
@@ -40,15 +42,15 @@ type opsField struct{ Name, Value string }
 func (c *Console) opsEvents(w http.ResponseWriter, r *http.Request, v *viewer) {
 	q := r.URL.Query()
 	p := opsEventsPage{Host: strings.TrimSpace(q.Get("host")), From: strings.TrimSpace(q.Get("from")), To: strings.TrimSpace(q.Get("to")),
-		Q: q.Get("q"), Paged: q.Get("cursor") != ""}
-	p.Searched = q.Has("host") || q.Has("from") || q.Has("to") || q.Has("q")
+		Q: q.Get("q"), ID: strings.TrimSpace(q.Get("id")), Paged: q.Get("cursor") != ""}
+	p.Searched = q.Has("host") || q.Has("from") || q.Has("to") || q.Has("q") || q.Has("id")
 	if !p.Searched {
 		p.From = "1h"
 		c.render(w, r, http.StatusOK, "events", view{V: v, Title: "Events", Nav: "events", Page: p})
 		return
 	}
 	now := c.d.Now()
-	eq := eventstore.Query{Host: p.Host, Text: p.Q, After: q.Get("cursor"), Limit: opsPageSize}
+	eq := eventstore.Query{Host: p.Host, Text: p.Q, ID: p.ID, After: q.Get("cursor"), Limit: opsPageSize}
 	var err error
 	if eq.From, err = opsWhen(p.From, now); err == nil {
 		eq.To, err = opsWhen(p.To, now)
@@ -75,7 +77,7 @@ func (c *Console) opsEvents(w http.ResponseWriter, r *http.Request, v *viewer) {
 		return
 	}
 	base := url.Values{}
-	for k, s := range map[string]string{"host": p.Host, "from": p.From, "to": p.To, "q": p.Q} {
+	for k, s := range map[string]string{"host": p.Host, "from": p.From, "to": p.To, "q": p.Q, "id": p.ID} {
 		if s != "" {
 			base.Set(k, s)
 		}

@@ -490,3 +490,28 @@ func opsPostFile(t *testing.T, c *client, path, name, content string) *http.Resp
 	res.Body.Close()
 	return res
 }
+
+// TestOpsEventByID: the incident page links each alert's events by ID; the
+// events page shows exactly that event, whatever the time window.
+func TestOpsEventByID(t *testing.T) {
+	r := newOpsRig(t)
+	old := time.Now().Add(-30 * 24 * time.Hour).UTC()
+	var ids []string
+	var ws []event.Wire
+	for i, text := range []string{"first event", "second event"} {
+		at := old.Add(time.Duration(i) * time.Second)
+		e := event.Event{ID: event.NewID(at), Time: at, Received: at, Host: "db-1", Source: "http", Fields: map[string]any{"message": text}, Raw: []byte(text)}
+		w, err := event.DecodeMessage(event.AppendWire(event.NewMessage(0), &e))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws, ids = append(ws, w...), append(ids, e.ID)
+	}
+	if _, err := r.events.Insert(context.Background(), ws); err != nil {
+		t.Fatal(err)
+	}
+	_, body := r.as(auth.Viewer).get("/events?id=" + ids[1])
+	if !strings.Contains(body, "second event") || strings.Contains(body, "first event") {
+		t.Fatalf("/events?id= does not show exactly the one event:\n%s", body)
+	}
+}
