@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/riposte-soar/riposte/internal/browsertest"
+	"github.com/riposte-soar/riposte/internal/oidctest"
 )
 
 // value runs one browser action that returns a value, within the step
@@ -354,6 +355,59 @@ func TestConsolePagesInBrowser(t *testing.T) {
 	}
 	if n := value(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("main script, main img[src=x]").length`)); n != 0 {
 		t.Errorf("the event's markup became %d element(s) in the page", n)
+	}
+	browsertest.AssertNoDialogs(t, ctx)
+	browsertest.AssertNoErrors(t, ctx)
+}
+
+// TestConsoleSingleSignOnInBrowser signs in through a real OpenID provider
+// in Chromium: the provider's redirect back is a cross-site navigation, on
+// which a browser does not send a SameSite=Strict cookie; the console's
+// same-site hop after the callback is what lets the new session work, and
+// only a real browser shows that it does.
+func TestConsoleSingleSignOnInBrowser(t *testing.T) {
+	idp := oidctest.Start(t)
+	n := newNode(t, "")
+	callback := n.url() + "/login/oidc/callback"
+	idp.AddClient("riposte", "riposte-client-secret", callback)
+	idp.AddUser(oidctest.User{Subject: "sub-alice", Password: "alice-at-idp", Username: "alice", Email: "alice@example.com",
+		Claims: map[string]any{"groups": []string{"soc-responders"}}})
+	cfg, err := os.ReadFile(n.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = append(cfg, fmt.Sprintf(`console:
+  oidc:
+    issuer: %s
+    client_id: riposte
+    client_secret: riposte-client-secret
+    redirect_url: %s
+    scopes: [profile, email, groups]
+    role_claim: groups
+    roles:
+      - {value: soc-responders, role: responder}
+`, idp.Issuer, callback)...)
+	if err := os.WriteFile(n.config, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n.start()
+	ctx := browsertest.New(t)
+	browsertest.Do(t, ctx,
+		chromedp.Navigate(n.url()+"/?priority=P1"),
+		chromedp.WaitVisible(chromedp.CSS(`a[href^="/login/oidc"]`)),
+		chromedp.Click(chromedp.CSS(`a[href^="/login/oidc"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), "alice"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "alice-at-idp"),
+		chromedp.Click(chromedp.CSS(`button:not([name])`)),
+		chromedp.WaitVisible(chromedp.CSS(`table.queue`)),
+	)
+	who := value(t, ctx, chromedp.Text(chromedp.CSS(`form.who span`)))
+	if !strings.Contains(who, "alice") || !strings.Contains(who, "responder") {
+		t.Errorf("signed in as %q, want alice (responder, from the groups claim)", who)
+	}
+	if loc := value(t, ctx, chromedp.Location()); !strings.HasSuffix(loc, "/?priority=P1") {
+		t.Errorf("after single sign-on the browser is at %s, want the page it first asked for", loc)
 	}
 	browsertest.AssertNoDialogs(t, ctx)
 	browsertest.AssertNoErrors(t, ctx)
