@@ -94,6 +94,9 @@ func (c *Console) Handler(api http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(assetFS, "assets")
 	mux.Handle("GET /assets/", http.StripPrefix("/assets/", assetHandler(static)))
+	// Browsers ask for /favicon.ico on pages without an icon link (the
+	// sign-in hop after single sign-on, the API's JSON opened in a tab).
+	mux.Handle("GET /favicon.ico", http.RedirectHandler("/assets/favicon.svg", http.StatusMovedPermanently))
 	for _, rt := range c.routes {
 		mux.Handle(rt.Method+" "+rt.Path, c.guard(rt))
 	}
