@@ -274,6 +274,7 @@ func (s *storage) Health(context.Context) error { return nil }
 
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <title>Sign in to the test provider</title>
+<link rel="icon" href="data:,">
 <form method="post" action="/login">
 <input type="hidden" name="id" value="{{.ID}}">
 <label>User <input name="username"></label>
