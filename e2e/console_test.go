@@ -95,6 +95,25 @@ func TestConsoleQueueInBrowser(t *testing.T) {
 	browsertest.AssertNoErrors(t, ctx)
 	browsertest.AssertAxe(t, ctx, "queue")
 	browsertest.Screenshot(t, ctx, "queue")
+
+	// With the keyboard alone: Tab to "Assign to me", Enter.
+	id := value(t, ctx, chromedp.Evaluate[string](`document.querySelector("tr[data-incident]").dataset.incident`))
+	tabTo(t, ctx, `document.activeElement.textContent.trim() === "Assign to me"`)
+	browsertest.Do(t, ctx, chromedp.KeyEvent("\r"))
+	waitAPI(t, n, "the incident assigned with the keyboard", func(inc map[string]any) bool { return inc["assignee"] == "admin" }, id)
+}
+
+// tabTo presses Tab until the focused element satisfies cond (a
+// JavaScript expression), as someone without a mouse would.
+func tabTo(t *testing.T, ctx context.Context, cond string) {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		if value(t, ctx, chromedp.Evaluate[bool](cond)) {
+			return
+		}
+		browsertest.Do(t, ctx, chromedp.KeyEvent("\t"))
+	}
+	t.Fatalf("200 presses of Tab never reached the element (%s)", cond)
 }
 
 // approveThenBlock asks a responder, then blocks the attacker on every
