@@ -50,17 +50,12 @@ func TestStaticBinaryRunsInEmptyRoot(t *testing.T) {
 	}
 	copyFile(t, bin, filepath.Join(root, "riposte"), 0o755)
 	copyFile(t, certs, filepath.Join(root, "etc/ssl/certs/ca-certificates.crt"), 0o644)
+	copyFile(t, "../deploy/image/riposte.yaml", filepath.Join(root, "etc/riposte/riposte.yaml"), 0o644)
+	// The image's environment, and its listeners moved from 0.0.0.0 to
+	// loopback ports: the child shares the host's network.
 	ports := freePorts(t, 3)
-	cfg := fmt.Sprintf(`data: /data
-http:
-  listen: %s
-nats:
-  listen: %s
-ingest:
-  syslog:
-    listen: %s
-`, ports[0], ports[1], ports[2])
-	copyBytes(t, []byte(cfg), filepath.Join(root, "etc/riposte/riposte.yaml"), 0o644)
+	env := []string{"RIPOSTE_CONFIG=/etc/riposte/riposte.yaml",
+		"RIPOSTE_HTTP=" + ports[0], "RIPOSTE_NATS_LISTEN=" + ports[1], "RIPOSTE_SYSLOG=" + ports[2]}
 	// What the Dockerfile makes: /data, owned by the image user. serve
 	// creates everything beneath it.
 	if err := os.Mkdir(filepath.Join(root, "data"), 0o700); err != nil {
@@ -73,7 +68,7 @@ ingest:
 
 	// riposte version: the binary starts at all, and says what it is.
 	var out bytes.Buffer
-	v := chrooted(root, &out, "/riposte", "version")
+	v := chrooted(root, env, &out, "/riposte", "version")
 	if err := v.Run(); err != nil {
 		t.Fatalf("riposte version in the empty root: %v\n%s", err, out.String())
 	}
@@ -83,7 +78,7 @@ ingest:
 
 	// riposte serve: ready, then a clean stop on SIGTERM.
 	var log bytes.Buffer
-	s := chrooted(root, &log, "/riposte", "serve", "--config", "/etc/riposte/riposte.yaml")
+	s := chrooted(root, env, &log, "/riposte", "serve")
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -126,6 +121,32 @@ ingest:
 	}
 	if st := fi.Sys().(*syscall.Stat_t); st.Uid != imageUID {
 		t.Errorf("admin.token owned by uid %d, want %d", st.Uid, imageUID)
+	}
+}
+
+// The Dockerfile builds and lays out the image as the test above does; if
+// one changes, the other must.
+func TestDockerfileMatchesStaticTest(t *testing.T) {
+	b, err := os.ReadFile("../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(b)
+	for _, want := range []string{
+		"CGO_ENABLED=0 go build -trimpath",
+		`-ldflags "-s -w -X github.com/riposte-soar/riposte/internal/buildinfo.Override=${VERSION}"`,
+		"FROM scratch",
+		"COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt",
+		"COPY --from=build /out/riposte /riposte",
+		"COPY --from=build --chown=65532:65532 /out/data /data",
+		"COPY deploy/image/riposte.yaml /etc/riposte/riposte.yaml",
+		fmt.Sprintf("USER %d:%d", imageUID, imageUID),
+		"ENV RIPOSTE_CONFIG=/etc/riposte/riposte.yaml",
+		`ENTRYPOINT ["/riposte", "serve"]`,
+	} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
 	}
 }
 
@@ -181,13 +202,13 @@ func staticELF(path string) error {
 	return errors.Join(errs...)
 }
 
-// chrooted is name run inside root as the image user, with an empty
+// chrooted is name run inside root as the image user, with only env as its
 // environment. It shares the host's network namespace, so the test reaches
 // its loopback listeners.
-func chrooted(root string, out io.Writer, name string, args ...string) *exec.Cmd {
+func chrooted(root string, env []string, out io.Writer, name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = "/"
-	cmd.Env = []string{}
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Chroot:     root,
