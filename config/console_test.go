@@ -23,7 +23,10 @@ func TestValidateConsole(t *testing.T) {
 			sso(c)
 			c.Console.OIDC.Issuer, c.Console.OIDC.RedirectURL = "http://127.0.0.1:5556/dex", "http://localhost:8080/login/oidc/callback"
 		}, nil},
-		{"everyone a viewer", func(c *Config) { sso(c); c.Console.OIDC.RoleClaim, c.Console.OIDC.Roles, c.Console.OIDC.DefaultRole = "", nil, "viewer" }, nil},
+		{"everyone a viewer", func(c *Config) {
+			sso(c)
+			c.Console.OIDC.RoleClaim, c.Console.OIDC.Roles, c.Console.OIDC.DefaultRole = "", nil, "viewer"
+		}, nil},
 		{"idle too short", func(c *Config) { c.Console.SessionIdle = Duration(time.Second) },
 			[]string{"console.session_idle: 1s is outside 1m..24h"}},
 		{"absolute under idle", func(c *Config) { c.Console.SessionAbsolute = Duration(10 * time.Minute) },
