@@ -288,7 +288,7 @@ func TestPlaybookLintAtLinesAsYouType(t *testing.T) {
 	if !regexp.MustCompile(fmt.Sprintf(`data-line="%d">line %d</button>: [^<]*nowhere`, line, line)).MatchString(body) {
 		t.Errorf("the linter does not name line %d:\n%s", line, body)
 	}
-	if !strings.Contains(body, fmt.Sprintf(`<span class="g-bad" title="`)) || !strings.Contains(body, `id="pb-gutter-wrap" hx-swap-oob="true"`) {
+	if !strings.Contains(body, `<span class="g-bad" title="`) || !strings.Contains(body, `id="pb-gutter-wrap" hx-swap-oob="true"`) {
 		t.Error("the gutter is not marked out of band")
 	}
 	marked := regexp.MustCompile(`<span class="g-bad"[^>]*>(\d+)</span>`).FindAllStringSubmatch(body, -1)

@@ -141,7 +141,7 @@ func TestWorkbenchShowsIncident(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatalf("workbench: %s", res.Status)
 	}
-	contains(t, body, "rule ssh-brute", "web-20", "203.0.113.20", `href="/events?q=`,
+	contains(t, body, "rule ssh-brute", "web-20", "203.0.113.20", `href="/events?id=`,
 		"Contain with approval", "Waiting for a person", "Approval: ask", "Asked by step ask", "<svg", `role="img"`, "g-waiting", "g-done", "<details",
 		"SLA", "clock-name")
 	if strings.Contains(body, "/approvals/"+q+"/approve") {
@@ -322,7 +322,7 @@ func TestWorkbenchEscapesAlertsAndTitles(t *testing.T) {
 		t.Fatalf("%d incidents", len(incs))
 	}
 	_, body := r.as(auth.Analyst).get("/incidents/" + incs[0].ID)
-	contains(t, body, "title &lt;script&gt;alert(1)&lt;/script&gt;", `/events?q=ev%3cscript%3e`)
+	contains(t, body, "title &lt;script&gt;alert(1)&lt;/script&gt;", `/events?id=ev%3cscript%3e`)
 	noRaw(t, body)
 }
 
