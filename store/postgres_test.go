@@ -1,0 +1,241 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/riposte-soar/riposte/internal/pgtest"
+)
+
+func TestRebind(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`SELECT 1`, `SELECT 1`},
+		{`SELECT a FROM t WHERE b = ? AND c IN (?, ?)`, `SELECT a FROM t WHERE b = $1 AND c IN ($2, $3)`},
+		{`SELECT '?', "a?b", ? -- why?
+			FROM t /* what? */ WHERE x = ?`, `SELECT '?', "a?b", $1 -- why?
+			FROM t /* what? */ WHERE x = $2`},
+		{`SELECT 'it''s ?' || ?`, `SELECT 'it''s ?' || $1`},
+		{`DO $body$ SELECT '?' $body$; SELECT ?`, `DO $body$ SELECT '?' $body$; SELECT $1`},
+		{`SELECT $$?$$, ?`, `SELECT $$?$$, $1`},
+		{`SELECT 'open ?`, `SELECT 'open ?`},
+	} {
+		if got := Rebind(c.in); got != c.want {
+			t.Errorf("Rebind(%q)\n got %q\nwant %q", c.in, got, c.want)
+		}
+	}
+}
+
+// Rebinding only replaces placeholders: the text around them is kept and
+// their count is the number of ? outside quotes.
+func FuzzRebind(f *testing.F) {
+	for _, s := range []string{`SELECT ?`, `'?'`, `"?" ? -- ?`, `$a$ ? $a$ ?`, `/* ? */ ?`, `$1 ?`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		got := Rebind(q)
+		if !strings.Contains(q, "?") && got != q {
+			t.Fatalf("changed a query without placeholders: %q → %q", q, got)
+		}
+		if strings.Count(got, "?") > strings.Count(q, "?") {
+			t.Fatalf("added placeholders: %q → %q", q, got)
+		}
+		n := strings.Count(q, "?") - strings.Count(got, "?")
+		if n > 0 && !strings.Contains(got, fmt.Sprintf("$%d", n)) {
+			t.Fatalf("%d placeholders replaced but no $%d: %q → %q", n, n, q, got)
+		}
+	})
+}
+
+// describe lists a database's tables, columns (type family and
+// nullability) and named indexes, in a form both dialects share.
+func describe(t *testing.T, db *DB) []string {
+	t.Helper()
+	var q string
+	if db.Dialect == Postgres {
+		q = `SELECT table_name, column_name,
+			CASE WHEN data_type IN ('bigint', 'integer') THEN 'int' WHEN data_type = 'bytea' THEN 'bytes' ELSE data_type END,
+			is_nullable = 'NO'
+			FROM information_schema.columns
+			WHERE table_schema = current_schema() AND table_name != 'schema_migrations'
+			UNION ALL
+			SELECT tablename, indexname, 'index', false FROM pg_indexes
+			WHERE schemaname = current_schema() AND indexname NOT IN (SELECT conname FROM pg_constraint)`
+	} else {
+		q = `SELECT m.name, p.name,
+			CASE upper(p.type) WHEN 'INTEGER' THEN 'int' WHEN 'BLOB' THEN 'bytes' ELSE lower(p.type) END,
+			p."notnull" OR p.pk > 0
+			FROM sqlite_master m, pragma_table_info(m.name) p
+			WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\_%' ESCAPE '\'
+			UNION ALL
+			SELECT tbl_name, name, 'index', 0 FROM sqlite_master
+			WHERE type = 'index' AND name NOT LIKE 'sqlite\_%' ESCAPE '\'`
+	}
+	rows, err := db.R.Query(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var tbl, col, typ string
+		var notNull bool
+		if err := rows.Scan(&tbl, &col, &typ, &notNull); err != nil {
+			t.Fatal(err)
+		}
+		s := tbl + "." + col + " " + typ
+		if notNull {
+			s += " not null"
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// SchemasAgree checks that s's SQLite and PostgreSQL migrations end at the
+// same tables, columns and indexes; packages with a Schema of their own
+// call it from a test.
+func SchemasAgree(t *testing.T, s Schema) {
+	t.Helper()
+	lite, err := OpenSchema(filepath.Join(t.TempDir(), "x.db"), "normal", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lite.Close()
+	pg, err := OpenSchema(pgtest.URL(t), "normal", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	a, b := describe(t, lite), describe(t, pg)
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			t.Errorf("schema %s: SQLite has %s, PostgreSQL does not", s.Name, x)
+		}
+	}
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			t.Errorf("schema %s: PostgreSQL has %s, SQLite does not", s.Name, x)
+		}
+	}
+}
+
+func TestSchemasAgree(t *testing.T) { SchemasAgree(t, ControlSchema) }
+
+// Opening again applies nothing twice; a database migrated by a newer
+// binary is refused rather than written with an older idea of its tables.
+func TestMigrationsVersioned(t *testing.T) {
+	pgtest.Each(t, func(t *testing.T, target string) {
+		s := Schema{Name: "m",
+			SQLite:   []Migration{`CREATE TABLE t (v INTEGER NOT NULL)`, `INSERT INTO t VALUES (1)`},
+			Postgres: []Migration{`CREATE TABLE t (v BIGINT NOT NULL)`, `INSERT INTO t VALUES (1)`},
+		}
+		for range 2 {
+			db, err := OpenSchema(target, "normal", s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var n int
+			if err := db.R.QueryRow(`SELECT count(*) FROM t WHERE v = ?`, 1).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			if n != 1 {
+				t.Fatalf("after reopening, %d rows where the second step inserts one", n)
+			}
+		}
+		older := Schema{Name: "m", SQLite: s.SQLite[:1], Postgres: s.Postgres[:1]}
+		if db, err := OpenSchema(target, "normal", older); err == nil {
+			db.Close()
+			t.Fatal("a binary knowing 1 step opened a database at step 2")
+		} else if !strings.Contains(err.Error(), "newer than this binary") {
+			t.Fatalf("refused with %v, want the version named", err)
+		}
+	})
+}
+
+// Write transactions from several handles (several nodes, on PostgreSQL)
+// that read a counter and write it back lose no increment: Tx runs them
+// one at a time, as SQLite's single writer does. Bools are stored as 0/1 in
+// both.
+func TestTxSerializes(t *testing.T) {
+	pgtest.Each(t, func(t *testing.T, target string) {
+		s := Schema{Name: "c",
+			SQLite:   []Migration{`CREATE TABLE c (n INTEGER NOT NULL, flag INTEGER NOT NULL); INSERT INTO c VALUES (0, 0)`},
+			Postgres: []Migration{`CREATE TABLE c (n BIGINT NOT NULL, flag BIGINT NOT NULL); INSERT INTO c VALUES (0, 0)`},
+		}
+		const handles, each = 3, 20
+		dbs := make([]*DB, handles)
+		for i := range dbs {
+			db, err := OpenSchema(target, "normal", s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			dbs[i] = db
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, handles*each)
+		for _, db := range dbs {
+			for range each {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs <- db.Tx(context.Background(), func(tx *sql.Tx) error {
+						var n int
+						if err := tx.QueryRow(`SELECT n FROM c`).Scan(&n); err != nil {
+							return err
+						}
+						_, err := tx.Exec(`UPDATE c SET n = ?, flag = ?`, n+1, true)
+						return err
+					})
+				}()
+			}
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		var n int
+		var flag bool
+		if err := dbs[0].R.QueryRow(`SELECT n, flag FROM c`).Scan(&n, &flag); err != nil {
+			t.Fatal(err)
+		}
+		if n != handles*each || !flag {
+			t.Fatalf("counter %d flag %v, want %d true", n, flag, handles*each)
+		}
+	})
+}
+
+// The PostgreSQL handle reports synchronous_commit in Synchronous's words
+// and does not name the password of its URL.
+func TestPostgresDescribesItself(t *testing.T) {
+	u := pgtest.URL(t)
+	db, err := OpenSchema(u, "", Schema{Name: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got, err := db.Synchronous(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != "full" {
+		t.Errorf("synchronous = %s on a default server, want full", got)
+	}
+	if db.Dialect != Postgres || !strings.Contains(db.Path, "schema x") {
+		t.Errorf("dialect %v path %q", db.Dialect, db.Path)
+	}
+}
