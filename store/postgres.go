@@ -187,3 +187,13 @@ func redact(url string) string {
 	}
 	return fmt.Sprintf("postgres://%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
 }
+
+// JSONText is the SQL of the text of a top-level key of the JSON document
+// in column col (NULL when absent), in d's dialect. PostgreSQL's form is the
+// one its expression indexes are built on.
+func (d *DB) JSONText(col, key string) string {
+	if d.Dialect == Postgres {
+		return "(" + col + "::jsonb->>'" + key + "')"
+	}
+	return "json_extract(" + col + ", '$." + key + "')"
+}

@@ -1,0 +1,95 @@
+// Package storetest opens the databases of store conformance tests: every
+// store runs the same tests on SQLite and on PostgreSQL.
+//
+// Each runs a test once per database. Open gives the database a package's
+// existing tests use: SQLite, or PostgreSQL when RIPOSTE_TEST_STORE is
+// "postgres", so that a package's whole suite can be run against
+// PostgreSQL too (.ci/run does, for the stores that have both).
+package storetest
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/riposte-soar/riposte/internal/pgtest"
+	"github.com/riposte-soar/riposte/store"
+)
+
+// Postgres reports whether RIPOSTE_TEST_STORE asks for PostgreSQL.
+func Postgres() bool { return os.Getenv("RIPOSTE_TEST_STORE") == "postgres" }
+
+// onPostgres reports whether t runs PostgreSQL: RIPOSTE_TEST_STORE says so,
+// or t is inside the "postgres" half of Suite or Each.
+func onPostgres(t testing.TB) bool {
+	return Postgres() || slices.Contains(strings.Split(t.Name(), "/"), "postgres")
+}
+
+// Target is a fresh database for t: a SQLite file path, or the URL of a
+// fresh PostgreSQL database when t runs on PostgreSQL (onPostgres).
+func Target(t testing.TB) string {
+	t.Helper()
+	if onPostgres(t) {
+		return pgtest.URL(t)
+	}
+	return filepath.Join(t.TempDir(), "riposte.db")
+}
+
+// Open opens schema s in a fresh database (Target), closed when t ends.
+func Open(t testing.TB, s store.Schema) *store.DB {
+	t.Helper()
+	return OpenAt(t, Target(t), s)
+}
+
+// Control opens a fresh control database.
+func Control(t testing.TB) *store.DB { return Open(t, store.ControlSchema) }
+
+// OpenAt opens schema s at target (reopening it is how a test restarts),
+// closed when t ends.
+func OpenAt(t testing.TB, target string, s store.Schema) *store.DB {
+	t.Helper()
+	db, err := store.OpenSchema(target, "normal", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// Each runs test on SQLite and on PostgreSQL (pgtest.Each): target is a
+// fresh database of each; open it with OpenAt.
+func Each(t *testing.T, test func(t *testing.T, target string)) {
+	t.Helper()
+	pgtest.Each(t, test)
+}
+
+// TargetIn is Target for tests that keep their database beside other
+// files: the SQLite file is dir/name.
+func TargetIn(t testing.TB, dir, name string) string {
+	t.Helper()
+	if onPostgres(t) {
+		return pgtest.URL(t)
+	}
+	return filepath.Join(dir, name)
+}
+
+// Suite is a store's conformance suite: it runs each of tests, the
+// package's own tests of the store, under "sqlite" and under "postgres";
+// the databases they open through Target, TargetIn, Open or Control are of
+// that kind. The same assertions thus hold for both implementations.
+func Suite(t *testing.T, tests ...func(*testing.T)) {
+	t.Helper()
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			for _, test := range tests {
+				name := runtime.FuncForPC(reflect.ValueOf(test).Pointer()).Name()
+				name = name[strings.LastIndex(name, ".")+1:]
+				t.Run(name, test)
+			}
+		})
+	}
+}
