@@ -38,8 +38,10 @@ func (r *rebindConn) Prepare(q string) (driver.Stmt, error) { return r.c.Prepare
 func (r *rebindConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
 	return r.c.PrepareContext(ctx, Rebind(q))
 }
-func (r *rebindConn) Close() error              { return r.c.Close() }
-func (r *rebindConn) Begin() (driver.Tx, error) { return r.c.BeginTx(context.Background(), driver.TxOptions{}) }
+func (r *rebindConn) Close() error { return r.c.Close() }
+func (r *rebindConn) Begin() (driver.Tx, error) {
+	return r.c.BeginTx(context.Background(), driver.TxOptions{})
+}
 func (r *rebindConn) BeginTx(ctx context.Context, o driver.TxOptions) (driver.Tx, error) {
 	return r.c.BeginTx(ctx, o)
 }
