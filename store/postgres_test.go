@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -51,85 +49,6 @@ func FuzzRebind(f *testing.F) {
 		}
 	})
 }
-
-// describe lists a database's tables, columns (type family and
-// nullability) and named indexes, in a form both dialects share.
-func describe(t *testing.T, db *DB) []string {
-	t.Helper()
-	var q string
-	if db.Dialect == Postgres {
-		q = `SELECT table_name, column_name,
-			CASE WHEN data_type IN ('bigint', 'integer') THEN 'int' WHEN data_type = 'bytea' THEN 'bytes' ELSE data_type END,
-			is_nullable = 'NO'
-			FROM information_schema.columns
-			WHERE table_schema = current_schema() AND table_name != 'schema_migrations'
-			UNION ALL
-			SELECT tablename, indexname, 'index', false FROM pg_indexes
-			WHERE schemaname = current_schema() AND indexname NOT IN (SELECT conname FROM pg_constraint)`
-	} else {
-		q = `SELECT m.name, p.name,
-			CASE upper(p.type) WHEN 'INTEGER' THEN 'int' WHEN 'BLOB' THEN 'bytes' ELSE lower(p.type) END,
-			p."notnull" OR p.pk > 0
-			FROM sqlite_master m, pragma_table_info(m.name) p
-			WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\_%' ESCAPE '\'
-			UNION ALL
-			SELECT tbl_name, name, 'index', 0 FROM sqlite_master
-			WHERE type = 'index' AND name NOT LIKE 'sqlite\_%' ESCAPE '\'`
-	}
-	rows, err := db.R.Query(q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var tbl, col, typ string
-		var notNull bool
-		if err := rows.Scan(&tbl, &col, &typ, &notNull); err != nil {
-			t.Fatal(err)
-		}
-		s := tbl + "." + col + " " + typ
-		if notNull {
-			s += " not null"
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// SchemasAgree checks that s's SQLite and PostgreSQL migrations end at the
-// same tables, columns and indexes; packages with a Schema of their own
-// call it from a test.
-func SchemasAgree(t *testing.T, s Schema) {
-	t.Helper()
-	lite, err := OpenSchema(filepath.Join(t.TempDir(), "x.db"), "normal", s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lite.Close()
-	pg, err := OpenSchema(pgtest.URL(t), "normal", s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pg.Close()
-	a, b := describe(t, lite), describe(t, pg)
-	for _, x := range a {
-		if !slices.Contains(b, x) {
-			t.Errorf("schema %s: SQLite has %s, PostgreSQL does not", s.Name, x)
-		}
-	}
-	for _, x := range b {
-		if !slices.Contains(a, x) {
-			t.Errorf("schema %s: PostgreSQL has %s, SQLite does not", s.Name, x)
-		}
-	}
-}
-
-func TestSchemasAgree(t *testing.T) { SchemasAgree(t, ControlSchema) }
 
 // Opening again applies nothing twice; a database migrated by a newer
 // binary is refused rather than written with an older idea of its tables.
