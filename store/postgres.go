@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -102,7 +103,7 @@ func openPostgres(url, schema string, ms []Migration) (*DB, error) {
 	if err := migratePG(ctx, w, schema, key, ms); err != nil {
 		return fail(fmt.Errorf("migrate %s: %w", where, err))
 	}
-	return &DB{W: w, R: r, Path: where, Dialect: Postgres, lockKey: key}, nil
+	return &DB{W: w, R: r, Path: where, Dialect: Postgres, lockKey: key, schema: schema}, nil
 }
 
 // lockKey is the advisory lock of a schema: its migrations and its write
@@ -197,3 +198,35 @@ func (d *DB) JSONText(col, key string) string {
 	}
 	return "json_extract(" + col + ", '$." + key + "')"
 }
+
+// Lock holds the named lock of this database until unlock is called, so
+// that work which must not run twice at once (recovering one incident)
+// runs on one node at a time. On PostgreSQL it is a session advisory lock,
+// held on a connection of the reader pool so that it never takes a
+// connection a write transaction needs; it is released if the node dies,
+// with its connection. On SQLite one process owns the file, and the lock is
+// a mutex of that process (shared by every handle on the file).
+func (d *DB) Lock(ctx context.Context, name string) (unlock func(), err error) {
+	if d.Dialect != Postgres {
+		v, _ := localLocks.LoadOrStore(d.Path+"\x00"+name, &sync.Mutex{})
+		mu := v.(*sync.Mutex)
+		mu.Lock()
+		return mu.Unlock, nil
+	}
+	conn, err := d.R.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key := lockKey(d.schema + "\x00" + name)
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(?)`, key); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return func() {
+		conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(?)`, key)
+		conn.Close()
+	}, nil
+}
+
+// localLocks are the SQLite databases' Lock mutexes, by path and name.
+var localLocks sync.Map

@@ -32,6 +32,9 @@ type DB struct {
 	// lockKey is the advisory lock PostgreSQL write transactions take
 	// (see Begin); zero on SQLite.
 	lockKey int64
+	// schema is the PostgreSQL schema; every node names it alike, so
+	// locks are keyed by it.
+	schema string
 }
 
 // Migration is one schema step. Steps run in order, each in its own
