@@ -83,3 +83,15 @@ func TestHashesAgreeAcrossDatabases(t *testing.T) {
 		t.Fatalf("hashes differ:\nsqlite   %v\npostgres %v", got[0], got[1])
 	}
 }
+
+// BenchmarkAppend measures one audited change, committed (set
+// RIPOSTE_TEST_STORE=postgres for PostgreSQL).
+func BenchmarkAppend(b *testing.B) {
+	l := New(storetest.Control(b))
+	ctx := context.Background()
+	for i := 0; b.Loop(); i++ {
+		if err := l.Append(ctx, "cli", "token.create", fmt.Sprintf("t%d", i), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

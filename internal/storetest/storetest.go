@@ -1,10 +1,12 @@
 // Package storetest opens the databases of store conformance tests: every
 // store runs the same tests on SQLite and on PostgreSQL.
 //
-// Each runs a test once per database. Open gives the database a package's
-// existing tests use: SQLite, or PostgreSQL when RIPOSTE_TEST_STORE is
-// "postgres", so that a package's whole suite can be run against
-// PostgreSQL too (.ci/run does, for the stores that have both).
+// Suite runs a package's store tests once per database, Each runs one
+// test so. Target, TargetIn, Open and Control give the database a test
+// uses: PostgreSQL inside the "postgres" half of Suite or Each, or
+// everywhere when RIPOSTE_TEST_STORE=postgres (to run a package's whole
+// suite against PostgreSQL: RIPOSTE_TEST_STORE=postgres go test ./alarm),
+// SQLite otherwise.
 package storetest
 
 import (
