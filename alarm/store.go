@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -251,34 +252,18 @@ type Filter struct {
 	Statuses []Status
 	Priority string
 	Assignee string
-	Limit    int
-	Offset   int
+	// Tag keeps incidents carrying that tag; Text those whose title,
+	// entities, rules or tags contain it (case-insensitive for ASCII).
+	Tag    string
+	Text   string
+	Limit  int
+	Offset int
 }
 
 // List returns incidents ordered as the queue: priority, then age (oldest first).
 func (s *Store) List(ctx context.Context, f Filter) ([]*Incident, error) {
-	var where []string
-	var args []any
-	if len(f.Statuses) > 0 {
-		ph := make([]string, len(f.Statuses))
-		for i, st := range f.Statuses {
-			ph[i] = "?"
-			args = append(args, string(st))
-		}
-		where = append(where, "status IN ("+strings.Join(ph, ",")+")")
-	}
-	if f.Priority != "" {
-		where = append(where, "prio = ?")
-		args = append(args, prioRank(f.Priority))
-	}
-	if f.Assignee != "" {
-		where = append(where, "assignee = ?")
-		args = append(args, f.Assignee)
-	}
-	q := "SELECT doc FROM incidents"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
+	where, args := f.where()
+	q := "SELECT doc FROM incidents" + where
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
 	}
@@ -299,9 +284,65 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*Incident, error) {
 		if err := json.Unmarshal([]byte(doc), &inc); err != nil {
 			return nil, err
 		}
+		if f.Tag != "" && !slices.Contains(inc.Tags, f.Tag) {
+			// The SQL match on the document is a superset (the quoted tag
+			// may also be an entity's value); the tag list decides.
+			continue
+		}
 		out = append(out, &inc)
 	}
 	return out, rows.Err()
+}
+
+// Count is how many incidents the filter matches (for "n of m" in the
+// queue); with a tag filter it counts the SQL superset.
+func (s *Store) Count(ctx context.Context, f Filter) (int, error) {
+	where, args := f.where()
+	var n int
+	err := s.db.R.QueryRowContext(ctx, "SELECT COUNT(*) FROM incidents"+where, args...).Scan(&n)
+	return n, err
+}
+
+func (f Filter) where() (string, []any) {
+	var where []string
+	var args []any
+	if len(f.Statuses) > 0 {
+		ph := make([]string, len(f.Statuses))
+		for i, st := range f.Statuses {
+			ph[i] = "?"
+			args = append(args, string(st))
+		}
+		where = append(where, "status IN ("+strings.Join(ph, ",")+")")
+	}
+	if f.Priority != "" {
+		where = append(where, "prio = ?")
+		args = append(args, prioRank(f.Priority))
+	}
+	if f.Assignee != "" {
+		where = append(where, "assignee = ?")
+		args = append(args, f.Assignee)
+	}
+	if f.Tag != "" {
+		tag, _ := json.Marshal(f.Tag)
+		where = append(where, `doc LIKE ? ESCAPE '\'`)
+		args = append(args, "%"+likeEscape(string(tag))+"%")
+	}
+	if f.Text != "" {
+		where = append(where, `lower(doc) LIKE ? ESCAPE '\'`)
+		// The document is JSON: match the text as JSON would spell it.
+		t, _ := json.Marshal(strings.ToLower(f.Text))
+		args = append(args, "%"+likeEscape(string(t[1:len(t)-1]))+"%")
+	}
+	if len(where) == 0 {
+		return "", args
+	}
+	return " WHERE " + strings.Join(where, " AND "), args
+}
+
+// likeEscape makes s match itself in a LIKE pattern with ESCAPE '\'.
+func likeEscape(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s)
 }
 
 // Get returns one incident.
@@ -363,8 +404,12 @@ func (s *Store) alerts(ctx context.Context, q string, args ...any) ([]*Alert, er
 
 // Timeline returns an incident's history, oldest first.
 func (s *Store) Timeline(ctx context.Context, incidentID string) ([]TimelineEntry, error) {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT seq, incident_id, at, actor, kind, text, detail FROM timeline
+	return s.timeline(ctx, `SELECT seq, incident_id, at, actor, kind, text, detail FROM timeline
 		WHERE incident_id = ? ORDER BY seq`, incidentID)
+}
+
+func (s *Store) timeline(ctx context.Context, q string, args ...any) ([]TimelineEntry, error) {
+	rows, err := s.db.R.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -404,4 +449,16 @@ func (s *Store) SuppressedCount(ctx context.Context) (map[string]int64, error) {
 		out[k] = n
 	}
 	return out, rows.Err()
+}
+
+// Version changes whenever an incident's story moves (a timeline entry, a
+// new or repeated alert): the console's live stream polls it once a second,
+// so it is two index probes, whatever the number of incidents.
+func (s *Store) Version(ctx context.Context) (string, error) {
+	var seq, seen sql.NullInt64
+	err := s.db.R.QueryRowContext(ctx, `SELECT (SELECT MAX(seq) FROM timeline), (SELECT MAX(last_seen) FROM alerts)`).Scan(&seq, &seen)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d-%d", seq.Int64, seen.Int64), nil
 }

@@ -29,7 +29,8 @@ func (s *Server) table() []Route {
 			Query: []Param{{"format", "suricata, zeek, wazuh, alertmanager or generic; without it each document's format is recognised by its shape", false}}},
 		{Method: "GET", Path: "/api/v1/events", Role: auth.Viewer, Summary: "Stored events in a time window, oldest first, paged.", handler: s.getEvents,
 			Query: []Param{{"host", "exact host name", false}, {"from", "RFC 3339 time, inclusive", false}, {"to", "RFC 3339 time, exclusive", false},
-				{"q", "text contained in the raw event or its fields (case-insensitive for ASCII)", false}, {"limit", "page size, 1-10000 (default 1000)", false},
+				{"q", "text contained in the raw event or its fields (case-insensitive for ASCII)", false},
+				{"id", "only the event with this ID (an alert's event_ids)", false}, {"limit", "page size, 1-10000 (default 1000)", false},
 				{"cursor", "next_cursor of the previous page", false}}},
 		{Method: "GET", Path: "/api/v1/tokens", Role: auth.Admin, Summary: "List API tokens (never their secrets).", handler: s.listTokens},
 		{Method: "POST", Path: "/api/v1/tokens", Role: auth.Admin, Summary: "Create a token; the secret is in this answer only.", Body: `{"name": "...", "role": "viewer|analyst|responder|admin|ingest", "expires": "30d (optional; or an RFC 3339 time)"}`, handler: s.createToken},
@@ -90,7 +91,7 @@ func badRequest(w http.ResponseWriter, format string, a ...any) {
 func (s *Server) getEvents(w http.ResponseWriter, r *http.Request, _ *Caller) {
 	q := r.URL.Query()
 	var eq eventstore.Query
-	eq.Host, eq.Text, eq.After = q.Get("host"), q.Get("q"), q.Get("cursor")
+	eq.Host, eq.Text, eq.ID, eq.After = q.Get("host"), q.Get("q"), q.Get("id"), q.Get("cursor")
 	for _, p := range []struct {
 		name string
 		dst  *time.Time

@@ -253,3 +253,12 @@ func (l *Log) List(ctx context.Context, after int64, limit int) ([]Entry, error)
 	}
 	return out, rows.Err()
 }
+
+// Head is the sequence number of the newest entry (0 for none): every
+// change by a person or an automation moves it, so the console's live
+// stream watches it. One probe of the primary key.
+func (l *Log) Head(ctx context.Context) (int64, error) {
+	var seq sql.NullInt64
+	err := l.db.R.QueryRowContext(ctx, `SELECT MAX(seq) FROM audit`).Scan(&seq)
+	return seq.Int64, err
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -43,6 +44,54 @@ type Config struct {
 	Respond Respond `yaml:"respond"`
 	// Agents configures the host agents' side of the server.
 	Agents Agents `yaml:"agents"`
+	// Console configures sign-in to the web console.
+	Console Console `yaml:"console"`
+}
+
+// Console configures how people sign in to the web console.
+type Console struct {
+	// SessionIdle ends a session unused this long.
+	SessionIdle Duration `yaml:"session_idle"`
+	// SessionAbsolute ends a session this long after sign-in, used or not.
+	SessionAbsolute Duration `yaml:"session_absolute"`
+	// OIDC, when its issuer is set, offers single sign-on through an
+	// OpenID provider besides local users.
+	OIDC OIDC `yaml:"oidc"`
+}
+
+// OIDC is an OpenID provider the console trusts (authorization code flow
+// with PKCE); package auth/oidc builds from it.
+type OIDC struct {
+	// Issuer is the provider's issuer URL (https, or http on loopback).
+	Issuer string `yaml:"issuer"`
+	// ClientID and ClientSecret are Riposte's registration at the
+	// provider; the secret is a value or secret://NAME from the secret
+	// store, and may be empty for a public client.
+	ClientID     string `yaml:"client_id"`
+	ClientSecret string `yaml:"client_secret"`
+	// RedirectURL is the console's callback as registered at the provider
+	// (https://riposte.example/login/oidc/callback).
+	RedirectURL string `yaml:"redirect_url"`
+	// Scopes are asked for besides openid (default profile, email).
+	Scopes []string `yaml:"scopes"`
+	// NameClaim is the ID token claim that names the person (default
+	// preferred_username, then email).
+	NameClaim string `yaml:"name_claim"`
+	// RoleClaim is the claim whose value (a string or a list, such as
+	// groups) maps to a role through Roles.
+	RoleClaim string `yaml:"role_claim"`
+	// Roles maps claim values to roles; with several matches the highest
+	// role wins.
+	Roles []OIDCRole `yaml:"roles"`
+	// DefaultRole is given when no mapping matches; empty refuses the
+	// sign-in.
+	DefaultRole string `yaml:"default_role"`
+}
+
+// OIDCRole maps one value of the role claim to a role.
+type OIDCRole struct {
+	Value string `yaml:"value"`
+	Role  string `yaml:"role"`
 }
 
 // Agents configures how host agents reach this server.
@@ -414,6 +463,7 @@ func Default() Config {
 				"agent.disable_account", "agent.stop_service", "agent.remediate", "agent.upgrade_package", "agent.set_config_line"},
 			MinCriticality: 5, Roles: []string{"responder"},
 		}}},
+		Console: Console{SessionIdle: Duration(30 * time.Minute), SessionAbsolute: Duration(12 * time.Hour)},
 	}
 }
 
@@ -794,6 +844,7 @@ func (c *Config) Validate(lines map[string]int) Problems {
 	if c.Retention.Interval < 0 || (c.Retention.Interval > 0 && c.Retention.Interval < Duration(time.Second)) {
 		bad("retention.interval", "%s: use at least 1s", c.Retention.Interval)
 	}
+	c.Console.check(bad)
 	return ps
 }
 
@@ -815,4 +866,78 @@ func LoadFile(path string) (Config, map[string]int, error) {
 		return c, lines, ps
 	}
 	return c, lines, nil
+}
+
+// check validates the console section.
+func (k *Console) check(bad func(path, format string, a ...any)) {
+	if d := k.SessionIdle.D(); d < time.Minute || d > 24*time.Hour {
+		bad("console.session_idle", "%s is outside 1m..24h", k.SessionIdle)
+	}
+	if d := k.SessionAbsolute.D(); d < k.SessionIdle.D() || d > 30*24*time.Hour {
+		bad("console.session_absolute", "%s is outside console.session_idle (%s)..720h", k.SessionAbsolute, k.SessionIdle)
+	}
+	o := &k.OIDC
+	if o.Issuer == "" {
+		if o.ClientID != "" || o.RedirectURL != "" || o.ClientSecret != "" || len(o.Roles) > 0 {
+			bad("console.oidc.issuer", "must be set with the other console.oidc keys")
+		}
+		return
+	}
+	// http is for a provider on this machine (tests, a local Dex);
+	// elsewhere codes and tokens would cross the network in the clear.
+	webURL := func(path, v string) {
+		u, err := url.Parse(v)
+		switch {
+		case v == "":
+			bad(path, "must not be empty")
+		case err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "":
+			bad(path, "%q is not an absolute URL without query or fragment", v)
+		case u.Scheme == "https":
+		case u.Scheme == "http" && loopbackHost(u.Hostname()):
+		default:
+			bad(path, "%q must use https (http only on localhost)", v)
+		}
+	}
+	webURL("console.oidc.issuer", o.Issuer)
+	webURL("console.oidc.redirect_url", o.RedirectURL)
+	if o.ClientID == "" {
+		bad("console.oidc.client_id", "must not be empty")
+	}
+	if n, ok := strings.CutPrefix(o.ClientSecret, "secret://"); ok && (n == "" || strings.ContainsAny(n, " \t\n")) {
+		bad("console.oidc.client_secret", "%q is not a secret://NAME reference", o.ClientSecret)
+	}
+	for i, sc := range o.Scopes {
+		if sc == "" || strings.ContainsAny(sc, " \t\n\"") {
+			bad(fmt.Sprintf("console.oidc.scopes[%d]", i), "%q is not a scope", sc)
+		}
+	}
+	people := []string{"viewer", "analyst", "responder", "admin"}
+	for i, r := range o.Roles {
+		p := fmt.Sprintf("console.oidc.roles[%d]", i)
+		if r.Value == "" {
+			bad(p+".value", "must not be empty")
+		}
+		if !slices.Contains(people, r.Role) {
+			bad(p+".role", "%q is not one of %s", r.Role, strings.Join(people, ", "))
+		}
+	}
+	if o.DefaultRole != "" && !slices.Contains(people, o.DefaultRole) {
+		bad("console.oidc.default_role", "%q is not empty (refuse) nor one of %s", o.DefaultRole, strings.Join(people, ", "))
+	}
+	switch {
+	case o.RoleClaim == "" && len(o.Roles) > 0:
+		bad("console.oidc.role_claim", "must name the claim that console.oidc.roles map")
+	case o.RoleClaim != "" && len(o.Roles) == 0 && o.DefaultRole == "":
+		bad("console.oidc.roles", "map at least one value of %s to a role, or no one can sign in", o.RoleClaim)
+	case o.RoleClaim == "" && o.DefaultRole == "":
+		bad("console.oidc.role_claim", "set role_claim and roles, or default_role: otherwise no one can sign in")
+	}
+}
+
+func loopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.IsLoopback()
 }

@@ -10,5 +10,5 @@ import (
 func TestConformance(t *testing.T) {
 	storetest.Suite(t, TestRepeatOffendersGetLongerBans, TestActiveExpiryRevertAndAudit, TestBadDecisionsAreRefused,
 		TestReBanSupersedesAndKeepsTheLaterExpiry, TestExpiryIsRecordedOnceEvenAfterDowntime,
-		TestOtherIncidentsBansStayAndRetriesMakeNoSecondDecision, TestLimits, TestForced)
+		TestOtherIncidentsBansStayAndRetriesMakeNoSecondDecision, TestFindFiltersAndPages, TestLimits, TestForced)
 }

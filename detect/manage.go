@@ -32,6 +32,10 @@ type Manager struct {
 // RuleInfo is what a stored document declares about itself.
 type RuleInfo struct {
 	ID, Title, Kind string
+	// Level and Tags are the rule's declared level and tags (ATT&CK and
+	// others), for lists.
+	Level string
+	Tags  []string
 }
 
 // Inspect parses one document body and says which rule it is. A body holds
@@ -55,9 +59,10 @@ func Inspect(body []byte, name string) (RuleInfo, []LoadError) {
 		if c.ID == "" {
 			return RuleInfo{}, []LoadError{{Source: name, Line: col.Correlations[0].Line, Reason: "a stored correlation needs an id"}}
 		}
-		return RuleInfo{ID: c.ID, Title: c.Title, Kind: "correlation"}, nil
+		return RuleInfo{ID: c.ID, Title: c.Title, Kind: "correlation", Level: c.Level, Tags: c.Tags}, nil
 	case len(col.Rules) > 0:
-		return RuleInfo{ID: col.Rules[0].ID, Title: col.Rules[0].Title, Kind: "sigma"}, nil
+		r := col.Rules[0]
+		return RuleInfo{ID: r.ID, Title: r.Title, Kind: "sigma", Level: r.Level, Tags: r.Tags}, nil
 	}
 	return RuleInfo{}, []LoadError{{Source: name, Reason: "no rule in the document"}}
 }
@@ -86,13 +91,39 @@ func sources(vs []rulestore.Version) []Source {
 func (m *Manager) Put(ctx context.Context, body []byte, author, reason string) (rulestore.Version, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	info, err := m.check(ctx, body)
+	if err != nil {
+		return rulestore.Version{}, err
+	}
+	v, err := m.Store.Put(ctx, info.ID, info.Title, info.Kind, string(body), author, reason)
+	if err != nil {
+		return v, err
+	}
+	return v, m.reload(ctx)
+}
+
+// Check says what Put would refuse in body, without storing it: an
+// editor shows the problems at their lines as a person types.
+func (m *Manager) Check(ctx context.Context, body []byte) []LoadError {
+	_, err := m.check(ctx, body)
+	var v *ValidationError
+	if errors.As(err, &v) {
+		return v.Errors
+	}
+	if err != nil {
+		return []LoadError{{Reason: err.Error()}}
+	}
+	return nil
+}
+
+func (m *Manager) check(ctx context.Context, body []byte) (RuleInfo, error) {
 	info, errs := Inspect(body, "candidate")
 	if len(errs) > 0 {
-		return rulestore.Version{}, &ValidationError{Errors: errs}
+		return info, &ValidationError{Errors: errs}
 	}
 	active, err := m.Store.Active(ctx)
 	if err != nil {
-		return rulestore.Version{}, err
+		return info, err
 	}
 	srcs := []Source{{RuleID: info.ID, Name: "candidate", Body: body}}
 	for _, s := range sources(active) {
@@ -108,14 +139,10 @@ func (m *Manager) Put(ctx context.Context, body []byte, author, reason string) (
 			}
 		}
 		if len(mine) > 0 {
-			return rulestore.Version{}, &ValidationError{Errors: mine}
+			return info, &ValidationError{Errors: mine}
 		}
 	}
-	v, err := m.Store.Put(ctx, info.ID, info.Title, info.Kind, string(body), author, reason)
-	if err != nil {
-		return v, err
-	}
-	return v, m.reload(ctx)
+	return info, nil
 }
 
 // SetEnabled enables or disables a rule and reloads.

@@ -756,6 +756,9 @@ func (e *Engine) Runs(ctx context.Context, f RunFilter) ([]RunInfo, error) {
 	return e.st.ListRuns(ctx, f)
 }
 
+// Changed is the time (Unix ns) any run last moved.
+func (e *Engine) Changed(ctx context.Context) (int64, error) { return e.st.Changed(ctx) }
+
 // GetRun returns a run's snapshot and journal. (It would be Run, but Run
 // is the scheduler loop.)
 func (e *Engine) GetRun(ctx context.Context, id string) (*RunView, error) {

@@ -123,6 +123,9 @@ type Query struct {
 	// Text matches events whose raw bytes or fields contain it, ignoring
 	// ASCII case.
 	Text string
+	// ID keeps only the event with this ID (an alert's evidence links to
+	// its events this way).
+	ID string
 	// After is the paging cursor: the last event of the previous page.
 	After string
 	Limit int
@@ -145,6 +148,10 @@ func (s *Store) Find(ctx context.Context, q Query) ([]event.Event, string, error
 	}
 	var where []string
 	var args []any
+	if q.ID != "" {
+		where = append(where, "id = ?")
+		args = append(args, q.ID)
+	}
 	if q.Host != "" {
 		where = append(where, "host = ?")
 		args = append(args, q.Host)

@@ -168,17 +168,23 @@ func (e *CheckError) ValidationErrors() []string {
 	return s
 }
 
+// Check is what Put checks, with warnings: the parser, the linter against
+// this node's connectors, then the secret references (an editor shows the
+// findings at their lines before anything is stored).
+func (l *Library) Check(ctx context.Context, data []byte) (*playbook.Playbook, []playbook.Error) {
+	p, errs := Check(data, false, l.Schemas, l.Reg)
+	if p == nil || playbook.HasErrors(errs) || l.SecretExists == nil {
+		return p, errs
+	}
+	return p, append(errs, CheckSecretRefs(ctx, p, l.SecretExists)...)
+}
+
 // Put checks a playbook and stores it as the next version, in our YAML
 // (readable diffs, whatever format it arrived in).
 func (l *Library) Put(ctx context.Context, data []byte, author, reason string) (rulestore.Version, error) {
-	p, errs := Check(data, false, l.Schemas, l.Reg)
+	p, errs := l.Check(ctx, data)
 	if p == nil || playbook.HasErrors(errs) {
 		return rulestore.Version{}, &CheckError{Errors: playbook.Errors(errs)}
-	}
-	if l.SecretExists != nil {
-		if errs := CheckSecretRefs(ctx, p, l.SecretExists); len(errs) > 0 {
-			return rulestore.Version{}, &CheckError{Errors: errs}
-		}
 	}
 	body, err := p.YAML()
 	if err != nil {

@@ -139,6 +139,27 @@ func (s *Service) Start(ctx context.Context, id string, in StartInput) (string, 
 }
 
 func (s *Service) start(ctx context.Context, pb *playbook.Playbook, version int, in StartInput) (string, error) {
+	vars, dedup := startVars(pb, in)
+	o := engine.Origin{Actor: in.Actor, Trigger: in.Trigger, Detail: in.detail}
+	if in.Incident != nil {
+		o.Incident = in.Incident.ID
+	}
+	if in.alert != nil {
+		o.Detail = map[string]any{"alert": in.alert.ID}
+	}
+	if o.Trigger == "" {
+		o.Trigger = "manual"
+	}
+	if o.Actor == "" {
+		o.Actor = "trigger:" + o.Trigger
+	}
+	return s.Engine.StartFrom(ctx, pb, version, vars, dedup, o)
+}
+
+// startVars is what a run of pb starts with for in: the incident and alert
+// as documents, the trigger's bindings, the caller's variables; and the
+// key that makes the start unique.
+func startVars(pb *playbook.Playbook, in StartInput) (map[string]any, string) {
 	vars := map[string]any{}
 	dedup := in.DedupKey
 	if in.Incident != nil {
@@ -169,20 +190,16 @@ func (s *Service) start(ctx context.Context, pb *playbook.Playbook, version int,
 	for k, v := range in.Vars {
 		vars[varName(k)] = v
 	}
-	o := engine.Origin{Actor: in.Actor, Trigger: in.Trigger, Detail: in.detail}
-	if in.Incident != nil {
-		o.Incident = in.Incident.ID
-	}
-	if in.alert != nil {
-		o.Detail = map[string]any{"alert": in.alert.ID}
-	}
-	if o.Trigger == "" {
-		o.Trigger = "manual"
-	}
-	if o.Actor == "" {
-		o.Actor = "trigger:" + o.Trigger
-	}
-	return s.Engine.StartFrom(ctx, pb, version, vars, dedup, o)
+	return vars, dedup
+}
+
+// DryRun simulates pb (every connector's Simulate, a virtual clock, a
+// throwaway store; see engine.DryRun) with the variables a real start for
+// in would get, so a person sees what it would do for that incident before
+// saving it.
+func (s *Service) DryRun(ctx context.Context, pb *playbook.Playbook, in StartInput) (engine.Trace, error) {
+	vars, _ := startVars(pb, in)
+	return s.Engine.DryRun(ctx, pb, vars)
 }
 
 func varName(n string) string {

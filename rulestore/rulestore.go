@@ -277,3 +277,34 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 	err := s.db.R.QueryRowContext(ctx, s.q(`SELECT count(*) FROM rules`)).Scan(&n)
 	return n, err
 }
+
+// Head is a rule (or playbook) with its current version.
+type Head struct {
+	Rule
+	Version Version
+}
+
+// Heads returns every rule with its current version (enabled or not), in
+// one query: list pages show what each body declares (level, tags,
+// triggers) without a read per row.
+func (s *Store) Heads(ctx context.Context) ([]Head, error) {
+	rows, err := s.db.R.QueryContext(ctx, s.q(`SELECT r.kind, r.current, r.enabled, v.rule_id, v.version, v.title, v.author, v.created_at, v.reason, v.body
+		FROM rules r JOIN rule_versions v ON v.rule_id = r.rule_id AND v.version = r.current ORDER BY r.rule_id`))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Head
+	for rows.Next() {
+		var h Head
+		var at int64
+		if err := rows.Scan(&h.Kind, &h.Current, &h.Enabled, &h.Version.RuleID, &h.Version.Version, &h.Version.Title,
+			&h.Version.Author, &at, &h.Version.Reason, &h.Version.Body); err != nil {
+			return nil, err
+		}
+		h.ID, h.Title = h.Version.RuleID, h.Version.Title
+		h.Version.CreatedAt = time.Unix(0, at).UTC()
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}

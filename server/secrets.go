@@ -39,7 +39,22 @@ func secretRefs(cfg config.Config) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return deps.HTTP.References(), nil
+	refs := deps.HTTP.References()
+	// The console's single sign-on client secret may be a reference too:
+	// a missing one would otherwise show only at the first sign-in.
+	if c := cfg.Console.OIDC; c.Issuer != "" {
+		name, ok, err := secret.ParseRef(c.ClientSecret)
+		if err != nil {
+			return nil, fmt.Errorf("console.oidc.client_secret: %w", err)
+		}
+		if ok {
+			if refs == nil {
+				refs = map[string]string{}
+			}
+			refs["console.oidc.client_secret"] = name
+		}
+	}
+	return refs, nil
 }
 
 // checkSecretRefs names each reference whose secret the store does not

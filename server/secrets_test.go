@@ -51,3 +51,25 @@ func TestCheckNamesMissingSecrets(t *testing.T) {
 	t.Setenv(secret.KeyEnv, "")
 	want("secret set", false)
 }
+
+// TestCheckNamesMissingSSOSecret: the console's single sign-on client
+// secret given as a reference is checked like the connectors' ones.
+func TestCheckNamesMissingSSOSecret(t *testing.T) {
+	t.Setenv(secret.KeyEnv, "")
+	cfg := config.Default()
+	cfg.Data = t.TempDir() + "/data"
+	cfg.Console.OIDC = config.OIDC{Issuer: "https://idp.example.org", ClientID: "riposte", ClientSecret: "secret://sso/client",
+		RedirectURL: "https://riposte.example.org/login/oidc/callback", RoleClaim: "groups",
+		Roles: []config.OIDCRole{{Value: "soc", Role: "analyst"}}}
+	var found bool
+	for _, err := range Check(cfg) {
+		if strings.Contains(err.Error(), "console.oidc.client_secret") && strings.Contains(err.Error(), "secret://sso/client does not exist") {
+			found = true
+		} else {
+			t.Errorf("unexpected problem: %v", err)
+		}
+	}
+	if !found {
+		t.Fatal("a missing single sign-on client secret is not reported by the check")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -27,8 +28,10 @@ import (
 	"github.com/riposte-soar/riposte/api"
 	"github.com/riposte-soar/riposte/audit"
 	"github.com/riposte-soar/riposte/auth"
+	"github.com/riposte-soar/riposte/auth/oidc"
 	"github.com/riposte-soar/riposte/bus"
 	"github.com/riposte-soar/riposte/config"
+	"github.com/riposte-soar/riposte/console"
 	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/detect"
 	"github.com/riposte-soar/riposte/event"
@@ -55,11 +58,14 @@ const (
 	// EvidenceDir keeps evidence uploaded by agents, by SHA-256.
 	EvidenceDir = "evidence"
 	// AgentKey signs the commands sent to host agents.
-	AgentKey      = "agent-signing.key"
-	AdminToken    = "admin.token"
+	AgentKey   = "agent-signing.key"
+	AdminToken = "admin.token"
+	// AdminPassword holds the console password of the first user, "admin".
+	AdminPassword = "admin.password"
 	TailStateDir  = "tail"
 	natsUser      = "riposte"
 	adminTokenMsg = "first start: an admin token was created"
+	adminUserMsg  = "first start: the console user admin was created"
 )
 
 // OpenControl opens the control database of a data directory; the CLI uses
@@ -122,6 +128,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	logSync(ctx, log, ControlDB, ctl)
 	tokens := auth.NewStore(ctl)
 	auditLog := audit.New(ctl)
+	users := auth.NewUsers(ctl, auth.UserOptions{Idle: cfg.Console.SessionIdle.D(), Absolute: cfg.Console.SessionAbsolute.D()})
+	if err := firstUser(ctx, cfg.Data, users, log); err != nil {
+		return fmt.Errorf("first console user: %w", err)
+	}
 	if err := firstStart(ctx, cfg.Data, tokens, auditLog, log); err != nil {
 		return err
 	}
@@ -370,7 +380,22 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		},
 		Log: log, Version: version, Limits: apiLimits,
 	})
-	ln, hs, err := listenHTTP(cfg.HTTP, a.Handler(), pace, reg, log)
+	var sso *oidc.OIDC // single sign-on, when console.oidc names a provider
+	if cfg.Console.OIDC.Issuer != "" {
+		if sso, err = oidc.New(oidc.FromConfig(cfg.Console.OIDC, secrets)); err != nil {
+			return fmt.Errorf("console.oidc: %w", err)
+		}
+	}
+	con, err := console.New(console.Deps{
+		Users: users, OIDC: sso, Audit: auditLog, Alarm: alarmSvc, Respond: responder,
+		Decisions: decisions, Fleet: agents, Events: events, Rules: det.manager, Log: log,
+		SignInFailures: apiLimits.AuthFailures, Secure: cfg.HTTP.TLSCert != "", Version: version,
+	})
+	if err != nil {
+		return err
+	}
+	go con.Run(ctx)
+	ln, hs, err := listenHTTP(cfg.HTTP, con.Handler(a.Handler()), pace, reg, log)
 	if err != nil {
 		return err
 	}
@@ -428,6 +453,34 @@ func firstStart(ctx context.Context, data string, tokens *auth.Store, l *audit.L
 	}
 	abs, _ := filepath.Abs(path)
 	log.Warn(adminTokenMsg, "file", abs, "read it with", "cat "+abs)
+	return nil
+}
+
+// firstUser creates the console user "admin" when there are no users yet,
+// with a random password written to a file only the owner can read (like
+// the admin token), so the console can be opened at once.
+func firstUser(ctx context.Context, data string, users *auth.Users, log *slog.Logger) error {
+	all, err := users.List(ctx)
+	if err != nil || len(all) > 0 {
+		return err
+	}
+	var r [15]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return err
+	}
+	pass := base64.RawURLEncoding.EncodeToString(r[:])
+	path := filepath.Join(data, AdminPassword)
+	// The file first: a crash in between leaves a password file for a user
+	// that does not exist yet, and the next start writes a new one; the
+	// other order could leave a user nobody knows the password of.
+	if err := atomicfile.Write(path, []byte(pass+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write admin password: %w", err)
+	}
+	if _, err := users.Add(ctx, "admin", auth.Admin, pass, "system"); err != nil {
+		return err
+	}
+	abs, _ := filepath.Abs(path)
+	log.Warn(adminUserMsg, "name", "admin", "password file", abs)
 	return nil
 }
 

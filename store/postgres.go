@@ -230,3 +230,28 @@ func (d *DB) Lock(ctx context.Context, name string) (unlock func(), err error) {
 
 // localLocks are the SQLite databases' Lock mutexes, by path and name.
 var localLocks sync.Map
+
+// JSONInt is JSONText for a key holding an integer, as an integer.
+func (d *DB) JSONInt(col, key string) string {
+	if d.Dialect == Postgres {
+		return "((" + col + "::jsonb->>'" + key + "')::bigint)"
+	}
+	return "json_extract(" + col + ", '$." + key + "')"
+}
+
+// Greatest is the SQL of the larger of a and b (SQLite's scalar max).
+func (d *DB) Greatest(a, b string) string {
+	if d.Dialect == Postgres {
+		return "GREATEST(" + a + ", " + b + ")"
+	}
+	return "max(" + a + ", " + b + ")"
+}
+
+// ILike is the operator of a LIKE that ignores ASCII case, as SQLite's
+// LIKE does and PostgreSQL's ILIKE.
+func (d *DB) ILike() string {
+	if d.Dialect == Postgres {
+		return "ILIKE"
+	}
+	return "LIKE"
+}

@@ -201,4 +201,31 @@ var Control = []Migration{
 		updated_at INTEGER NOT NULL,
 		updated_by TEXT NOT NULL
 	);`,
+	// People who sign in to the console: local users (argon2id password
+	// hash in PHC form) and users of an OpenID provider (source
+	// "oidc:<issuer>", subject). Sessions keep only the SHA-256 of the
+	// cookie's secret (package auth).
+	`CREATE TABLE users (
+		id         TEXT PRIMARY KEY,
+		name       TEXT NOT NULL UNIQUE COLLATE NOCASE,
+		role       TEXT NOT NULL,
+		disabled   INTEGER NOT NULL DEFAULT 0,
+		source     TEXT NOT NULL,
+		subject    TEXT NOT NULL DEFAULT '',
+		password   TEXT NOT NULL DEFAULT '',
+		created_at INTEGER NOT NULL,
+		created_by TEXT NOT NULL,
+		last_login INTEGER
+	);
+	CREATE UNIQUE INDEX users_subject ON users (source, subject) WHERE subject != '';
+	CREATE TABLE sessions (
+		id         TEXT PRIMARY KEY,
+		hash       BLOB NOT NULL UNIQUE,
+		user_id    TEXT NOT NULL REFERENCES users (id),
+		created_at INTEGER NOT NULL,
+		last_seen  INTEGER NOT NULL,
+		ended_at   INTEGER,
+		from_addr  TEXT NOT NULL
+	);
+	CREATE INDEX sessions_user ON sessions (user_id);`,
 }

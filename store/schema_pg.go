@@ -12,7 +12,8 @@ var ControlSchema = Schema{Name: "control", SQLite: Control, Postgres: ControlPo
 // INTEGER becomes BIGINT (times are Unix nanoseconds), BLOB becomes BYTEA,
 // a rowid key becomes an identity column, and the text columns results are
 // ordered by compare bytewise (COLLATE "C") as SQLite's BINARY does,
-// whatever the database's default collation.
+// whatever the database's default collation; SQLite's NOCASE becomes a
+// case-insensitive ICU collation, so that = and UNIQUE ignore case alike.
 var ControlPostgres = []Migration{
 	`CREATE TABLE tokens (
 		id         TEXT COLLATE "C" PRIMARY KEY,
@@ -202,5 +203,29 @@ var ControlPostgres = []Migration{
 		created_by TEXT NOT NULL,
 		updated_at BIGINT NOT NULL,
 		updated_by TEXT NOT NULL
-	);`,
+	);
+	CREATE COLLATION nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+	CREATE TABLE users (
+		id         TEXT COLLATE "C" PRIMARY KEY,
+		name       TEXT NOT NULL UNIQUE COLLATE nocase,
+		role       TEXT NOT NULL,
+		disabled   BIGINT NOT NULL DEFAULT 0,
+		source     TEXT NOT NULL,
+		subject    TEXT NOT NULL DEFAULT '',
+		password   TEXT NOT NULL DEFAULT '',
+		created_at BIGINT NOT NULL,
+		created_by TEXT NOT NULL,
+		last_login BIGINT
+	);
+	CREATE UNIQUE INDEX users_subject ON users (source, subject) WHERE subject != '';
+	CREATE TABLE sessions (
+		id         TEXT COLLATE "C" PRIMARY KEY,
+		hash       BYTEA NOT NULL UNIQUE,
+		user_id    TEXT NOT NULL REFERENCES users (id),
+		created_at BIGINT NOT NULL,
+		last_seen  BIGINT NOT NULL,
+		ended_at   BIGINT,
+		from_addr  TEXT NOT NULL
+	);
+	CREATE INDEX sessions_user ON sessions (user_id);`,
 }

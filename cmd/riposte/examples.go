@@ -156,6 +156,16 @@ var examples = map[string]string{
 	"token list": `  riposte token list
   riposte token list --data /var/lib/riposte --output json`,
 	"token revoke": `  riposte token revoke 01JD3V6Q8K2M4N5P7R9S1T3V5X`,
+	"user":         `  riposte user list`,
+	"user add": `  riposte user add alice --role analyst
+  printf '%s\n' "$ALICE_PASSWORD" | riposte user add alice --role analyst --password-stdin`,
+	"user disable": `  riposte user disable alice`,
+	"user enable":  `  riposte user enable alice`,
+	"user list": `  riposte user list
+  riposte user list --data /var/lib/riposte --output json`,
+	"user passwd": `  riposte user passwd alice
+  printf '%s\n' "$NEW_PASSWORD" | riposte user passwd alice --password-stdin`,
+	"user role": `  riposte user role alice responder`,
 	"version": `  riposte version
   riposte --version`,
 }

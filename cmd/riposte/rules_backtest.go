@@ -1,43 +1,23 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/riposte-soar/riposte/alert"
 	"github.com/riposte-soar/riposte/detect"
-	"github.com/riposte-soar/riposte/detect/correlate"
-	"github.com/riposte-soar/riposte/detect/intel"
 	"github.com/riposte-soar/riposte/detect/sigma"
 	"github.com/riposte-soar/riposte/event"
 	"github.com/riposte-soar/riposte/rulestore"
 )
-
-type backtestHit struct {
-	EventID string    `json:"event_id"`
-	Time    time.Time `json:"time"`
-	Host    string    `json:"host,omitempty"`
-}
-
-type backtestReport struct {
-	RuleID    string        `json:"rule_id"`
-	From      time.Time     `json:"from"`
-	To        time.Time     `json:"to"`
-	Events    int           `json:"events"`
-	Current   int           `json:"current_hits"`
-	Candidate int           `json:"candidate_hits"`
-	Added     []backtestHit `json:"added"`
-	Removed   []backtestHit `json:"removed"`
-	IsNew     bool          `json:"new_rule"`
-}
 
 func rulesBacktestCmd() *cobra.Command {
 	var server, token, ruleFile, from, to, output string
@@ -61,13 +41,6 @@ func rulesBacktestCmd() *cobra.Command {
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			info, errs := detect.Inspect(body, ruleFile)
-			if len(errs) > 0 {
-				for _, e := range errs {
-					fmt.Fprintln(c.ErrOrStderr(), e.Error())
-				}
-				return negative("%s does not load", ruleFile)
-			}
 			cl, err := newClient(server, token)
 			if err != nil {
 				return err
@@ -78,34 +51,9 @@ func rulesBacktestCmd() *cobra.Command {
 			if err := cl.call("GET", "/api/v1/rules/active", nil, &active); err != nil {
 				return err
 			}
-			var cur, cand []detect.Source
-			isNew := true
-			for _, v := range active.Rules {
-				s := detect.Source{RuleID: v.RuleID, Version: v.Version, Name: "rule:" + v.RuleID, Body: []byte(v.Body)}
-				cur = append(cur, s)
-				if v.RuleID == info.ID {
-					isNew = false
-					continue
-				}
-				cand = append(cand, s)
-			}
-			cand = append(cand, detect.Source{RuleID: info.ID, Name: ruleFile, Body: body})
-			curSet, _ := detect.Build(cur, sigma.DefaultMapping())
-			candSet, cerrs := detect.Build(cand, sigma.DefaultMapping())
-			for _, e := range cerrs {
-				if e.Source == ruleFile {
-					return negative("candidate: %v", e)
-				}
-			}
-			curEng := detect.NewEngine(curSet, intel.NewIndex(intel.Config{}), correlate.Options{})
-			candEng := detect.NewEngine(candSet, intel.NewIndex(intel.Config{}), correlate.Options{})
-
-			rep := backtestReport{RuleID: info.ID, From: tf, To: tt, IsNew: isNew}
-			curHits, candHits := map[string]backtestHit{}, map[string]backtestHit{}
-			progress := newProgress(c.ErrOrStderr(), tf, tt)
-			cursor := ""
-			for {
-				q := url.Values{"from": {tf.Format(time.RFC3339Nano)}, "to": {tt.Format(time.RFC3339Nano)}, "limit": {"5000"}}
+			// The replay itself is detect's, shared with the console.
+			page := func(_ context.Context, from, to time.Time, cursor string) ([]event.Event, string, error) {
+				q := url.Values{"from": {from.Format(time.RFC3339Nano)}, "to": {to.Format(time.RFC3339Nano)}, "limit": {"5000"}}
 				if cursor != "" {
 					q.Set("cursor", cursor)
 				}
@@ -122,64 +70,45 @@ func rulesBacktestCmd() *cobra.Command {
 					Next string `json:"next_cursor"`
 				}
 				if err := cl.call("GET", "/api/v1/events?"+q.Encode(), nil, &page); err != nil {
-					return err
+					return nil, "", err
 				}
+				evs := make([]event.Event, 0, len(page.Events))
 				for _, pe := range page.Events {
 					fields, err := event.DecodeFieldsJSON(pe.Fields)
 					if err != nil {
 						continue
 					}
-					ev := event.Event{ID: pe.ID, Time: pe.Time, Received: pe.Received, Host: pe.Host, Source: pe.Source,
-						LogSource: pe.LogSource, Fields: fields}
-					rep.Events++
-					record := func(into map[string]backtestHit) func(alert.Alert) {
-						return func(a alert.Alert) {
-							if a.Rule.ID != info.ID {
-								return
-							}
-							id := ev.ID
-							if len(a.EventIDs) > 0 {
-								id = a.EventIDs[len(a.EventIDs)-1]
-							}
-							into[id] = backtestHit{EventID: id, Time: ev.Time, Host: ev.Host}
-						}
-					}
-					curEng.Process(&ev, ev.Time, record(curHits))
-					candEng.Process(&ev, ev.Time, record(candHits))
-					progress.at(ev.Time, rep.Events)
+					evs = append(evs, event.Event{ID: pe.ID, Time: pe.Time, Received: pe.Received, Host: pe.Host, Source: pe.Source,
+						LogSource: pe.LogSource, Fields: fields})
 				}
-				if page.Next == "" {
-					break
+				return evs, page.Next, nil
+			}
+			progress := newProgress(c.ErrOrStderr(), tf, tt)
+			rep, err := detect.Backtest{Active: active.Rules, Candidate: body, Name: ruleFile, Mapping: sigma.DefaultMapping(),
+				From: tf, To: tt, Events: page, Progress: progress.at}.Run(c.Context())
+			var invalid *detect.ValidationError
+			if errors.As(err, &invalid) {
+				for _, e := range invalid.Errors {
+					fmt.Fprintln(c.ErrOrStderr(), e.Error())
 				}
-				cursor = page.Next
+				return negative("%s does not load", ruleFile)
+			}
+			if err != nil {
+				return err
 			}
 			progress.done(rep.Events)
-			rep.Current, rep.Candidate = len(curHits), len(candHits)
-			for id, h := range candHits {
-				if _, ok := curHits[id]; !ok {
-					rep.Added = append(rep.Added, h)
-				}
-			}
-			for id, h := range curHits {
-				if _, ok := candHits[id]; !ok {
-					rep.Removed = append(rep.Removed, h)
-				}
-			}
-			for _, l := range [][]backtestHit{rep.Added, rep.Removed} {
-				sort.Slice(l, func(i, j int) bool { return l[i].Time.Before(l[j].Time) })
-			}
 			if output == "json" {
 				return writeJSON(c.OutOrStdout(), rep)
 			}
 			out := c.OutOrStdout()
 			state := "current version"
-			if isNew {
+			if rep.IsNew {
 				state = "no current version (new rule)"
 			}
-			fmt.Fprintf(out, "rule %s against %s, %d events from %s to %s\n", safe(info.ID), state, rep.Events,
+			fmt.Fprintf(out, "rule %s against %s, %d events from %s to %s\n", safe(rep.RuleID), state, rep.Events,
 				stamp(tf), stamp(tt))
 			fmt.Fprintf(out, "hits: current %d, candidate %d; added %d, removed %d\n", rep.Current, rep.Candidate, len(rep.Added), len(rep.Removed))
-			show := func(label string, l []backtestHit) {
+			show := func(label string, l []detect.BacktestHit) {
 				for i, h := range l {
 					if i == 20 {
 						fmt.Fprintf(out, "  ... %d more (use --output json for all)\n", len(l)-20)
