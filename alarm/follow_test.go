@@ -2,12 +2,12 @@ package alarm
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/riposte-soar/riposte/internal/storetest"
 	"github.com/riposte-soar/riposte/store"
 )
 
@@ -124,7 +124,7 @@ func TestNewAttackerAfterContainment(t *testing.T) {
 // own incident.
 func TestFollowUpIncidentSurvivesRestart(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(filepath.Join(t.TempDir(), "r.db"), "normal", store.Control)
+	db, err := store.OpenSchema(storetest.Target(t), "normal", store.ControlSchema)
 	if err != nil {
 		t.Fatal(err)
 	}

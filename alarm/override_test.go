@@ -2,12 +2,12 @@ package alarm
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/riposte-soar/riposte/audit"
+	"github.com/riposte-soar/riposte/internal/storetest"
 	"github.com/riposte-soar/riposte/store"
 )
 
@@ -17,7 +17,7 @@ import (
 // rating back to detection.
 func TestPriorityOverrideSticks(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(filepath.Join(t.TempDir(), "r.db"), "normal", store.Control)
+	db, err := store.OpenSchema(storetest.Target(t), "normal", store.ControlSchema)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,8 +30,8 @@ type AlertGroup struct {
 // AlertGroups summarizes an incident's alerts by rule, the most recently
 // seen rule first.
 func (s *Store) AlertGroups(ctx context.Context, incidentID string) ([]AlertGroup, error) {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT rule_id, MAX(json_extract(doc, '$.rule_title')), MAX(json_extract(doc, '$.level')),
-		COUNT(*), SUM(json_extract(doc, '$.count')), MIN(first_seen), MAX(last_seen)
+	rows, err := s.db.R.QueryContext(ctx, `SELECT rule_id, MAX(`+s.db.JSONText("doc", "rule_title")+`), MAX(`+s.db.JSONText("doc", "level")+`),
+		COUNT(*), SUM(`+s.db.JSONInt("doc", "count")+`), MIN(first_seen), MAX(last_seen)
 		FROM alerts WHERE incident_id = ? GROUP BY rule_id ORDER BY MAX(last_seen) DESC`, incidentID)
 	if err != nil {
 		return nil, err

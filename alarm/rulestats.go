@@ -32,11 +32,12 @@ func (s RuleStats) FPRate() (float64, bool) {
 // keyed by rule id, in one query over the alerts joined with their
 // incidents' verdicts (held alerts count as hits, not as judged).
 func (s *Store) RuleStats(ctx context.Context) (map[string]RuleStats, error) {
+	verdict := s.db.JSONText("i.doc", "verdict")
 	rows, err := s.db.R.QueryContext(ctx, `SELECT a.rule_id, count(*),
-		coalesce(sum(max(coalesce(json_extract(a.doc, '$.count'), 1), 1)), 0),
-		coalesce(sum(CASE WHEN json_extract(i.doc, '$.verdict') IN ('true_positive', 'false_positive', 'benign') THEN 1 ELSE 0 END), 0),
-		coalesce(sum(CASE WHEN json_extract(i.doc, '$.verdict') = 'false_positive' THEN 1 ELSE 0 END), 0),
-		coalesce(sum(CASE WHEN json_extract(i.doc, '$.verdict') = 'benign' THEN 1 ELSE 0 END), 0),
+		coalesce(sum(`+s.db.Greatest(`coalesce(`+s.db.JSONInt("a.doc", "count")+`, 1)`, "1")+`), 0),
+		coalesce(sum(CASE WHEN `+verdict+` IN ('true_positive', 'false_positive', 'benign') THEN 1 ELSE 0 END), 0),
+		coalesce(sum(CASE WHEN `+verdict+` = 'false_positive' THEN 1 ELSE 0 END), 0),
+		coalesce(sum(CASE WHEN `+verdict+` = 'benign' THEN 1 ELSE 0 END), 0),
 		max(a.last_seen)
 		FROM alerts a LEFT JOIN incidents i ON i.id = a.incident_id
 		GROUP BY a.rule_id`)

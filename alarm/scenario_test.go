@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/riposte-soar/riposte/alert"
 	"github.com/riposte-soar/riposte/audit"
 	"github.com/riposte-soar/riposte/event"
+	"github.com/riposte-soar/riposte/internal/storetest"
 	"github.com/riposte-soar/riposte/store"
 )
 
@@ -47,7 +47,7 @@ func newService(t *testing.T, db *store.DB, cfg Config) (*Service, *recorder) {
 	t.Helper()
 	if db == nil {
 		var err error
-		db, err = store.Open(filepath.Join(t.TempDir(), "r.db"), "normal", store.Control)
+		db, err = store.OpenSchema(storetest.Target(t), "normal", store.ControlSchema)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -293,7 +293,7 @@ func TestCaseWorkIsAuditedAndTimed(t *testing.T) {
 }
 
 func TestAssetCriticalityRaisesPriority(t *testing.T) {
-	db, err := store.Open(filepath.Join(t.TempDir(), "r.db"), "normal", store.Control)
+	db, err := store.OpenSchema(storetest.Target(t), "normal", store.ControlSchema)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +332,7 @@ func TestAssetCriticalityRaisesPriority(t *testing.T) {
 // Restart safety: the same alerts delivered again after a restart change
 // nothing, and new alerts join the incidents opened before it.
 func TestRestartNeitherLosesNorDuplicates(t *testing.T) {
-	db, err := store.Open(filepath.Join(t.TempDir(), "r.db"), "normal", store.Control)
+	db, err := store.OpenSchema(storetest.Target(t), "normal", store.ControlSchema)
 	if err != nil {
 		t.Fatal(err)
 	}

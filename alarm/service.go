@@ -624,7 +624,7 @@ func alertsTx(ctx context.Context, tx *sql.Tx, incID string) ([]*Alert, error) {
 
 func entitiesTx(ctx context.Context, tx *sql.Tx, inc *Incident) error {
 	for _, e := range inc.Entities {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO incident_entities (kind, value, incident_id) VALUES (?,?,?)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO incident_entities (kind, value, incident_id) VALUES (?,?,?) ON CONFLICT DO NOTHING`,
 			e.Kind, strings.ToLower(e.Value), inc.ID); err != nil {
 			return err
 		}

@@ -27,7 +27,7 @@ func (s *Service) AddSilence(ctx context.Context, sil *Silence, actor string) (*
 	doc, _ := json.Marshal(sil)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tx, err := s.db.W.BeginTx(ctx, nil)
+	tx, err := s.db.Begin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func (s *Service) ExpireSilence(ctx context.Context, id, actor string) error {
 	}
 	sil.EndsAt = now
 	b, _ := json.Marshal(&sil)
-	tx, err := s.db.W.BeginTx(ctx, nil)
+	tx, err := s.db.Begin(ctx)
 	if err != nil {
 		return err
 	}

@@ -150,12 +150,12 @@ func writeTx(ctx context.Context, tx *sql.Tx, r *batchRows) error {
 		tail string
 		rows [][]any
 	}{
-		{`INSERT OR IGNORE INTO alert_sources (id)`, 1, "", r.sources},
+		{`INSERT INTO alert_sources (id)`, 1, "ON CONFLICT DO NOTHING", r.sources},
 		{`INSERT INTO alerts (id, fingerprint, incident_id, rule_id, first_seen, last_seen, suppressed_by, doc)`, 8,
 			`ON CONFLICT (id) DO UPDATE SET incident_id = excluded.incident_id, last_seen = excluded.last_seen,
 			suppressed_by = excluded.suppressed_by, doc = excluded.doc`, r.alerts},
 		{`INSERT INTO incidents (id, rev, status, prio, created_at, updated_at, assignee, doc)`, 8, upsertIncident, r.incidents},
-		{`INSERT OR IGNORE INTO incident_entities (kind, value, incident_id)`, 3, "", r.entities},
+		{`INSERT INTO incident_entities (kind, value, incident_id)`, 3, "ON CONFLICT DO NOTHING", r.entities},
 		{`INSERT INTO timeline (incident_id, at, actor, kind, text, detail)`, 6, "", r.timeline},
 	}
 	for _, st := range steps {

@@ -2,16 +2,16 @@ package audit
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/riposte-soar/riposte/internal/storetest"
 	"github.com/riposte-soar/riposte/store"
 )
 
 func newLog(t *testing.T, n int) (*Log, *store.DB) {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "r.db"), "normal", store.Control)
+	db, err := store.OpenSchema(storetest.Target(t), "normal", store.ControlSchema)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestTamperingIsDetected(t *testing.T) {
 			`UPDATE audit SET seq = seq - 1 WHERE seq > 2`}, 2, "reordered"},
 		{"swap two rows", []string{`UPDATE audit SET seq = 100 WHERE seq = 2`,
 			`UPDATE audit SET seq = 2 WHERE seq = 3`, `UPDATE audit SET seq = 3 WHERE seq = 100`}, 2, "reordered"},
-		{"rehash altered row", []string{`UPDATE audit SET actor = 'mallory', hash = zeroblob(32) WHERE seq = 5`}, 5, "altered"},
+		{"rehash altered row", []string{`UPDATE audit SET actor = 'mallory', hash = prev WHERE seq = 5`}, 5, "altered"},
 		{"remove head", []string{`DELETE FROM meta WHERE key = 'audit.head'`}, 5, "head"},
 	}
 	for _, c := range cases {

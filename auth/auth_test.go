@@ -3,12 +3,12 @@ package auth
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/riposte-soar/riposte/audit"
+	"github.com/riposte-soar/riposte/internal/storetest"
 	"github.com/riposte-soar/riposte/store"
 )
 
@@ -44,7 +44,7 @@ func TestParseExpiry(t *testing.T) {
 
 func openStore(t *testing.T) (*Store, *audit.Log) {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "r.db"), "normal", store.Control)
+	db, err := store.OpenSchema(storetest.Target(t), "normal", store.ControlSchema)
 	if err != nil {
 		t.Fatal(err)
 	}

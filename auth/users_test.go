@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/riposte-soar/riposte/audit"
+	"github.com/riposte-soar/riposte/internal/storetest"
 	"github.com/riposte-soar/riposte/store"
 )
 
@@ -34,7 +34,7 @@ func (c *clock) Add(d time.Duration) {
 
 func openUsers(t *testing.T, opts UserOptions) (*Users, *audit.Log, *store.DB) {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "r.db"), "normal", store.Control)
+	db, err := store.OpenSchema(storetest.Target(t), "normal", store.ControlSchema)
 	if err != nil {
 		t.Fatal(err)
 	}

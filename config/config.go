@@ -335,12 +335,18 @@ type NATS struct {
 	TLSKey  string `yaml:"tls_key"`
 }
 
-// Database tunes SQLite.
+// Database chooses and tunes the databases.
 type Database struct {
 	// Sync is the event store's SQLite synchronous mode: full (fsync each
 	// commit) or normal. The control and engine databases always use full:
 	// they hold decisions, approvals and the audit chain.
 	Sync string `yaml:"sync"`
+	// URL, a postgres:// URL, keeps every database (control, engine,
+	// correlation state, events) in that PostgreSQL database, one schema
+	// each, instead of SQLite files in the data directory: cluster mode,
+	// where several nodes share them. Empty: SQLite. Give the password
+	// through PGPASSWORD or ~/.pgpass rather than in the URL.
+	URL string `yaml:"url"`
 }
 
 // Ingest configures the sources and their limits.
@@ -477,6 +483,7 @@ func (c *Config) Env(getenv func(string) string) error {
 	set("RIPOSTE_LOG_LEVEL", &c.Log.Level)
 	set("RIPOSTE_LOG_FORMAT", &c.Log.Format)
 	set("RIPOSTE_DB_SYNC", &c.Database.Sync)
+	set("RIPOSTE_DB_URL", &c.Database.URL)
 	if v := getenv("RIPOSTE_NATS_SYNC_ALWAYS"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -607,6 +614,9 @@ func (c *Config) Validate(lines map[string]int) Problems {
 		bad("nats.max_payload", "%s is outside 64KiB..64MiB", c.NATS.MaxPayload)
 	}
 	oneOf("database.sync", c.Database.Sync, "full", "normal")
+	if u := c.Database.URL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+		bad("database.url", "must start with postgres:// or postgresql://")
+	}
 	if u := c.Agents.NATSURL; u != "" && !strings.HasPrefix(u, "nats://") && !strings.HasPrefix(u, "tls://") {
 		bad("agents.nats_url", "%q must start with nats:// or tls://", u)
 	}

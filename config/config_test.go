@@ -50,7 +50,7 @@ func TestFullExample(t *testing.T) {
 			IdleTimeout: Duration(30 * time.Second), MaxConnections: 2048, MaxConnectionsPerAddress: 64, MaxUnauthenticated: 8,
 			MinBodyRate: 8 << 10, BodyRateGrace: Duration(15 * time.Second), AuthFailures: AuthFailures{PerMinute: 20, Burst: 5}},
 		NATS:     NATS{URL: "", Listen: "127.0.0.1:4333", SyncAlways: false, MaxPayload: 16 << 20, TLSCert: "testdata/test-only.crt", TLSKey: "testdata/test-only.key"},
-		Database: Database{Sync: "full"},
+		Database: Database{Sync: "full", URL: "postgres://riposte@db.example:5432/riposte"},
 		Ingest: Ingest{
 			MaxEventBytes:       512 << 10,
 			MaxBodyBytes:        32 << 20,

@@ -183,7 +183,7 @@ func (s *Store) Add(ctx context.Context, d Decision, ttl time.Duration, now time
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		if d.Key != "" {
 			var doc string
-			err := tx.QueryRowContext(ctx, `SELECT doc FROM decisions WHERE json_extract(doc, '$.key') = ?`, d.Key).Scan(&doc)
+			err := tx.QueryRowContext(ctx, `SELECT doc FROM decisions WHERE `+s.db.JSONText("doc", "key")+` = ?`, d.Key).Scan(&doc)
 			if err == nil {
 				var o Decision
 				if err := json.Unmarshal([]byte(doc), &o); err != nil {
@@ -218,7 +218,7 @@ func (s *Store) Add(ctx context.Context, d Decision, ttl time.Duration, now time
 		// incident must not lift another's ban (agents hold one rule per
 		// address and are compared by target, see fleet).
 		rows, err := tx.QueryContext(ctx, `SELECT doc FROM decisions WHERE kind = ? AND target = ? AND host = ? AND reverted_at = 0 AND (expires_at = 0 OR expires_at > ?)
-			AND json_extract(doc, '$.incident') IS ?`,
+			AND `+s.db.JSONText("doc", "incident")+` IS NOT DISTINCT FROM ?`,
 			d.Kind, d.Target, d.Host, ns(now), nullable(d.Incident))
 		if err != nil {
 			return err

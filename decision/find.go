@@ -39,11 +39,11 @@ func (s *Store) Find(ctx context.Context, f Filter, now time.Time) ([]Decision, 
 		args = append(args, f.Kind)
 	}
 	if f.Target != "" {
-		where = append(where, `target LIKE ? ESCAPE '\'`)
+		where = append(where, `target `+s.db.ILike()+` ? ESCAPE '\'`)
 		args = append(args, "%"+strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(f.Target)+"%")
 	}
 	if f.Incident != "" {
-		where = append(where, "json_extract(doc, '$.incident') = ?")
+		where = append(where, s.db.JSONText("doc", "incident")+" = ?")
 		args = append(args, f.Incident)
 	}
 	switch f.State {

@@ -110,13 +110,14 @@ var (
 	ErrAlreadyAnswered = errors.New("already answered by this person")
 )
 
-// Open opens the engine database at path (SQLite, synchronous=FULL).
+// Open opens the engine database at path: a SQLite file (synchronous as
+// opts.Sync says) or a postgres:// URL (OpenStore).
 func Open(path string, reg *connector.Registry, opts Options) (*Engine, error) {
 	opts.defaults()
 	st := opts.Store
 	if st == nil {
 		var err error
-		if st, err = OpenSQLite(path, opts.Sync); err != nil {
+		if st, err = OpenStore(path, opts.Sync); err != nil {
 			return nil, err
 		}
 	}
@@ -126,7 +127,10 @@ func Open(path string, reg *connector.Registry, opts Options) (*Engine, error) {
 // Synchronous reports the SQLite synchronous mode the engine's commits use;
 // "" for a store that is not SQLite.
 func (e *Engine) Synchronous(ctx context.Context) (string, error) {
-	if s, ok := e.st.(*sqliteStore); ok {
+	switch s := e.st.(type) {
+	case *sqliteStore:
+		return s.db.Synchronous(ctx)
+	case pgStore:
 		return s.db.Synchronous(ctx)
 	}
 	return "", nil

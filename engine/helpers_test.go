@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/riposte-soar/riposte/connector"
+	"github.com/riposte-soar/riposte/internal/storetest"
 	"github.com/riposte-soar/riposte/playbook"
 )
 
@@ -195,7 +195,7 @@ func openT(t testing.TB, path string, reg *connector.Registry, o Options) *Engin
 	return e
 }
 
-func dbPath(t testing.TB) string { return filepath.Join(t.TempDir(), "engine.db") }
+func dbPath(t testing.TB) string { return storetest.TargetIn(t, t.TempDir(), "engine.db") }
 
 // runUntil runs the engine until run id is terminal (or timeout).
 func runUntil(t testing.TB, e *Engine, id string, d time.Duration) *RunView {

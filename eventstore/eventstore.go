@@ -1,7 +1,8 @@
-// Package eventstore keeps normalized events in their own SQLite file so
-// people and playbooks can look back at a time window (investigation,
-// evidence collection). It consumes the events stream written by ingest and
-// applies retention by age and size.
+// Package eventstore keeps normalized events in their own SQLite file, or
+// in day partitions of a PostgreSQL table (partitions.go), so people and
+// playbooks can look back at a time window (investigation, evidence
+// collection). It consumes the events stream written by ingest and applies
+// retention by age and size.
 package eventstore
 
 import (
@@ -40,18 +41,26 @@ var migrations = []store.Migration{
 	CREATE INDEX pins_pinned ON pins (pinned, event_id);`,
 }
 
+// Schema is the event database in both dialects (schema "events" on
+// PostgreSQL).
+var Schema = store.Schema{Name: "events", SQLite: migrations, Postgres: pgMigrations}
+
 // Store is the event store.
 type Store struct {
 	db *store.DB
+	pg bool
+	// parts are the day partitions known to exist (PostgreSQL).
+	parts partitions
 }
 
-// Open opens or creates the event database at path.
+// Open opens or creates the event database at path, or schema "events" of
+// the PostgreSQL database a postgres:// URL names.
 func Open(path, sync string) (*Store, error) {
-	db, err := store.Open(path, sync, migrations)
+	db, err := store.OpenSchema(path, sync, Schema)
 	if err != nil {
 		return nil, err
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, pg: db.Dialect == store.Postgres}, nil
 }
 
 // Close closes the database.
@@ -69,7 +78,12 @@ func (s *Store) Insert(ctx context.Context, evs []event.Wire) (int, error) {
 	const perStmt = 100
 	ph := "(?,?,?,?,?,?,?,?,?,?)"
 	n := 0
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+	if s.pg {
+		if err := s.ensurePartitions(ctx, evs); err != nil {
+			return 0, err
+		}
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
 		args := make([]any, 0, perStmt*10)
 		for lo := 0; lo < len(evs); lo += perStmt {
 			chunk := evs[lo:min(lo+perStmt, len(evs))]
@@ -87,8 +101,8 @@ func (s *Store) Insert(ctx context.Context, evs []event.Wire) (int, error) {
 				args = append(args, e.ID, t.UnixNano(), e.Received.UnixNano(), e.Host, e.Source,
 					e.Product, e.Service, e.Category, string(e.FieldsJSON), raw)
 			}
-			q := `INSERT OR IGNORE INTO events (id, time, received, host, source, product, service, category, fields, raw) VALUES ` +
-				ph + strings.Repeat(","+ph, len(chunk)-1)
+			q := `INSERT INTO events (id, time, received, host, source, product, service, category, fields, raw) VALUES ` +
+				ph + strings.Repeat(","+ph, len(chunk)-1) + ` ON CONFLICT DO NOTHING`
 			res, err := tx.ExecContext(ctx, q, args...)
 			if err != nil {
 				return err
@@ -153,8 +167,16 @@ func (s *Store) Find(ctx context.Context, q Query) ([]event.Event, string, error
 	if q.Text != "" {
 		// LIKE with an escape so %, _ in the user's text are literal.
 		pat := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q.Text) + "%"
-		where = append(where, `(CAST(raw AS TEXT) LIKE ? ESCAPE '\' OR fields LIKE ? ESCAPE '\')`)
-		args = append(args, pat, pat)
+		if s.pg {
+			// ILIKE ignores case as SQLite's LIKE does; the raw bytes are
+			// searched as escape-encoded text, where a backslash is doubled.
+			rawPat := "%" + strings.NewReplacer(`\`, `\\\\`, `%`, `\%`, `_`, `\_`).Replace(q.Text) + "%"
+			where = append(where, `(encode(raw, 'escape') ILIKE ? ESCAPE '\' OR fields ILIKE ? ESCAPE '\')`)
+			args = append(args, rawPat, pat)
+		} else {
+			where = append(where, `(CAST(raw AS TEXT) LIKE ? ESCAPE '\' OR fields LIKE ? ESCAPE '\')`)
+			args = append(args, pat, pat)
+		}
 	}
 	if q.After != "" {
 		ts, id, ok := strings.Cut(q.After, ".")
@@ -211,7 +233,16 @@ func (s *Store) Count(ctx context.Context) (int64, error) {
 
 // usedBytes counts pages in use; freed pages are reused by later inserts, so
 // they do not count against the bound.
+//
+// PostgreSQL's files shrink only when VACUUM FULL rewrites them, and it
+// does not say which of their pages are free; there the bytes are those
+// the live rows take on disk (pgLiveBytes).
 func (s *Store) usedBytes(ctx context.Context) (int64, error) {
+	if s.pg {
+		var n int64
+		err := s.db.R.QueryRowContext(ctx, pgLiveBytes).Scan(&n)
+		return n, err
+	}
 	var pages, free, size int64
 	if err := s.db.W.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
 		return 0, err
@@ -224,3 +255,11 @@ func (s *Store) usedBytes(ctx context.Context) (int64, error) {
 	}
 	return (pages - free) * size, nil
 }
+
+// pgLiveBytes is the size on disk of the live rows of events and pins:
+// each heap tuple as stored (pg_column_size of the row, headers included)
+// with its line pointer, and an entry in each index (8-byte header, 4-byte
+// line pointer, the key). It scans both tables; retention runs seldom.
+const pgLiveBytes = `SELECT
+	(SELECT coalesce(sum(pg_column_size(e.*) + 4 + 3*12 + 3*(octet_length(e.id) + 1 + 8) + octet_length(e.host) + 1), 0) FROM events e) +
+	(SELECT coalesce(sum(pg_column_size(p.*) + 4 + 2*12 + 2*(octet_length(p.event_id) + 1) + 8), 0) FROM pins p)`

@@ -3,11 +3,11 @@ package eventstore
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/riposte-soar/riposte/event"
+	"github.com/riposte-soar/riposte/internal/storetest"
 )
 
 func wires(n int, t0 time.Time, host string) []event.Wire {
@@ -28,7 +28,7 @@ func wires(n int, t0 time.Time, host string) []event.Wire {
 }
 
 func open(t testing.TB) *Store {
-	s, err := Open(filepath.Join(t.TempDir(), "events.db"), "normal")
+	s, err := Open(storetest.TargetIn(t, t.TempDir(), "events.db"), "normal")
 	if err != nil {
 		t.Fatal(err)
 	}

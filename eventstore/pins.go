@@ -70,7 +70,8 @@ func PinsFromAlerts(as []alert.Alert, now time.Time) []Pin {
 func (s *Store) Pin(ctx context.Context, pins []Pin) error {
 	const perStmt = 200
 	ph := "(?,?,?)"
-	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+	pins = latestPins(pins)
+	return s.tx(ctx, func(tx *sql.Tx) error {
 		args := make([]any, 0, perStmt*3)
 		for lo := 0; lo < len(pins); lo += perStmt {
 			chunk := pins[lo:min(lo+perStmt, len(pins))]
@@ -92,9 +93,11 @@ func (s *Store) Pin(ctx context.Context, pins []Pin) error {
 // pinBytes estimates what a pin holds in the database: its event's row and
 // index entries (if the event is stored) and the pin row itself. Pin rows
 // count too, so pins for events never stored are bounded by the same share.
-const pinBytes = `coalesce(length(e.raw) + length(CAST(e.fields AS BLOB)) + 2*length(CAST(e.host AS BLOB)) +
-	length(e.source) + length(e.product) + length(e.service) + length(e.category) + 3*length(e.id) + 48, 0) +
-	length(p.event_id) + length(p.alert_id) + 24`
+const pinBytes = `coalesce(` + eventBytes + `, 0) + length(p.event_id) + length(p.alert_id) + 24`
+
+// eventBytes estimates the bytes of event row e with its index entries.
+const eventBytes = `octet_length(e.raw) + octet_length(e.fields) + 2*octet_length(e.host) +
+	length(e.source) + length(e.product) + length(e.service) + length(e.category) + 3*length(e.id) + 48`
 
 // Prune deletes events older than MaxAge, then the oldest unpinned events
 // until the database's used pages fit MaxBytes. It deletes in slices so
@@ -108,6 +111,15 @@ func (s *Store) Prune(ctx context.Context, r Retention, now time.Time) (Pruned, 
 	var out Pruned
 	if r.MaxAge > 0 {
 		cut := now.Add(-r.MaxAge).UnixNano()
+		if s.pg {
+			// Whole days past the cut go at once, partition by partition;
+			// the DELETE below takes the rest of the day the cut falls in.
+			n, err := s.dropPartitions(ctx, cut)
+			out.Events += n
+			if err != nil {
+				return out, err
+			}
+		}
 		for {
 			res, err := s.db.W.ExecContext(ctx,
 				`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time < ? ORDER BY time LIMIT 5000)`, cut)
@@ -141,7 +153,7 @@ func (s *Store) Prune(ctx context.Context, r Retention, now time.Time) (Pruned, 
 	var cutoff sql.NullInt64
 	err := s.db.R.QueryRowContext(ctx, `SELECT pinned FROM (
 			SELECT p.pinned, sum(`+pinBytes+`) OVER (ORDER BY p.pinned DESC, p.event_id DESC ROWS UNBOUNDED PRECEDING) AS total
-			FROM pins p LEFT JOIN events e ON e.id = p.event_id)
+			FROM pins p LEFT JOIN events e ON e.id = p.event_id) AS running
 		WHERE total > ? LIMIT 1`, budget).Scan(&cutoff)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return out, fmt.Errorf("pinned bytes: %w", err)

@@ -123,6 +123,13 @@ type RecoveryStep struct {
 func (l *Ledger) Recover(ctx context.Context, reg *connector.Registry, incident, actor string, note func(text string, detail map[string]any)) ([]RecoveryStep, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	// Other nodes of a cluster share the ledger: one recovers an
+	// incident at a time, and the next sees what the first undid.
+	unlock, err := l.db.Lock(ctx, "recovery/"+incident)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	es, err := l.Entries(ctx, incident)
 	if err != nil {
 		return nil, err

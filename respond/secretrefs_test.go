@@ -3,11 +3,11 @@ package respond
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/riposte-soar/riposte/connector"
+	"github.com/riposte-soar/riposte/internal/storetest"
 	"github.com/riposte-soar/riposte/rulestore"
 	"github.com/riposte-soar/riposte/secret"
 	"github.com/riposte-soar/riposte/store"
@@ -18,7 +18,7 @@ import (
 // and the secret; once the secret is set the same playbook is stored.
 func TestPutRefusesMissingSecret(t *testing.T) {
 	dir := t.TempDir()
-	db, err := store.Open(filepath.Join(dir, "riposte.db"), "full", store.Control)
+	db, err := store.OpenSchema(storetest.TargetIn(t, dir, "riposte.db"), "full", store.ControlSchema)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,12 +12,13 @@ import (
 	"testing"
 
 	"github.com/riposte-soar/riposte/audit"
+	"github.com/riposte-soar/riposte/internal/storetest"
 	"github.com/riposte-soar/riposte/store"
 )
 
 func openDB(t *testing.T, dir string) *store.DB {
 	t.Helper()
-	db, err := store.Open(filepath.Join(dir, "riposte.db"), "full", store.Control)
+	db, err := store.OpenSchema(storetest.TargetIn(t, dir, "riposte.db"), "full", store.ControlSchema)
 	if err != nil {
 		t.Fatal(err)
 	}

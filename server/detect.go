@@ -56,7 +56,7 @@ func setupDetect(ctx context.Context, cfg config.Config, b *bus.Bus, ctl *store.
 	if err != nil {
 		return nil, fmt.Errorf("detect consumer: %w", err)
 	}
-	state, err := correlate.OpenStore(filepath.Join(cfg.Data, "correlation.db"))
+	state, err := correlate.OpenStore(DBTarget(cfg, "correlation.db"))
 	if err != nil {
 		return nil, fmt.Errorf("correlation state: %w", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"syscall"
 
@@ -87,7 +86,7 @@ func setupRespond(ctx context.Context, cfg config.Config, ctl *store.DB, secrets
 	// Runs, approval answers and the audit entries queued with them are
 	// durable state: every commit is fsync'd, whatever database.sync says.
 	opts.Sync = "full"
-	eng, err := engine.Open(filepath.Join(cfg.Data, EngineDB), reg, opts)
+	eng, err := engine.Open(DBTarget(cfg, EngineDB), reg, opts)
 	if err != nil {
 		return nil, fmt.Errorf("playbook engine: %w", err)
 	}

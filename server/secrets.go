@@ -89,10 +89,10 @@ func checkSecretsOnDisk(cfg config.Config) []error {
 		return nil
 	}
 	ctx := context.Background()
-	if _, err := os.Stat(filepath.Join(cfg.Data, ControlDB)); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(cfg.Data, ControlDB)); cfg.Database.URL == "" && errors.Is(err, os.ErrNotExist) {
 		return checkSecretRefs(ctx, cfg, nil)
 	}
-	db, err := OpenControl(cfg.Data)
+	db, err := openControlConfig(cfg)
 	if err != nil {
 		return []error{fmt.Errorf("secret references: %w", err)}
 	}

@@ -81,6 +81,24 @@ func OpenControl(data string) (*store.DB, error) {
 	return store.Open(filepath.Join(data, ControlDB), "full", store.Control)
 }
 
+// DBTarget is where the database of file lives: that file in the data
+// directory, or the PostgreSQL database of database.url (each database is
+// a schema of it).
+func DBTarget(cfg config.Config, file string) string {
+	if cfg.Database.URL != "" {
+		return cfg.Database.URL
+	}
+	return filepath.Join(cfg.Data, file)
+}
+
+// openControlConfig opens the control database cfg names.
+func openControlConfig(cfg config.Config) (*store.DB, error) {
+	if cfg.Database.URL == "" {
+		return OpenControl(cfg.Data)
+	}
+	return store.OpenSchema(cfg.Database.URL, "full", store.ControlSchema)
+}
+
 // logSync tells the operator how each database commits, as SQLite reports
 // it, so the durability the docs promise can be checked on a running node.
 func logSync(ctx context.Context, log *slog.Logger, file string, db interface {
@@ -102,7 +120,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	ctl, err := OpenControl(cfg.Data)
+	ctl, err := openControlConfig(cfg)
 	if err != nil {
 		return err
 	}
@@ -121,7 +139,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	if err != nil {
 		return err
 	}
-	events, err := eventstore.Open(filepath.Join(cfg.Data, EventsDB), cfg.Database.Sync)
+	events, err := eventstore.Open(DBTarget(cfg, EventsDB), cfg.Database.Sync)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,8 @@
-// Package store opens Riposte's SQLite databases and applies their
-// migrations. Every stateful package (auth, audit, eventstore, and later the
-// alarm and engine stores) receives a *DB from here; none opens files itself.
+// Package store opens Riposte's databases and applies their migrations:
+// SQLite files, the embedded default, or schemas of one PostgreSQL database
+// (cluster mode, OpenSchema with a postgres:// URL). Every stateful package
+// (auth, audit, eventstore, the alarm and engine stores) receives a *DB from
+// here; none opens files or connections itself.
 package store
 
 import (
@@ -17,10 +19,22 @@ import (
 // DB is one SQLite file opened twice: a single writer connection, because
 // SQLite admits one writer at a time and queueing in Go is cheaper than
 // SQLITE_BUSY retries, and a pool of readers that WAL lets run beside it.
+//
+// On PostgreSQL (openPostgres) W and R are two pools of one schema, and
+// Dialect says which database the SQL runs on, for the few statements that
+// differ.
 type DB struct {
 	W    *sql.DB
 	R    *sql.DB
 	Path string
+	// Dialect is SQLite or Postgres.
+	Dialect Dialect
+	// lockKey is the advisory lock PostgreSQL write transactions take
+	// (see Begin); zero on SQLite.
+	lockKey int64
+	// schema is the PostgreSQL schema; every node names it alike, so
+	// locks are keyed by it.
+	schema string
 }
 
 // Migration is one schema step. Steps run in order, each in its own
@@ -137,6 +151,9 @@ func migrate(db *sql.DB, ms []Migration) error {
 // connection (off, normal, full or extra): what every commit of this
 // database actually does, whatever was asked for.
 func (d *DB) Synchronous(ctx context.Context) (string, error) {
+	if d.Dialect == Postgres {
+		return d.pgSynchronous(ctx)
+	}
 	var n int
 	if err := d.W.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&n); err != nil {
 		return "", fmt.Errorf("%s: PRAGMA synchronous: %w", d.Path, err)
@@ -166,7 +183,7 @@ func (d *DB) Close() error {
 
 // Tx runs fn in a write transaction and commits it when fn returns nil.
 func (d *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := d.W.BeginTx(ctx, nil)
+	tx, err := d.Begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -175,4 +192,26 @@ func (d *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// Begin starts a write transaction. On SQLite the single writer connection
+// makes write transactions run one at a time. On PostgreSQL they take the
+// database's transaction-level advisory lock, so they also run one at a
+// time, across every node: the stores were written for that (read the
+// audit chain's head, then append; number a decision max(rule)+1), and
+// keeping it makes each of them correct under READ COMMITTED without
+// re-deriving every read-modify-write. Work that scales out (task leases,
+// event inserts) uses its own transactions without the lock.
+func (d *DB) Begin(ctx context.Context) (*sql.Tx, error) {
+	tx, err := d.W.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if d.lockKey != 0 {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, d.lockKey); err != nil {
+			tx.Rollback()
+			return nil, err
+		}
+	}
+	return tx, nil
 }

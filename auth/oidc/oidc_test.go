@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -21,6 +20,7 @@ import (
 	"github.com/riposte-soar/riposte/auth"
 	"github.com/riposte-soar/riposte/config"
 	"github.com/riposte-soar/riposte/internal/oidctest"
+	"github.com/riposte-soar/riposte/internal/storetest"
 	"github.com/riposte-soar/riposte/secret"
 	"github.com/riposte-soar/riposte/store"
 )
@@ -42,7 +42,7 @@ func newLab(t *testing.T) *lab {
 	l := &lab{}
 	l.idp = oidctest.Start(t)
 	l.issuer = l.idp.Issuer
-	db, err := store.Open(filepath.Join(t.TempDir(), "r.db"), "normal", store.Control)
+	db, err := store.OpenSchema(storetest.Target(t), "normal", store.ControlSchema)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func loadConfig(c *cobra.Command, path string) (config.Config, error) {
 	}
 	flags := c.Flags()
 	for name, dst := range map[string]*string{"data": &cfg.Data, "http": &cfg.HTTP.Listen, "syslog": &cfg.Ingest.Syslog.Listen,
-		"nats": &cfg.NATS.URL, "nats-listen": &cfg.NATS.Listen, "log-level": &cfg.Log.Level} {
+		"nats": &cfg.NATS.URL, "nats-listen": &cfg.NATS.Listen, "log-level": &cfg.Log.Level, "db": &cfg.Database.URL} {
 		if f := flags.Lookup(name); f != nil && f.Changed {
 			*dst = f.Value.String()
 		}
@@ -86,6 +86,7 @@ Settings come from defaults, then --config FILE, then RIPOSTE_* variables, then 
 	f.String("nats", "", "external NATS JetStream URL; empty runs NATS embedded (RIPOSTE_NATS_URL)")
 	f.String("nats-listen", "127.0.0.1:4223", "embedded NATS listen address (RIPOSTE_NATS_LISTEN)")
 	f.String("log-level", "info", "debug, info, warn or error (RIPOSTE_LOG_LEVEL)")
+	f.String("db", "", "PostgreSQL URL (postgres://…) for all databases; empty keeps SQLite files in the data directory (RIPOSTE_DB_URL)")
 	return c
 }
 

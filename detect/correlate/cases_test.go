@@ -16,6 +16,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/riposte-soar/riposte/event"
+	"github.com/riposte-soar/riposte/internal/storetest"
 )
 
 // A case file (testdata/cases/*.yaml) holds correlation documents, the base
@@ -169,7 +170,7 @@ func runCase(t *testing.T, file string) {
 	if rej := e.Rejected(); len(rej) > 0 {
 		t.Fatalf("rejected: %v", rej)
 	}
-	dbPath := filepath.Join(t.TempDir(), "state.db")
+	dbPath := storetest.TargetIn(t, t.TempDir(), "state.db")
 	for i, s := range cf.Steps {
 		where := fmt.Sprintf("step %d", i)
 		if s.Note != "" {

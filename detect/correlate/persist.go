@@ -250,17 +250,32 @@ var Migrations = []store.Migration{
 	) WITHOUT ROWID;`,
 }
 
-// Store persists correlation state in SQLite.
+// Schema is the state database in both dialects (schema "correlation" on
+// PostgreSQL, where the group key, which holds NULs, is bytes).
+var Schema = store.Schema{Name: "correlation", SQLite: Migrations, Postgres: []store.Migration{
+	`CREATE TABLE correlation_state (
+		rule    TEXT NOT NULL,
+		grp     BYTEA NOT NULL,
+		def     TEXT NOT NULL,
+		data    BYTEA NOT NULL,
+		updated BIGINT NOT NULL,
+		PRIMARY KEY (rule, grp)
+	);`,
+}}
+
+// Store persists correlation state in SQLite or PostgreSQL.
 type Store struct {
 	db  *store.DB
 	own bool
 }
 
-// OpenStore opens (creating if needed) the state database at path. It uses
-// synchronous=normal: a checkpoint survives a process crash; a power loss
-// may lose the last few, which costs at most some partial windows.
+// OpenStore opens (creating if needed) the state database at path, or
+// schema "correlation" of the PostgreSQL database a postgres:// URL names.
+// SQLite uses synchronous=normal: a checkpoint survives a process crash; a
+// power loss may lose the last few, which costs at most some partial
+// windows.
 func OpenStore(path string) (*Store, error) {
-	db, err := store.Open(path, "normal", Migrations)
+	db, err := store.OpenSchema(path, "normal", Schema)
 	if err != nil {
 		return nil, err
 	}
@@ -269,6 +284,15 @@ func OpenStore(path string) (*Store, error) {
 
 // Synchronous reports the SQLite synchronous mode the state commits with.
 func (s *Store) Synchronous(ctx context.Context) (string, error) { return s.db.Synchronous(ctx) }
+
+// grp is a group key as stored: bytes on PostgreSQL, whose text cannot
+// hold the NULs that separate a key's fields.
+func (s *Store) grp(g string) any {
+	if s.db.Dialect == store.Postgres {
+		return []byte(g)
+	}
+	return g
+}
 
 // NewStore uses a database already opened with Migrations.
 func NewStore(db *store.DB) *Store { return &Store{db: db} }
@@ -307,7 +331,7 @@ func (s *Store) Save(ctx context.Context, e *Engine) (int, error) {
 			}
 			defer del.Close()
 			for _, d := range cp.Deletes {
-				if _, err := del.ExecContext(ctx, d.Rule, d.Group); err != nil {
+				if _, err := del.ExecContext(ctx, d.Rule, s.grp(d.Group)); err != nil {
 					return err
 				}
 			}
@@ -321,7 +345,7 @@ func (s *Store) Save(ctx context.Context, e *Engine) (int, error) {
 			}
 			defer up.Close()
 			for _, u := range cp.Upserts {
-				if _, err := up.ExecContext(ctx, u.Rule, u.Group, u.Def, u.Data, now); err != nil {
+				if _, err := up.ExecContext(ctx, u.Rule, s.grp(u.Group), u.Def, u.Data, now); err != nil {
 					return err
 				}
 			}
@@ -363,7 +387,7 @@ func (s *Store) Load(ctx context.Context, e *Engine) (int, error) {
 	}
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		for _, r := range stale {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM correlation_state WHERE rule = ? AND grp = ?`, r.Rule, r.Group); err != nil {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM correlation_state WHERE rule = ? AND grp = ?`, r.Rule, s.grp(r.Group)); err != nil {
 				return err
 			}
 		}

@@ -2,12 +2,12 @@ package correlate
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/riposte-soar/riposte/event"
+	"github.com/riposte-soar/riposte/internal/storetest"
 )
 
 var t0 = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -18,16 +18,16 @@ func ev(id string, at time.Duration, fields map[string]any) *event.Event {
 
 func rows(t *testing.T, s *Store) []string {
 	t.Helper()
-	r, err := s.db.R.Query(`SELECT rule || '/' || grp FROM correlation_state ORDER BY 1`)
+	r, err := s.db.R.Query(`SELECT rule, grp FROM correlation_state ORDER BY rule, grp`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
 	var out []string
 	for r.Next() {
-		var x string
-		r.Scan(&x)
-		out = append(out, x)
+		var rule, grp string
+		r.Scan(&rule, &grp)
+		out = append(out, rule+"/"+grp)
 	}
 	return out
 }
@@ -41,7 +41,7 @@ func TestStoreRows(t *testing.T) {
 	wall := t0
 	opts := Options{MaxGroupsPerRule: 2, Now: func() time.Time { return wall }}
 	e := NewEngine(rules, opts)
-	path := filepath.Join(t.TempDir(), "c.db")
+	path := storetest.TargetIn(t, t.TempDir(), "c.db")
 	st, err := OpenStore(path)
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +144,7 @@ func TestRestoreRejectsBadState(t *testing.T) {
 // while the process was down, and keeps the rest.
 func TestLoadDeletesStale(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "c.db")
+	path := storetest.TargetIn(t, t.TempDir(), "c.db")
 	st, err := OpenStore(path)
 	if err != nil {
 		t.Fatal(err)

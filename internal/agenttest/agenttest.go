@@ -28,6 +28,7 @@ import (
 	"github.com/riposte-soar/riposte/bus"
 	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/fleet"
+	"github.com/riposte-soar/riposte/internal/storetest"
 	"github.com/riposte-soar/riposte/internal/testenv"
 	"github.com/riposte-soar/riposte/store"
 )
@@ -58,7 +59,7 @@ func NewEnv(t *testing.T) *Env {
 	t.Helper()
 	e := &Env{t: t, Dir: t.TempDir()}
 	var err error
-	if e.DB, err = store.Open(filepath.Join(e.Dir, "r.db"), "normal", store.Control); err != nil {
+	if e.DB, err = store.OpenSchema(storetest.TargetIn(t, e.Dir, "r.db"), "normal", store.ControlSchema); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.DB.Close() })
