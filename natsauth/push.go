@@ -40,6 +40,10 @@ func New(k *Keys, url string, log *slog.Logger, opts ...nats.Option) *Authority 
 	return &Authority{Keys: k, url: url, opts: opts, log: log}
 }
 
+// AgentJWT signs agent id's user JWT (Keys.AgentJWT); with Push, the
+// Authority is the fleet's Issuer.
+func (a *Authority) AgentJWT(id, natsKey string) (string, error) { return a.Keys.AgentJWT(id, natsKey) }
+
 // Close closes the system connection.
 func (a *Authority) Close() {
 	a.mu.Lock()

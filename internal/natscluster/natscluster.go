@@ -287,6 +287,30 @@ func (nd *Node) Routes() int {
 	return len(peers)
 }
 
+// HasClient reports whether a client of that name (nats.Name) is
+// connected to the node.
+func (nd *Node) HasClient(name string) bool {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/connz?limit=100000", nd.mon))
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Conns []struct {
+			Name string `json:"name"`
+		} `json:"connections"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&r) != nil {
+		return false
+	}
+	for _, c := range r.Conns {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // WaitRoutes waits until every running node is routed to every other
 // running node.
 func (c *Cluster) WaitRoutes(t testing.TB, d time.Duration) {
