@@ -105,10 +105,17 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// Start runs an n-node cluster; extra, if not nil, returns configuration
-// added to node i's file (dir is that node's own directory, for resolver
-// stores). Every node stops with the test.
+// Start runs an n-node cluster on loopback; extra, if not nil, returns
+// configuration added to node i's file (dir is that node's own directory,
+// for resolver stores). Every node stops with the test.
 func Start(t testing.TB, n int, extra func(i int, dir string) string) *Cluster {
+	t.Helper()
+	return StartOn(t, "127.0.0.1", n, extra)
+}
+
+// StartOn is Start with the nodes listening on host (an address other
+// network namespaces reach).
+func StartOn(t testing.TB, host string, n int, extra func(i int, dir string) string) *Cluster {
 	t.Helper()
 	bin := Binary(t)
 	root := t.TempDir()
@@ -119,26 +126,26 @@ func Start(t testing.TB, n int, extra func(i int, dir string) string) *Cluster {
 	}
 	for i := range n {
 		nd := &Node{Name: fmt.Sprintf("n%d", i+1), Dir: filepath.Join(root, fmt.Sprintf("n%d", i+1)), port: freePort(t), mon: freePort(t), t: t}
-		nd.URL = fmt.Sprintf("nats://127.0.0.1:%d", nd.port)
+		nd.URL = fmt.Sprintf("nats://%s:%d", host, nd.port)
 		if err := os.MkdirAll(nd.Dir, 0o700); err != nil {
 			t.Fatal(err)
 		}
 		var rs []string
 		for j, p := range routes {
 			if j != i {
-				rs = append(rs, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
+				rs = append(rs, fmt.Sprintf("nats-route://%s:%d", host, p))
 			}
 		}
 		conf := fmt.Sprintf(`server_name: %s
-listen: 127.0.0.1:%d
+listen: %s:%d
 http: 127.0.0.1:%d
 jetstream { store_dir: %q }
 cluster {
   name: riposte-test
-  listen: 127.0.0.1:%d
+  listen: %s:%d
   routes: [%s]
 }
-`, nd.Name, nd.port, nd.mon, filepath.Join(nd.Dir, "js"), routes[i], strings.Join(rs, ", "))
+`, nd.Name, host, nd.port, nd.mon, filepath.Join(nd.Dir, "js"), host, routes[i], strings.Join(rs, ", "))
 		if extra != nil {
 			conf += extra(i, nd.Dir) + "\n"
 		}
