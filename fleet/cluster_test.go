@@ -2,13 +2,17 @@ package fleet_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 
 	"github.com/riposte-soar/riposte/decision"
+	"github.com/riposte-soar/riposte/fleet"
 	"github.com/riposte-soar/riposte/internal/agenttest"
 	"github.com/riposte-soar/riposte/internal/natscluster"
 )
@@ -44,6 +48,21 @@ func waitDenies(t *testing.T, l *agenttest.Lab, prefix string, d time.Duration) 
 // it is refused by every node.
 func TestAgentOnANATSClusterSurvivesANodeAndIsRevokedEverywhere(t *testing.T) {
 	e := agenttest.NewClusterEnv(t)
+	// An agent that sends no NATS key (an old version) is refused before
+	// its token is spent: upgraded, it enrolls with the same token.
+	secret, _, err := e.Fleet.CreateToken(context.Background(), time.Hour, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _, _ := ed25519.GenerateKey(nil)
+	if _, err := e.Fleet.Enroll(context.Background(), fleet.EnrollRequest{Token: secret, PublicKey: pub, Hostname: "old"}, time.Now()); !errors.Is(err, fleet.ErrEnroll) || !strings.Contains(err.Error(), "nats_public_key") {
+		t.Fatalf("enrollment without a NATS key: %v", err)
+	}
+	nk, _ := nkeys.CreateUser()
+	nkPub, _ := nk.PublicKey()
+	if r, err := e.Fleet.Enroll(context.Background(), fleet.EnrollRequest{Token: secret, PublicKey: pub, Hostname: "old", NATSKey: nkPub}, time.Now()); err != nil || r.NATSJWT == "" {
+		t.Fatalf("the same token with a NATS key: %v", err)
+	}
 	l := agenttest.SetupOn(t, e)
 	if l.ID.NATSJWT == "" {
 		t.Fatal("the agent enrolled without a NATS user JWT")
