@@ -25,7 +25,7 @@ func (s *Server) agentRoutes() []Route {
 	}
 	return []Route{
 		{Method: "POST", Path: "/api/v1/agents/enroll", Role: Public, Summary: "A new host agent trades its one-time enrollment token for its identity.",
-			Body: `{"token": "...", "public_key": "<base64 Ed25519>", "hostname": "web-1"}`, handler: s.enrollAgent},
+			Body: `{"token": "...", "public_key": "<base64 Ed25519>", "hostname": "web-1", "nats_public_key": "U... (its NATS user nkey; a server on a NATS cluster answers nats_jwt)"}`, handler: s.enrollAgent},
 		{Method: "GET", Path: "/api/v1/agents", Role: auth.Viewer, Summary: "Enrolled host agents with their inventory and last heartbeat.", handler: s.listAgents},
 		{Method: "POST", Path: "/api/v1/agents/tokens", Role: auth.Admin, Summary: "Create a one-time enrollment token (shown once).",
 			Body: `{"ttl": "24h"}`, handler: s.createAgentToken},

@@ -246,7 +246,12 @@ func (f *Fleet) Enroll(ctx context.Context, req EnrollRequest, now time.Time) (E
 		// and enroll with the same token.
 		return resp, fmt.Errorf("%w: %w: this server's agents connect to a NATS cluster and need a NATS user public key (nats_public_key); upgrade the agent", ErrEnroll, protocol.ErrMalformed)
 	}
-	var natsJWT string
+	natsKey, natsJWT := req.NATSKey, ""
+	if !nkeys.IsValidPublicUserKey(natsKey) {
+		// Kept only if it is one: a revocation list with a bad key in it
+		// would make the NATS servers refuse the whole account update.
+		natsKey = ""
+	}
 	err := f.o.DB.Tx(ctx, func(tx *sql.Tx) error {
 		var rec protocol.TokenRecord
 		var created, expires, used int64
@@ -282,12 +287,12 @@ func (f *Fleet) Enroll(ctx context.Context, req EnrollRequest, now time.Time) (E
 			return fmt.Errorf("%w: %w", ErrEnroll, protocol.ErrTokenUsed)
 		}
 		if f.o.Issuer != nil {
-			if natsJWT, err = f.o.Issuer.AgentJWT(a.ID, req.NATSKey); err != nil {
+			if natsJWT, err = f.o.Issuer.AgentJWT(a.ID, natsKey); err != nil {
 				return err
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO agents (id, hostname, public_key, cred_hash, enrolled_at, nats_key) VALUES (?,?,?,?,?,?)`,
-			a.ID, a.Hostname, []byte(a.PublicKey), credHash, now.UnixNano(), req.NATSKey); err != nil {
+			a.ID, a.Hostname, []byte(a.PublicKey), credHash, now.UnixNano(), natsKey); err != nil {
 			return err
 		}
 		b, _ := json.Marshal(map[string]string{"hostname": a.Hostname, "token": rec.ID})
@@ -297,7 +302,7 @@ func (f *Fleet) Enroll(ctx context.Context, req EnrollRequest, now time.Time) (E
 		return resp, err
 	}
 	f.mu.Lock()
-	f.agents[a.ID] = &Agent{ID: a.ID, Hostname: a.Hostname, PublicKey: a.PublicKey, EnrolledAt: now, credHash: credHash, natsKey: req.NATSKey}
+	f.agents[a.ID] = &Agent{ID: a.ID, Hostname: a.Hostname, PublicKey: a.PublicKey, EnrolledAt: now, credHash: credHash, natsKey: natsKey}
 	f.mu.Unlock()
 	return EnrollResponse{AgentID: a.ID, Credential: credential, ServerKey: f.o.Key.Public().(ed25519.PublicKey), NATSJWT: natsJWT}, nil
 }
