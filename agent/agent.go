@@ -148,7 +148,7 @@ func Open(ctx context.Context, cfg Config, enrollToken string, host HostOps, log
 		return nil, fmt.Errorf("firewall: %w", err)
 	}
 	a := &Agent{cfg: cfg, id: id, enf: enf, log: log, http: hc, tls: tc, subj: subj, nonces: protocol.NewMemoryNonceCache(1 << 16), results: newResultCache(1024), host: host}
-	a.serverNet = serverPrefixes(id.NATSURL, id.Server)
+	a.serverNet = serverPrefixes(append(busURLs(id.NATSURL), id.Server)...)
 	a.poke, a.stop, a.local = make(chan struct{}, 1), make(chan struct{}), make(chan localReq)
 	a.inflight = map[string]bool{}
 	if err := a.loadNonces(); err != nil {
@@ -238,18 +238,42 @@ func serverPrefixes(urls ...string) []netip.Prefix {
 	return out
 }
 
-// Run connects to the bus and serves commands until ctx ends.
+// busURLs splits the enrolled bus address: one server, or the servers of
+// a NATS cluster separated by commas.
+func busURLs(s string) []string {
+	var out []string
+	for _, u := range strings.Split(s, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// Run connects to the bus and serves commands until ctx ends. Given a
+// NATS cluster, it connects to any of its servers and, when that one
+// fails, to another; between the two it keeps enforcing what it holds.
 func (a *Agent) Run(ctx context.Context) error {
 	connected := make(chan struct{}, 1)
-	opts := []nats.Option{nats.Name("riposte-agent " + a.id.Hostname)}
+	// Only the enrolled servers: they are the ones isolation keeps
+	// reachable (serverNet), so a server the cluster advertises would be
+	// one the agent may not reach when it matters.
+	opts := []nats.Option{nats.Name("riposte-agent " + a.id.Hostname), nats.IgnoreDiscoveredServers()}
 	if strings.HasPrefix(a.id.NATSURL, "tls://") {
 		opts = append(opts, nats.Secure(a.tls.Clone()))
 	}
-	nc, err := nats.Connect(a.id.NATSURL, append(opts,
-		nats.UserInfo("agent-"+a.id.AgentID, a.id.Credential),
+	if a.id.NATSJWT != "" {
+		opts = append(opts, nats.UserJWTAndSeed(a.id.NATSJWT, a.id.NATSSeed))
+	} else {
+		opts = append(opts, nats.UserInfo("agent-"+a.id.AgentID, a.id.Credential))
+	}
+	nc, err := nats.Connect(strings.Join(busURLs(a.id.NATSURL), ","), append(opts,
 		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(true),
 		nats.ConnectHandler(func(*nats.Conn) { signal(connected) }),
-		nats.ReconnectHandler(func(*nats.Conn) { a.log.Info("reconnected to the server"); signal(connected) }),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			a.log.Info("reconnected to the bus", "server", c.ConnectedUrl())
+			signal(connected)
+		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				a.log.Warn("disconnected from the server", "err", err)

@@ -7,13 +7,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/riposte-soar/riposte/internal/atomicfile"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/nats-io/nkeys"
+
+	"github.com/riposte-soar/riposte/internal/atomicfile"
 )
 
 // Identity is what enrollment gave this agent; kept 0600 in the data dir.
@@ -23,8 +26,14 @@ type Identity struct {
 	Credential string             `json:"credential"`
 	ServerKey  ed25519.PublicKey  `json:"server_key"`
 	Server     string             `json:"server"`
-	NATSURL    string             `json:"nats_url"`
-	Hostname   string             `json:"hostname"`
+	// NATSURL is the bus, or the NATS cluster's servers, comma-separated.
+	NATSURL  string `json:"nats_url"`
+	Hostname string `json:"hostname"`
+	// NATSSeed is the agent's NATS user key, made here at enrollment (the
+	// server sees only its public half); NATSJWT, the user JWT the server
+	// signed for it when the agents connect to a NATS cluster.
+	NATSSeed string `json:"nats_seed,omitempty"`
+	NATSJWT  string `json:"nats_jwt,omitempty"`
 }
 
 const identityFile = "identity.json"
@@ -61,7 +70,15 @@ func Enroll(ctx context.Context, c *http.Client, server, token, hostname, dir st
 	if err != nil {
 		return nil, err
 	}
-	body, _ := json.Marshal(map[string]any{"token": token, "public_key": pub, "hostname": hostname})
+	// A NATS user key of its own, in case the server's agents connect to
+	// a NATS cluster that checks user JWTs: the seed stays on this host.
+	nk, err := nkeys.CreateUser()
+	if err != nil {
+		return nil, err
+	}
+	nkPub, _ := nk.PublicKey()
+	nkSeed, _ := nk.Seed()
+	body, _ := json.Marshal(map[string]any{"token": token, "public_key": pub, "hostname": hostname, "nats_public_key": nkPub})
 	req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(server, "/")+"/api/v1/agents/enroll", bytes.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -81,11 +98,15 @@ func Enroll(ctx context.Context, c *http.Client, server, token, hostname, dir st
 		Credential string            `json:"credential"`
 		ServerKey  ed25519.PublicKey `json:"server_key"`
 		NATSURL    string            `json:"nats_url"`
+		NATSJWT    string            `json:"nats_jwt"`
 	}
 	if err := json.Unmarshal(rb, &er); err != nil {
 		return nil, fmt.Errorf("enroll: unreadable answer: %w", err)
 	}
 	id := &Identity{AgentID: er.AgentID, Key: priv, Credential: er.Credential, ServerKey: er.ServerKey, Server: server, NATSURL: er.NATSURL, Hostname: hostname}
+	if er.NATSJWT != "" {
+		id.NATSSeed, id.NATSJWT = string(nkSeed), er.NATSJWT
+	}
 	if len(id.ServerKey) != ed25519.PublicKeySize || id.AgentID == "" || id.NATSURL == "" {
 		return nil, errors.New("enroll: incomplete answer from the server")
 	}

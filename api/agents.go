@@ -25,13 +25,13 @@ func (s *Server) agentRoutes() []Route {
 	}
 	return []Route{
 		{Method: "POST", Path: "/api/v1/agents/enroll", Role: Public, Summary: "A new host agent trades its one-time enrollment token for its identity.",
-			Body: `{"token": "...", "public_key": "<base64 Ed25519>", "hostname": "web-1"}`, handler: s.enrollAgent},
+			Body: `{"token": "...", "public_key": "<base64 Ed25519>", "hostname": "web-1", "nats_public_key": "U... (its NATS user nkey; a server on a NATS cluster answers nats_jwt)"}`, handler: s.enrollAgent},
 		{Method: "GET", Path: "/api/v1/agents", Role: auth.Viewer, Summary: "Enrolled host agents with their inventory and last heartbeat.", handler: s.listAgents},
 		{Method: "POST", Path: "/api/v1/agents/tokens", Role: auth.Admin, Summary: "Create a one-time enrollment token (shown once).",
 			Body: `{"ttl": "24h"}`, handler: s.createAgentToken},
 		{Method: "POST", Path: "/api/v1/agents/breakglass", Role: auth.Admin, Summary: "Lift a host's isolation when it cannot be reached: its isolation decisions are reverted and a one-time signed release token is returned for root on the host (riposte agent release).",
 			Body: `{"host": "web-1", "reason": "...", "ttl": "1h"}`, handler: s.breakGlass},
-		{Method: "POST", Path: "/api/v1/agents/{id}/revoke", Role: auth.Admin, Summary: "Revoke an agent: its credential is refused from now on.", handler: s.revokeAgent},
+		{Method: "POST", Path: "/api/v1/agents/{id}/revoke", Role: auth.Admin, Summary: "Revoke an agent: its credential is refused from now on (on every server of a NATS cluster that trusts Riposte; 502 revocation_not_confirmed when a server did not confirm, retried until it does).", handler: s.revokeAgent},
 		{Method: "PUT", Path: "/api/v1/agents/evidence", Role: AgentAuth, Summary: "An agent uploads evidence for one of its pending commands (HTTP Basic: agent-<id> and its credential; X-Riposte-SHA256 must match the content).",
 			Query: []Param{{"command", "the command the evidence answers", true}, {"name", "file name", true}}, handler: s.uploadEvidence},
 		{Method: "GET", Path: "/api/v1/evidence", Role: auth.Viewer, Summary: "Stored evidence with its custody record (who asked, when, which incident, which host, SHA-256).",
@@ -94,7 +94,12 @@ func (s *Server) createAgentToken(w http.ResponseWriter, r *http.Request, c *Cal
 }
 
 func (s *Server) revokeAgent(w http.ResponseWriter, r *http.Request, c *Caller) {
-	if err := s.d.Fleet.Revoke(r.Context(), r.PathValue("id"), c.Actor()); err != nil {
+	if err := s.d.Fleet.Revoke(r.Context(), r.PathValue("id"), c.Actor()); errors.Is(err, fleet.ErrNotConfirmed) {
+		// Revoked here; the NATS cluster is told again until every server
+		// confirms: the caller may retry to see it confirmed.
+		httpjson.Error(w, http.StatusBadGateway, "revocation_not_confirmed", err.Error())
+		return
+	} else if err != nil {
 		httpjson.Error(w, http.StatusNotFound, "not_found", err.Error())
 		return
 	}

@@ -43,6 +43,9 @@ type Config struct {
 	// Auth, when set, decides who may connect to the embedded server
 	// (host agents, each with its own permissions); it must admit User.
 	Auth server.Authentication
+	// Options are added to every connection of the node (a user JWT
+	// for a NATS cluster that trusts Riposte, TLS).
+	Options []nats.Option
 }
 
 // Bus is a connection to JetStream, and the embedded server if there is one.
@@ -70,6 +73,7 @@ func Start(cfg Config, log *slog.Logger) (*Bus, error) {
 	if cfg.User != "" {
 		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
 	}
+	opts = append(opts, cfg.Options...)
 	if cfg.URL == "" {
 		host, portS, err := net.SplitHostPort(cfg.Listen)
 		if err != nil {

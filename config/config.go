@@ -333,6 +333,13 @@ type NATS struct {
 	// are not on the network.
 	TLSCert string `yaml:"tls_cert"`
 	TLSKey  string `yaml:"tls_key"`
+	// OperatorKeys is a directory of NATS operator keys (made on first use,
+	// 0600) that makes Riposte the authority of the NATS cluster at URL:
+	// nodes and agents connect with user JWTs Riposte signs, each agent's
+	// limited to its own subjects, and a revocation reaches every server.
+	// `riposte nats config` prints the servers' configuration. Nodes of
+	// one cluster share the directory.
+	OperatorKeys string `yaml:"operator_keys"`
 }
 
 // Database chooses and tunes the databases.
@@ -480,6 +487,7 @@ func (c *Config) Env(getenv func(string) string) error {
 	set("RIPOSTE_SYSLOG", &c.Ingest.Syslog.Listen)
 	set("RIPOSTE_NATS_URL", &c.NATS.URL)
 	set("RIPOSTE_NATS_LISTEN", &c.NATS.Listen)
+	set("RIPOSTE_NATS_OPERATOR_KEYS", &c.NATS.OperatorKeys)
 	set("RIPOSTE_LOG_LEVEL", &c.Log.Level)
 	set("RIPOSTE_LOG_FORMAT", &c.Log.Format)
 	set("RIPOSTE_DB_SYNC", &c.Database.Sync)
@@ -595,6 +603,9 @@ func (c *Config) Validate(lines map[string]int) Problems {
 		addr("nats.listen", c.NATS.Listen, false)
 	} else if !strings.HasPrefix(c.NATS.URL, "nats://") && !strings.HasPrefix(c.NATS.URL, "tls://") {
 		bad("nats.url", "%q must start with nats:// or tls://", c.NATS.URL)
+	}
+	if c.NATS.OperatorKeys != "" && c.NATS.URL == "" {
+		bad("nats.operator_keys", "is for an external NATS cluster (nats.url); the embedded bus authenticates agents itself")
 	}
 	pair := func(path, cert, key string) {
 		if (cert == "") != (key == "") {

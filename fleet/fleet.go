@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 
 	"github.com/riposte-soar/riposte/agent/protocol"
 	"github.com/riposte-soar/riposte/audit"
@@ -50,7 +51,22 @@ type Options struct {
 	ServerAddresses []string
 	// EvidenceDir keeps uploaded evidence, by hash.
 	EvidenceDir string
-	Log         *slog.Logger
+	// Issuer, when set, signs each agent a user JWT for an external NATS
+	// cluster that trusts Riposte, and tells the cluster of revocations
+	// (natsauth.Authority); without it agents log in to the embedded bus
+	// with their credential (Authenticator).
+	Issuer Issuer
+	Log    *slog.Logger
+}
+
+// Issuer signs agents' credentials for a NATS cluster and pushes the
+// revocations to every server of it.
+type Issuer interface {
+	// AgentJWT signs agent id's user JWT for its NATS public key.
+	AgentJWT(id, natsKey string) (string, error)
+	// Push sends the revocations (NATS public key → Unix seconds) to every
+	// server, returning the servers that confirmed.
+	Push(ctx context.Context, revoked map[string]int64) ([]string, error)
 }
 
 // Agent is an enrolled agent as the server knows it.
@@ -64,6 +80,10 @@ type Agent struct {
 	Inventory
 	credHash string
 	hbAt     time.Time // last heartbeat acted on
+	// natsKey is the agent's NATS user public key; revokedAt when it was
+	// revoked.
+	natsKey   string
+	revokedAt time.Time
 }
 
 // Inventory is what the last heartbeat said.
@@ -104,7 +124,7 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	f := &Fleet{o: o, agents: map[string]*Agent{}, wait: map[string]waiter{}, ctxs: map[string]commandCtx{}, log: o.Log, sync: make(chan struct{}, 1), pending: map[string]bool{}}
-	rows, err := o.DB.R.QueryContext(ctx, `SELECT id, hostname, public_key, cred_hash, enrolled_at, last_seen, revoked_at, inventory FROM agents`)
+	rows, err := o.DB.R.QueryContext(ctx, `SELECT id, hostname, public_key, cred_hash, enrolled_at, last_seen, revoked_at, inventory, nats_key FROM agents`)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +133,7 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 		var a Agent
 		var enrolled, seen, revoked int64
 		var inv string
-		if err := rows.Scan(&a.ID, &a.Hostname, &a.PublicKey, &a.credHash, &enrolled, &seen, &revoked, &inv); err != nil {
+		if err := rows.Scan(&a.ID, &a.Hostname, &a.PublicKey, &a.credHash, &enrolled, &seen, &revoked, &inv, &a.natsKey); err != nil {
 			return nil, err
 		}
 		a.EnrolledAt = time.Unix(0, enrolled).UTC()
@@ -121,6 +141,9 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 			a.LastSeen = time.Unix(0, seen).UTC()
 		}
 		a.Revoked = revoked > 0
+		if a.Revoked {
+			a.revokedAt = time.Unix(0, revoked)
+		}
 		_ = json.Unmarshal([]byte(inv), &a.Inventory)
 		f.agents[a.ID] = &a
 	}
@@ -186,6 +209,10 @@ type EnrollRequest struct {
 	Token     string `json:"token"`
 	PublicKey []byte `json:"public_key"`
 	Hostname  string `json:"hostname"`
+	// NATSKey is the agent's NATS user public key (an nkey, "U..."): the
+	// agent keeps its seed. A server whose agents connect to a NATS
+	// cluster signs it a user JWT for this key.
+	NATSKey string `json:"nats_public_key,omitempty"`
 }
 
 // EnrollResponse gives the agent its identity.
@@ -195,6 +222,9 @@ type EnrollResponse struct {
 	Credential string `json:"credential"`
 	// ServerKey verifies the commands the agent will receive.
 	ServerKey []byte `json:"server_key"`
+	// NATSJWT is the agent's user JWT for the NATS cluster (with the seed
+	// of NATSKey), when the server has an Issuer.
+	NATSJWT string `json:"nats_jwt,omitempty"`
 }
 
 // ErrEnroll wraps every refused enrollment (the API answers 403).
@@ -211,6 +241,17 @@ func (f *Fleet) Enroll(ctx context.Context, req EnrollRequest, now time.Time) (E
 	}
 	credential := base64.RawURLEncoding.EncodeToString(cred)
 	credHash := hashCred(credential)
+	if f.o.Issuer != nil && !nkeys.IsValidPublicUserKey(req.NATSKey) {
+		// Checked before the token is spent: an old agent can be upgraded
+		// and enroll with the same token.
+		return resp, fmt.Errorf("%w: %w: this server's agents connect to a NATS cluster and need a NATS user public key (nats_public_key); upgrade the agent", ErrEnroll, protocol.ErrMalformed)
+	}
+	natsKey, natsJWT := req.NATSKey, ""
+	if !nkeys.IsValidPublicUserKey(natsKey) {
+		// Kept only if it is one: a revocation list with a bad key in it
+		// would make the NATS servers refuse the whole account update.
+		natsKey = ""
+	}
 	err := f.o.DB.Tx(ctx, func(tx *sql.Tx) error {
 		var rec protocol.TokenRecord
 		var created, expires, used int64
@@ -245,8 +286,13 @@ func (f *Fleet) Enroll(ctx context.Context, req EnrollRequest, now time.Time) (E
 		if n, _ := r.RowsAffected(); n != 1 {
 			return fmt.Errorf("%w: %w", ErrEnroll, protocol.ErrTokenUsed)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO agents (id, hostname, public_key, cred_hash, enrolled_at) VALUES (?,?,?,?,?)`,
-			a.ID, a.Hostname, []byte(a.PublicKey), credHash, now.UnixNano()); err != nil {
+		if f.o.Issuer != nil {
+			if natsJWT, err = f.o.Issuer.AgentJWT(a.ID, natsKey); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO agents (id, hostname, public_key, cred_hash, enrolled_at, nats_key) VALUES (?,?,?,?,?,?)`,
+			a.ID, a.Hostname, []byte(a.PublicKey), credHash, now.UnixNano(), natsKey); err != nil {
 			return err
 		}
 		b, _ := json.Marshal(map[string]string{"hostname": a.Hostname, "token": rec.ID})
@@ -256,9 +302,9 @@ func (f *Fleet) Enroll(ctx context.Context, req EnrollRequest, now time.Time) (E
 		return resp, err
 	}
 	f.mu.Lock()
-	f.agents[a.ID] = &Agent{ID: a.ID, Hostname: a.Hostname, PublicKey: a.PublicKey, EnrolledAt: now, credHash: credHash}
+	f.agents[a.ID] = &Agent{ID: a.ID, Hostname: a.Hostname, PublicKey: a.PublicKey, EnrolledAt: now, credHash: credHash, natsKey: natsKey}
 	f.mu.Unlock()
-	return EnrollResponse{AgentID: a.ID, Credential: credential, ServerKey: f.o.Key.Public().(ed25519.PublicKey)}, nil
+	return EnrollResponse{AgentID: a.ID, Credential: credential, ServerKey: f.o.Key.Public().(ed25519.PublicKey), NATSJWT: natsJWT}, nil
 }
 
 func hashCred(c string) string {
@@ -281,11 +327,19 @@ func (f *Fleet) checkCredential(id, credential string) bool {
 // CheckCredential is checkCredential for HTTP uploads from agents.
 func (f *Fleet) CheckCredential(id, credential string) bool { return f.checkCredential(id, credential) }
 
+// ErrNotConfirmed is returned by Revoke when the agent is revoked in
+// Riposte but not every NATS server of the cluster confirmed it; the
+// revocations are pushed again until they do (natsauth.Authority.Keep).
+var ErrNotConfirmed = errors.New("revocation not confirmed by every NATS server")
+
 // Revoke stops an agent: its credential is refused from now on and its
-// open bus connection is closed at the next reconnect.
+// open bus connection is closed (on the embedded bus, or on every server
+// of a NATS cluster through the Issuer). With an Issuer, revoking an agent
+// already revoked pushes the revocations again.
 func (f *Fleet) Revoke(ctx context.Context, id, actor string) error {
+	now := time.Now()
 	err := f.o.DB.Tx(ctx, func(tx *sql.Tx) error {
-		r, err := tx.ExecContext(ctx, `UPDATE agents SET revoked_at = ? WHERE id = ? AND revoked_at = 0`, time.Now().UnixNano(), id)
+		r, err := tx.ExecContext(ctx, `UPDATE agents SET revoked_at = ? WHERE id = ? AND revoked_at = 0`, now.UnixNano(), id)
 		if err != nil {
 			return err
 		}
@@ -294,17 +348,48 @@ func (f *Fleet) Revoke(ctx context.Context, id, actor string) error {
 		}
 		return audit.AppendTx(ctx, tx, actor, "agent.revoke", "agent:"+id, nil)
 	})
-	if err == nil {
+	if err != nil {
+		f.mu.RLock()
+		a := f.agents[id]
+		again := a != nil && a.Revoked && f.o.Issuer != nil
+		f.mu.RUnlock()
+		if !again {
+			return err
+		}
+	} else {
 		f.mu.Lock()
 		if a := f.agents[id]; a != nil {
-			a.Revoked = true
+			a.Revoked, a.revokedAt = true, now
 		}
 		f.mu.Unlock()
-		if f.disconnect != nil {
-			f.disconnect(AgentUser(id))
+	}
+	if f.disconnect != nil {
+		f.disconnect(AgentUser(id))
+	}
+	if f.o.Issuer != nil {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if _, err := f.o.Issuer.Push(pctx, f.Revocations()); err != nil {
+			return fmt.Errorf("agent %s is revoked in Riposte but %w: %w", id, ErrNotConfirmed, err)
 		}
 	}
-	return err
+	return nil
+}
+
+// Revocations are the NATS user keys of the revoked agents, with the time
+// (Unix seconds) from which the NATS servers must refuse them.
+func (f *Fleet) Revocations() map[string]int64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := map[string]int64{}
+	for _, a := range f.agents {
+		if a.Revoked && a.natsKey != "" {
+			// Rounded up: a JWT issued in the second of the revocation
+			// (iat has seconds) is refused too.
+			out[a.natsKey] = (a.revokedAt.UnixNano() + 999_999_999) / 1e9
+		}
+	}
+	return out
 }
 
 // List returns the agents, by hostname.

@@ -156,8 +156,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	if err != nil {
 		return err
 	}
+	authority, issuer, nodeOpts, err := natsAuthority(cfg, log)
+	if err != nil {
+		return fmt.Errorf("nats.operator_keys: %w", err)
+	}
 	agents, err := fleet.New(ctx, fleet.Options{DB: ctl, Decisions: decisions, Key: agentKey, CommandTTL: cfg.Agents.CommandTTL.D(),
-		ServerAddresses: cfg.Agents.Permitted, EvidenceDir: filepath.Join(cfg.Data, EvidenceDir), Log: log})
+		ServerAddresses: cfg.Agents.Permitted, EvidenceDir: filepath.Join(cfg.Data, EvidenceDir), Issuer: issuer, Log: log})
 	if err != nil {
 		return fmt.Errorf("agents: %w", err)
 	}
@@ -165,7 +169,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		User: natsUser, Password: password, SyncAlways: cfg.NATS.SyncAlways, MaxPayload: int32(cfg.NATS.MaxPayload),
 		Auth: agents.Authenticator(natsUser, password), TLSCert: cfg.NATS.TLSCert, TLSKey: cfg.NATS.TLSKey}
 	if cfg.NATS.URL != "" {
-		bcfg.User, bcfg.Password, bcfg.Auth = "", "", nil
+		bcfg.User, bcfg.Password, bcfg.Auth, bcfg.Options = "", "", nil, nodeOpts
 	}
 	b, err := bus.Start(bcfg, log)
 	if err != nil {
@@ -242,6 +246,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	agents.SetOnHeartbeat(seen)
 	if err := agents.Start(consCtx, b.Conn); err != nil {
 		return fmt.Errorf("agents: %w", err)
+	}
+	if authority != nil {
+		defer authority.Close()
+		go authority.Keep(consCtx, natsAuthoritySync, agents.Revocations)
 	}
 	incidentEvents.respond = func(ev string, inc *alarm.Incident, text string) {
 		responder.OnIncident(consCtx, ev, inc, text)

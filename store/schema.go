@@ -228,4 +228,7 @@ var Control = []Migration{
 		from_addr  TEXT NOT NULL
 	);
 	CREATE INDEX sessions_user ON sessions (user_id);`,
+	// An agent's NATS user public key (nkey), which a NATS cluster that
+	// trusts Riposte (natsauth) is told to refuse when the agent is revoked.
+	`ALTER TABLE agents ADD COLUMN nats_key TEXT NOT NULL DEFAULT '';`,
 }

@@ -228,4 +228,5 @@ var ControlPostgres = []Migration{
 		from_addr  TEXT NOT NULL
 	);
 	CREATE INDEX sessions_user ON sessions (user_id);`,
+	`ALTER TABLE agents ADD COLUMN nats_key TEXT NOT NULL DEFAULT '';`,
 }

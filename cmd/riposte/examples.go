@@ -52,6 +52,9 @@ var examples = map[string]string{
 	"config":                `  riposte config check riposte.yaml`,
 	"config check": `  cp riposte.example.yaml riposte.yaml
   riposte config check riposte.yaml`,
+	"nats": `  riposte nats config --keys /etc/riposte/nats-keys`,
+	"nats config": `  riposte nats config --keys /etc/riposte/nats-keys > riposte-operator.conf
+  riposte nats config --keys /etc/riposte/nats-keys --resolver-dir /var/lib/nats/jwt`,
 	"decision": `  riposte decision list`,
 	"decision add": `  riposte decision add --target 203.0.113.7 --ttl 24h --reason "ssh brute force"
   riposte decision add --kind contain_host --target web-1 --reason "ransomware note found" --incident 01JD3V6Q8K2M4N5P7R9S1T3V5X`,

@@ -70,6 +70,7 @@ func newRoot() *cobra.Command {
 	})
 	root.AddCommand(serveCmd(), configCmd(), tokenCmd(), userCmd(), secretCmd(), auditCmd(), rulesCmd(), incidentCmd(), alertCmd(), silenceCmd(), assetCmd(),
 		eventsCmd(), metricsCmd(), playbookCmd(), runCmd(), approvalCmd(), decisionCmd(), openc2Cmd(), agentCmd(), evidenceCmd(), benchCmd(), versionCmd())
+	root.AddCommand(natsCmd())
 	strictParents(root)
 	addExamples(root)
 	return root

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/google/nftables"
+	"github.com/nats-io/nkeys"
 	"github.com/vishvananda/netns"
 
 	"github.com/riposte-soar/riposte/agent"
@@ -28,8 +29,10 @@ import (
 	"github.com/riposte-soar/riposte/bus"
 	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/fleet"
+	"github.com/riposte-soar/riposte/internal/natscluster"
 	"github.com/riposte-soar/riposte/internal/storetest"
 	"github.com/riposte-soar/riposte/internal/testenv"
+	"github.com/riposte-soar/riposte/natsauth"
 	"github.com/riposte-soar/riposte/store"
 )
 
@@ -43,6 +46,10 @@ type Env struct {
 	Fleet     *fleet.Fleet
 	Bus       *bus.Bus
 	Key       ed25519.PrivateKey
+	// Cluster and Authority are set by NewClusterEnv: the bus is then a
+	// NATS cluster that trusts Authority, and agents get user JWTs.
+	Cluster   *natscluster.Cluster
+	Authority *natsauth.Authority
 }
 
 func freeAddr(t *testing.T) string {
@@ -93,12 +100,18 @@ func (e *Env) Enroll(host, dir string) *agent.Identity {
 		e.t.Fatal(err)
 	}
 	pub, priv, _ := ed25519.GenerateKey(nil)
-	r, err := e.Fleet.Enroll(context.Background(), fleet.EnrollRequest{Token: secret, PublicKey: pub, Hostname: host}, time.Now())
+	nk, _ := nkeys.CreateUser()
+	nkPub, _ := nk.PublicKey()
+	nkSeed, _ := nk.Seed()
+	r, err := e.Fleet.Enroll(context.Background(), fleet.EnrollRequest{Token: secret, PublicKey: pub, Hostname: host, NATSKey: nkPub}, time.Now())
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	id := &agent.Identity{AgentID: r.AgentID, Key: priv, Credential: r.Credential, ServerKey: r.ServerKey, Server: "http://127.0.0.1:1",
 		NATSURL: e.Bus.ClientURL, Hostname: host}
+	if r.NATSJWT != "" {
+		id.NATSJWT, id.NATSSeed = r.NATSJWT, string(nkSeed)
+	}
 	os.MkdirAll(dir, 0o700)
 	b, _ := json.Marshal(id)
 	if err := os.WriteFile(filepath.Join(dir, "identity.json"), b, 0o600); err != nil {
@@ -256,7 +269,12 @@ type Lab struct {
 // agent stops with the test.
 func Setup(t *testing.T, configure ...func(*agent.Config)) *Lab {
 	t.Helper()
-	e := NewEnv(t)
+	return SetupOn(t, NewEnv(t), configure...)
+}
+
+// SetupOn starts a Lab with the server side e (NewEnv or NewClusterEnv).
+func SetupOn(t *testing.T, e *Env, configure ...func(*agent.Config)) *Lab {
+	t.Helper()
 	l := &Lab{Env: e, NS: NewNS(t), Dir: t.TempDir(), cfg: configure}
 	l.ID = e.Enroll("victim", l.Dir)
 	l.Agent = StartAgent(t, l.NS, l.Dir, configure...)
