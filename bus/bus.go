@@ -43,6 +43,13 @@ type Config struct {
 	// Auth, when set, decides who may connect to the embedded server
 	// (host agents, each with its own permissions); it must admit User.
 	Auth server.Authentication
+	// Creds is a NATS credentials file (user JWT and nkey seed) to connect
+	// to an external server with; CA a PEM file of the authorities that
+	// sign an external server's certificate (tls:// URLs).
+	Creds, CA string
+	// Replicas is how many copies of each stream and bucket the node
+	// creates; 0 picks 1 on a lone server and 3 on a cluster.
+	Replicas int
 }
 
 // Bus is a connection to JetStream, and the embedded server if there is one.
@@ -52,6 +59,9 @@ type Bus struct {
 	srv  *server.Server
 	// ClientURL is what shippers connect to.
 	ClientURL string
+	// Replicas is the replication of every stream and bucket the node
+	// creates (Config.Replicas, or what the server it reached calls for).
+	Replicas int
 	// opts and connectURL open further connections (Connect).
 	opts       []nats.Option
 	connectURL string
@@ -69,6 +79,12 @@ func Start(cfg Config, log *slog.Logger) (*Bus, error) {
 	opts = append(opts, nats.Name("riposte"), nats.MaxReconnects(-1), nats.ReconnectBufSize(64<<20))
 	if cfg.User != "" {
 		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+	}
+	if cfg.URL != "" && cfg.Creds != "" {
+		opts = append(opts, nats.UserCredentials(cfg.Creds))
+	}
+	if cfg.URL != "" && cfg.CA != "" {
+		opts = append(opts, nats.RootCAs(cfg.CA))
 	}
 	if cfg.URL == "" {
 		host, portS, err := net.SplitHostPort(cfg.Listen)
@@ -141,7 +157,32 @@ func Start(cfg Config, log *slog.Logger) (*Bus, error) {
 		return nil, err
 	}
 	b.JS = js
+	b.Replicas = cfg.Replicas
+	if b.Replicas <= 0 {
+		// A lone server cannot hold a replicated stream; a cluster keeps
+		// three copies so any one server can go.
+		b.Replicas = 1
+		if b.srv == nil && nc.ConnectedClusterName() != "" {
+			b.Replicas = 3
+		}
+	}
 	return b, nil
+}
+
+// Embedded reports whether the node runs its own NATS server (single-node
+// mode) rather than connecting to an external one.
+func (b *Bus) Embedded() bool { return b.srv != nil }
+
+// KeyValue creates or updates a key-value bucket with the node's
+// replication.
+func (b *Bus) KeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	cfg.Replicas = b.Replicas
+	cfg.Storage = jetstream.FileStorage
+	kv, err := b.JS.CreateOrUpdateKeyValue(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, err)
+	}
+	return kv, nil
 }
 
 // publishAsyncMaxPending bounds the unacknowledged publishes of one
@@ -238,6 +279,7 @@ func (b *Bus) EnsureEvents(ctx context.Context, l StreamLimits) (jetstream.Strea
 		MaxBytes:   l.MaxBytes,
 		MaxAge:     l.MaxAge,
 		Duplicates: l.Dedup,
+		Replicas:   b.Replicas,
 	}
 	s, err := b.JS.CreateOrUpdateStream(ctx, cfg)
 	if err != nil {
@@ -284,6 +326,7 @@ func (b *Bus) EnsureAlerts(ctx context.Context, maxAge time.Duration, maxBytes i
 		MaxAge:     maxAge,
 		MaxBytes:   maxBytes,
 		Duplicates: 10 * time.Minute,
+		Replicas:   b.Replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("alerts stream: %w", err)

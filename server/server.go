@@ -147,7 +147,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		User: natsUser, Password: password, SyncAlways: cfg.NATS.SyncAlways, MaxPayload: int32(cfg.NATS.MaxPayload),
 		Auth: agents.Authenticator(natsUser, password), TLSCert: cfg.NATS.TLSCert, TLSKey: cfg.NATS.TLSKey}
 	if cfg.NATS.URL != "" {
-		bcfg.User, bcfg.Password, bcfg.Auth = "", "", nil
+		bcfg.User, bcfg.Password, bcfg.Auth = cfg.NATS.User, cfg.NATS.Password, nil
+		bcfg.Creds, bcfg.CA, bcfg.Replicas = cfg.NATS.Creds, cfg.NATS.CA, cfg.NATS.Replicas
 	}
 	b, err := bus.Start(bcfg, log)
 	if err != nil {
