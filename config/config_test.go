@@ -49,7 +49,7 @@ func TestFullExample(t *testing.T) {
 			ReadHeaderTimeout: Duration(5 * time.Second), ReadTimeout: Duration(20 * time.Second), WriteTimeout: Duration(45 * time.Second),
 			IdleTimeout: Duration(30 * time.Second), MaxConnections: 2048, MaxConnectionsPerAddress: 64, MaxUnauthenticated: 8,
 			MinBodyRate: 8 << 10, BodyRateGrace: Duration(15 * time.Second), AuthFailures: AuthFailures{PerMinute: 20, Burst: 5}},
-		NATS:     NATS{URL: "", Listen: "127.0.0.1:4333", SyncAlways: false, MaxPayload: 16 << 20, TLSCert: "testdata/test-only.crt", TLSKey: "testdata/test-only.key",
+		NATS: NATS{URL: "", Listen: "127.0.0.1:4333", SyncAlways: false, MaxPayload: 16 << 20, TLSCert: "testdata/test-only.crt", TLSKey: "testdata/test-only.key",
 			User: "riposte", Password: "change-me", CA: "testdata/test-only.crt", Replicas: 1},
 		Database: Database{Sync: "full"},
 		Ingest: Ingest{
