@@ -30,6 +30,7 @@ import (
 	"github.com/riposte-soar/riposte/auth"
 	"github.com/riposte-soar/riposte/auth/oidc"
 	"github.com/riposte-soar/riposte/bus"
+	"github.com/riposte-soar/riposte/cluster"
 	"github.com/riposte-soar/riposte/config"
 	"github.com/riposte-soar/riposte/console"
 	"github.com/riposte-soar/riposte/decision"
@@ -180,6 +181,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	build := buildinfo.Get()
 	build.Version = version
 	reg.MustRegister(build.Collector())
+	rt, err := startCluster(ctx, cfg, b, reg, version, log)
+	if err != nil {
+		return err
+	}
 	det, err := setupDetect(ctx, cfg, b, ctl, reg, log)
 	if err != nil {
 		return err
@@ -220,6 +225,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		}
 		return err
 	}
+	responder.ClaimSlot = rt.ClaimSlot
 	agents.SetDisconnect(b.Disconnect)
 	seen := agentAssets(alarmSvc, log)
 	agents.SetOnHeartbeat(seen)
@@ -241,14 +247,20 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 			}(inc.ID)
 		}
 	}
-	consWG.Add(9)
+	consWG.Add(10)
 	go func() {
 		defer consWG.Done()
-		decisions.RunExpiry(consCtx, time.Second, func(err error) { log.Error("decision expiry", "err", err) })
+		rt.Run(consCtx)
 	}()
 	go func() {
 		defer consWG.Done()
-		responder.RunSchedules(consCtx)
+		storeJob(consCtx, cfg, rt, cluster.JobDecisionExpiry, func(ctx context.Context) {
+			decisions.RunExpiry(ctx, time.Second, func(err error) { log.Error("decision expiry", "err", err) })
+		})
+	}()
+	go func() {
+		defer consWG.Done()
+		rt.Singleton(consCtx, cluster.JobSchedules, func(ctx context.Context, _ uint64) { responder.RunSchedules(ctx) })
 	}()
 	go func() {
 		defer consWG.Done()
@@ -262,7 +274,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	}()
 	go func() {
 		defer consWG.Done()
-		alarmSvc.Run(consCtx, alarmCons, 10*time.Second)
+		runAlarm(consCtx, rt, func(ctx context.Context) { alarmSvc.Run(ctx, alarmCons, 10*time.Second) }, alarmSvc.Reload, log)
 	}()
 	go func() {
 		defer consWG.Done()
@@ -272,7 +284,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	}()
 	go func() {
 		defer consWG.Done()
-		retention(consCtx, events, cfg.Retention, retained, log)
+		storeJob(consCtx, cfg, rt, cluster.JobRetention, func(ctx context.Context) { retention(ctx, events, cfg.Retention, retained, log) })
 	}()
 	go func() {
 		defer consWG.Done()
