@@ -11,6 +11,8 @@ import (
 	"github.com/riposte-soar/riposte/bus"
 	"github.com/riposte-soar/riposte/cluster"
 	"github.com/riposte-soar/riposte/config"
+	"github.com/riposte-soar/riposte/detect"
+	"github.com/riposte-soar/riposte/detect/correlate"
 )
 
 // startCluster joins the cluster of an external NATS, or stands alone on
@@ -69,4 +71,45 @@ func runAlarm(ctx context.Context, rt *cluster.Runtime, run func(ctx context.Con
 		}
 		run(ctx)
 	})
+}
+
+// partitionCorrelations makes detection send the matches correlations
+// count to their partitions, in a cluster, and returns what runs the
+// partitions this node owns. Alone, correlations count in detection as
+// they always did, and it returns nil.
+func partitionCorrelations(ctx context.Context, cfg config.Config, d *detection, b *bus.Bus, rt *cluster.Runtime, log *slog.Logger) (func(ctx context.Context), error) {
+	if rt.Alone() {
+		return nil, nil
+	}
+	_, js, err := b.Connect("correlate")
+	if err != nil {
+		return nil, err
+	}
+	state, err := detect.EnsureMatches(ctx, js, rt.Partitions(), b.Replicas)
+	if err != nil {
+		return nil, err
+	}
+	d.router = &detect.Router{JS: d.js, Partitions: rt.Partitions()}
+	d.engine.SetRouter(d.router)
+	part := &detect.Partition{Engine: d.engine, Opts: correlate.Options{MaxGroupsPerRule: cfg.Detect.Correlation.MaxGroups},
+		JS: js, State: state, N: rt.Partitions(), Log: log}
+	return func(ctx context.Context) {
+		done := make(chan struct{})
+		for p := 0; p < rt.Partitions(); p++ {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				job := cluster.PartitionJob(p)
+				rt.Partition(ctx, p, func(ctx context.Context, fence uint64) {
+					held := func() bool { f, ok := rt.Elector.Held(job); return ok && f == fence && ctx.Err() == nil }
+					if err := part.Run(ctx, p, held); err != nil && ctx.Err() == nil {
+						log.Error("correlation partition stopped", "partition", p, "err", err)
+						time.Sleep(time.Second)
+					}
+				})
+			}()
+		}
+		for p := 0; p < rt.Partitions(); p++ {
+			<-done
+		}
+	}, nil
 }

@@ -189,6 +189,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	if err != nil {
 		return err
 	}
+	partitions, err := partitionCorrelations(ctx, cfg, det, b, rt, log)
+	if err != nil {
+		return err
+	}
 	pinCons, err := setupPins(ctx, b)
 	if err != nil {
 		return err
@@ -252,6 +256,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		defer consWG.Done()
 		rt.Run(consCtx)
 	}()
+	if partitions != nil {
+		consWG.Add(1)
+		go func() {
+			defer consWG.Done()
+			partitions(consCtx)
+		}()
+	}
 	go func() {
 		defer consWG.Done()
 		storeJob(consCtx, cfg, rt, cluster.JobDecisionExpiry, func(ctx context.Context) {
