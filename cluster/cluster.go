@@ -147,7 +147,7 @@ func (r *Runtime) Partitions() int { return r.opts.Partitions }
 func (r *Runtime) RegisterMetrics(reg prometheus.Registerer) {
 	r.leader = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "riposte_cluster_leader",
 		Help: "1 when this node holds the job's lease (runs it for the cluster), else 0."}, []string{"job"})
-	reg.MustRegister(r.leader)
+	reg.MustRegister(r.leader, lagCollector{r})
 	r.Elector.OnChange = func(job string, held bool, fence uint64) {
 		v := 0.0
 		if held {

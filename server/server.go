@@ -376,15 +376,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		Fleet: agents, AgentBusURL: agentBusURL(cfg, b.ClientURL),
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		Ready: func(ctx context.Context) error {
-			if !b.Connected() {
-				return errors.New("not connected to the bus")
+			if err := rt.Ready(ctx); err != nil {
+				return fmt.Errorf("bus: %w", err)
 			}
 			if err := ctl.R.PingContext(ctx); err != nil {
 				return fmt.Errorf("control database: %w", err)
 			}
 			return nil
 		},
-		Log: log, Version: version, Limits: apiLimits,
+		Log: log, Version: version, Limits: apiLimits, Cluster: rt,
 	})
 	var sso *oidc.OIDC // single sign-on, when console.oidc names a provider
 	if cfg.Console.OIDC.Issuer != "" {
