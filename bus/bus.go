@@ -281,11 +281,27 @@ func (b *Bus) EnsureEvents(ctx context.Context, l StreamLimits) (jetstream.Strea
 		Duplicates: l.Dedup,
 		Replicas:   b.Replicas,
 	}
-	s, err := b.JS.CreateOrUpdateStream(ctx, cfg)
+	s, err := b.ensureStream(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("events stream: %w", err)
 	}
 	return s, nil
+}
+
+// ensureStream creates or updates a stream. On a cluster that is still
+// electing its leaders, or while other nodes create the same replicated
+// stream at the same moment (a whole cluster's first start), the request
+// times out: it is tried again for a minute before the node gives up.
+func (b *Bus) ensureStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		s, err := b.JS.CreateOrUpdateStream(ctx, cfg)
+		if err == nil || b.srv != nil || time.Now().After(deadline) || ctx.Err() != nil ||
+			!(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrJetStreamNotEnabled)) {
+			return s, err
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 // ErrFull is returned when the bus refuses a message because a stream is at
@@ -317,7 +333,7 @@ const (
 
 // EnsureAlerts creates or updates the alerts stream.
 func (b *Bus) EnsureAlerts(ctx context.Context, maxAge time.Duration, maxBytes int64) (jetstream.Stream, error) {
-	s, err := b.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	s, err := b.ensureStream(ctx, jetstream.StreamConfig{
 		Name:       AlertsStream,
 		Subjects:   []string{AlertsSubject + ".>"},
 		Retention:  jetstream.LimitsPolicy,
