@@ -15,6 +15,7 @@ import (
 	"github.com/riposte-soar/riposte/alarm"
 	"github.com/riposte-soar/riposte/audit"
 	"github.com/riposte-soar/riposte/auth"
+	"github.com/riposte-soar/riposte/cluster"
 	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/eventstore"
 	"github.com/riposte-soar/riposte/fleet"
@@ -50,6 +51,8 @@ type Deps struct {
 	// Limits keep clients from holding the server (see limits.go); the
 	// zero value limits nothing.
 	Limits Limits
+	// Cluster reports the cluster (GET /api/v1/cluster).
+	Cluster *cluster.Runtime
 }
 
 // Public marks a route that needs no token.
@@ -110,6 +113,7 @@ func New(d Deps) *Server {
 	s.routes = append(s.routes, s.respondRoutes()...)
 	s.routes = append(s.routes, s.decisionRoutes()...)
 	s.routes = append(s.routes, s.agentRoutes()...)
+	s.routes = append(s.routes, s.clusterRoutes()...)
 	return s
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/riposte-soar/riposte/alarm"
 	"github.com/riposte-soar/riposte/audit"
 	"github.com/riposte-soar/riposte/auth"
+	"github.com/riposte-soar/riposte/cluster"
 	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/detect"
 	"github.com/riposte-soar/riposte/engine"
@@ -29,6 +30,7 @@ var ops = map[string]opSpec{
 	"GET /metrics":             {id: "metrics", contentType: "text/plain", out: schema{"type": "string"}},
 	"GET /api/v1/openapi.json": {id: "openapi", out: schema{"type": "object"}},
 	"GET /api/v1/whoami":       {id: "whoami", out: auth.Token{}},
+	"GET /api/v1/cluster":      {id: "clusterStatus", out: cluster.Status{}},
 	"POST /api/v1/events": {id: "ingestEvents", status: http.StatusAccepted, out: httpin.Result{},
 		// A batch is answered with its result also when some or all of it
 		// was refused.

@@ -46,6 +46,13 @@ type Config struct {
 	// Options are added to every connection of the node (a user JWT
 	// for a NATS cluster that trusts Riposte, TLS).
 	Options []nats.Option
+	// Creds is a NATS credentials file (user JWT and nkey seed) to connect
+	// to an external server with; CA a PEM file of the authorities that
+	// sign an external server's certificate (tls:// URLs).
+	Creds, CA string
+	// Replicas is how many copies of each stream and bucket the node
+	// creates; 0 picks 1 on a lone server and 3 on a cluster.
+	Replicas int
 }
 
 // Bus is a connection to JetStream, and the embedded server if there is one.
@@ -55,6 +62,9 @@ type Bus struct {
 	srv  *server.Server
 	// ClientURL is what shippers connect to.
 	ClientURL string
+	// Replicas is the replication of every stream and bucket the node
+	// creates (Config.Replicas, or what the server it reached calls for).
+	Replicas int
 	// opts and connectURL open further connections (Connect).
 	opts       []nats.Option
 	connectURL string
@@ -74,6 +84,12 @@ func Start(cfg Config, log *slog.Logger) (*Bus, error) {
 		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
 	}
 	opts = append(opts, cfg.Options...)
+	if cfg.URL != "" && cfg.Creds != "" {
+		opts = append(opts, nats.UserCredentials(cfg.Creds))
+	}
+	if cfg.URL != "" && cfg.CA != "" {
+		opts = append(opts, nats.RootCAs(cfg.CA))
+	}
 	if cfg.URL == "" {
 		host, portS, err := net.SplitHostPort(cfg.Listen)
 		if err != nil {
@@ -145,7 +161,32 @@ func Start(cfg Config, log *slog.Logger) (*Bus, error) {
 		return nil, err
 	}
 	b.JS = js
+	b.Replicas = cfg.Replicas
+	if b.Replicas <= 0 {
+		// A lone server cannot hold a replicated stream; a cluster keeps
+		// three copies so any one server can go.
+		b.Replicas = 1
+		if b.srv == nil && nc.ConnectedClusterName() != "" {
+			b.Replicas = 3
+		}
+	}
 	return b, nil
+}
+
+// Embedded reports whether the node runs its own NATS server (single-node
+// mode) rather than connecting to an external one.
+func (b *Bus) Embedded() bool { return b.srv != nil }
+
+// KeyValue creates or updates a key-value bucket with the node's
+// replication.
+func (b *Bus) KeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	cfg.Replicas = b.Replicas
+	cfg.Storage = jetstream.FileStorage
+	kv, err := b.JS.CreateOrUpdateKeyValue(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, err)
+	}
+	return kv, nil
 }
 
 // publishAsyncMaxPending bounds the unacknowledged publishes of one
@@ -242,12 +283,29 @@ func (b *Bus) EnsureEvents(ctx context.Context, l StreamLimits) (jetstream.Strea
 		MaxBytes:   l.MaxBytes,
 		MaxAge:     l.MaxAge,
 		Duplicates: l.Dedup,
+		Replicas:   b.Replicas,
 	}
-	s, err := b.JS.CreateOrUpdateStream(ctx, cfg)
+	s, err := b.ensureStream(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("events stream: %w", err)
 	}
 	return s, nil
+}
+
+// ensureStream creates or updates a stream. On a cluster that is still
+// electing its leaders, or while other nodes create the same replicated
+// stream at the same moment (a whole cluster's first start), the request
+// times out: it is tried again for a minute before the node gives up.
+func (b *Bus) ensureStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		s, err := b.JS.CreateOrUpdateStream(ctx, cfg)
+		if err == nil || b.srv != nil || time.Now().After(deadline) || ctx.Err() != nil ||
+			!(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrJetStreamNotEnabled)) {
+			return s, err
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 // ErrFull is returned when the bus refuses a message because a stream is at
@@ -279,7 +337,7 @@ const (
 
 // EnsureAlerts creates or updates the alerts stream.
 func (b *Bus) EnsureAlerts(ctx context.Context, maxAge time.Duration, maxBytes int64) (jetstream.Stream, error) {
-	s, err := b.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	s, err := b.ensureStream(ctx, jetstream.StreamConfig{
 		Name:       AlertsStream,
 		Subjects:   []string{AlertsSubject + ".>"},
 		Retention:  jetstream.LimitsPolicy,
@@ -288,6 +346,7 @@ func (b *Bus) EnsureAlerts(ctx context.Context, maxAge time.Duration, maxBytes i
 		MaxAge:     maxAge,
 		MaxBytes:   maxBytes,
 		Duplicates: 10 * time.Minute,
+		Replicas:   b.Replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("alerts stream: %w", err)

@@ -46,6 +46,25 @@ type Config struct {
 	Agents Agents `yaml:"agents"`
 	// Console configures sign-in to the web console.
 	Console Console `yaml:"console"`
+	// Cluster tunes how nodes sharing an external NATS cluster divide
+	// their work (docs/cluster.md).
+	Cluster Cluster `yaml:"cluster"`
+}
+
+// Cluster tunes the cluster runtime. It applies when nats.url names an
+// external NATS; with the embedded bus the node is alone and runs
+// everything itself.
+type Cluster struct {
+	// Node names this node among the others (default: the host name). Two
+	// live nodes must not share a name.
+	Node string `yaml:"node"`
+	// LeaseTTL is how long a job's lease outlives its holder: a node that
+	// dies hands its singleton work (alarm stage, schedules, correlation
+	// partitions) over within about this time. Default 5s.
+	LeaseTTL Duration `yaml:"lease_ttl"`
+	// Partitions is the number of correlation partitions (default 16);
+	// every node of a cluster must use the same number.
+	Partitions int `yaml:"partitions"`
 }
 
 // Console configures how people sign in to the web console.
@@ -340,6 +359,17 @@ type NATS struct {
 	// `riposte nats config` prints the servers' configuration. Nodes of
 	// one cluster share the directory.
 	OperatorKeys string `yaml:"operator_keys"`
+	// Creds is a NATS credentials file (user JWT and nkey seed) for an
+	// external NATS (url); User and Password are the other way to sign in
+	// to one. CA is a PEM file of the authorities that sign its
+	// certificates, for tls:// URLs.
+	Creds    string `yaml:"creds"`
+	User     string `yaml:"user"`
+	Password string `yaml:"password"`
+	CA       string `yaml:"ca"`
+	// Replicas is how many copies of every stream and bucket Riposte
+	// creates: 0 picks 1 on the embedded or a lone server, 3 on a cluster.
+	Replicas int `yaml:"replicas"`
 }
 
 // Database chooses and tunes the databases.
@@ -488,6 +518,10 @@ func (c *Config) Env(getenv func(string) string) error {
 	set("RIPOSTE_NATS_URL", &c.NATS.URL)
 	set("RIPOSTE_NATS_LISTEN", &c.NATS.Listen)
 	set("RIPOSTE_NATS_OPERATOR_KEYS", &c.NATS.OperatorKeys)
+	set("RIPOSTE_NATS_CREDS", &c.NATS.Creds)
+	set("RIPOSTE_NATS_USER", &c.NATS.User)
+	set("RIPOSTE_NATS_PASSWORD", &c.NATS.Password)
+	set("RIPOSTE_NODE", &c.Cluster.Node)
 	set("RIPOSTE_LOG_LEVEL", &c.Log.Level)
 	set("RIPOSTE_LOG_FORMAT", &c.Log.Format)
 	set("RIPOSTE_DB_SYNC", &c.Database.Sync)
@@ -601,11 +635,41 @@ func (c *Config) Validate(lines map[string]int) Problems {
 	}
 	if c.NATS.URL == "" {
 		addr("nats.listen", c.NATS.Listen, false)
-	} else if !strings.HasPrefix(c.NATS.URL, "nats://") && !strings.HasPrefix(c.NATS.URL, "tls://") {
-		bad("nats.url", "%q must start with nats:// or tls://", c.NATS.URL)
+	} else {
+		// Several servers of one cluster, comma-separated, as nats.go takes them.
+		for _, u := range strings.Split(c.NATS.URL, ",") {
+			if u = strings.TrimSpace(u); !strings.HasPrefix(u, "nats://") && !strings.HasPrefix(u, "tls://") {
+				bad("nats.url", "%q must start with nats:// or tls://", u)
+			}
+		}
+		if c.NATS.Creds != "" && c.NATS.User != "" {
+			bad("nats.creds", "use either creds or user and password, not both")
+		}
+		for _, f := range []struct{ key, path string }{{"nats.creds", c.NATS.Creds}, {"nats.ca", c.NATS.CA}} {
+			if f.path != "" {
+				if _, err := os.Stat(f.path); err != nil {
+					bad(f.key, "%v", err)
+				}
+			}
+		}
+	}
+	if c.NATS.Replicas < 0 || c.NATS.Replicas > 5 {
+		bad("nats.replicas", "%d is outside 0..5 (0: 1 on a lone server, 3 on a cluster)", c.NATS.Replicas)
+	}
+	if c.Cluster.Partitions < 0 || c.Cluster.Partitions > 1024 {
+		bad("cluster.partitions", "%d is outside 1..1024", c.Cluster.Partitions)
+	}
+	if d := c.Cluster.LeaseTTL.D(); d != 0 && (d < time.Second || d > 5*time.Minute) {
+		bad("cluster.lease_ttl", "%s is outside 1s..5m", d)
+	}
+	if n := c.Cluster.Node; n != "" && strings.ContainsAny(n, " .*>/\\\t") {
+		bad("cluster.node", "%q may not contain spaces, dots, slashes, * or >", n)
 	}
 	if c.NATS.OperatorKeys != "" && c.NATS.URL == "" {
 		bad("nats.operator_keys", "is for an external NATS cluster (nats.url); the embedded bus authenticates agents itself")
+	}
+	if c.NATS.OperatorKeys != "" && (c.NATS.Creds != "" || c.NATS.User != "") {
+		bad("nats.operator_keys", "the node signs its own credential with the operator keys: leave nats.creds, nats.user and nats.password empty")
 	}
 	pair := func(path, cert, key string) {
 		if (cert == "") != (key == "") {

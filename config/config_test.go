@@ -49,7 +49,8 @@ func TestFullExample(t *testing.T) {
 			ReadHeaderTimeout: Duration(5 * time.Second), ReadTimeout: Duration(20 * time.Second), WriteTimeout: Duration(45 * time.Second),
 			IdleTimeout: Duration(30 * time.Second), MaxConnections: 2048, MaxConnectionsPerAddress: 64, MaxUnauthenticated: 8,
 			MinBodyRate: 8 << 10, BodyRateGrace: Duration(15 * time.Second), AuthFailures: AuthFailures{PerMinute: 20, Burst: 5}},
-		NATS:     NATS{URL: "", Listen: "127.0.0.1:4333", SyncAlways: false, MaxPayload: 16 << 20, TLSCert: "testdata/test-only.crt", TLSKey: "testdata/test-only.key"},
+		NATS: NATS{URL: "", Listen: "127.0.0.1:4333", SyncAlways: false, MaxPayload: 16 << 20, TLSCert: "testdata/test-only.crt", TLSKey: "testdata/test-only.key",
+			User: "riposte", Password: "change-me", CA: "testdata/test-only.crt", Replicas: 1},
 		Database: Database{Sync: "full", URL: "postgres://riposte@db.example:5432/riposte"},
 		Ingest: Ingest{
 			MaxEventBytes:       512 << 10,
@@ -99,8 +100,8 @@ func TestFullExample(t *testing.T) {
 	}
 	// Lines are those of the file.
 	for p, want := range map[string]int{
-		"data": 3, "log.level": 6, "http.listen": 10, "nats.max_payload": 31, "ingest.rate.burst": 46,
-		"ingest.files[1].path": 62, "ingest.nats_subjects[1].queue": 70, "retention.max_bytes": 74,
+		"data": 3, "log.level": 6, "http.listen": 10, "nats.max_payload": 31, "ingest.rate.burst": 51,
+		"ingest.files[1].path": 67, "ingest.nats_subjects[1].queue": 75, "retention.max_bytes": 79,
 	} {
 		if lines[p] != want {
 			t.Errorf("line of %s = %d, want %d", p, lines[p], want)
@@ -299,6 +300,13 @@ func TestValidate(t *testing.T) {
 		{"nats url", func(c *Config) { c.NATS.URL = "nats://n1:4222"; c.NATS.Listen = "" }, nil},
 		{"tls nats url", func(c *Config) { c.NATS.URL = "tls://n1:4222" }, nil},
 		{"nats url scheme", func(c *Config) { c.NATS.URL = "http://n1:4222" }, []string{`nats.url: "http://n1:4222" must start with nats:// or tls://`}},
+		{"nats cluster urls", func(c *Config) { c.NATS.URL = "nats://n1:4222, nats://n2:4222,tls://n3:4222"; c.NATS.Replicas = 3 }, nil},
+		{"nats cluster url scheme", func(c *Config) { c.NATS.URL = "nats://n1:4222,n2:4222" }, []string{`nats.url: "n2:4222" must start with nats:// or tls://`}},
+		{"nats creds and user", func(c *Config) { c.NATS.URL = "nats://n1:4222"; c.NATS.Creds = "/nonexistent.creds"; c.NATS.User = "u" },
+			[]string{"nats.creds: use either creds or user and password, not both", "nats.creds: stat /nonexistent.creds: no such file or directory"}},
+		{"nats replicas", func(c *Config) { c.NATS.Replicas = 7 }, []string{"nats.replicas: 7 is outside 0..5 (0: 1 on a lone server, 3 on a cluster)"}},
+		{"lease ttl", func(c *Config) { c.Cluster.LeaseTTL = Duration(100 * time.Millisecond) }, []string{"cluster.lease_ttl: 100ms is outside 1s..5m"}},
+		{"node name", func(c *Config) { c.Cluster.Node = "a.b" }, []string{`cluster.node: "a.b" may not contain spaces, dots, slashes, * or >`}},
 		{"no nats listen", func(c *Config) { c.NATS.Listen = "" }, []string{"nats.listen: must not be empty"}},
 		{"payload too small", func(c *Config) { c.NATS.MaxPayload = 32 << 10; c.Ingest.MaxEventBytes = 1 << 10 }, []string{"nats.max_payload: 32KiB is outside 64KiB..64MiB"}},
 		{"payload too large", func(c *Config) { c.NATS.MaxPayload = 128 << 20 }, []string{"nats.max_payload: 128MiB is outside 64KiB..64MiB"}},

@@ -114,6 +114,9 @@ type Engine struct {
 	mu    sync.Mutex // the correlation engine is not safe for concurrent use
 	corr  *correlate.Engine
 	intel *intel.Index
+	// router, in a cluster, takes the matches correlations count to the
+	// node owning their partition (partition.go).
+	router *Router
 
 	matched, alerts atomic.Int64
 }
@@ -159,6 +162,12 @@ func (e *Engine) Process(ev *event.Event, now time.Time, emit func(alert.Alert))
 	}
 	rs.Matcher.Match(ev, func(r *sigma.Rule) {
 		e.matched.Add(1)
+		if e.router != nil {
+			if !e.route(r, ev) {
+				emit(e.sigmaAlert(rs, r, ev, now, entities()))
+			}
+			return
+		}
 		e.mu.Lock()
 		hits := e.corr.Observe(r.ID, r.Name, ev)
 		suppressed := e.corr.Suppressed(r.ID, r.Name)

@@ -124,8 +124,10 @@ func (p Publisher) Publish(ctx context.Context, alerts []alert.Alert) error {
 // beforeAck, when set, runs after a batch's alerts are stored and before its
 // events are acknowledged: the node saves correlation state there, so a
 // crash either redelivers the events to the state saved before them, or
-// finds them counted in the state saved after them.
-func Run(ctx context.Context, cons jetstream.Consumer, e *Engine, pub Publisher, beforeAck func(), log *slog.Logger) error {
+// finds them counted in the state saved after them. In a cluster it also
+// sends the batch's matches to their correlation partitions; when it fails
+// the events stay unacknowledged and come again.
+func Run(ctx context.Context, cons jetstream.Consumer, e *Engine, pub Publisher, beforeAck func() error, log *slog.Logger) error {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var pending []alert.Alert
@@ -187,7 +189,10 @@ func Run(ctx context.Context, cons jetstream.Consumer, e *Engine, pub Publisher,
 			return nil
 		}
 		if beforeAck != nil && len(msgs) > 0 {
-			beforeAck()
+			if err := beforeAck(); err != nil {
+				log.Warn("detect: batch not acknowledged, it will come again", "events_messages", len(msgs), "err", err)
+				continue
+			}
 		}
 		for _, m := range msgs {
 			_ = m.Ack()

@@ -53,6 +53,17 @@ func (s *Service) tick(ctx context.Context, now time.Time, last map[string]strin
 		if last[a.pb.ID] == slot {
 			continue
 		}
+		if s.ClaimSlot != nil {
+			claimed, err := s.ClaimSlot(ctx, a.pb.ID, slot)
+			if err != nil {
+				s.Log.Warn("schedule slot not claimed, trying again", "playbook", a.pb.ID, "slot", slot, "err", err)
+				continue
+			}
+			if !claimed {
+				last[a.pb.ID] = slot
+				continue
+			}
+		}
 		last[a.pb.ID] = slot
 		id, err := s.start(ctx, a.pb, a.version, StartInput{DedupKey: slot, Trigger: "schedule", detail: map[string]any{"slot": slot}})
 		switch {

@@ -41,6 +41,11 @@ type Service struct {
 	// incident holds by other means (decisions made by people or OpenC2
 	// producers, which left no undo).
 	AfterRecover func(ctx context.Context, incident, actor string) error
+	// ClaimSlot, when set, claims a schedule's time slot for the cluster
+	// before the playbook starts; false means another node (or this node's
+	// previous life) already started that slot; an error, that it could
+	// not tell (tried again on the next tick).
+	ClaimSlot func(ctx context.Context, playbook, slot string) (bool, error)
 
 	mu      sync.Mutex
 	enabled atomic.Pointer[[]armed]

@@ -30,6 +30,8 @@ type detection struct {
 	js      jetstream.JetStream
 	index   *intel.Index
 	state   *correlate.Store
+	// router is set in a cluster: matches go to correlation partitions.
+	router *detect.Router
 }
 
 // setupDetect loads the rules into the store and the engine. It runs before
@@ -140,7 +142,16 @@ func (d *detection) run(ctx context.Context, b *bus.Bus, log *slog.Logger) {
 			}
 		}
 	}()
-	if err := detect.Run(ctx, d.cons, d.engine, detect.Publisher{JS: d.js}, save, log); err != nil {
+	beforeAck := func() error {
+		if d.router != nil {
+			if err := d.router.Flush(ctx); err != nil {
+				return fmt.Errorf("correlation matches not sent: %w", err)
+			}
+		}
+		save()
+		return nil
+	}
+	if err := detect.Run(ctx, d.cons, d.engine, detect.Publisher{JS: d.js}, beforeAck, log); err != nil {
 		log.Error("detection stopped", "err", err)
 	}
 	save()

@@ -30,6 +30,7 @@ import (
 	"github.com/riposte-soar/riposte/auth"
 	"github.com/riposte-soar/riposte/auth/oidc"
 	"github.com/riposte-soar/riposte/bus"
+	"github.com/riposte-soar/riposte/cluster"
 	"github.com/riposte-soar/riposte/config"
 	"github.com/riposte-soar/riposte/console"
 	"github.com/riposte-soar/riposte/decision"
@@ -169,7 +170,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		User: natsUser, Password: password, SyncAlways: cfg.NATS.SyncAlways, MaxPayload: int32(cfg.NATS.MaxPayload),
 		Auth: agents.Authenticator(natsUser, password), TLSCert: cfg.NATS.TLSCert, TLSKey: cfg.NATS.TLSKey}
 	if cfg.NATS.URL != "" {
-		bcfg.User, bcfg.Password, bcfg.Auth, bcfg.Options = "", "", nil, nodeOpts
+		// With operator keys the node signs its own user JWT (nodeOpts);
+		// otherwise it signs in with creds or user and password.
+		bcfg.User, bcfg.Password, bcfg.Auth, bcfg.Options = cfg.NATS.User, cfg.NATS.Password, nil, nodeOpts
+		bcfg.Creds, bcfg.CA, bcfg.Replicas = cfg.NATS.Creds, cfg.NATS.CA, cfg.NATS.Replicas
 	}
 	b, err := bus.Start(bcfg, log)
 	if err != nil {
@@ -201,7 +205,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	build := buildinfo.Get()
 	build.Version = version
 	reg.MustRegister(build.Collector())
+	rt, err := startCluster(ctx, cfg, b, reg, version, log)
+	if err != nil {
+		return err
+	}
 	det, err := setupDetect(ctx, cfg, b, ctl, reg, log)
+	if err != nil {
+		return err
+	}
+	partitions, err := partitionCorrelations(ctx, cfg, det, b, rt, log)
 	if err != nil {
 		return err
 	}
@@ -241,6 +253,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		}
 		return err
 	}
+	responder.ClaimSlot = rt.ClaimSlot
 	agents.SetDisconnect(b.Disconnect)
 	seen := agentAssets(alarmSvc, log)
 	agents.SetOnHeartbeat(seen)
@@ -266,14 +279,27 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 			}(inc.ID)
 		}
 	}
-	consWG.Add(9)
+	consWG.Add(10)
 	go func() {
 		defer consWG.Done()
-		decisions.RunExpiry(consCtx, time.Second, func(err error) { log.Error("decision expiry", "err", err) })
+		rt.Run(consCtx)
+	}()
+	if partitions != nil {
+		consWG.Add(1)
+		go func() {
+			defer consWG.Done()
+			partitions(consCtx)
+		}()
+	}
+	go func() {
+		defer consWG.Done()
+		storeJob(consCtx, cfg, rt, cluster.JobDecisionExpiry, func(ctx context.Context) {
+			decisions.RunExpiry(ctx, time.Second, func(err error) { log.Error("decision expiry", "err", err) })
+		})
 	}()
 	go func() {
 		defer consWG.Done()
-		responder.RunSchedules(consCtx)
+		rt.Singleton(consCtx, cluster.JobSchedules, func(ctx context.Context, _ uint64) { responder.RunSchedules(ctx) })
 	}()
 	go func() {
 		defer consWG.Done()
@@ -287,7 +313,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	}()
 	go func() {
 		defer consWG.Done()
-		alarmSvc.Run(consCtx, alarmCons, 10*time.Second)
+		runAlarm(consCtx, rt, func(ctx context.Context) { alarmSvc.Run(ctx, alarmCons, 10*time.Second) }, alarmSvc.Reload, log)
 	}()
 	go func() {
 		defer consWG.Done()
@@ -297,7 +323,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	}()
 	go func() {
 		defer consWG.Done()
-		retention(consCtx, events, cfg.Retention, retained, log)
+		storeJob(consCtx, cfg, rt, cluster.JobRetention, func(ctx context.Context) { retention(ctx, events, cfg.Retention, retained, log) })
 	}()
 	go func() {
 		defer consWG.Done()
@@ -378,15 +404,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		Fleet: agents, AgentBusURL: agentBusURL(cfg, b.ClientURL),
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		Ready: func(ctx context.Context) error {
-			if !b.Connected() {
-				return errors.New("not connected to the bus")
+			if err := rt.Ready(ctx); err != nil {
+				return fmt.Errorf("bus: %w", err)
 			}
 			if err := ctl.R.PingContext(ctx); err != nil {
 				return fmt.Errorf("control database: %w", err)
 			}
 			return nil
 		},
-		Log: log, Version: version, Limits: apiLimits,
+		Log: log, Version: version, Limits: apiLimits, Cluster: rt,
 	})
 	var sso *oidc.OIDC // single sign-on, when console.oidc names a provider
 	if cfg.Console.OIDC.Issuer != "" {

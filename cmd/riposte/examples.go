@@ -30,6 +30,9 @@ var examples = map[string]string{
 	"approval deny": `  riposte approval deny 01JD3V6Q8K2M4N5P7R9S1T3V5X --comment "that is our scanner"`,
 	"approval list": `  riposte approval list
   riposte approval list --state all --output json`,
+	"cluster": `  riposte cluster status`,
+	"cluster status": `  riposte cluster status
+  riposte cluster status --server http://node-2:8080 --output json`,
 	"asset": `  riposte asset list`,
 	"asset import": `  riposte asset import assets.csv
   riposte asset import assets.yaml`,

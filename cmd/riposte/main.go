@@ -69,7 +69,7 @@ func newRoot() *cobra.Command {
 		return &exitError{code: 2, err: fmt.Errorf("%v (see %s --help)", err, c.CommandPath())}
 	})
 	root.AddCommand(serveCmd(), configCmd(), tokenCmd(), userCmd(), secretCmd(), auditCmd(), rulesCmd(), incidentCmd(), alertCmd(), silenceCmd(), assetCmd(),
-		eventsCmd(), metricsCmd(), playbookCmd(), runCmd(), approvalCmd(), decisionCmd(), openc2Cmd(), agentCmd(), evidenceCmd(), benchCmd(), versionCmd())
+		eventsCmd(), metricsCmd(), playbookCmd(), runCmd(), approvalCmd(), decisionCmd(), openc2Cmd(), agentCmd(), evidenceCmd(), benchCmd(), clusterCmd(), versionCmd())
 	root.AddCommand(natsCmd())
 	strictParents(root)
 	addExamples(root)

@@ -329,6 +329,8 @@ type obs struct {
 	more   []string
 	first  int64
 	host   string
+	// keep, when set, restricts the observation to the groups it accepts.
+	keep func(groupKey []byte) bool
 }
 
 func (o *obs) str(name string) (string, bool) {
@@ -427,6 +429,48 @@ func ts(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 // correlation may reference either) on an event. It returns the hits this
 // completes, including those of chained correlations, inner first.
 func (e *Engine) Observe(ruleID, ruleName string, ev *event.Event) []Hit {
+	return e.observe(ruleID, ruleName, ev, nil)
+}
+
+// ObserveKeys is Observe restricted to the groups whose key keep accepts:
+// in a cluster, each node keeps the groups of its partitions. Hits of inner
+// correlations feed their outer correlations here, whatever their key.
+func (e *Engine) ObserveKeys(ruleID, ruleName string, ev *event.Event, keep func(groupKey []byte) bool) []Hit {
+	return e.observe(ruleID, ruleName, ev, keep)
+}
+
+// Fields lists the event fields the correlations referencing a base rule
+// read from its matches (group-by and condition fields): what a match must
+// carry to be observed elsewhere.
+func (e *Engine) Fields(ruleID, ruleName string) []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []string
+	add := func(f string) {
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	for _, ref := range []string{ruleID, ruleName} {
+		for _, t := range e.byRef[ref] {
+			for m := t.mask; m != 0; m &= m - 1 {
+				ri := bits.TrailingZeros64(m)
+				for _, g := range t.c.group {
+					add(g[ri])
+				}
+				for _, v := range t.c.value {
+					add(v[ri])
+				}
+			}
+		}
+		if ruleID == ruleName {
+			break
+		}
+	}
+	return out
+}
+
+func (e *Engine) observe(ruleID, ruleName string, ev *event.Event, keep func([]byte) bool) []Hit {
 	if ev == nil {
 		return nil
 	}
@@ -453,7 +497,7 @@ func (e *Engine) Observe(ruleID, ruleName string, ev *event.Event) []Hit {
 		return nil
 	}
 	t := eventTime(ev, now)
-	o := &obs{t: t, fields: ev.Fields, id: ev.ID, first: t, host: ev.Host}
+	o := &obs{t: t, fields: ev.Fields, id: ev.ID, first: t, host: ev.Host, keep: keep}
 	var hits []Hit
 	for _, tg := range tgts {
 		e.feed(tg.c, tg.mask, o, now.UnixNano(), &hits)
@@ -560,6 +604,10 @@ func (e *Engine) feedOne(c *corr, mask uint64, ri int, o *obs, wall int64, hits 
 	}
 	buf = append(buf, ']')
 	e.buf = buf
+	if o.keep != nil && !o.keep(buf) {
+		c.st.Observed-- // another partition's group
+		return
+	}
 
 	en := entry{t: o.t, mask: mask, first: o.first, id: o.id, host: o.host, more: o.more}
 	switch c.rule.Type {
