@@ -24,6 +24,10 @@ type Manager struct {
 	Engine  *Engine
 	Mapping *sigma.Mapping
 	Log     *slog.Logger
+	// Changed, when set, is called after a change made through this
+	// manager is stored and loaded: in a cluster it tells the other nodes
+	// to reload, since they share the store but not the compiled rules.
+	Changed func()
 
 	mu       sync.Mutex // serializes changes and reloads
 	lastErrs []LoadError
@@ -99,7 +103,7 @@ func (m *Manager) Put(ctx context.Context, body []byte, author, reason string) (
 	if err != nil {
 		return v, err
 	}
-	return v, m.reload(ctx)
+	return v, m.reloadChanged(ctx)
 }
 
 // Check says what Put would refuse in body, without storing it: an
@@ -152,7 +156,7 @@ func (m *Manager) SetEnabled(ctx context.Context, id string, on bool, author, re
 	if err := m.Store.SetEnabled(ctx, id, on, author, reason); err != nil {
 		return err
 	}
-	return m.reload(ctx)
+	return m.reloadChanged(ctx)
 }
 
 // Rollback restores an earlier version and reloads.
@@ -163,7 +167,7 @@ func (m *Manager) Rollback(ctx context.Context, id string, to int, author, reaso
 	if err != nil {
 		return v, err
 	}
-	return v, m.reload(ctx)
+	return v, m.reloadChanged(ctx)
 }
 
 // Reload compiles the active rules and swaps them in.
@@ -185,6 +189,17 @@ func (m *Manager) reload(ctx context.Context) error {
 	}
 	m.Engine.Swap(rs)
 	m.Log.Info("rules loaded", "rules", len(rs.Rules), "correlations", len(rs.Correlations), "errors", len(errs))
+	return nil
+}
+
+// reloadChanged reloads after a change and announces it.
+func (m *Manager) reloadChanged(ctx context.Context) error {
+	if err := m.reload(ctx); err != nil {
+		return err
+	}
+	if m.Changed != nil {
+		m.Changed()
+	}
 	return nil
 }
 

@@ -46,6 +46,10 @@ type Service struct {
 	// previous life) already started that slot; an error, that it could
 	// not tell (tried again on the next tick).
 	ClaimSlot func(ctx context.Context, playbook, slot string) (bool, error)
+	// Changed, when set, is called after a playbook change made through
+	// this service is stored and armed: in a cluster it tells the other
+	// nodes to reload, since they share the store but not the triggers.
+	Changed func()
 
 	mu      sync.Mutex
 	enabled atomic.Pointer[[]armed]
@@ -86,13 +90,24 @@ func (s *Service) Reload(ctx context.Context) error {
 	return nil
 }
 
+// reloadChanged re-arms after a change and announces it.
+func (s *Service) reloadChanged(ctx context.Context) error {
+	if err := s.Reload(ctx); err != nil {
+		return err
+	}
+	if s.Changed != nil {
+		s.Changed()
+	}
+	return nil
+}
+
 // Put stores a new version and re-arms triggers.
 func (s *Service) Put(ctx context.Context, data []byte, author, reason string) (rulestore.Version, error) {
 	v, err := s.Lib.Put(ctx, data, author, reason)
 	if err != nil {
 		return v, err
 	}
-	return v, s.Reload(ctx)
+	return v, s.reloadChanged(ctx)
 }
 
 // SetEnabled enables or disables a playbook's triggers.
@@ -100,7 +115,7 @@ func (s *Service) SetEnabled(ctx context.Context, id string, on bool, author, re
 	if err := s.Lib.Store.SetEnabled(ctx, id, on, author, reason); err != nil {
 		return err
 	}
-	return s.Reload(ctx)
+	return s.reloadChanged(ctx)
 }
 
 // Rollback makes an earlier version current again.
@@ -109,7 +124,7 @@ func (s *Service) Rollback(ctx context.Context, id string, to int, author, reaso
 	if err != nil {
 		return v, err
 	}
-	return v, s.Reload(ctx)
+	return v, s.reloadChanged(ctx)
 }
 
 // StartInput is what a run starts with.

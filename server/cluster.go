@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/riposte-soar/riposte/bus"
@@ -111,4 +112,46 @@ func partitionCorrelations(ctx context.Context, cfg config.Config, d *detection,
 			<-done
 		}
 	}, nil
+}
+
+// changedSubject carries, between the nodes of a cluster, that rules or
+// playbooks were changed through one node's API: the others share the
+// stores but keep compiled rules and armed triggers in memory.
+const changedSubject = "riposte.cluster.changed"
+
+// followChanges makes a change through this node reload on the others,
+// and reloads this node on theirs. A node that misses a notice (cut off
+// from NATS at that moment) catches up at its next change or restart.
+func followChanges(ctx context.Context, b *bus.Bus, rt *cluster.Runtime, rules *detect.Manager, playbooks interface {
+	Reload(context.Context) error
+}, log *slog.Logger) (func(), func(), error) {
+	if rt.Alone() {
+		return nil, nil, nil
+	}
+	announce := func(what string) func() {
+		return func() {
+			m := nats.NewMsg(changedSubject)
+			m.Header.Set("Node", rt.Node())
+			m.Data = []byte(what)
+			if err := b.Conn.PublishMsg(m); err != nil {
+				log.Warn("cluster: change not announced to the other nodes", "what", what, "err", err)
+			}
+		}
+	}
+	_, err := b.Conn.Subscribe(changedSubject, func(m *nats.Msg) {
+		if m.Header.Get("Node") == rt.Node() {
+			return
+		}
+		var err error
+		switch string(m.Data) {
+		case "rules":
+			err = rules.Reload(ctx)
+		case "playbooks":
+			err = playbooks.Reload(ctx)
+		}
+		if err != nil {
+			log.Error("cluster: reload after another node's change", "what", string(m.Data), "err", err)
+		}
+	})
+	return announce("rules"), announce("playbooks"), err
 }

@@ -254,6 +254,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		return err
 	}
 	responder.ClaimSlot = rt.ClaimSlot
+	if det.manager.Changed, responder.Changed, err = followChanges(consCtx, b, rt, det.manager, responder, log); err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
 	agents.SetDisconnect(b.Disconnect)
 	seen := agentAssets(alarmSvc, log)
 	agents.SetOnHeartbeat(seen)
