@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -228,8 +229,17 @@ func (l *clusterLab) waitMembers(n int, d time.Duration) {
 		if !ok || st.Mode != "cluster" || len(st.Nodes) != n {
 			return false
 		}
+		// Partitions are dealt round the sorted members: wait until the
+		// layout has settled, so that what a test kills is what it meant.
+		names := append([]string(nil), l.names[:n]...)
+		sort.Strings(names)
 		for _, p := range st.Partitions {
-			if p.Owner == "" {
+			if p.Owner != names[p.Partition%n] {
+				return false
+			}
+		}
+		for _, nd := range st.Nodes {
+			if len(nd.Jobs) == 0 {
 				return false
 			}
 		}
@@ -384,4 +394,126 @@ func activeDecisions(t *testing.T, nd *node, target string) int {
 		}
 	}
 	return c
+}
+
+// js connects the test itself to the lab's NATS cluster.
+func (l *clusterLab) js() (*nats.Conn, jetstream.JetStream) {
+	l.t.Helper()
+	nc, err := nats.Connect(l.nats.URLs(), nats.Timeout(2*time.Second))
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return nc, js
+}
+
+// statePartition is the correlation partition whose saved state counts a
+// group naming value (an attacker's address), or -1: read from the
+// replicated state bucket, whose keys start with the partition.
+func (l *clusterLab) statePartition(value string) int {
+	nc, js := l.js()
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	kv, err := js.KeyValue(ctx, "riposte_correlation")
+	if err != nil {
+		return -1
+	}
+	keys, err := kv.ListKeys(ctx)
+	if err != nil {
+		return -1
+	}
+	for k := range keys.Keys() {
+		e, err := kv.Get(ctx, k)
+		if err != nil || !strings.Contains(string(e.Value()), value) {
+			continue
+		}
+		if p, err := strconv.Atoi(strings.TrimPrefix(strings.SplitN(k, ".", 2)[0], "p")); err == nil {
+			return p
+		}
+	}
+	return -1
+}
+
+// ingestBurst posts batches of events to nd's HTTP ingest until stop is closed
+// or a post fails, and returns the seqs the node acknowledged.
+func ingestBurst(nd *node, prefix string, stop <-chan struct{}) []string {
+	var acked []string
+	for b := 0; ; b++ {
+		select {
+		case <-stop:
+			return acked
+		default:
+		}
+		var seqs []string
+		for i := range 50 {
+			seqs = append(seqs, fmt.Sprintf("%s-%d-%d", prefix, b, i))
+		}
+		if !postEvents(nd, seqs) {
+			return acked
+		}
+		acked = append(acked, seqs...)
+	}
+}
+
+// storedSeqs counts, through nd's API, the stored events of each seq.
+func storedSeqs(nd *node) map[string]int {
+	c := map[string]int{}
+	for _, e := range nd.events("") {
+		if s, ok := e.Fields["seq"].(string); ok {
+			c[s]++
+		}
+	}
+	return c
+}
+
+// jobsOf are the leases node holds, by its own account.
+func (l *clusterLab) jobsOf(name string) []string {
+	st, _ := l.status(l.anyLive())
+	for _, n := range st.Nodes {
+		if n.Name == name {
+			return n.Jobs
+		}
+	}
+	return nil
+}
+
+// failover waits until every job (lease) of the killed node is held by a
+// live node, logs how long each took from the kill, and returns the
+// longest.
+func (l *clusterLab) failover(victim string, jobs []string, killed time.Time) time.Duration {
+	t := l.t
+	t.Helper()
+	pending := map[string]bool{}
+	for _, j := range jobs {
+		pending[j] = true
+	}
+	var worst time.Duration
+	waitFor(t, "the killed node's leases held by survivors", 30*time.Second, func() bool {
+		st, ok := l.status(l.anyLive())
+		if !ok {
+			return false
+		}
+		held := map[string]string{}
+		for _, h := range st.Leaders {
+			held[h.Job] = h.Node
+		}
+		for _, pt := range st.Partitions {
+			held[fmt.Sprintf("correlate.p%03d", pt.Partition)] = pt.Owner
+		}
+		for j := range pending {
+			if o := held[j]; o != "" && o != victim {
+				d := time.Since(killed)
+				t.Logf("failover: %s moved from %s to %s %v after the SIGKILL", j, victim, o, d.Round(10*time.Millisecond))
+				worst = max(worst, d)
+				delete(pending, j)
+			}
+		}
+		return len(pending) == 0
+	})
+	t.Logf("failover: every lease of %s held elsewhere within %v (lease TTL %v)", victim, worst.Round(10*time.Millisecond), clusterTTL)
+	return worst
 }
