@@ -3,8 +3,11 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -287,4 +290,230 @@ func TestClusterScheduleOncePerSlot(t *testing.T) {
 	if runs := runsOf(t, survivor, "playbook--8b2c3d4e-5f6a-4b7c-9d8e-0f1a2b3c4d5e"); len(runs) != len(slots) {
 		t.Errorf("%d runs listed for %d slots started", len(runs), len(slots))
 	}
+}
+
+const slowBlockPlaybook = `id: playbook--1d2e3f40-5a6b-4c7d-8e9f-a0b1c2d3e4f5
+name: Slow lookup then block
+modified: 2026-12-07T00:00:00Z
+description: A slow lookup, then a block on every agent.
+inputs:
+  url: {type: string, description: the lookup service}
+  src_ip: {type: string, description: the address to block}
+start: lookup
+steps:
+  lookup:
+    connector: http.request
+    args: {method: GET, url: __url__:value/lookup}
+    next: block
+  block:
+    connector: agent.block_ip
+    args:
+      address: __src_ip__:value
+      ttl: 1h
+      reason: cluster run failover
+    next: done
+  done: end
+`
+
+// TestClusterRunFailover SIGKILLs the node executing a playbook run's
+// slow step (the lookup service finds it from its connection). Another
+// node takes the run over when the task's lease runs out; since the
+// lookup may have taken effect, it asks a person instead of calling again
+// (as one node does after a crash); the person answers through a third
+// node, and the run blocks the address once. The lookup was called once.
+// Then the node holding the alarm stage is killed and a brute force sent
+// to the survivor still becomes one incident. The times are logged.
+func TestClusterRunFailover(t *testing.T) {
+	l := newClusterLab(t, 3, "")
+	type call struct {
+		key  string
+		from *node
+		at   time.Time
+	}
+	calls := make(chan call, 10)
+	var hung atomic.Bool
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := call{key: r.Header.Get("Idempotency-Key"), from: l.peerNode(r.RemoteAddr), at: time.Now()}
+		calls <- c
+		if c.from != nil && hung.CompareAndSwap(false, true) {
+			<-r.Context().Done() // the first call hangs until its caller dies
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"verdict":"malicious"}`))
+	}))
+	defer hs.Close()
+	first := l.nodes[0]
+	srv := []string{"--server", first.url(), "--token", first.token}
+	dir := t.TempDir()
+	pb := writeFile(t, dir, "slow.yaml", slowBlockPlaybook)
+	if out, errs, code := run(append([]string{"playbook", "import", pb, "--reason", "e2e"}, srv...)...); code != 0 {
+		t.Fatalf("import: %s %s", out, errs)
+	}
+	const target = "198.51.100.77"
+	in := writeFile(t, dir, "in.json", fmt.Sprintf(`{"url": %q, "src_ip": %q}`, hs.URL, target))
+	if out, errs, code := run(append([]string{"playbook", "run", "playbook--1d2e3f40-5a6b-4c7d-8e9f-a0b1c2d3e4f5", "--input", in}, srv...)...); code != 0 {
+		t.Fatalf("playbook run: %s %s", out, errs)
+	}
+	var c1 call
+	select {
+	case c1 = <-calls:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the lookup was never called\n%s", l.logs())
+	}
+	if c1.from == nil {
+		t.Fatalf("the lookup's caller is none of the nodes")
+	}
+	holder := l.nameOf(c1.from)
+	killed := l.kill(c1.from)
+	survivor := l.live()[0]
+	var ask map[string]any
+	waitFor(t, "the question about the interrupted lookup", 30*time.Second, func() bool {
+		for _, a := range apiList(t, survivor, "/api/v1/approvals", "approvals") {
+			ask = a
+			return true
+		}
+		return false
+	})
+	t.Logf("failover: run step interrupted by the SIGKILL of %s asked about %v later on a survivor (respond.lease 2s): %v",
+		holder, time.Since(killed).Round(10*time.Millisecond), ask["question"])
+	if ask["kind"] != "unknown_outcome" {
+		t.Fatalf("question %v: want an unknown_outcome question", ask)
+	}
+	// The lookup service got the call: it happened.
+	if res, body, err := survivor.do("POST", fmt.Sprintf("/api/v1/approvals/%v/approve", ask["id"]), survivor.token,
+		strings.NewReader(`{"comment":"the lookup service got it"}`), map[string]string{"Content-Type": "application/json"}); err != nil || res.StatusCode >= 300 {
+		t.Fatalf("approve: %v %s", err, body)
+	}
+	waitFor(t, "the run to succeed", 30*time.Second, func() bool {
+		runs := runsOf(t, survivor, "playbook--1d2e3f40-5a6b-4c7d-8e9f-a0b1c2d3e4f5")
+		return len(runs) == 1 && runs[0]["status"] == "succeeded"
+	})
+	time.Sleep(clusterTTL)
+	for _, nd := range l.live() {
+		if c := activeDecisions(t, nd, target); c != 1 {
+			t.Fatalf("%s: %d decisions block %s, want exactly 1", l.nameOf(nd), c, target)
+		}
+	}
+	if n := len(calls); n != 0 {
+		t.Errorf("the lookup was called %d more times after the kill: its idempotency key %s was sent again", n, c1.key)
+	}
+
+	// The alarm stage's holder dies (if it was not the node just killed):
+	// a brute force sent to the survivors is made an incident all the same.
+	if leader := l.leader("alarm"); leader != "" && l.byName(leader) != c1.from {
+		jobs := l.jobsOf(leader)
+		killed := l.kill(l.byName(leader))
+		sendRoundRobin(t, l.live(), sshFailures("203.0.113.62", 0, 12))
+		waitFor(t, "an incident after the alarm holder's death", 30*time.Second, func() bool { return len(l.live()[0].incidents(t)) > 0 })
+		t.Logf("failover: alarm holder %s SIGKILLed; a brute force sent at once became an incident %v later", leader, time.Since(killed).Round(10*time.Millisecond))
+		l.failover(leader, jobs, killed)
+		time.Sleep(3 * time.Second)
+		if incs := l.live()[0].incidents(t); len(incs) != 1 {
+			t.Fatalf("%d incidents after the alarm failover, want 1: %+v", len(incs), incs)
+		}
+	}
+}
+
+// ingestTimes posts batches to nd until stop, going on through failures,
+// and returns the acknowledged seqs and when each batch was acknowledged.
+func ingestTimes(nd *node, prefix string, stop <-chan struct{}) ([]string, []time.Time) {
+	var acked []string
+	var at []time.Time
+	for b := 0; ; b++ {
+		select {
+		case <-stop:
+			return acked, at
+		default:
+		}
+		var seqs []string
+		for i := range 20 {
+			seqs = append(seqs, fmt.Sprintf("%s-%d-%d", prefix, b, i))
+		}
+		if postEvents(nd, seqs) {
+			acked = append(acked, seqs...)
+			at = append(at, time.Now())
+		} else {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// TestClusterNATSStreamLeaderLoss SIGKILLs the NATS server leading the
+// EVENTS stream while the three riposte nodes acknowledge HTTP ingest:
+// the stream elects another leader, every node goes on acknowledging, and
+// every acknowledged event is stored once.
+func TestClusterNATSStreamLeaderLoss(t *testing.T) {
+	l := newClusterLab(t, 3, "")
+	lead, err := l.streamLeader("EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	type result struct {
+		acked []string
+		at    []time.Time
+	}
+	results := make([]chan result, len(l.nodes))
+	for i, nd := range l.nodes {
+		results[i] = make(chan result, 1)
+		go func() {
+			a, at := ingestTimes(nd, l.names[i], stop)
+			results[i] <- result{a, at}
+		}()
+	}
+	time.Sleep(2 * time.Second)
+	killed := time.Now()
+	lead.Kill()
+	var elected time.Duration
+	var newLead string
+	waitFor(t, "a new EVENTS leader", 30*time.Second, func() bool {
+		nl, err := l.streamLeader("EVENTS")
+		if err != nil || nl == lead {
+			return false
+		}
+		elected, newLead = time.Since(killed), nl.Name
+		return true
+	})
+	time.Sleep(5 * time.Second)
+	close(stop)
+	var all []string
+	for i := range l.nodes {
+		r := <-results[i]
+		all = append(all, r.acked...)
+		// The longest time without an acknowledgement around the kill,
+		// and whether the node acknowledged again afterwards.
+		var gap time.Duration
+		after := 0
+		for j := 1; j < len(r.at); j++ {
+			if r.at[j].After(killed) && r.at[j-1].Before(killed.Add(10*time.Second)) {
+				gap = max(gap, r.at[j].Sub(r.at[j-1]))
+			}
+			if r.at[j].After(killed.Add(elected)) {
+				after++
+			}
+		}
+		if after == 0 {
+			t.Errorf("%s acknowledged nothing after the new leader's election", l.names[i])
+		}
+		t.Logf("%s: %d events acknowledged; longest pause in acknowledgements across the kill %v; %d batches acknowledged after the election",
+			l.names[i], len(r.acked), gap.Round(10*time.Millisecond), after)
+	}
+	t.Logf("failover: EVENTS stream leader %s SIGKILLed, %s elected %v later", lead.Name, newLead, elected.Round(10*time.Millisecond))
+	var stored map[string]int
+	waitFor(t, "every acknowledged event stored", 60*time.Second, func() bool {
+		stored = storedSeqs(l.nodes[0])
+		for _, s := range all {
+			if stored[s] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	for s, c := range stored {
+		if c != 1 {
+			t.Errorf("event %s stored %d times", s, c)
+		}
+	}
+	t.Logf("%d events acknowledged across the stream leader's death, all stored once (%d stored)", len(all), len(stored))
 }
