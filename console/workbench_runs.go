@@ -192,28 +192,11 @@ func (c *Console) runInfo(ctx context.Context, id string) (engine.RunInfo, strin
 	}
 	s := rv.Snapshot
 	info := engine.RunInfo{ID: s.RunID, PlaybookID: s.PlaybookID, Version: s.Version, Status: s.Status, ParentRun: s.ParentRun, Created: s.Created, Updated: s.Updated}
-	inc := incidentVar(s.Vars["__incident__"])
+	inc := engine.IncidentOf(s.Vars["__incident__"])
 	if inc == "" && s.ParentRun != "" && s.ParentRun != id {
 		_, inc = c.runInfo(ctx, s.ParentRun)
 	}
 	return info, inc
-}
-
-// incidentVar reads the incident id from a run's __incident__ variable
-// (the incident document a trigger passes, or a bare id).
-func incidentVar(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case map[string]any:
-		if id, ok := x["id"].(string); ok {
-			return id
-		}
-		if val, ok := x["value"]; ok {
-			return incidentVar(val)
-		}
-	}
-	return ""
 }
 
 // answer approves or denies, as POST /api/v1/approvals/{id}/approve|deny:

@@ -184,14 +184,14 @@ func stepName(st *playbook.Step) string {
 func buildCall(pb *playbook.Playbook, st *playbook.Step, i int, sc playbook.Scope) (*CallSpec, error) {
 	cs, err := buildCall0(pb, st, i, sc)
 	if cs != nil {
-		cs.Incident = incidentOf(sc["__incident__"])
+		cs.Incident = IncidentOf(sc["__incident__"])
 	}
 	return cs, err
 }
 
-// incidentOf reads the incident id from a run's __incident__ variable: the
+// IncidentOf reads the incident id from a run's __incident__ variable: the
 // incident document a trigger passes, or a bare id.
-func incidentOf(v any) string {
+func IncidentOf(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
@@ -200,7 +200,7 @@ func incidentOf(v any) string {
 			return id
 		}
 		if val, ok := x["value"]; ok {
-			return incidentOf(val)
+			return IncidentOf(val)
 		}
 	}
 	return ""

@@ -478,7 +478,7 @@ func (t *sqliteTx) Append(s *Snapshot, events []Event, raw [][]byte, newRun bool
 		// The incident a run answers is kept in a column so the console
 		// lists an incident's runs without reading every snapshot.
 		var incident any
-		if id := incidentOf(s.Vars["__incident__"]); id != "" {
+		if id := IncidentOf(s.Vars["__incident__"]); id != "" {
 			incident = id
 		}
 		if _, err := t.exec(`INSERT INTO runs(run_id, playbook_id, version, status, parent_run, parent_inst, start_key, input, snapshot, seq, created_at, updated_at, incident)
