@@ -29,6 +29,18 @@ func value[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 	return v
 }
 
+// signIn signs in to the console as admin and waits for the queue.
+func signIn(t *testing.T, ctx context.Context, n *node) {
+	t.Helper()
+	browsertest.Do(t, ctx,
+		chromedp.Navigate(n.url()+"/login"),
+		chromedp.SendKeys(chromedp.CSS(`#name`), "admin"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), consolePassword(t, n)),
+		chromedp.Submit(chromedp.CSS(`#password`)),
+		chromedp.WaitVisible(chromedp.CSS(`table.queue`)),
+	)
+}
+
 // consolePassword is the first user's password, written on first start.
 func consolePassword(t *testing.T, n *node) string {
 	t.Helper()
@@ -169,13 +181,7 @@ func TestConsoleIncidentFlow(t *testing.T) {
 		t.Fatalf("import: %s %s", out, errs)
 	}
 	ctx := browsertest.New(t)
-	browsertest.Do(t, ctx,
-		chromedp.Navigate(n.url()+"/login"),
-		chromedp.SendKeys(chromedp.CSS(`#name`), "admin"),
-		chromedp.SendKeys(chromedp.CSS(`#password`), consolePassword(t, n)),
-		chromedp.Submit(chromedp.CSS(`#password`)),
-		chromedp.WaitVisible(chromedp.CSS(`table.queue`)),
-	)
+	signIn(t, ctx, n)
 
 	var lines []string
 	for i := 0; i < 12; i++ {
@@ -333,13 +339,7 @@ func TestConsolePagesInBrowser(t *testing.T) {
 		t.Fatalf("import: %s %s", out, errs)
 	}
 	ctx := browsertest.New(t)
-	browsertest.Do(t, ctx,
-		chromedp.Navigate(n.url()+"/login"),
-		chromedp.SendKeys(chromedp.CSS(`#name`), "admin"),
-		chromedp.SendKeys(chromedp.CSS(`#password`), consolePassword(t, n)),
-		chromedp.Submit(chromedp.CSS(`#password`)),
-		chromedp.WaitVisible(chromedp.CSS(`table.queue`)),
-	)
+	signIn(t, ctx, n)
 	// Keyboard alone: the first Tab reaches the skip link, which moves on
 	// to the page's content.
 	browsertest.Do(t, ctx, chromedp.KeyEvent("\t"))
