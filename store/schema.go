@@ -231,4 +231,35 @@ var Control = []Migration{
 	// An agent's NATS user public key (nkey), which a NATS cluster that
 	// trusts Riposte (natsauth) is told to refuse when the agent is revoked.
 	`ALTER TABLE agents ADD COLUMN nats_key TEXT NOT NULL DEFAULT '';`,
+	// CrowdSec bouncers (package bouncer): each has its own API key, kept
+	// as its SHA-256 only; bouncer_held is the set of decisions a bouncer
+	// was last sent (one per address or network), so a pull answers only
+	// what changed; bouncer_pulls is a bounded log of what each received.
+	`CREATE TABLE bouncers (
+		id         TEXT PRIMARY KEY,
+		name       TEXT NOT NULL UNIQUE,
+		hash       BLOB NOT NULL UNIQUE,
+		created_at INTEGER NOT NULL,
+		created_by TEXT NOT NULL,
+		last_pull  INTEGER NOT NULL DEFAULT 0,
+		last_addr  TEXT NOT NULL DEFAULT '',
+		user_agent TEXT NOT NULL DEFAULT ''
+	);
+	CREATE TABLE bouncer_held (
+		bouncer_id  TEXT NOT NULL,
+		value       TEXT NOT NULL,
+		decision_id TEXT NOT NULL,
+		doc         TEXT NOT NULL,
+		PRIMARY KEY (bouncer_id, value)
+	);
+	CREATE TABLE bouncer_pulls (
+		seq         INTEGER PRIMARY KEY,
+		bouncer_id  TEXT NOT NULL,
+		at          INTEGER NOT NULL,
+		action      TEXT NOT NULL,
+		decision_id TEXT NOT NULL,
+		value       TEXT NOT NULL
+	);
+	CREATE INDEX bouncer_pulls_bouncer ON bouncer_pulls (bouncer_id, seq);
+	CREATE INDEX bouncer_pulls_decision ON bouncer_pulls (decision_id);`,
 }
