@@ -18,6 +18,7 @@ import (
 	"github.com/riposte-soar/riposte/connector"
 	"github.com/riposte-soar/riposte/connector/agent"
 	"github.com/riposte-soar/riposte/connector/all"
+	"github.com/riposte-soar/riposte/connector/dnssink"
 	emailconn "github.com/riposte-soar/riposte/connector/email"
 	httpconn "github.com/riposte-soar/riposte/connector/http"
 	"github.com/riposte-soar/riposte/connector/recovery"
@@ -119,12 +120,14 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 			Webhook *webhookconn.Config `yaml:"webhook"`
 			Slack   *slackconn.Config   `yaml:"slack"`
 			Teams   *teamsconn.Config   `yaml:"teams"`
+			DNSSink *dnssink.Config     `yaml:"dnssink"`
 			Agent   *agent.Config       `yaml:"agent"`
 		}
 		if err := yaml.UnmarshalWithOptions(cfg.Connectors.YAML, &cc, yaml.Strict()); err != nil {
 			return deps, fmt.Errorf("connectors (from line %d): %v", cfg.Connectors.Line, err)
 		}
 		deps.SSH, deps.Email, deps.Webhook, deps.Slack, deps.Teams = cc.SSH, cc.Email, cc.Webhook, cc.Slack, cc.Teams
+		deps.DNSSink = cc.DNSSink
 		if cc.HTTP != nil {
 			deps.HTTP = *cc.HTTP
 		}
@@ -143,6 +146,9 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 			return "", errors.New("no secret store")
 		}
 		return secrets.Resolve(ctx, ref)
+	}
+	if deps.DNSSink != nil {
+		deps.DNSSink.Secrets = deps.HTTP.Secrets
 	}
 	return deps, nil
 }

@@ -40,6 +40,9 @@ func secretRefs(cfg config.Config) (map[string]string, error) {
 		return nil, err
 	}
 	refs := deps.HTTP.References()
+	if deps.DNSSink != nil {
+		maps.Copy(refs, deps.DNSSink.References())
+	}
 	// The console's single sign-on client secret may be a reference too:
 	// a missing one would otherwise show only at the first sign-in.
 	if c := cfg.Console.OIDC; c.Issuer != "" {

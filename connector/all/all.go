@@ -8,6 +8,7 @@ import (
 	"github.com/riposte-soar/riposte/alarm"
 	"github.com/riposte-soar/riposte/connector"
 	"github.com/riposte-soar/riposte/connector/agent"
+	"github.com/riposte-soar/riposte/connector/dnssink"
 	"github.com/riposte-soar/riposte/connector/email"
 	"github.com/riposte-soar/riposte/connector/http"
 	"github.com/riposte-soar/riposte/connector/incidentops"
@@ -48,6 +49,9 @@ type Deps struct {
 	Webhook *webhook.Config
 	Slack   *slack.Config
 	Teams   *teams.Config
+	// DNSSink configures the DNS sinkhole connector (Unbound); nil leaves
+	// it out (it needs a resolver and a sinkhole address).
+	DNSSink *dnssink.Config
 	// Recovery is the recovery connector, bound to the playbook service
 	// once it exists; nil leaves it out.
 	Recovery *recovery.Connector
@@ -105,6 +109,7 @@ func Register(reg *connector.Registry, deps Deps) error {
 		{deps.Webhook != nil, webhook.Name, func() (connector.Connector, error) { return webhook.New(*deps.Webhook) }},
 		{deps.Slack != nil, slack.Name, func() (connector.Connector, error) { return slack.New(*deps.Slack) }},
 		{deps.Teams != nil, teams.Name, func() (connector.Connector, error) { return teams.New(*deps.Teams) }},
+		{deps.DNSSink != nil, dnssink.Name, func() (connector.Connector, error) { return dnssink.New(*deps.DNSSink) }},
 	}
 	for _, o := range optional {
 		if !o.set {
