@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -517,27 +516,4 @@ func (l *clusterLab) failover(victim string, jobs []string, killed time.Time) ti
 	})
 	t.Logf("failover: every lease of %s held elsewhere within %v (lease TTL %v)", victim, worst.Round(10*time.Millisecond), clusterTTL)
 	return worst
-}
-
-// dumpTasks shows the engine's tasks, for failure messages.
-func (l *clusterLab) dumpTasks() string {
-	db, err := sql.Open("pgx", l.db)
-	if err != nil {
-		return err.Error()
-	}
-	defer db.Close()
-	rows, err := db.Query(`SELECT task_id, inst, kind, state, COALESCE(lease_owner,''), COALESCE(lease_until,0), fence, due_at FROM engine.tasks`)
-	if err != nil {
-		return err.Error()
-	}
-	defer rows.Close()
-	var b strings.Builder
-	now := time.Now().UnixNano()
-	for rows.Next() {
-		var id, inst, kind, state, owner string
-		var until, fence, due int64
-		rows.Scan(&id, &inst, &kind, &state, &owner, &until, &fence, &due)
-		fmt.Fprintf(&b, "task %s %s %s %s owner=%s lease_until=now%+dms fence=%d due=now%+dms\n", id, inst, kind, state, owner, (until-now)/1e6, fence, (due-now)/1e6)
-	}
-	return b.String()
 }
