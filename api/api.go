@@ -15,6 +15,7 @@ import (
 	"github.com/riposte-soar/riposte/alarm"
 	"github.com/riposte-soar/riposte/audit"
 	"github.com/riposte-soar/riposte/auth"
+	"github.com/riposte-soar/riposte/bouncer"
 	"github.com/riposte-soar/riposte/cluster"
 	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/eventstore"
@@ -53,6 +54,8 @@ type Deps struct {
 	Limits Limits
 	// Cluster reports the cluster (GET /api/v1/cluster).
 	Cluster *cluster.Runtime
+	// Bouncers serves CrowdSec bouncers (nil: the /v1 routes are absent).
+	Bouncers *bouncer.Service
 }
 
 // Public marks a route that needs no token.
@@ -114,6 +117,7 @@ func New(d Deps) *Server {
 	s.routes = append(s.routes, s.decisionRoutes()...)
 	s.routes = append(s.routes, s.agentRoutes()...)
 	s.routes = append(s.routes, s.clusterRoutes()...)
+	s.routes = append(s.routes, s.bouncerRoutes()...)
 	return s
 }
 
@@ -134,7 +138,7 @@ func (s *Server) Handler() http.Handler {
 
 func (s *Server) guard(rt Route) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if rt.Role == Public || rt.Role == AgentAuth {
+		if rt.Role == Public || rt.Role == AgentAuth || rt.Role == BouncerAuth {
 			rt.handler(w, r, nil)
 			return
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/riposte-soar/riposte/alarm"
+	"github.com/riposte-soar/riposte/bouncer"
 	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/fleet"
 	"github.com/riposte-soar/riposte/internal/httpjson"
@@ -30,7 +31,8 @@ func Document(version string) ([]byte, error) {
 }
 
 func fullServer(version string) *Server {
-	return New(Deps{Version: version, Alarm: &alarm.Service{}, Decisions: &decision.Store{}, Respond: &respond.Service{}, Fleet: &fleet.Fleet{}})
+	return New(Deps{Version: version, Alarm: &alarm.Service{}, Decisions: &decision.Store{}, Respond: &respond.Service{}, Fleet: &fleet.Fleet{},
+		Bouncers: &bouncer.Service{}})
 }
 
 var errorRef = map[string]any{"$ref": "#/components/responses/Error"}
@@ -96,6 +98,9 @@ func (s *Server) document() map[string]any {
 		case AgentAuth:
 			op["security"] = []map[string][]string{{"agent": {}}}
 			op["x-riposte-role"] = string(rt.Role)
+		case BouncerAuth:
+			op["security"] = []map[string][]string{{"bouncer": {}}}
+			op["x-riposte-role"] = string(rt.Role)
 		default:
 			op["security"] = []map[string][]string{{"bearer": {}}}
 			op["x-riposte-role"] = string(rt.Role)
@@ -113,7 +118,8 @@ func (s *Server) document() map[string]any {
 		"paths":   paths,
 		"components": map[string]any{
 			"securitySchemes": map[string]any{"bearer": map[string]string{"type": "http", "scheme": "bearer"},
-				"agent": map[string]string{"type": "http", "scheme": "basic", "description": "agent-<id> and the agent's credential"}},
+				"agent":   map[string]string{"type": "http", "scheme": "basic", "description": "agent-<id> and the agent's credential"},
+				"bouncer": map[string]string{"type": "apiKey", "in": "header", "name": "X-Api-Key", "description": "a CrowdSec bouncer's key (riposte bouncer add NAME)"}},
 			"responses": map[string]any{"Error": map[string]any{"description": "an error: a code for programs and a message for people",
 				"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}},
 			"schemas": g.defs,

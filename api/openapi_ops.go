@@ -7,6 +7,7 @@ import (
 	"github.com/riposte-soar/riposte/alarm"
 	"github.com/riposte-soar/riposte/audit"
 	"github.com/riposte-soar/riposte/auth"
+	"github.com/riposte-soar/riposte/bouncer"
 	"github.com/riposte-soar/riposte/cluster"
 	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/detect"
@@ -31,6 +32,12 @@ var ops = map[string]opSpec{
 	"GET /api/v1/openapi.json": {id: "openapi", out: schema{"type": "object"}},
 	"GET /api/v1/whoami":       {id: "whoami", out: auth.Token{}},
 	"GET /api/v1/cluster":      {id: "clusterStatus", out: cluster.Status{}},
+	// The CrowdSec Local API's answers, errors included ({"message": ...}).
+	"GET /v1/decisions/stream": {id: "crowdsecDecisionStream", out: obj{"new": []bouncer.Decision{}, "deleted": []bouncer.Decision{}},
+		also: map[int]any{0: obj{"message": ""}}},
+	"GET /v1/decisions":                 {id: "crowdsecDecisions", out: []bouncer.Decision{}, also: map[int]any{0: obj{"message": ""}}},
+	"GET /api/v1/bouncers":              {id: "listBouncers", out: obj{"bouncers": []bouncer.Bouncer{}}},
+	"GET /api/v1/bouncers/{name}/pulls": {id: "bouncerPulls", out: obj{"pulls": []bouncer.Pull{}}},
 	"POST /api/v1/events": {id: "ingestEvents", status: http.StatusAccepted, out: httpin.Result{},
 		// A batch is answered with its result also when some or all of it
 		// was refused.

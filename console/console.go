@@ -21,6 +21,7 @@ import (
 	"github.com/riposte-soar/riposte/audit"
 	"github.com/riposte-soar/riposte/auth"
 	"github.com/riposte-soar/riposte/auth/oidc"
+	"github.com/riposte-soar/riposte/bouncer"
 	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/eventstore"
 	"github.com/riposte-soar/riposte/fleet"
@@ -43,8 +44,10 @@ type Deps struct {
 	Alarm     *alarm.Service
 	Respond   *respond.Service
 	Decisions *decision.Store
-	Fleet     *fleet.Fleet
-	Events    *eventstore.Store
+	// Bouncers says which CrowdSec bouncers pulled which decision (nil: none).
+	Bouncers *bouncer.Store
+	Fleet    *fleet.Fleet
+	Events   *eventstore.Store
 	// Rules is the rule manager the API uses too.
 	Rules api.RuleService
 	Log   *slog.Logger

@@ -19,6 +19,8 @@ type opsDecisionsPage struct {
 	Kinds     []string
 	States    []string
 	HasAgents bool
+	// HasBouncers shows the CrowdSec bouncers that pulled each decision.
+	HasBouncers bool
 }
 
 type opsDecisionFilter struct {
@@ -53,6 +55,8 @@ type opsDecisionRow struct {
 	decision.Decision
 	Active              bool
 	EnforcedBy, Missing []string
+	// PulledBy names the CrowdSec bouncers that were sent it to enforce.
+	PulledBy []string
 }
 
 func (c *Console) opsDecisions(w http.ResponseWriter, r *http.Request, v *viewer) {
@@ -87,6 +91,21 @@ func (c *Console) opsDecisions(w http.ResponseWriter, r *http.Request, v *viewer
 		row := opsDecisionRow{Decision: d, Active: d.Active(now)}
 		row.EnforcedBy, row.Missing = fleet.Enforcement(d, agents, now)
 		p.Rows = append(p.Rows, row)
+	}
+	if c.d.Bouncers != nil {
+		ids := make([]string, len(p.Rows))
+		for i, row := range p.Rows {
+			ids[i] = row.ID
+		}
+		by, err := c.d.Bouncers.PulledBy(r.Context(), ids)
+		if err != nil {
+			c.fail(w, r, v, http.StatusInternalServerError, "The bouncers' pulls could not be read: "+err.Error())
+			return
+		}
+		p.HasBouncers = true
+		for i := range p.Rows {
+			p.Rows[i].PulledBy = by[p.Rows[i].ID]
+		}
 	}
 	p.Pager = opsPages("/decisions", f.values(), f.Page, len(ds), total)
 	c.render(w, r, http.StatusOK, "decisions", view{V: v, Title: "Decisions", Nav: "decisions", Page: p})

@@ -82,6 +82,15 @@ func TestRoleMatrix(t *testing.T) {
 				}
 				continue
 			}
+			if op.Role == "bouncer" { // a CrowdSec bouncer's key (X-Api-Key), never a user token
+				for _, tok := range append([]string{""}, tokens["admin"]) {
+					resp, _, err := n.do(method, concrete, tok, bodyFor(), nil)
+					if err != nil || resp.StatusCode != 403 {
+						t.Errorf("%s %s is for bouncers but answered %v %v to a user token %q", method, path, resp.StatusCode, err, tok)
+					}
+				}
+				continue
+			}
 			if op.Role == "" { // public
 				resp, _, err := n.do(method, concrete, "", bodyFor(), nil)
 				if err != nil || resp.StatusCode == 401 || resp.StatusCode == 403 {

@@ -29,6 +29,7 @@ import (
 	"github.com/riposte-soar/riposte/audit"
 	"github.com/riposte-soar/riposte/auth"
 	"github.com/riposte-soar/riposte/auth/oidc"
+	"github.com/riposte-soar/riposte/bouncer"
 	"github.com/riposte-soar/riposte/bus"
 	"github.com/riposte-soar/riposte/cluster"
 	"github.com/riposte-soar/riposte/config"
@@ -152,6 +153,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		return err
 	}
 	decisions := decision.New(ctl, banSchedule(cfg.Agents))
+	bouncers := &bouncer.Service{Store: bouncer.NewStore(ctl), Decisions: decisions, Log: log}
 	decisions.SetLimits(decisionLimits(cfg, log))
 	agentKey, err := fleet.LoadOrCreateKey(filepath.Join(cfg.Data, AgentKey))
 	if err != nil {
@@ -415,7 +417,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 			}
 			return nil
 		},
-		Log: log, Version: version, Limits: apiLimits, Cluster: rt,
+		Log: log, Version: version, Limits: apiLimits, Cluster: rt, Bouncers: bouncers,
 	})
 	var sso *oidc.OIDC // single sign-on, when console.oidc names a provider
 	if cfg.Console.OIDC.Issuer != "" {
@@ -425,7 +427,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	}
 	con, err := console.New(console.Deps{
 		Users: users, OIDC: sso, Audit: auditLog, Alarm: alarmSvc, Respond: responder,
-		Decisions: decisions, Fleet: agents, Events: events, Rules: det.manager, Log: log,
+		Decisions: decisions, Bouncers: bouncers.Store, Fleet: agents, Events: events, Rules: det.manager, Log: log,
 		SignInFailures: apiLimits.AuthFailures, Secure: cfg.HTTP.TLSCert != "", Version: version,
 	})
 	if err != nil {

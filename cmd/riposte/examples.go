@@ -24,6 +24,13 @@ var examples = map[string]string{
 	"alert": `  riposte alert held`,
 	"alert held": `  riposte alert held
   riposte alert held --limit 20 --output json`,
+	"bouncer": `  riposte bouncer list`,
+	"bouncer add": `  riposte bouncer add edge-firewall
+  riposte bouncer add nginx-web-01 --output json`,
+	"bouncer delete": `  riposte bouncer delete edge-firewall`,
+	"bouncer list": `  riposte bouncer list
+  riposte bouncer list --pulls 20
+  riposte bouncer list --output json`,
 	"approval": `  riposte approval list`,
 	"approval approve": `  riposte approval approve 01JD3V6Q8K2M4N5P7R9S1T3V5X --comment "go ahead"
   riposte approval approve 01JD3V6Q8K2M4N5P7R9S1T3V5X --set duration=4h --comment "short ban"`,
