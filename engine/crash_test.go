@@ -368,3 +368,26 @@ func TestStaleFenceRefused(t *testing.T) {
 		t.Fatal(v.Snapshot.Status)
 	}
 }
+
+// TestLongCallKeepsItsLease: a connector call four times longer than the
+// task lease keeps its task (the lease is renewed while it runs), so no
+// other worker claims it and calls again.
+func TestLongCallKeepsItsLease(t *testing.T) {
+	reg, conn := newReg(t, nil)
+	conn.block = make(chan struct{})
+	o := testOpts() // 300 ms lease, two workers
+	e := openT(t, dbPath(t), reg, o)
+	defer e.Close()
+	id, err := e.Start(context.Background(), postPB("slow"), 1, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(4*o.Lease, func() { close(conn.block) })
+	v := runUntil(t, e, id, 10*time.Second)
+	if v.Snapshot.Status != StatusSucceeded {
+		t.Fatalf("run %s", v.Snapshot.Status)
+	}
+	if n := conn.slows.Load(); n != 1 {
+		t.Fatalf("the long call was made %d times, want once", n)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -574,11 +575,12 @@ func (e *Engine) execute(ctx context.Context, c Claim) error {
 			call := connector.Call{Operation: c.Call.Operation, Args: c.Call.Args, IdempotencyKey: c.IdemKey, RunID: c.RunID,
 				StepID: c.Inst, Attempt: c.Attempt, Incident: c.Call.Incident}
 			sent = true
-			res, err := e.call(ctx, conn, call)
-			if err != nil && connector.ClassOf(err) == connector.Unknown && op.Idempotent && ctx.Err() == nil {
-				res, err = e.call(ctx, conn, call) // same key: safe to re-send
+			callCtx, lost := e.keepLease(ctx, c)
+			res, err := e.call(callCtx, conn, call)
+			if err != nil && connector.ClassOf(err) == connector.Unknown && op.Idempotent && callCtx.Err() == nil {
+				res, err = e.call(callCtx, conn, call) // same key: safe to re-send
 			}
-			if ctx.Err() != nil {
+			if lost() || ctx.Err() != nil {
 				return errAbandon
 			}
 			if herr := e.hook("dispatched", c); herr != nil {
@@ -633,6 +635,49 @@ func (e *Engine) execute(ctx context.Context, c Claim) error {
 		e.signal()
 	}
 	return err
+}
+
+// keepLease renews the task's lease every third of its length while the
+// connector call runs, so a call longer than the lease is not claimed by
+// another worker or node (which would ask a person about an unknown outcome,
+// or send an idempotent call a second time). If the task stops being this
+// lease's (its fence moved on), the call's context is cancelled and lost
+// reports true: the result belongs to nobody and is abandoned.
+func (e *Engine) keepLease(ctx context.Context, c Claim) (context.Context, func() bool) {
+	callCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	var gone atomic.Bool
+	go func() {
+		t := time.NewTicker(e.opts.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-callCtx.Done():
+				return
+			case <-t.C:
+			}
+			var ok bool
+			err := e.st.Update(callCtx, func(tx Tx) error {
+				var err error
+				ok, err = tx.ExtendLease(c.TaskID, c.Fence, e.now().Add(e.opts.Lease))
+				return err
+			})
+			if err == nil && !ok {
+				gone.Store(true)
+				cancel()
+				return
+			}
+			// A failed write is retried at the next tick: the lease still
+			// has two thirds of its length.
+		}
+	}()
+	var once sync.Once
+	return callCtx, func() bool {
+		once.Do(func() { close(done); cancel() })
+		return gone.Load()
+	}
 }
 
 func firstNonEmpty(a, b string) string {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,6 +65,7 @@ type testConn struct {
 	mu    sync.Mutex
 	fails map[string]int // idem key → transient failures so far
 	block chan struct{}  // "slow" waits on it
+	slows atomic.Int32   // calls of "slow"
 }
 
 func (c *testConn) Spec() connector.Spec {
@@ -126,6 +128,7 @@ func (c *testConn) do(ctx context.Context, call connector.Call, sim bool) (conne
 			return res, connector.Errorf(connector.Transient, "flaky %d/%d", k, n)
 		}
 	case "slow":
+		c.slows.Add(1)
 		if c.block != nil {
 			select {
 			case <-c.block:

@@ -53,6 +53,9 @@ type Tx interface {
 	Append(snap *Snapshot, events []Event, raw [][]byte, newRun bool) error
 	// GuardTask marks a leased task done if fence is current.
 	GuardTask(taskID string, fence int64) (bool, error)
+	// ExtendLease moves a leased task's lease to until if fence is still
+	// current; false means the task is no longer this lease's.
+	ExtendLease(taskID string, fence int64, until time.Time) (bool, error)
 	// GuardTimer marks a pending timer fired; false if it already fired
 	// or was cancelled.
 	GuardTimer(timerID string, now time.Time) (bool, error)
@@ -549,6 +552,15 @@ func (t *sqliteTx) project(run string, e *Event) error {
 
 func (t *sqliteTx) GuardTask(taskID string, fence int64) (bool, error) {
 	res, err := t.exec(`UPDATE tasks SET state='done' WHERE task_id=? AND fence=? AND state='leased'`, taskID, fence)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+func (t *sqliteTx) ExtendLease(taskID string, fence int64, until time.Time) (bool, error) {
+	res, err := t.exec(`UPDATE tasks SET lease_until=? WHERE task_id=? AND fence=? AND state='leased'`, ns(until), taskID, fence)
 	if err != nil {
 		return false, err
 	}
