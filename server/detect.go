@@ -62,7 +62,7 @@ func setupDetect(ctx context.Context, cfg config.Config, b *bus.Bus, ctl *store.
 	if err != nil {
 		return nil, fmt.Errorf("correlation state: %w", err)
 	}
-	logSync(ctx, log, "correlation.db", state)
+	logSync(ctx, log, cfg, "correlation.db", state)
 	empty, _ := detect.Build(nil, mapping)
 	d := &detection{cons: cons, js: js, index: intel.NewIndex(intel.Config{}), state: state}
 	d.engine = detect.NewEngine(empty, d.index, correlate.Options{MaxGroupsPerRule: cfg.Detect.Correlation.MaxGroups})

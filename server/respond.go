@@ -91,7 +91,7 @@ func setupRespond(ctx context.Context, cfg config.Config, ctl *store.DB, secrets
 	if err != nil {
 		return nil, fmt.Errorf("playbook engine: %w", err)
 	}
-	logSync(ctx, log, EngineDB, eng)
+	logSync(ctx, log, cfg, EngineDB, eng)
 	lib := &respond.Library{Store: rulestore.NewPlaybooks(ctl), Reg: reg}
 	if secrets != nil {
 		lib.SecretExists = secrets.Exists

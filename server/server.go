@@ -101,18 +101,27 @@ func openControlConfig(cfg config.Config) (*store.DB, error) {
 	return store.OpenSchema(cfg.Database.URL, "full", store.ControlSchema)
 }
 
-// logSync tells the operator how each database commits, as SQLite reports
-// it, so the durability the docs promise can be checked on a running node.
-func logSync(ctx context.Context, log *slog.Logger, file string, db interface {
+// logSync tells the operator how each database commits, as the database
+// reports it, so the durability the docs promise can be checked on a
+// running node: the SQLite file, or the PostgreSQL schema that replaces it.
+func logSync(ctx context.Context, log *slog.Logger, cfg config.Config, file string, db interface {
 	Synchronous(context.Context) (string, error)
 }) {
+	where := []any{"file", file}
+	if cfg.Database.URL != "" {
+		where = []any{"postgres_schema", pgSchemaOf[file]}
+	}
 	mode, err := db.Synchronous(ctx)
 	if err != nil {
-		log.Warn("database: synchronous mode unknown", "file", file, "err", err)
+		log.Warn("database: synchronous mode unknown", append(where, "err", err)...)
 		return
 	}
-	log.Info("database", "file", file, "synchronous", mode)
+	log.Info("database", append(where, "synchronous", mode)...)
 }
+
+// pgSchemaOf names the PostgreSQL schema that holds what a SQLite file
+// holds in single-node mode.
+var pgSchemaOf = map[string]string{ControlDB: "control", EngineDB: "engine", EventsDB: "events", "correlation.db": "correlation"}
 
 // Run runs a node until ctx ends.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version string) error {
@@ -127,7 +136,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		return err
 	}
 	defer ctl.Close()
-	logSync(ctx, log, ControlDB, ctl)
+	logSync(ctx, log, cfg, ControlDB, ctl)
 	tokens := auth.NewStore(ctl)
 	auditLog := audit.New(ctl)
 	users := auth.NewUsers(ctl, auth.UserOptions{Idle: cfg.Console.SessionIdle.D(), Absolute: cfg.Console.SessionAbsolute.D()})
@@ -146,7 +155,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		return err
 	}
 	defer events.Close()
-	logSync(ctx, log, EventsDB, events)
+	logSync(ctx, log, cfg, EventsDB, events)
 
 	password, err := secretFile(filepath.Join(cfg.Data, NATSPassword))
 	if err != nil {
