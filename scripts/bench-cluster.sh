@@ -42,6 +42,17 @@ measure() { # name http syslog pids...
   pg0=$(pgticks)
   local out
   out=$(RIPOSTE_TOKEN=$(cat "$work/$name/data/admin.token") "$work/riposte" bench ingest --server "http://$http" --syslog "" --duration "$dur" --connections 4)
+  # Detection: how long the detect consumer takes to drain what was
+  # accepted; its rate is the accepted events over the phase plus the drain.
+  local t0 drained=0 pending
+  t0=$(date +%s.%N)
+  for _ in $(seq 1 600); do
+    pending=$(curl -sf "http://$http/metrics" | awk '/^riposte_consumer_pending\{/ && /consumer="detect"/ {s += $NF} END {print s+0}')
+    if [ "${pending:-1}" = 0 ]; then drained=1; break; fi
+    sleep 0.2
+  done
+  local drain
+  drain=$(echo "$(date +%s.%N) - $t0" | bc)
   for p in "$@"; do after+=("$(ticks "$p")"); done
   pg1=$(pgticks)
   echo "== $name"
@@ -63,6 +74,11 @@ measure() { # name http syslog pids...
   printf '  cpu total  %6.2f s\n' "$(echo "$total / $hz" | bc -l)"
   printf '  cpu per accepted event: %.1f us (riposte %.1f us)\n' "$(echo "$total / $hz / $events * 1000000" | bc -l)" \
     "$(echo "(${after[0]} - ${before[0]}) / $hz / $events * 1000000" | bc -l)"
+  if [ "$drained" = 1 ]; then
+    printf '  detection drained %.1f s after the phase: %.0f events/s detected\n' "$drain" "$(echo "$events / ($secs + $drain)" | bc -l)"
+  else
+    echo "  detection did not drain within 120 s"
+  fi
 }
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
