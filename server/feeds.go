@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"time"
 
@@ -42,17 +43,15 @@ func readFeed(f config.Feed) (intel.Result, error) {
 	return intel.Result{}, fmt.Errorf("feed type %q is not read from a path", f.Type)
 }
 
-// loadFeeds reads every configured feed once now, then again at its
-// refresh interval; a feed that fails keeps its last good indicators.
+// loadFeeds reads every configured file and folder feed once now, then
+// again at its refresh interval; a feed that fails keeps its last good
+// indicators. Each node of a cluster reads these itself: the path is one
+// of its own disk, which the other nodes may not have. TAXII feeds are
+// polled by startTAXIIFeeds, once per cluster.
 func loadFeeds(ctx context.Context, cfg config.Intel, ix *intel.Index, log *slog.Logger) {
 	for _, f := range cfg.Feeds {
 		f := f
 		if f.Type == "taxii" {
-			c := &intel.TAXIIClient{BaseURL: f.URL, Collection: f.Collection, User: f.User, Feed: f.Name}
-			if f.PasswordEnv != "" {
-				c.Password = os.Getenv(f.PasswordEnv)
-			}
-			go pollTAXII(ctx, c, f, ix, log)
 			continue
 		}
 		load := func() {
@@ -91,7 +90,17 @@ func loadFeeds(ctx context.Context, cfg config.Intel, ix *intel.Index, log *slog
 	}
 }
 
-// pollTAXII adds what a collection published since the last poll.
+// taxiiClient is the client of a configured TAXII feed.
+func taxiiClient(f config.Feed, hc *http.Client) *intel.TAXIIClient {
+	c := &intel.TAXIIClient{BaseURL: f.URL, Collection: f.Collection, User: f.User, Feed: f.Name, HTTPClient: hc}
+	if f.PasswordEnv != "" {
+		c.Password = os.Getenv(f.PasswordEnv)
+	}
+	return c
+}
+
+// pollTAXII adds what a collection published since the last poll (a
+// node alone; see feeds_cluster.go for a cluster).
 func pollTAXII(ctx context.Context, c *intel.TAXIIClient, f config.Feed, ix *intel.Index, log *slog.Logger) {
 	every := f.Refresh.D()
 	if every <= 0 {

@@ -228,6 +228,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	if err != nil {
 		return err
 	}
+	if err := startTAXIIFeeds(ctx, cfg.Detect.Intel, det.index, b, rt, log); err != nil {
+		return fmt.Errorf("taxii feeds: %w", err)
+	}
 	pinCons, err := setupPins(ctx, b)
 	if err != nil {
 		return err
