@@ -213,6 +213,9 @@ prometheus:
 		t.Fatalf("bouncer delete: %s %s", out, errs)
 	}
 	resp, b, _ = n.do("GET", "/api/v1/audit?limit=1000", n.token, nil, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("audit: %d %s", resp.StatusCode, b)
+	}
 	for _, want := range []string{`"action":"bouncer.add"`, `"action":"bouncer.delete"`, `custom-script`} {
 		if !bytes.Contains(b, []byte(want)) {
 			t.Errorf("the audit log lacks %s", want)
