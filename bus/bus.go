@@ -189,6 +189,18 @@ func (b *Bus) KeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetst
 	return kv, nil
 }
 
+// ObjectStore creates or updates an object store bucket with the node's
+// replication.
+func (b *Bus) ObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
+	cfg.Replicas = b.Replicas
+	cfg.Storage = jetstream.FileStorage
+	obs, err := b.JS.CreateOrUpdateObjectStore(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("object store %s: %w", cfg.Bucket, err)
+	}
+	return obs, nil
+}
+
 // publishAsyncMaxPending bounds the unacknowledged publishes of one
 // connection: a publisher past it waits instead of buffering more.
 const publishAsyncMaxPending = 256
