@@ -21,6 +21,7 @@ import (
 	"github.com/riposte-soar/riposte/connector/dnssink"
 	emailconn "github.com/riposte-soar/riposte/connector/email"
 	httpconn "github.com/riposte-soar/riposte/connector/http"
+	ldapconn "github.com/riposte-soar/riposte/connector/ldap"
 	"github.com/riposte-soar/riposte/connector/recovery"
 	slackconn "github.com/riposte-soar/riposte/connector/slack"
 	"github.com/riposte-soar/riposte/connector/ssh"
@@ -121,13 +122,14 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 			Slack   *slackconn.Config   `yaml:"slack"`
 			Teams   *teamsconn.Config   `yaml:"teams"`
 			DNSSink *dnssink.Config     `yaml:"dnssink"`
+			LDAP    *ldapconn.Config    `yaml:"ldap"`
 			Agent   *agent.Config       `yaml:"agent"`
 		}
 		if err := yaml.UnmarshalWithOptions(cfg.Connectors.YAML, &cc, yaml.Strict()); err != nil {
 			return deps, fmt.Errorf("connectors (from line %d): %v", cfg.Connectors.Line, err)
 		}
 		deps.SSH, deps.Email, deps.Webhook, deps.Slack, deps.Teams = cc.SSH, cc.Email, cc.Webhook, cc.Slack, cc.Teams
-		deps.DNSSink = cc.DNSSink
+		deps.DNSSink, deps.LDAP = cc.DNSSink, cc.LDAP
 		if cc.HTTP != nil {
 			deps.HTTP = *cc.HTTP
 		}
@@ -149,6 +151,9 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 	}
 	if deps.DNSSink != nil {
 		deps.DNSSink.Secrets = deps.HTTP.Secrets
+	}
+	if deps.LDAP != nil {
+		deps.LDAP.Secrets = deps.HTTP.Secrets
 	}
 	return deps, nil
 }

@@ -43,6 +43,9 @@ func secretRefs(cfg config.Config) (map[string]string, error) {
 	if deps.DNSSink != nil {
 		maps.Copy(refs, deps.DNSSink.References())
 	}
+	if deps.LDAP != nil {
+		maps.Copy(refs, deps.LDAP.References())
+	}
 	// The console's single sign-on client secret may be a reference too:
 	// a missing one would otherwise show only at the first sign-in.
 	if c := cfg.Console.OIDC; c.Issuer != "" {

@@ -12,6 +12,7 @@ import (
 	"github.com/riposte-soar/riposte/connector/email"
 	"github.com/riposte-soar/riposte/connector/http"
 	"github.com/riposte-soar/riposte/connector/incidentops"
+	"github.com/riposte-soar/riposte/connector/ldap"
 	"github.com/riposte-soar/riposte/connector/notifyops"
 	"github.com/riposte-soar/riposte/connector/recovery"
 	"github.com/riposte-soar/riposte/connector/set"
@@ -52,6 +53,9 @@ type Deps struct {
 	// DNSSink configures the DNS sinkhole connector (Unbound); nil leaves
 	// it out (it needs a resolver and a sinkhole address).
 	DNSSink *dnssink.Config
+	// LDAP configures the directory accounts connector (OpenLDAP or
+	// AD); nil leaves it out (it needs a directory and a bind account).
+	LDAP *ldap.Config
 	// Recovery is the recovery connector, bound to the playbook service
 	// once it exists; nil leaves it out.
 	Recovery *recovery.Connector
@@ -110,6 +114,7 @@ func Register(reg *connector.Registry, deps Deps) error {
 		{deps.Slack != nil, slack.Name, func() (connector.Connector, error) { return slack.New(*deps.Slack) }},
 		{deps.Teams != nil, teams.Name, func() (connector.Connector, error) { return teams.New(*deps.Teams) }},
 		{deps.DNSSink != nil, dnssink.Name, func() (connector.Connector, error) { return dnssink.New(*deps.DNSSink) }},
+		{deps.LDAP != nil, ldap.Name, func() (connector.Connector, error) { return ldap.New(*deps.LDAP) }},
 	}
 	for _, o := range optional {
 		if !o.set {
