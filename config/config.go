@@ -49,6 +49,18 @@ type Config struct {
 	// Cluster tunes how nodes sharing an external NATS cluster divide
 	// their work (docs/cluster.md).
 	Cluster Cluster `yaml:"cluster"`
+	// Evidence says where evidence uploaded by agents is kept.
+	Evidence Evidence `yaml:"evidence"`
+}
+
+// Evidence chooses the store of evidence bytes (package blob); their
+// records and custody stay in the control database.
+type Evidence struct {
+	// Store is files (the data directory's evidence/, one node), nats
+	// (a JetStream object store bucket, replicated like the streams) or
+	// postgres (the database of database.url): in a cluster, nats or
+	// postgres, so that every node reads what any node stored.
+	Store string `yaml:"store"`
 }
 
 // Cluster tunes the cluster runtime. It applies when nats.url names an
@@ -470,8 +482,9 @@ type Retention struct {
 // Default is the configuration of `riposte serve` with no file, env or flag.
 func Default() Config {
 	return Config{
-		Data: "./riposte-data",
-		Log:  Log{Level: "info", Format: "text"},
+		Data:     "./riposte-data",
+		Evidence: Evidence{Store: "files"},
+		Log:      Log{Level: "info", Format: "text"},
 		HTTP: HTTP{Listen: "127.0.0.1:8080", ShutdownGrace: Duration(15 * time.Second),
 			ReadHeaderTimeout: Duration(10 * time.Second), ReadTimeout: Duration(30 * time.Second),
 			WriteTimeout: Duration(60 * time.Second), IdleTimeout: Duration(60 * time.Second),
@@ -689,6 +702,10 @@ func (c *Config) Validate(lines map[string]int) Problems {
 		bad("nats.max_payload", "%s is outside 64KiB..64MiB", c.NATS.MaxPayload)
 	}
 	oneOf("database.sync", c.Database.Sync, "full", "normal")
+	oneOf("evidence.store", c.Evidence.Store, "files", "nats", "postgres")
+	if c.Evidence.Store == "postgres" && c.Database.URL == "" {
+		bad("evidence.store", "postgres keeps evidence in the database of database.url, which is not set")
+	}
 	if u := c.Database.URL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
 		bad("database.url", "must start with postgres:// or postgresql://")
 	}

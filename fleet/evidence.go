@@ -10,12 +10,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/riposte-soar/riposte/agent/protocol"
 	"github.com/riposte-soar/riposte/audit"
+	"github.com/riposte-soar/riposte/blob"
 	"github.com/riposte-soar/riposte/event"
 )
 
@@ -118,47 +118,30 @@ func (f *Fleet) StoreEvidence(ctx context.Context, agentID, commandID, name, sha
 	if b, err := hex.DecodeString(sha); err != nil || len(b) != sha256.Size {
 		return Evidence{}, fmt.Errorf("%w: X-Riposte-SHA256 must be 64 hex characters", ErrEvidence)
 	}
-	if f.o.EvidenceDir == "" {
-		return Evidence{}, errors.New("no evidence directory configured")
+	blobs := f.Blobs()
+	if blobs == nil {
+		return Evidence{}, errors.New("no evidence store configured")
 	}
-	tmpDir := filepath.Join(f.o.EvidenceDir, "incoming")
-	if err := os.MkdirAll(tmpDir, 0o700); err != nil {
-		return Evidence{}, err
+	if size > MaxEvidenceSize {
+		return Evidence{}, fmt.Errorf("%w: %d bytes declared (limit %d)", ErrEvidence, size, int64(MaxEvidenceSize))
 	}
-	tmp, err := os.CreateTemp(tmpDir, "upload-*")
-	if err != nil {
-		return Evidence{}, err
+	// The store hashes the bytes as they arrive and keeps nothing that
+	// does not match the declared hash and size.
+	if err := blobs.Put(ctx, sha, size, r); errors.Is(err, blob.ErrMismatch) {
+		return Evidence{}, fmt.Errorf("%w: %w", ErrEvidence, err)
+	} else if err != nil {
+		return Evidence{}, fmt.Errorf("store evidence: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, MaxEvidenceSize+1))
-	if err == nil {
-		err = tmp.Sync()
+	// Where the bytes are: the file, for the files store (as before);
+	// the store and hash otherwise.
+	dst := blobs.Kind() + ":" + sha
+	if fs, ok := blobs.(*blob.Files); ok {
+		dst = fs.Path(sha)
 	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return Evidence{}, err
-	}
-	if n > MaxEvidenceSize || n != size {
-		return Evidence{}, fmt.Errorf("%w: %d bytes arrived, %d declared (limit %d)", ErrEvidence, n, size, int64(MaxEvidenceSize))
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != sha {
-		return Evidence{}, fmt.Errorf("%w: content hashes to %s, declared %s", ErrEvidence, got, sha)
-	}
-	dst := filepath.Join(f.o.EvidenceDir, sha[:2], sha)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-		return Evidence{}, err
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return Evidence{}, err
-	}
-	_ = os.Chmod(dst, 0o400)
 	now := time.Now().UTC()
-	e := Evidence{ID: event.NewID(now), SHA256: sha, Size: n, Name: name, Agent: agentID, Hostname: a.Hostname, CommandID: commandID,
+	e := Evidence{ID: event.NewID(now), SHA256: sha, Size: size, Name: name, Agent: agentID, Hostname: a.Hostname, CommandID: commandID,
 		Incident: cc.incident, RequestedBy: cc.requester, CollectedAt: cc.at.UTC(), StoredAt: now, path: dst}
-	err = f.o.DB.Tx(ctx, func(tx *sql.Tx) error {
+	err := f.o.DB.Tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO evidence (id, sha256, size, name, agent_id, hostname, command_id, incident, requested_by, collected_at, stored_at, path)
 			VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`, e.ID, e.SHA256, e.Size, e.Name, e.Agent, e.Hostname, e.CommandID, e.Incident, e.RequestedBy,
 			e.CollectedAt.UnixNano(), e.StoredAt.UnixNano(), dst); err != nil {
@@ -199,9 +182,23 @@ func (f *Fleet) queryEvidence(ctx context.Context, where string, args ...any) ([
 	return out, rows.Err()
 }
 
+// SetBlobs sets where evidence bytes are kept: a store that needs the bus
+// (NATS) comes after the fleet, which the bus's authentication needs.
+func (f *Fleet) SetBlobs(s blob.Store) { f.blobs.Store(&s) }
+
+// Blobs is where evidence bytes are kept (nil if nowhere).
+func (f *Fleet) Blobs() blob.Store {
+	if p := f.blobs.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
 // OpenEvidence opens a stored item after checking that its content still
-// hashes to its record: a file altered at rest is refused, not served.
-func (f *Fleet) OpenEvidence(ctx context.Context, id string) (Evidence, *os.File, error) {
+// hashes to its record: an item altered at rest is refused, not served.
+// The check reads the item once; the reader returned reads it again, and
+// ends in an error instead of io.EOF if it changed in between.
+func (f *Fleet) OpenEvidence(ctx context.Context, id string) (Evidence, io.ReadCloser, error) {
 	found, err := f.queryEvidence(ctx, ` WHERE id = ?`, id)
 	if err != nil {
 		return Evidence{}, nil, err
@@ -210,22 +207,26 @@ func (f *Fleet) OpenEvidence(ctx context.Context, id string) (Evidence, *os.File
 		return Evidence{}, nil, fmt.Errorf("evidence %s: %w", id, os.ErrNotExist)
 	}
 	e := found[0]
-	fh, err := os.Open(e.path)
+	blobs := f.Blobs()
+	if blobs == nil {
+		return e, nil, errors.New("no evidence store configured")
+	}
+	rc, _, err := blobs.Open(ctx, e.SHA256)
 	if err != nil {
 		return e, nil, err
 	}
 	h := sha256.New()
-	if _, err := io.Copy(h, fh); err != nil {
-		fh.Close()
+	n, err := io.Copy(h, rc)
+	rc.Close()
+	if err != nil {
 		return e, nil, err
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != e.SHA256 {
-		fh.Close()
-		return e, nil, fmt.Errorf("evidence %s was altered at rest: content hashes to %s, recorded %s", id, got, e.SHA256)
+	if got := hex.EncodeToString(h.Sum(nil)); got != e.SHA256 || n != e.Size {
+		return e, nil, fmt.Errorf("evidence %s was altered at rest: content hashes to %s (%d bytes), recorded %s (%d bytes)", id, got, n, e.SHA256, e.Size)
 	}
-	if _, err := fh.Seek(0, io.SeekStart); err != nil {
-		fh.Close()
+	rc, _, err = blobs.Open(ctx, e.SHA256)
+	if err != nil {
 		return e, nil, err
 	}
-	return e, fh, nil
+	return e, blob.Verified(rc, e.SHA256, e.Size), nil
 }

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -28,6 +29,7 @@ import (
 
 	"github.com/riposte-soar/riposte/agent/protocol"
 	"github.com/riposte-soar/riposte/audit"
+	"github.com/riposte-soar/riposte/blob"
 	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/internal/atomicfile"
 	"github.com/riposte-soar/riposte/store"
@@ -49,7 +51,11 @@ type Options struct {
 	// ServerAddresses are the addresses an isolated host must still
 	// reach (the agent adds the one it is connected to).
 	ServerAddresses []string
-	// EvidenceDir keeps uploaded evidence, by hash.
+	// Blobs keeps the bytes of uploaded evidence, by SHA-256 (files,
+	// the NATS object store or PostgreSQL: evidence.store); nil keeps
+	// them in files under EvidenceDir.
+	Blobs blob.Store
+	// EvidenceDir keeps uploaded evidence, by hash, when Blobs is nil.
 	EvidenceDir string
 	// Issuer, when set, signs each agent a user JWT for an external NATS
 	// cluster that trusts Riposte, and tells the cluster of revocations
@@ -110,6 +116,8 @@ type Fleet struct {
 	ctxs    map[string]commandCtx // pending commands, by agent id + "/" + command id
 	// disconnect ends a user's bus sessions (the embedded bus's).
 	disconnect func(user string) int
+	// blobs keeps evidence bytes (Options.Blobs, or SetBlobs).
+	blobs atomic.Pointer[blob.Store]
 }
 
 // New loads the enrolled agents.
@@ -124,6 +132,12 @@ func New(ctx context.Context, o Options) (*Fleet, error) {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	f := &Fleet{o: o, agents: map[string]*Agent{}, wait: map[string]waiter{}, ctxs: map[string]commandCtx{}, log: o.Log, sync: make(chan struct{}, 1), pending: map[string]bool{}}
+	if o.Blobs == nil && o.EvidenceDir != "" {
+		o.Blobs = &blob.Files{Dir: o.EvidenceDir}
+	}
+	if o.Blobs != nil {
+		f.SetBlobs(o.Blobs)
+	}
 	rows, err := o.DB.R.QueryContext(ctx, `SELECT id, hostname, public_key, cred_hash, enrolled_at, last_seen, revoked_at, inventory, nats_key FROM agents`)
 	if err != nil {
 		return nil, err

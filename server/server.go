@@ -196,6 +196,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 			b.Close()
 		}
 	}()
+	closeEvidence, err := useEvidenceStore(ctx, cfg, b, agents, log)
+	if err != nil {
+		return err
+	}
+	defer closeEvidence()
 	if _, err := b.EnsureEvents(ctx, bus.StreamLimits{MaxBytes: int64(cfg.Ingest.Stream.MaxBytes),
 		MaxAge: cfg.Ingest.Stream.MaxAge.D(), Dedup: cfg.Ingest.Stream.DedupWindow.D()}); err != nil {
 		return err
