@@ -59,7 +59,13 @@ type taxiiFeeds struct {
 // server sees one client per feed. It returns once the feeds already in
 // the bucket are indexed: a node that joins has them before it detects.
 func startTAXIIFeeds(ctx context.Context, cfg config.Intel, ix *intel.Index, b *bus.Bus, rt *cluster.Runtime, log *slog.Logger) error {
-	t := &taxiiFeeds{ix: ix, rt: rt, log: log}
+	return startTAXIIFeedsWith(ctx, cfg, ix, b, rt, nil, log)
+}
+
+// startTAXIIFeedsWith is startTAXIIFeeds with the TAXII clients' HTTP
+// client (nil: their default).
+func startTAXIIFeedsWith(ctx context.Context, cfg config.Intel, ix *intel.Index, b *bus.Bus, rt *cluster.Runtime, hc *http.Client, log *slog.Logger) error {
+	t := &taxiiFeeds{ix: ix, rt: rt, hc: hc, log: log}
 	for _, f := range cfg.Feeds {
 		if f.Type == "taxii" {
 			t.feeds = append(t.feeds, f)
