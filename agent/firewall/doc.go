@@ -41,4 +41,13 @@
 // chains at priority filter - 20 and policy drop, accepting only loopback and
 // the allowed prefixes (no blanket established accept, so existing sessions
 // die); Release deletes it.
+//
+// Quarantine (gateways) keeps a third table, <name>_seg, with input, output
+// and forward base chains at priority filter - 15 and policy accept: the
+// allowed prefixes (SOC, Riposte server) are accepted first, then packets
+// from or to each quarantined segment are dropped, both those the gateway
+// routes and those to and from the gateway itself. Each rule carries its
+// segment or allowed prefix in its comment; Quarantined reads them back and
+// counts a segment as held only when all four of its rules are present.
+// An empty quarantine deletes the table.
 package firewall
