@@ -262,4 +262,46 @@ var Control = []Migration{
 	);
 	CREATE INDEX bouncer_pulls_bouncer ON bouncer_pulls (bouncer_id, seq);
 	CREATE INDEX bouncer_pulls_decision ON bouncer_pulls (decision_id);`,
+	// Block-list feeds for firewalls (package feeds): each consumer has its
+	// own token, kept as its SHA-256 only, and its last poll; feed_serial
+	// is the change counter firewalls see, raised when the served set of
+	// addresses changes (one row per list, "deny").
+	`CREATE TABLE feeds (
+		id          TEXT PRIMARY KEY,
+		name        TEXT NOT NULL UNIQUE,
+		hash        BLOB NOT NULL UNIQUE,
+		created_at  INTEGER NOT NULL,
+		created_by  TEXT NOT NULL,
+		last_poll   INTEGER NOT NULL DEFAULT 0,
+		last_addr   TEXT NOT NULL DEFAULT '',
+		user_agent  TEXT NOT NULL DEFAULT '',
+		last_format TEXT NOT NULL DEFAULT '',
+		last_serial INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE TABLE feed_serial (
+		list       TEXT PRIMARY KEY,
+		serial     INTEGER NOT NULL,
+		digest     TEXT NOT NULL,
+		changed_at INTEGER NOT NULL
+	);`,
+	// Approvals answered from Slack (package slackapprove): which Slack
+	// user is which Riposte user, which approvals were posted to Slack
+	// (claimed before posting, so one node of a cluster posts each once),
+	// and the signatures of recent interactions, so a replayed request is
+	// refused on every node.
+	`CREATE TABLE slack_links (
+		slack_id   TEXT PRIMARY KEY,
+		user_name  TEXT NOT NULL UNIQUE,
+		created_at INTEGER NOT NULL,
+		created_by TEXT NOT NULL
+	);
+	CREATE TABLE slack_posts (
+		inquiry_id TEXT PRIMARY KEY,
+		posted_at  INTEGER NOT NULL
+	);
+	CREATE TABLE slack_seen (
+		signature TEXT PRIMARY KEY,
+		at        INTEGER NOT NULL
+	);
+	CREATE INDEX slack_seen_at ON slack_seen (at);`,
 }

@@ -256,4 +256,37 @@ var ControlPostgres = []Migration{
 	);
 	CREATE INDEX bouncer_pulls_bouncer ON bouncer_pulls (bouncer_id, seq);
 	CREATE INDEX bouncer_pulls_decision ON bouncer_pulls (decision_id);`,
+	`CREATE TABLE feeds (
+		id          TEXT COLLATE "C" PRIMARY KEY,
+		name        TEXT NOT NULL UNIQUE,
+		hash        BYTEA NOT NULL UNIQUE,
+		created_at  BIGINT NOT NULL,
+		created_by  TEXT NOT NULL,
+		last_poll   BIGINT NOT NULL DEFAULT 0,
+		last_addr   TEXT NOT NULL DEFAULT '',
+		user_agent  TEXT NOT NULL DEFAULT '',
+		last_format TEXT NOT NULL DEFAULT '',
+		last_serial BIGINT NOT NULL DEFAULT 0
+	);
+	CREATE TABLE feed_serial (
+		list       TEXT COLLATE "C" PRIMARY KEY,
+		serial     BIGINT NOT NULL,
+		digest     TEXT NOT NULL,
+		changed_at BIGINT NOT NULL
+	);`,
+	`CREATE TABLE slack_links (
+		slack_id   TEXT COLLATE "C" PRIMARY KEY,
+		user_name  TEXT NOT NULL UNIQUE,
+		created_at BIGINT NOT NULL,
+		created_by TEXT NOT NULL
+	);
+	CREATE TABLE slack_posts (
+		inquiry_id TEXT COLLATE "C" PRIMARY KEY,
+		posted_at  BIGINT NOT NULL
+	);
+	CREATE TABLE slack_seen (
+		signature TEXT COLLATE "C" PRIMARY KEY,
+		at        BIGINT NOT NULL
+	);
+	CREATE INDEX slack_seen_at ON slack_seen (at);`,
 }
