@@ -25,15 +25,22 @@ import (
 const (
 	DenyIP      = "deny_ip"      // drop traffic from/to an address or network
 	ContainHost = "contain_host" // isolate a host but for its agent channel
+	// ContainSegment quarantines a network (or one host, by address)
+	// behind a gateway agent: routed traffic from and to it is dropped
+	// except from/to the SOC (agents.permitted) and the Riposte server.
+	ContainSegment = "contain_segment"
 )
 
 // Decision is one containment.
 type Decision struct {
 	ID   string `json:"id"`
 	Kind string `json:"kind"`
-	// Target is the address or CIDR (deny_ip) or the host (contain_host).
+	// Target is the address or CIDR (deny_ip, contain_segment) or the
+	// host (contain_host).
 	Target string `json:"target"`
-	// Host is where a deny applies ("" for every host with an agent).
+	// Host is where a deny applies ("" for every host with an agent); for
+	// contain_segment, the gateway ("" for every gateway whose declared
+	// segments hold or overlap the target).
 	Host     string    `json:"host,omitempty"`
 	Owner    string    `json:"owner"`
 	Reason   string    `json:"reason"`
@@ -129,7 +136,7 @@ func normalize(d *Decision) error {
 	// them one way so two spellings are one scope.
 	d.Host = strings.ToLower(strings.TrimSpace(d.Host))
 	switch d.Kind {
-	case DenyIP:
+	case DenyIP, ContainSegment:
 		if p, err := netip.ParsePrefix(d.Target); err == nil {
 			if p.Addr().Is4In6() && p.Bits() >= 96 {
 				// ::ffff:0.0.0.0/96 is 0.0.0.0/0 in disguise.
@@ -149,7 +156,7 @@ func normalize(d *Decision) error {
 			return fmt.Errorf("target %q is not a host name", d.Target)
 		}
 	default:
-		return fmt.Errorf("kind %q is not deny_ip or contain_host", d.Kind)
+		return fmt.Errorf("kind %q is not deny_ip, contain_host or contain_segment", d.Kind)
 	}
 	return nil
 }
@@ -174,6 +181,11 @@ func (s *Store) Add(ctx context.Context, d Decision, ttl time.Duration, now time
 	// this is where a deny is held to the limits.
 	if d.Kind == DenyIP && !d.Forced {
 		if err := s.limits.Check(netip.MustParsePrefix(d.Target)); err != nil {
+			return d, err
+		}
+	}
+	if d.Kind == ContainSegment && !d.Forced {
+		if err := s.limits.CheckSegment(netip.MustParsePrefix(d.Target)); err != nil {
 			return d, err
 		}
 	}
@@ -394,6 +406,10 @@ func (d *Decision) AppliesTo(hostname string) bool {
 		return d.Host == "" || strings.EqualFold(d.Host, hostname)
 	case ContainHost:
 		return strings.EqualFold(d.Target, hostname)
+	case ContainSegment:
+		// Only a gateway scoped by name is known from the name alone;
+		// fleet matches the others by their declared segments.
+		return d.Host != "" && strings.EqualFold(d.Host, hostname)
 	}
 	return false
 }

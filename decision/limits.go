@@ -18,6 +18,11 @@ type Limits struct {
 	// Protected are never denied, nor any network that holds one of
 	// them: the server's own addresses and those agents must reach.
 	Protected []netip.Prefix
+	// MaxSegmentV4 and MaxSegmentV6 are the widest networks a segment
+	// quarantine (contain_segment) may name; zero means /16 and /32. A
+	// quarantine keeps the SOC and the server reachable, so protected
+	// addresses inside it are no reason to refuse.
+	MaxSegmentV4, MaxSegmentV6 int
 }
 
 // DefaultLimits: a /24 or a /48 at the widest, nothing protected beyond
@@ -51,10 +56,16 @@ var ErrRefused = errors.New("refused by the decision limits")
 type RefusedError struct {
 	Target string
 	Why    string
+	// Verb is what was refused ("" reads "deny").
+	Verb string
 }
 
 func (e *RefusedError) Error() string {
-	return fmt.Sprintf("refusing to deny %s: %s (an admin may force it with a reason)", e.Target, e.Why)
+	v := e.Verb
+	if v == "" {
+		v = "deny"
+	}
+	return fmt.Sprintf("refusing to %s %s: %s (an admin may force it with a reason)", v, e.Target, e.Why)
 }
 
 // Is makes errors.Is(err, ErrRefused) true.
@@ -81,6 +92,31 @@ func (l Limits) Check(p netip.Prefix) error {
 	for _, q := range l.Protected {
 		if p.Overlaps(q) {
 			return refuse("it is or holds %s, a protected address (the server's own or agents.permitted/agents.protected)", q)
+		}
+	}
+	return nil
+}
+
+// CheckSegment refuses a segment quarantine target wider than the
+// segment limits, or naming special ranges (loopback, link-local,
+// multicast, unspecified, broadcast). p is masked.
+func (l Limits) CheckSegment(p netip.Prefix) error {
+	max, fam := l.MaxSegmentV4, "IPv4"
+	if max == 0 {
+		max = 16
+	}
+	if p.Addr().Is6() {
+		max, fam = l.MaxSegmentV6, "IPv6"
+		if max == 0 {
+			max = 32
+		}
+	}
+	if p.Bits() < max {
+		return &RefusedError{Target: p.String(), Verb: "quarantine", Why: fmt.Sprintf("/%d is wider than the %s segment limit of /%d (%s addresses)", p.Bits(), fam, max, size(p))}
+	}
+	for _, s := range special {
+		if p.Overlaps(s.p) {
+			return &RefusedError{Target: p.String(), Verb: "quarantine", Why: fmt.Sprintf("it is or holds %s (%s)", s.why, s.p)}
 		}
 	}
 	return nil

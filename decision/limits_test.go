@@ -108,3 +108,54 @@ func TestDefaultLimits(t *testing.T) {
 		t.Fatalf("0.0.0.0/0 with the default limits: %v", err)
 	}
 }
+
+// TestSegmentLimits: what a segment quarantine may name through Add; the
+// server's address inside a segment is no refusal (the quarantine keeps
+// it reachable), a network wider than the segment limit is.
+func TestSegmentLimits(t *testing.T) {
+	s, _ := open(t)
+	s.SetLimits(Limits{MaxPrefixV4: 24, MaxPrefixV6: 48, MaxSegmentV4: 20, Protected: []netip.Prefix{netip.MustParsePrefix("10.1.0.10/32")}})
+	ctx := context.Background()
+	for _, tc := range []struct{ target, want, stored string }{
+		{"10.1.0.0/24", "", "10.1.0.0/24"},
+		{"10.1.0.77", "", "10.1.0.77/32"},
+		{"10.1.0.10", "", "10.1.0.10/32"},
+		{"10.16.0.0/20", "", "10.16.0.0/20"},
+		{"10.0.0.0/8", "refusing to quarantine 10.0.0.0/8: /8 is wider than the IPv4 segment limit of /20", ""},
+		{"2001:db8::/32", "", "2001:db8::/32"},
+		{"2001:db8::/31", "segment limit of /32", ""},
+		{"127.0.0.0/24", "loopback", ""},
+		{"fe80::/64", "link-local", ""},
+		{"0.0.0.0/0", "wider", ""},
+		{"not-a-net", "neither an IP address nor a CIDR", ""},
+	} {
+		t.Run(tc.target, func(t *testing.T) {
+			d, err := s.Add(ctx, Decision{Kind: ContainSegment, Target: tc.target, Owner: "playbook:p", Reason: "alert"}, -1, now)
+			if tc.want == "" {
+				if err != nil || d.Target != tc.stored || !d.Expires.IsZero() {
+					t.Fatalf("got %+v, %v; want %s recorded until reverted", d, err, tc.stored)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %+v, %v; want a refusal saying %q", d, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestSegmentAppliesTo(t *testing.T) {
+	for _, tc := range []struct {
+		d    Decision
+		host string
+		want bool
+	}{
+		{Decision{Kind: ContainSegment, Target: "10.1.0.0/24", Host: "edge-1"}, "EDGE-1", true},
+		{Decision{Kind: ContainSegment, Target: "10.1.0.0/24", Host: "edge-1"}, "edge-2", false},
+		{Decision{Kind: ContainSegment, Target: "10.1.0.0/24"}, "edge-1", false}, // matched by segments in fleet
+	} {
+		if got := tc.d.AppliesTo(tc.host); got != tc.want {
+			t.Errorf("%+v AppliesTo(%s) = %v, want %v", tc.d, tc.host, got, tc.want)
+		}
+	}
+}
