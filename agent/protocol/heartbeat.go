@@ -31,8 +31,15 @@ type Heartbeat struct {
 	Rules []int64 `json:"rules"`
 	// Contained says the host is isolated, and by which rule (-1: by a
 	// command that named none).
-	Contained int64  `json:"contained,omitempty"`
-	Sig       []byte `json:"sig"`
+	Contained int64 `json:"contained,omitempty"`
+	// Mode is "gateway" for an agent on a router enforcing in the
+	// forward path ("" : a host agent); Segments are the networks it
+	// declares behind it, Quarantined the rule numbers of the segment
+	// quarantines it holds.
+	Mode        string   `json:"mode,omitempty"`
+	Segments    []string `json:"segments,omitempty"`
+	Quarantined []int64  `json:"quarantined,omitempty"`
+	Sig         []byte   `json:"sig"`
 }
 
 func (h *Heartbeat) signedBytes() []byte {
@@ -52,8 +59,24 @@ func (h *Heartbeat) signedBytes() []byte {
 		c.u64(uint64(r))
 	}
 	c.u64(uint64(h.Contained))
+	// Appended only when present, so a host agent's heartbeat signs the
+	// same bytes as before gateways existed (older agents still verify).
+	if h.Mode != "" || len(h.Segments) > 0 || len(h.Quarantined) > 0 {
+		c.str(tagGateway)
+		c.str(h.Mode)
+		c.u64(uint64(len(h.Segments)))
+		for _, s := range h.Segments {
+			c.str(s)
+		}
+		c.u64(uint64(len(h.Quarantined)))
+		for _, r := range h.Quarantined {
+			c.u64(uint64(r))
+		}
+	}
 	return c.b
 }
+
+const tagGateway = "gateway/v1"
 
 // SignHeartbeat returns h signed by the agent's key.
 func SignHeartbeat(agentPriv ed25519.PrivateKey, h Heartbeat) Heartbeat {
@@ -66,8 +89,19 @@ func VerifyHeartbeat(agentPub ed25519.PublicKey, h Heartbeat, agentID string) er
 	if len(agentPub) != ed25519.PublicKeySize {
 		return fmt.Errorf("%w: agent public key has %d bytes", ErrMalformed, len(agentPub))
 	}
-	if len(h.Addresses) > maxAddresses || len(h.Rules) > maxRules || len(h.OS) > maxInfoLen || len(h.Version) > maxInfoLen {
+	if len(h.Addresses) > maxAddresses || len(h.Rules) > maxRules || len(h.OS) > maxInfoLen || len(h.Version) > maxInfoLen ||
+		len(h.Segments) > maxAddresses || len(h.Quarantined) > maxRules {
 		return fmt.Errorf("%w: oversized heartbeat", ErrMalformed)
+	}
+	switch h.Mode {
+	case "", "host", "gateway":
+	default:
+		return fmt.Errorf("%w: mode %.20q is not host or gateway", ErrMalformed, h.Mode)
+	}
+	for _, s := range h.Segments {
+		if _, err := netip.ParsePrefix(s); err != nil || len(s) > 64 {
+			return fmt.Errorf("%w: segment %.40q is not a CIDR", ErrMalformed, s)
+		}
 	}
 	for _, a := range h.Addresses {
 		if _, err := netip.ParseAddr(a); err != nil || len(a) > 64 {

@@ -135,3 +135,44 @@ func TestUploadSignature(t *testing.T) {
 		}
 	}
 }
+
+// TestGatewayHeartbeat: a gateway's mode, segments and quarantines are
+// signed; a host agent's heartbeat signs the same bytes as before they
+// existed, so agents of earlier versions still verify.
+func TestGatewayHeartbeat(t *testing.T) {
+	_, priv, _ := ed25519.GenerateKey(nil)
+	pub := priv.Public().(ed25519.PublicKey)
+	base := Heartbeat{AgentID: "a1", Time: time.Unix(1700000000, 5), Hostname: "edge-1", Addresses: []string{"10.0.0.1"}, Rules: []int64{3}}
+	if strings.Contains(string(base.signedBytes()), tagGateway) {
+		t.Fatal("a host heartbeat signs the gateway fields")
+	}
+	gw := base
+	gw.Mode, gw.Segments, gw.Quarantined = "gateway", []string{"10.1.0.0/24"}, []int64{12}
+	h := SignHeartbeat(priv, gw)
+	if err := VerifyHeartbeat(pub, h, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	for name, mut := range map[string]func(*Heartbeat){
+		"mode dropped":       func(x *Heartbeat) { x.Mode = "" },
+		"segment widened":    func(x *Heartbeat) { x.Segments = []string{"10.0.0.0/8"} },
+		"quarantine dropped": func(x *Heartbeat) { x.Quarantined = nil },
+		"quarantine added":   func(x *Heartbeat) { x.Quarantined = []int64{12, 13} },
+	} {
+		x := h
+		mut(&x)
+		if err := VerifyHeartbeat(pub, x, "a1"); !errors.Is(err, ErrBadSignature) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	for name, mut := range map[string]func(*Heartbeat){
+		"bad mode":    func(x *Heartbeat) { x.Mode = "router" },
+		"bad segment": func(x *Heartbeat) { x.Segments = []string{"10.1.0.0"} },
+	} {
+		x := gw
+		mut(&x)
+		x = SignHeartbeat(priv, x)
+		if err := VerifyHeartbeat(pub, x, "a1"); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
