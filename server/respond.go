@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	emailconn "github.com/riposte-soar/riposte/connector/email"
 	httpconn "github.com/riposte-soar/riposte/connector/http"
 	ldapconn "github.com/riposte-soar/riposte/connector/ldap"
+	"github.com/riposte-soar/riposte/connector/pagerduty"
 	"github.com/riposte-soar/riposte/connector/recovery"
 	slackconn "github.com/riposte-soar/riposte/connector/slack"
 	"github.com/riposte-soar/riposte/connector/ssh"
@@ -115,21 +117,23 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 	var deps all.Deps
 	if len(bytes.TrimSpace(cfg.Connectors.YAML)) > 0 {
 		var cc struct {
-			HTTP    *httpconn.Config    `yaml:"http"`
-			SSH     *ssh.Config         `yaml:"ssh"`
-			Email   *emailconn.Config   `yaml:"email"`
-			Webhook *webhookconn.Config `yaml:"webhook"`
-			Slack   *slackconn.Config   `yaml:"slack"`
-			Teams   *teamsconn.Config   `yaml:"teams"`
-			DNSSink *dnssink.Config     `yaml:"dnssink"`
-			LDAP    *ldapconn.Config    `yaml:"ldap"`
-			Agent   *agent.Config       `yaml:"agent"`
+			HTTP      *httpconn.Config    `yaml:"http"`
+			SSH       *ssh.Config         `yaml:"ssh"`
+			Email     *emailconn.Config   `yaml:"email"`
+			Webhook   *webhookconn.Config `yaml:"webhook"`
+			Slack     *slackconn.Config   `yaml:"slack"`
+			Teams     *teamsconn.Config   `yaml:"teams"`
+			DNSSink   *dnssink.Config     `yaml:"dnssink"`
+			LDAP      *ldapconn.Config    `yaml:"ldap"`
+			PagerDuty *pagerduty.Config   `yaml:"pagerduty"`
+			Agent     *agent.Config       `yaml:"agent"`
 		}
 		if err := yaml.UnmarshalWithOptions(cfg.Connectors.YAML, &cc, yaml.Strict()); err != nil {
 			return deps, fmt.Errorf("connectors (from line %d): %v", cfg.Connectors.Line, err)
 		}
 		deps.SSH, deps.Email, deps.Webhook, deps.Slack, deps.Teams = cc.SSH, cc.Email, cc.Webhook, cc.Slack, cc.Teams
 		deps.DNSSink, deps.LDAP = cc.DNSSink, cc.LDAP
+		deps.PagerDuty = cc.PagerDuty
 		if cc.HTTP != nil {
 			deps.HTTP = *cc.HTTP
 		}
@@ -154,6 +158,10 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 	}
 	if deps.LDAP != nil {
 		deps.LDAP.Secrets = deps.HTTP.Secrets
+	}
+	if deps.PagerDuty != nil {
+		deps.PagerDuty.Secrets = deps.HTTP.Secrets
+		deps.PagerDuty.RiposteURL = cmp.Or(deps.PagerDuty.RiposteURL, cfg.PublicURL)
 	}
 	return deps, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/riposte-soar/riposte/connector/incidentops"
 	"github.com/riposte-soar/riposte/connector/ldap"
 	"github.com/riposte-soar/riposte/connector/notifyops"
+	"github.com/riposte-soar/riposte/connector/pagerduty"
 	"github.com/riposte-soar/riposte/connector/recovery"
 	"github.com/riposte-soar/riposte/connector/set"
 	"github.com/riposte-soar/riposte/connector/slack"
@@ -56,6 +57,9 @@ type Deps struct {
 	// LDAP configures the directory accounts connector (OpenLDAP or
 	// AD); nil leaves it out (it needs a directory and a bind account).
 	LDAP *ldap.Config
+	// PagerDuty configures the paging connector; nil leaves it out (it
+	// needs a routing key).
+	PagerDuty *pagerduty.Config
 	// Recovery is the recovery connector, bound to the playbook service
 	// once it exists; nil leaves it out.
 	Recovery *recovery.Connector
@@ -115,6 +119,7 @@ func Register(reg *connector.Registry, deps Deps) error {
 		{deps.Teams != nil, teams.Name, func() (connector.Connector, error) { return teams.New(*deps.Teams) }},
 		{deps.DNSSink != nil, dnssink.Name, func() (connector.Connector, error) { return dnssink.New(*deps.DNSSink) }},
 		{deps.LDAP != nil, ldap.Name, func() (connector.Connector, error) { return ldap.New(*deps.LDAP) }},
+		{deps.PagerDuty != nil, pagerduty.Name, func() (connector.Connector, error) { return pagerduty.New(*deps.PagerDuty) }},
 	}
 	for _, o := range optional {
 		if !o.set {
