@@ -9,10 +9,17 @@ import (
 	"github.com/riposte-soar/riposte/openc2"
 )
 
+// SegmentTarget is the OpenC2 target of a gateway's segment quarantine:
+// "contain" with {"net": CIDR} quarantines, "allow" with {"rule_number": N}
+// lifts it.
+const SegmentTarget = "x-riposte:segment"
+
 // DecisionCommand is the OpenC2 command that makes an agent enforce d
 // (active) or stop enforcing it. A deny is SLPF with the decision's rule
 // number, so the undo is the standard "delete slpf:rule_number"; an
-// isolation is ER "contain device", undone by "allow device".
+// isolation is ER "contain device", undone by "allow device"; a segment
+// quarantine is "contain x-riposte:segment", undone by "allow
+// x-riposte:segment".
 func DecisionCommand(d decision.Decision, active bool, permitted []string) (json.RawMessage, error) {
 	var cmd map[string]any
 	complete := map[string]any{"response_requested": "complete"}
@@ -63,6 +70,31 @@ func DecisionCommand(d decision.Decision, active bool, permitted []string) (json
 		}
 		cmd = map[string]any{"action": "contain", "target": map[string]any{"device": map[string]any{"hostname": d.Target}},
 			"args": map[string]any{"response_requested": "complete", "er": er, "x-riposte": x}, "actuator": map[string]any{"er": map[string]any{}}}
+	case d.Kind == decision.ContainSegment && active:
+		p, err := netip.ParsePrefix(d.Target)
+		if err != nil {
+			return nil, fmt.Errorf("decision %s: target %q: %w", d.ID, d.Target, err)
+		}
+		x := map[string]any{"rule_number": d.Rule}
+		if !d.Expires.IsZero() {
+			x["stop_time"] = d.Expires.UnixMilli()
+		}
+		var allow []string
+		for _, a := range permitted {
+			if q, err := parsePrefix(a); err == nil {
+				allow = append(allow, q.String())
+			}
+		}
+		if len(allow) > 0 {
+			x["permitted"] = allow
+		}
+		cmd = map[string]any{"action": "contain", "target": map[string]any{SegmentTarget: map[string]any{"net": p.String()}},
+			"args": map[string]any{"response_requested": "complete", "x-riposte": x}, "actuator": map[string]any{"x-riposte": map[string]any{}}}
+	case d.Kind == decision.ContainSegment:
+		// By rule number: the server may know only that (an agent's
+		// heartbeat names a quarantine no longer decided).
+		cmd = map[string]any{"action": "allow", "target": map[string]any{SegmentTarget: map[string]any{"rule_number": d.Rule}},
+			"args": complete, "actuator": map[string]any{"x-riposte": map[string]any{}}}
 	case d.Kind == decision.ContainHost:
 		cmd = map[string]any{"action": "allow", "target": map[string]any{"device": map[string]any{"hostname": d.Target}},
 			"args":     map[string]any{"response_requested": "complete", "x-riposte": map[string]any{"rule_number": d.Rule}},

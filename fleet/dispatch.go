@@ -222,12 +222,12 @@ func (f *Fleet) onDecision(d decision.Decision) {
 	}
 	var ps []push
 	for _, a := range f.List() {
-		if a.Revoked || !d.AppliesTo(a.Hostname) {
+		if a.Revoked || !a.Enforces(d) {
 			continue
 		}
 		var still []decision.Decision
 		for _, o := range others {
-			if o.AppliesTo(a.Hostname) {
+			if a.Enforces(o) {
 				still = append(still, o)
 			}
 		}
@@ -339,11 +339,13 @@ func (f *Fleet) onHeartbeat(m *nats.Msg) {
 		f.log.Warn("agent heartbeat refused", "agent", id, "err", err)
 		return
 	}
-	inv := Inventory{Addresses: h.Addresses, OS: h.OS, Version: h.Version, Rules: h.Rules, Contained: h.Contained}
+	inv := Inventory{Addresses: h.Addresses, OS: h.OS, Version: h.Version, Rules: h.Rules, Contained: h.Contained,
+		Mode: h.Mode, Segments: h.Segments, Quarantined: h.Quarantined}
 	now := time.Now().UTC()
 	f.mu.Lock()
 	cur := f.agents[id]
-	persist := cur.LastSeen.IsZero() || now.Sub(cur.LastSeen) > 30*time.Second || !slices.Equal(cur.Addresses, inv.Addresses) || cur.Version != inv.Version
+	persist := cur.LastSeen.IsZero() || now.Sub(cur.LastSeen) > 30*time.Second || !slices.Equal(cur.Addresses, inv.Addresses) || cur.Version != inv.Version ||
+		cur.Mode != inv.Mode || !slices.Equal(cur.Segments, inv.Segments)
 	cur.LastSeen, cur.Inventory = now, inv
 	snapshot := *cur
 	f.mu.Unlock()
@@ -446,9 +448,15 @@ func (f *Fleet) syncAgent(ctx context.Context, id string) error {
 		return nil
 	}
 	now := time.Now()
-	want, err := f.o.Decisions.ForHost(ctx, a.Hostname, now)
+	all, err := f.o.Decisions.List(ctx, false, now)
 	if err != nil {
 		return err
+	}
+	var want []decision.Decision
+	for _, d := range all {
+		if a.Enforces(d) {
+			want = append(want, d)
+		}
 	}
 	has := map[int64]bool{}
 	for _, r := range a.Rules {
@@ -460,10 +468,19 @@ func (f *Fleet) syncAgent(ctx context.Context, id string) error {
 	groups := map[string][]decision.Decision{}
 	covered := map[int64]bool{}
 	var contains []decision.Decision
+	// Segment quarantines, like denies, are held one per target.
+	segGroups := map[string][]decision.Decision{}
+	segCovered := map[int64]bool{}
 	for _, d := range want {
 		switch d.Kind {
 		case decision.ContainHost:
 			contains = append(contains, d)
+		case decision.ContainSegment:
+			segCovered[d.Rule] = true
+			if !d.Expires.IsZero() && d.Expires.Sub(now) < time.Second {
+				continue
+			}
+			segGroups[d.Target] = append(segGroups[d.Target], d)
 		case decision.DenyIP:
 			covered[d.Rule] = true
 			// Within a second of expiry either side may hold it.
@@ -493,6 +510,28 @@ func (f *Fleet) syncAgent(ctx context.Context, id string) error {
 			break
 		}
 		if _, err := f.pushDecision(a, decision.Decision{ID: fmt.Sprint("rule-", r), Kind: decision.DenyIP, Rule: r}, false); err != nil {
+			return err
+		}
+	}
+	for _, g := range segGroups {
+		held := false
+		for _, d := range g {
+			held = held || slices.Contains(a.Quarantined, d.Rule)
+		}
+		if !held {
+			if _, err := f.pushDecision(a, longest(g), true); err != nil {
+				return err
+			}
+		}
+	}
+	for _, r := range a.Quarantined {
+		if segCovered[r] {
+			continue
+		}
+		if deletes++; deletes > maxDeletesPerSync {
+			break
+		}
+		if _, err := f.pushDecision(a, decision.Decision{ID: fmt.Sprint("rule-", r), Kind: decision.ContainSegment, Rule: r}, false); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,9 @@
 package fleet
 
 import (
+	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/riposte-soar/riposte/decision"
@@ -12,10 +15,37 @@ func (a *Agent) Holds(d decision.Decision) bool {
 	case decision.ContainHost:
 		return a.Contained != 0 && a.Contained == d.Rule
 	case decision.DenyIP:
-		for _, r := range a.Rules {
-			if r == d.Rule {
-				return true
-			}
+		return slices.Contains(a.Rules, d.Rule)
+	case decision.ContainSegment:
+		return slices.Contains(a.Quarantined, d.Rule)
+	}
+	return false
+}
+
+// Gateway reports whether the agent runs in gateway mode.
+func (a *Agent) Gateway() bool { return a.Mode == "gateway" }
+
+// Enforces reports whether the agent must enforce d: what
+// decision.AppliesTo says from its host name, and for a segment
+// quarantine, a gateway named by it or, when it names none, every gateway
+// with a declared segment that overlaps its target.
+func (a *Agent) Enforces(d decision.Decision) bool {
+	if d.Kind != decision.ContainSegment {
+		return d.AppliesTo(a.Hostname)
+	}
+	if !a.Gateway() {
+		return false
+	}
+	if d.Host != "" {
+		return strings.EqualFold(d.Host, a.Hostname)
+	}
+	t, err := netip.ParsePrefix(d.Target)
+	if err != nil {
+		return false
+	}
+	for _, s := range a.Segments {
+		if p, err := netip.ParsePrefix(s); err == nil && p.Overlaps(t) {
+			return true
 		}
 	}
 	return false
@@ -30,7 +60,7 @@ func Enforcement(d decision.Decision, agents []Agent, now time.Time) (by, missin
 	}
 	for i := range agents {
 		a := &agents[i]
-		if a.Revoked || !d.AppliesTo(a.Hostname) {
+		if a.Revoked || !a.Enforces(d) {
 			continue
 		}
 		if a.Holds(d) {

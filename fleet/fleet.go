@@ -99,6 +99,12 @@ type Inventory struct {
 	Version   string   `json:"version,omitempty"`
 	Rules     []int64  `json:"rules,omitempty"`
 	Contained int64    `json:"contained,omitempty"`
+	// Mode is "gateway" for an agent enforcing in a router's forward
+	// path ("" or "host": a host agent), Segments the networks it
+	// declares behind it, Quarantined the segment quarantines it holds.
+	Mode        string   `json:"mode,omitempty"`
+	Segments    []string `json:"segments,omitempty"`
+	Quarantined []int64  `json:"quarantined,omitempty"`
 }
 
 // Fleet manages the enrolled agents.
