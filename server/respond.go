@@ -23,6 +23,7 @@ import (
 	emailconn "github.com/riposte-soar/riposte/connector/email"
 	httpconn "github.com/riposte-soar/riposte/connector/http"
 	ldapconn "github.com/riposte-soar/riposte/connector/ldap"
+	"github.com/riposte-soar/riposte/connector/opsgenie"
 	"github.com/riposte-soar/riposte/connector/pagerduty"
 	"github.com/riposte-soar/riposte/connector/recovery"
 	slackconn "github.com/riposte-soar/riposte/connector/slack"
@@ -126,6 +127,7 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 			DNSSink   *dnssink.Config     `yaml:"dnssink"`
 			LDAP      *ldapconn.Config    `yaml:"ldap"`
 			PagerDuty *pagerduty.Config   `yaml:"pagerduty"`
+			Opsgenie  *opsgenie.Config    `yaml:"opsgenie"`
 			Agent     *agent.Config       `yaml:"agent"`
 		}
 		if err := yaml.UnmarshalWithOptions(cfg.Connectors.YAML, &cc, yaml.Strict()); err != nil {
@@ -134,6 +136,7 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 		deps.SSH, deps.Email, deps.Webhook, deps.Slack, deps.Teams = cc.SSH, cc.Email, cc.Webhook, cc.Slack, cc.Teams
 		deps.DNSSink, deps.LDAP = cc.DNSSink, cc.LDAP
 		deps.PagerDuty = cc.PagerDuty
+		deps.Opsgenie = cc.Opsgenie
 		if cc.HTTP != nil {
 			deps.HTTP = *cc.HTTP
 		}
@@ -162,6 +165,10 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 	if deps.PagerDuty != nil {
 		deps.PagerDuty.Secrets = deps.HTTP.Secrets
 		deps.PagerDuty.RiposteURL = cmp.Or(deps.PagerDuty.RiposteURL, cfg.PublicURL)
+	}
+	if deps.Opsgenie != nil {
+		deps.Opsgenie.Secrets = deps.HTTP.Secrets
+		deps.Opsgenie.RiposteURL = cmp.Or(deps.Opsgenie.RiposteURL, cfg.PublicURL)
 	}
 	return deps, nil
 }

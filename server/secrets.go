@@ -49,6 +49,9 @@ func secretRefs(cfg config.Config) (map[string]string, error) {
 	if deps.PagerDuty != nil {
 		maps.Copy(refs, deps.PagerDuty.References())
 	}
+	if deps.Opsgenie != nil {
+		maps.Copy(refs, deps.Opsgenie.References())
+	}
 	// The console's single sign-on client secret may be a reference too:
 	// a missing one would otherwise show only at the first sign-in.
 	if c := cfg.Console.OIDC; c.Issuer != "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/riposte-soar/riposte/connector/incidentops"
 	"github.com/riposte-soar/riposte/connector/ldap"
 	"github.com/riposte-soar/riposte/connector/notifyops"
+	"github.com/riposte-soar/riposte/connector/opsgenie"
 	"github.com/riposte-soar/riposte/connector/pagerduty"
 	"github.com/riposte-soar/riposte/connector/recovery"
 	"github.com/riposte-soar/riposte/connector/set"
@@ -60,6 +61,8 @@ type Deps struct {
 	// PagerDuty configures the paging connector; nil leaves it out (it
 	// needs a routing key).
 	PagerDuty *pagerduty.Config
+	// Opsgenie configures the paging connector (Opsgenie); nil leaves it out.
+	Opsgenie *opsgenie.Config
 	// Recovery is the recovery connector, bound to the playbook service
 	// once it exists; nil leaves it out.
 	Recovery *recovery.Connector
@@ -120,6 +123,7 @@ func Register(reg *connector.Registry, deps Deps) error {
 		{deps.DNSSink != nil, dnssink.Name, func() (connector.Connector, error) { return dnssink.New(*deps.DNSSink) }},
 		{deps.LDAP != nil, ldap.Name, func() (connector.Connector, error) { return ldap.New(*deps.LDAP) }},
 		{deps.PagerDuty != nil, pagerduty.Name, func() (connector.Connector, error) { return pagerduty.New(*deps.PagerDuty) }},
+		{deps.Opsgenie != nil, opsgenie.Name, func() (connector.Connector, error) { return opsgenie.New(*deps.Opsgenie) }},
 	}
 	for _, o := range optional {
 		if !o.set {
