@@ -50,6 +50,13 @@ type Config struct {
 	// HostOps names what host operations may touch (processes, files,
 	// accounts, services, remediations, configuration lines, evidence).
 	HostOps hostops.Config `yaml:"host_ops"`
+	// Mode is "host" (default) or "gateway": an agent on a Linux router
+	// or firewall whose denies also apply to the traffic it routes, and
+	// which quarantines the segments behind it (see gateway.go).
+	Mode string `yaml:"mode"`
+	// Segments are the networks behind a gateway (CIDRs): segment
+	// quarantines for them are sent to it.
+	Segments []string `yaml:"segments"`
 	// Version is reported in heartbeats.
 	Version string `yaml:"-"`
 }
@@ -87,6 +94,8 @@ type Agent struct {
 
 	mu      sync.Mutex
 	cont    containState
+	segs    []segEntry // segment quarantines held (gateway)
+	segNets []netip.Prefix
 	results *resultCache
 	host    HostOps
 	slow    chan job
@@ -106,6 +115,10 @@ func Open(ctx context.Context, cfg Config, enrollToken string, host HostOps, log
 	cfg.defaults()
 	if cfg.Data == "" {
 		return nil, errors.New("agent: a data directory is required")
+	}
+	segNets, err := cfg.checkMode()
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
 	}
 	// Before anything else, and above all before enrolling: a start
 	// without the privilege must not spend the one-time token and leave on
@@ -149,6 +162,7 @@ func Open(ctx context.Context, cfg Config, enrollToken string, host HostOps, log
 	}
 	a := &Agent{cfg: cfg, id: id, enf: enf, log: log, http: hc, tls: tc, subj: subj, nonces: protocol.NewMemoryNonceCache(1 << 16), results: newResultCache(1024), host: host}
 	a.serverNet = serverPrefixes(append(busURLs(id.NATSURL), id.Server)...)
+	a.segNets = segNets
 	a.poke, a.stop, a.local = make(chan struct{}, 1), make(chan struct{}), make(chan localReq)
 	a.inflight = map[string]bool{}
 	if err := a.loadNonces(); err != nil {
@@ -158,10 +172,15 @@ func Open(ctx context.Context, cfg Config, enrollToken string, host HostOps, log
 		enf.Close()
 		return nil, err
 	}
+	if err := a.loadSegments(); err != nil {
+		enf.Close()
+		return nil, fmt.Errorf("segment quarantines: %w", err)
+	}
 	if _, err := enf.Reconcile(); err != nil {
 		log.Error("firewall not restored", "err", err)
 	}
 	a.reconcileContain()
+	a.reconcileSegments()
 	// The monitor socket must be made here, on the caller's thread, in the
 	// namespace the firewall was opened in.
 	a.watchKernel()
@@ -332,6 +351,7 @@ func (a *Agent) reconcile() {
 		a.log.Warn("firewall drifted from the held decisions: repaired")
 	}
 	a.reconcileContain()
+	a.reconcileSegments()
 }
 
 func signal(c chan struct{}) {
@@ -361,9 +381,17 @@ func (a *Agent) heartbeat() {
 		}
 	}
 	a.mu.Unlock()
-	h := protocol.SignHeartbeat(a.id.Key, protocol.Heartbeat{AgentID: a.id.AgentID, Time: time.Now().UTC(), Hostname: a.id.Hostname,
+	hb := protocol.Heartbeat{AgentID: a.id.AgentID, Time: time.Now().UTC(), Hostname: a.id.Hostname,
 		Addresses: localAddresses(), OS: runtime.GOOS + "/" + runtime.GOARCH + " " + osRelease(), Version: a.cfg.Version,
-		Rules: rules, Contained: contained})
+		Rules: rules, Contained: contained}
+	if a.cfg.Mode == ModeGateway {
+		hb.Mode = ModeGateway
+		for _, p := range a.segNets {
+			hb.Segments = append(hb.Segments, p.String())
+		}
+		hb.Quarantined = a.quarantinedRules(time.Now())
+	}
+	h := protocol.SignHeartbeat(a.id.Key, hb)
 	b, _ := json.Marshal(h)
 	if err := a.nc.Publish(a.subj.Heartbeat, b); err != nil {
 		a.log.Warn("heartbeat", "err", err)

@@ -234,6 +234,8 @@ func (a *Agent) execute(ctx context.Context, commandID string, c *openc2.Command
 		return respond(501, "Not Implemented: Riposte agents do not load firewall configuration files; send deny/allow commands", nil), nil
 	case (c.Action == "contain" || c.Action == "allow") && t == "device":
 		return a.device(c), nil
+	case (c.Action == "contain" || c.Action == "allow") && t == segmentTarget:
+		return a.segment(c), nil
 	case c.Action == "investigate" && t == "x-riposte:firewall_state":
 		return a.firewallEvidence(commandID)
 	}
@@ -494,10 +496,10 @@ func (a *Agent) deleteRule(c *openc2.Command) openc2.Response {
 // theirs. (update file is answered 501, so it is not listed.)
 var netPairs = map[string][]string{
 	"deny":    {"ipv4_net", "ipv6_net", "ipv4_connection", "ipv6_connection"},
-	"allow":   {"ipv4_net", "ipv6_net", "ipv4_connection", "ipv6_connection", "device"},
+	"allow":   {"ipv4_net", "ipv6_net", "ipv4_connection", "ipv6_connection", "device", segmentTarget},
 	"delete":  {"slpf:rule_number"},
 	"query":   {"features"},
-	"contain": {"device"},
+	"contain": {"device", segmentTarget},
 }
 
 func (a *Agent) features(c *openc2.Command) openc2.Response {

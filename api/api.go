@@ -19,6 +19,7 @@ import (
 	"github.com/riposte-soar/riposte/cluster"
 	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/eventstore"
+	"github.com/riposte-soar/riposte/feeds"
 	"github.com/riposte-soar/riposte/fleet"
 	"github.com/riposte-soar/riposte/internal/httpjson"
 	"github.com/riposte-soar/riposte/respond"
@@ -56,6 +57,8 @@ type Deps struct {
 	Cluster *cluster.Runtime
 	// Bouncers serves CrowdSec bouncers (nil: the /v1 routes are absent).
 	Bouncers *bouncer.Service
+	// Feeds serves block lists to firewalls (nil: /feeds is absent).
+	Feeds *feeds.Service
 }
 
 // Public marks a route that needs no token.
@@ -118,6 +121,7 @@ func New(d Deps) *Server {
 	s.routes = append(s.routes, s.agentRoutes()...)
 	s.routes = append(s.routes, s.clusterRoutes()...)
 	s.routes = append(s.routes, s.bouncerRoutes()...)
+	s.routes = append(s.routes, s.feedRoutes()...)
 	return s
 }
 
@@ -138,7 +142,7 @@ func (s *Server) Handler() http.Handler {
 
 func (s *Server) guard(rt Route) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if rt.Role == Public || rt.Role == AgentAuth || rt.Role == BouncerAuth {
+		if rt.Role == Public || rt.Role == AgentAuth || rt.Role == BouncerAuth || rt.Role == FeedAuth {
 			rt.handler(w, r, nil)
 			return
 		}

@@ -78,7 +78,8 @@ func (s *Server) limit(rt Route, next http.HandlerFunc) http.HandlerFunc {
 		// routes that check their own (enrollment tokens in the body,
 		// agent credentials) 403 too. A request without one guessed
 		// nothing; on token routes 403 is a valid token without the role.
-		presented := r.Header.Get("Authorization") != "" || rt.Role == Public || r.Header.Get("X-Api-Key") != ""
+		presented := r.Header.Get("Authorization") != "" || rt.Role == Public || r.Header.Get("X-Api-Key") != "" ||
+			(rt.Role == FeedAuth && r.URL.Query().Has("token"))
 		if presented && (fw.status == http.StatusUnauthorized || (fw.status == http.StatusForbidden && (rt.Role == Public || rt.Role == AgentAuth || rt.Role == BouncerAuth))) {
 			s.d.Limits.AuthFailures.Fail(r.RemoteAddr, now)
 		}

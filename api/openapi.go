@@ -10,6 +10,7 @@ import (
 	"github.com/riposte-soar/riposte/alarm"
 	"github.com/riposte-soar/riposte/bouncer"
 	"github.com/riposte-soar/riposte/decision"
+	"github.com/riposte-soar/riposte/feeds"
 	"github.com/riposte-soar/riposte/fleet"
 	"github.com/riposte-soar/riposte/internal/httpjson"
 	"github.com/riposte-soar/riposte/respond"
@@ -32,7 +33,7 @@ func Document(version string) ([]byte, error) {
 
 func fullServer(version string) *Server {
 	return New(Deps{Version: version, Alarm: &alarm.Service{}, Decisions: &decision.Store{}, Respond: &respond.Service{}, Fleet: &fleet.Fleet{},
-		Bouncers: &bouncer.Service{}})
+		Bouncers: &bouncer.Service{}, Feeds: &feeds.Service{}})
 }
 
 var errorRef = map[string]any{"$ref": "#/components/responses/Error"}
@@ -101,6 +102,9 @@ func (s *Server) document() map[string]any {
 		case BouncerAuth:
 			op["security"] = []map[string][]string{{"bouncer": {}}}
 			op["x-riposte-role"] = string(rt.Role)
+		case FeedAuth:
+			op["security"] = []map[string][]string{{"feedBasic": {}}, {"feedBearer": {}}, {"feedQuery": {}}}
+			op["x-riposte-role"] = string(rt.Role)
 		default:
 			op["security"] = []map[string][]string{{"bearer": {}}}
 			op["x-riposte-role"] = string(rt.Role)
@@ -118,8 +122,11 @@ func (s *Server) document() map[string]any {
 		"paths":   paths,
 		"components": map[string]any{
 			"securitySchemes": map[string]any{"bearer": map[string]string{"type": "http", "scheme": "bearer"},
-				"agent":   map[string]string{"type": "http", "scheme": "basic", "description": "agent-<id> and the agent's credential"},
-				"bouncer": map[string]string{"type": "apiKey", "in": "header", "name": "X-Api-Key", "description": "a CrowdSec bouncer's key (riposte bouncer add NAME)"}},
+				"agent":      map[string]string{"type": "http", "scheme": "basic", "description": "agent-<id> and the agent's credential"},
+				"bouncer":    map[string]string{"type": "apiKey", "in": "header", "name": "X-Api-Key", "description": "a CrowdSec bouncer's key (riposte bouncer add NAME)"},
+				"feedBasic":  map[string]string{"type": "http", "scheme": "basic", "description": "a feed token (riposte feed add NAME) as the password; any user name"},
+				"feedBearer": map[string]string{"type": "http", "scheme": "bearer", "description": "a feed token (riposte feed add NAME)"},
+				"feedQuery":  map[string]string{"type": "apiKey", "in": "query", "name": "token", "description": "a feed token, for firewalls that only take a URL"}},
 			"responses": map[string]any{"Error": map[string]any{"description": "an error: a code for programs and a message for people",
 				"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}},
 			"schemas": g.defs,

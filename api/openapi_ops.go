@@ -13,6 +13,7 @@ import (
 	"github.com/riposte-soar/riposte/detect"
 	"github.com/riposte-soar/riposte/engine"
 	"github.com/riposte-soar/riposte/event"
+	"github.com/riposte-soar/riposte/feeds"
 	"github.com/riposte-soar/riposte/fleet"
 	"github.com/riposte-soar/riposte/ingest/sources/httpin"
 	"github.com/riposte-soar/riposte/internal/httpjson"
@@ -38,6 +39,9 @@ var ops = map[string]opSpec{
 	"GET /v1/decisions":                 {id: "crowdsecDecisions", out: []bouncer.Decision{}, also: map[int]any{0: obj{"message": ""}}},
 	"GET /api/v1/bouncers":              {id: "listBouncers", out: obj{"bouncers": []bouncer.Bouncer{}}},
 	"GET /api/v1/bouncers/{name}/pulls": {id: "bouncerPulls", out: obj{"pulls": []bouncer.Pull{}}},
+	// A feed's body is plain text, CSV or JSON by format; errors are text.
+	"GET /feeds/{format}": {id: "feed", contentType: "text/plain", out: schema{"type": "string"}, also: map[int]any{304: nil}},
+	"GET /api/v1/feeds":   {id: "listFeeds", out: obj{"serial": int64(0), "feeds": []feeds.Consumer{}}},
 	"POST /api/v1/events": {id: "ingestEvents", status: http.StatusAccepted, out: httpin.Result{},
 		// A batch is answered with its result also when some or all of it
 		// was refused.

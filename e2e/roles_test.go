@@ -82,6 +82,15 @@ func TestRoleMatrix(t *testing.T) {
 				}
 				continue
 			}
+			if op.Role == "feed" { // a feed token (basic, bearer or ?token=), never a user token
+				for _, tok := range append([]string{""}, tokens["admin"]) {
+					resp, _, err := n.do(method, strings.ReplaceAll(concrete, "{format}", "panos"), tok, bodyFor(), nil)
+					if err != nil || resp.StatusCode != 401 {
+						t.Errorf("%s %s is for feeds but answered %v %v to a user token %q", method, path, resp.StatusCode, err, tok)
+					}
+				}
+				continue
+			}
 			if op.Role == "bouncer" { // a CrowdSec bouncer's key (X-Api-Key), never a user token
 				for _, tok := range append([]string{""}, tokens["admin"]) {
 					resp, _, err := n.do(method, concrete, tok, bodyFor(), nil)

@@ -38,6 +38,7 @@ import (
 	"github.com/riposte-soar/riposte/detect"
 	"github.com/riposte-soar/riposte/event"
 	"github.com/riposte-soar/riposte/eventstore"
+	"github.com/riposte-soar/riposte/feeds"
 	"github.com/riposte-soar/riposte/fleet"
 	"github.com/riposte-soar/riposte/ingest"
 	"github.com/riposte-soar/riposte/ingest/sources/file"
@@ -163,6 +164,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	}
 	decisions := decision.New(ctl, banSchedule(cfg.Agents))
 	bouncers := &bouncer.Service{Store: bouncer.NewStore(ctl), Decisions: decisions, Log: log}
+	blockFeeds := &feeds.Service{Store: feeds.NewStore(ctl), Decisions: decisions, Log: log}
 	decisions.SetLimits(decisionLimits(cfg, log))
 	agentKey, err := fleet.LoadOrCreateKey(filepath.Join(cfg.Data, AgentKey))
 	if err != nil {
@@ -434,7 +436,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 			}
 			return nil
 		},
-		Log: log, Version: version, Limits: apiLimits, Cluster: rt, Bouncers: bouncers,
+		Log: log, Version: version, Limits: apiLimits, Cluster: rt, Bouncers: bouncers, Feeds: blockFeeds,
 	})
 	var sso *oidc.OIDC // single sign-on, when console.oidc names a provider
 	if cfg.Console.OIDC.Issuer != "" {

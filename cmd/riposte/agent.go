@@ -29,6 +29,7 @@ type agentFile struct {
 
 func agentCmd() *cobra.Command {
 	var cfgPath, enrollToken string
+	var segments []string
 	c := &cobra.Command{
 		Use:   "agent",
 		Short: "Run the host agent (root, Linux): enforce decisions with nftables and execute signed OpenC2 commands",
@@ -36,7 +37,12 @@ func agentCmd() *cobra.Command {
 with a one-time token (riposte agent token create, on the server) and keeps
 the identity in the data directory; later starts reuse it. The agent
 re-applies the decisions it holds before it connects, so a restart never
-leaves the host unprotected.`,
+leaves the host unprotected.
+
+With --mode gateway (on a Linux router or firewall, ip_forward on) the
+agent's blocks also apply to the traffic it routes, protecting every host
+behind it, and it quarantines the segments it declares (--segment CIDR,
+repeatable) when a contain_segment decision names them.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg := agentFile{Config: agent.Config{Data: "/var/lib/riposte-agent"}, LogLevel: "info"}
@@ -50,7 +56,10 @@ leaves the host unprotected.`,
 				}
 			}
 			fl := c.Flags()
-			for name, dst := range map[string]*string{"server": &cfg.Server, "data": &cfg.Data, "hostname": &cfg.Hostname, "table": &cfg.Table, "log-level": &cfg.LogLevel, "ca": &cfg.CA} {
+			if fl.Changed("segment") {
+				cfg.Segments = segments
+			}
+			for name, dst := range map[string]*string{"server": &cfg.Server, "data": &cfg.Data, "hostname": &cfg.Hostname, "table": &cfg.Table, "log-level": &cfg.LogLevel, "ca": &cfg.CA, "mode": &cfg.Mode} {
 				if f := fl.Lookup(name); f.Changed || *dst == "" {
 					*dst = f.Value.String()
 				}
@@ -91,6 +100,8 @@ leaves the host unprotected.`,
 	f.Duration("heartbeat", 5*time.Second, "inventory and held-decisions report interval")
 	f.Duration("reconcile", 2*time.Second, "firewall comparison interval")
 	f.String("log-level", "info", "debug, info, warn or error")
+	f.String("mode", "host", "host, or gateway (a router: blocks apply to routed traffic, segments can be quarantined)")
+	f.StringArrayVar(&segments, "segment", nil, "a network behind the gateway (CIDR; repeatable; mode gateway)")
 	c.AddCommand(agentTokenCmd(), agentListCmd(), agentRevokeCmd(), agentBreakGlassCmd(), agentReleaseCmd(), agentUninstallCmd())
 	return c
 }
@@ -132,7 +143,7 @@ func agentListCmd() *cobra.Command {
 		Short: "Enrolled agents, their addresses and last heartbeat",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return printList(c, server, token, output, "/api/v1/agents", "agents", "ID\tHOSTNAME\tADDRESSES\tVERSION\tLAST SEEN\tRULES\tCONTAINED",
+			return printList(c, server, token, output, "/api/v1/agents", "agents", "ID\tHOSTNAME\tMODE\tADDRESSES\tVERSION\tLAST SEEN\tRULES\tCONTAINED",
 				func(a fleet.Agent) []any {
 					seen := "never"
 					if !a.LastSeen.IsZero() {
@@ -141,7 +152,11 @@ func agentListCmd() *cobra.Command {
 					if a.Revoked {
 						seen = "revoked"
 					}
-					return []any{a.ID, a.Hostname, strings.Join(a.Addresses, ","), dash(a.Version), seen, len(a.Rules), a.Contained != 0}
+					mode := "host"
+					if a.Gateway() {
+						mode = "gateway " + strings.Join(a.Segments, ",")
+					}
+					return []any{a.ID, a.Hostname, safe(mode), strings.Join(a.Addresses, ","), dash(a.Version), seen, len(a.Rules) + len(a.Quarantined), a.Contained != 0}
 				})
 		},
 	}

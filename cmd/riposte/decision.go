@@ -42,7 +42,7 @@ func decisionCmd() *cobra.Command {
 	list.Flags().BoolVar(&all, "all", false, "include expired and reverted decisions")
 	outputFlag(list, &output)
 	add := &cobra.Command{
-		Use:   "add --kind deny_ip|contain_host --target T --reason R",
+		Use:   "add --kind deny_ip|contain_host|contain_segment --target T --reason R",
 		Short: "Record a containment decision (repeat offenders get longer bans unless --ttl is given)",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -63,7 +63,7 @@ func decisionCmd() *cobra.Command {
 			return nil
 		},
 	}
-	add.Flags().StringVar(&kind, "kind", "deny_ip", "deny_ip or contain_host")
+	add.Flags().StringVar(&kind, "kind", "deny_ip", "deny_ip, contain_host, or contain_segment (a CIDR or address quarantined at the gateways in front of it)")
 	add.Flags().StringVar(&target, "target", "", "address or CIDR (deny_ip), host (contain_host)")
 	add.Flags().StringVar(&host, "host", "", "where a deny applies (empty: every host with an agent)")
 	add.Flags().StringVar(&ttl, "ttl", "", "duration, until_reverted, or empty for the repeat-offender schedule")

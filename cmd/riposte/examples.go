@@ -28,6 +28,12 @@ var examples = map[string]string{
 	"bouncer add": `  riposte bouncer add edge-firewall
   riposte bouncer add nginx-web-01 --output json`,
 	"bouncer delete": `  riposte bouncer delete edge-firewall`,
+	"feed":           `  riposte feed list`,
+	"feed add": `  riposte feed add pa-edge
+  riposte feed add fortigate-dc1 --output json`,
+	"feed delete": `  riposte feed delete pa-edge`,
+	"feed list": `  riposte feed list
+  riposte feed list --output json`,
 	"bouncer list": `  riposte bouncer list
   riposte bouncer list --pulls 20
   riposte bouncer list --output json`,

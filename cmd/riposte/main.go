@@ -68,7 +68,7 @@ func newRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: 2, err: fmt.Errorf("%v (see %s --help)", err, c.CommandPath())}
 	})
-	root.AddCommand(serveCmd(), configCmd(), tokenCmd(), userCmd(), secretCmd(), bouncerCmd(), auditCmd(), rulesCmd(), incidentCmd(), alertCmd(), silenceCmd(), assetCmd(),
+	root.AddCommand(serveCmd(), configCmd(), tokenCmd(), userCmd(), secretCmd(), bouncerCmd(), feedCmd(), auditCmd(), rulesCmd(), incidentCmd(), alertCmd(), silenceCmd(), assetCmd(),
 		eventsCmd(), metricsCmd(), playbookCmd(), runCmd(), approvalCmd(), decisionCmd(), openc2Cmd(), agentCmd(), evidenceCmd(), benchCmd(), clusterCmd(), versionCmd())
 	root.AddCommand(natsCmd())
 	strictParents(root)
