@@ -128,6 +128,22 @@ var netOps = map[string]connector.Operation{
 			"reason": {Type: "string", Description: "why"},
 		},
 		Outputs: map[string]string{"reverted": "decision ids lifted", "verified": "the agent confirmed"}, Idempotent: true},
+	"quarantine_segment": {Description: "Quarantine a network segment, or one host by address, at the gateway agents in front of it: routed traffic from and to it is dropped except from/to the SOC (agents.permitted) and the Riposte server; recorded as a decision.",
+		Args: map[string]connector.ArgSpec{
+			"segment": {Type: "string", Required: true, Description: "CIDR of the segment, or one address"},
+			"gateway": {Type: "string", Description: "only this gateway's agent (default: every gateway declaring a segment that overlaps it)"},
+			"ttl":     {Type: "string", Description: "duration, or until_reverted (default)"},
+			"reason":  {Type: "string", Description: "why"},
+		},
+		Outputs:    map[string]string{"decision": "decision id", "rule": "rule number", "verified": "every gateway read its quarantine rules back from nftables", "agents": "each gateway's answer"},
+		Idempotent: true, Reversible: "release_segment"},
+	"release_segment": {Description: "Lift the quarantine of a segment (or one decision).",
+		Args: map[string]connector.ArgSpec{
+			"segment":  {Type: "string", Description: "CIDR or address whose quarantines are lifted"},
+			"decision": {Type: "string", Description: "one decision id"},
+			"reason":   {Type: "string", Description: "why"},
+		},
+		Outputs: map[string]string{"reverted": "decision ids lifted", "verified": "every gateway confirmed"}, Idempotent: true},
 	"command": {Description: "Send one OpenC2 command to a host's agent as is (validated first).",
 		Args: map[string]connector.ArgSpec{
 			"host":    {Type: "string", Required: true, Description: "the host"},
@@ -163,6 +179,10 @@ func (c *Connector) do(ctx context.Context, call connector.Call, dry bool) (conn
 		return c.isolate(ctx, call, dry)
 	case "release_host":
 		return c.release(ctx, call, dry)
+	case "quarantine_segment":
+		return c.quarantine(ctx, call, dry)
+	case "release_segment":
+		return c.releaseSegment(ctx, call, dry)
 	case "command":
 		b, _ := json.Marshal(call.Args["command"])
 		if err := notContainment(b); err != nil {
@@ -534,8 +554,8 @@ func notContainment(cmd json.RawMessage) error {
 		switch {
 		case (c.Action == "deny" || c.Action == "allow") && (strings.HasSuffix(t, "_net") || strings.HasSuffix(t, "_connection")),
 			c.Action == "delete" && t == "slpf:rule_number",
-			(c.Action == "contain" || c.Action == "allow") && t == "device":
-			return fmt.Errorf("%s %s is containment, held as a decision: use block_ip, unblock_ip, isolate_host or release_host", c.Action, t)
+			(c.Action == "contain" || c.Action == "allow") && (t == "device" || t == fleet.SegmentTarget):
+			return fmt.Errorf("%s %s is containment, held as a decision: use block_ip, unblock_ip, isolate_host, release_host, quarantine_segment or release_segment", c.Action, t)
 		}
 	}
 	return nil
@@ -556,4 +576,67 @@ func opWait(op string) time.Duration {
 		return 3 * time.Minute // exec_timeout 2m
 	}
 	return 30 * time.Second
+}
+
+func (c *Connector) quarantine(ctx context.Context, call connector.Call, dry bool) (connector.Result, error) {
+	p, err := parseNet(str(call.Args, "segment"))
+	if err != nil {
+		return connector.Result{}, connector.Errorf(connector.Permanent, "segment: %v", err)
+	}
+	gw := str(call.Args, "gateway")
+	if gw != "" {
+		if err := checkHost(gw); err != nil {
+			return connector.Result{}, connector.Errorf(connector.Permanent, "gateway: %v", err)
+		}
+	}
+	ttl, err := parseTTL(str(call.Args, "ttl"), true)
+	if err != nil {
+		return connector.Result{}, connector.Errorf(connector.Permanent, "%v", err)
+	}
+	where := " at every gateway in front of it"
+	if gw != "" {
+		where = " at " + gw
+	}
+	if dry {
+		cmd, _ := fleet.DecisionCommand(decision.Decision{ID: "dry-run", Kind: decision.ContainSegment, Target: p.String(), Rule: 1}, true, nil)
+		return connector.Result{Summary: "would quarantine " + p.String() + where, Commands: []string{string(cmd)}, Outputs: map[string]any{"decision": "", "verified": false}}, nil
+	}
+	d, err := c.decisions.Add(ctx, decision.Decision{Kind: decision.ContainSegment, Target: p.String(), Host: gw, Owner: owner(call), Reason: c.reason(call),
+		Incident: call.Incident, Key: decisionKey(call, decision.ContainSegment, p.String(), gw)}, ttl, time.Now().UTC())
+	if err != nil {
+		return connector.Result{}, connector.Errorf(connector.Permanent, "decision: %v", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, c.wait)
+	outs := c.fleet.Await(wctx, d, true)
+	cancel()
+	verified, summary, err := summarize("quarantine "+d.Target+where, d, outs, true)
+	cmd, _ := fleet.DecisionCommand(d, true, nil)
+	return connector.Result{Summary: summary, Commands: []string{string(cmd)},
+		Outputs: map[string]any{"decision": d.ID, "rule": d.Rule, "verified": verified, "agents": outs},
+		Undo: &connector.Undo{Connector: Name, Operation: "release_segment", Args: map[string]any{"decision": d.ID, "reason": "recovery"},
+			Summary: "release " + d.Target}}, err
+}
+
+func (c *Connector) releaseSegment(ctx context.Context, call connector.Call, dry bool) (connector.Result, error) {
+	id, seg := str(call.Args, "decision"), str(call.Args, "segment")
+	if id == "" && seg == "" {
+		return connector.Result{}, connector.Errorf(connector.Permanent, "give segment or decision")
+	}
+	var target string
+	if seg != "" {
+		p, err := parseNet(seg)
+		if err != nil {
+			return connector.Result{}, connector.Errorf(connector.Permanent, "segment: %v", err)
+		}
+		target = p.String()
+	}
+	return c.revertWhere(ctx, call, "release "+seg+id, dry, func(d decision.Decision) bool {
+		if d.Kind != decision.ContainSegment {
+			return false
+		}
+		if id != "" {
+			return d.ID == id
+		}
+		return d.Target == target
+	})
 }
