@@ -59,6 +59,9 @@ type Deps struct {
 	Bouncers *bouncer.Service
 	// Feeds serves block lists to firewalls (nil: /feeds is absent).
 	Feeds *feeds.Service
+	// Slack answers approvals from Slack's interactive messages (package
+	// slackapprove; nil: the route is absent).
+	Slack http.Handler
 }
 
 // Public marks a route that needs no token.
@@ -122,6 +125,7 @@ func New(d Deps) *Server {
 	s.routes = append(s.routes, s.clusterRoutes()...)
 	s.routes = append(s.routes, s.bouncerRoutes()...)
 	s.routes = append(s.routes, s.feedRoutes()...)
+	s.routes = append(s.routes, s.slackRoutes()...)
 	return s
 }
 

@@ -33,7 +33,7 @@ func Document(version string) ([]byte, error) {
 
 func fullServer(version string) *Server {
 	return New(Deps{Version: version, Alarm: &alarm.Service{}, Decisions: &decision.Store{}, Respond: &respond.Service{}, Fleet: &fleet.Fleet{},
-		Bouncers: &bouncer.Service{}, Feeds: &feeds.Service{}})
+		Bouncers: &bouncer.Service{}, Slack: http.NotFoundHandler(), Feeds: &feeds.Service{}})
 }
 
 var errorRef = map[string]any{"$ref": "#/components/responses/Error"}

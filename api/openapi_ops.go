@@ -122,6 +122,9 @@ var ops = map[string]opSpec{
 	// the transfer envelope when the request was.
 	"POST /openc2": {id: "openc2", in: map[string]any{}, out: anyOf{openc2.Response{}, openc2Envelope},
 		also: map[int]any{0: anyOf{openc2.Response{}, openc2Envelope, httpjson.ErrorBody{}}}},
+	// Slack's interactivity request URL answers with what became of the
+	// click (Slack ignores it; logs and tests read it).
+	"POST /api/v1/hooks/slack/interactions": {id: "slackInteraction", out: obj{"outcome": "", "reason": "", "user": ""}},
 }
 
 var openc2Envelope = obj{"headers": map[string]any{}, "body": obj{"openc2": obj{"response": openc2.Response{}}}}

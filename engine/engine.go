@@ -383,6 +383,15 @@ func WithActor(ctx context.Context, actor string) context.Context {
 	return context.WithValue(ctx, auditActorKey{}, actor)
 }
 
+type auditChannelKey struct{}
+
+// WithChannel names where a person gave an answer ("slack"), recorded as
+// "channel" in the audit entry of the answer, so an approval answered
+// outside the console says so.
+func WithChannel(ctx context.Context, channel string) context.Context {
+	return context.WithValue(ctx, auditChannelKey{}, channel)
+}
+
 func actorOf(ctx context.Context, fallback string) string {
 	if a, ok := ctx.Value(auditActorKey{}).(string); ok && a != "" {
 		return a
@@ -788,7 +797,11 @@ func (e *Engine) answer(ctx context.Context, inquiryID string, approve bool, com
 		if approve {
 			verb = "approval.approve"
 		}
-		return e.audit(tx, actorOf(ctx, actor), verb, "approval:"+inquiryID, map[string]any{"run": q.RunID, "comment": comment, "question": q.Question})
+		detail := map[string]any{"run": q.RunID, "comment": comment, "question": q.Question}
+		if ch, ok := ctx.Value(auditChannelKey{}).(string); ok && ch != "" {
+			detail["channel"] = ch
+		}
+		return e.audit(tx, actorOf(ctx, actor), verb, "approval:"+inquiryID, detail)
 	})
 	if err == nil {
 		e.signal()
