@@ -23,12 +23,14 @@ import (
 	emailconn "github.com/riposte-soar/riposte/connector/email"
 	httpconn "github.com/riposte-soar/riposte/connector/http"
 	ldapconn "github.com/riposte-soar/riposte/connector/ldap"
+	"github.com/riposte-soar/riposte/connector/opnsense"
 	"github.com/riposte-soar/riposte/connector/opsgenie"
 	"github.com/riposte-soar/riposte/connector/pagerduty"
 	"github.com/riposte-soar/riposte/connector/recovery"
 	slackconn "github.com/riposte-soar/riposte/connector/slack"
 	"github.com/riposte-soar/riposte/connector/ssh"
 	teamsconn "github.com/riposte-soar/riposte/connector/teams"
+	"github.com/riposte-soar/riposte/connector/thehive"
 	webhookconn "github.com/riposte-soar/riposte/connector/webhook"
 	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/engine"
@@ -127,7 +129,9 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 			DNSSink   *dnssink.Config     `yaml:"dnssink"`
 			LDAP      *ldapconn.Config    `yaml:"ldap"`
 			PagerDuty *pagerduty.Config   `yaml:"pagerduty"`
+			TheHive   *thehive.Config     `yaml:"thehive"`
 			Opsgenie  *opsgenie.Config    `yaml:"opsgenie"`
+			OPNsense  *opnsense.Config    `yaml:"opnsense"`
 			Agent     *agent.Config       `yaml:"agent"`
 		}
 		if err := yaml.UnmarshalWithOptions(cfg.Connectors.YAML, &cc, yaml.Strict()); err != nil {
@@ -136,7 +140,9 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 		deps.SSH, deps.Email, deps.Webhook, deps.Slack, deps.Teams = cc.SSH, cc.Email, cc.Webhook, cc.Slack, cc.Teams
 		deps.DNSSink, deps.LDAP = cc.DNSSink, cc.LDAP
 		deps.PagerDuty = cc.PagerDuty
+		deps.TheHive = cc.TheHive
 		deps.Opsgenie = cc.Opsgenie
+		deps.OPNsense = cc.OPNsense
 		if cc.HTTP != nil {
 			deps.HTTP = *cc.HTTP
 		}
@@ -165,6 +171,13 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 	if deps.PagerDuty != nil {
 		deps.PagerDuty.Secrets = deps.HTTP.Secrets
 		deps.PagerDuty.RiposteURL = cmp.Or(deps.PagerDuty.RiposteURL, cfg.PublicURL)
+	}
+	if deps.TheHive != nil {
+		deps.TheHive.Secrets = deps.HTTP.Secrets
+		deps.TheHive.RiposteURL = cmp.Or(deps.TheHive.RiposteURL, cfg.PublicURL)
+	}
+	if deps.OPNsense != nil {
+		deps.OPNsense.Secrets = deps.HTTP.Secrets
 	}
 	if deps.Opsgenie != nil {
 		deps.Opsgenie.Secrets = deps.HTTP.Secrets

@@ -11,6 +11,7 @@ import (
 
 	"github.com/riposte-soar/riposte/config"
 	"github.com/riposte-soar/riposte/secret"
+	"github.com/riposte-soar/riposte/slackapprove"
 	"github.com/riposte-soar/riposte/store"
 )
 
@@ -49,8 +50,23 @@ func secretRefs(cfg config.Config) (map[string]string, error) {
 	if deps.PagerDuty != nil {
 		maps.Copy(refs, deps.PagerDuty.References())
 	}
+	if deps.TheHive != nil {
+		maps.Copy(refs, deps.TheHive.References())
+	}
 	if deps.Opsgenie != nil {
 		maps.Copy(refs, deps.Opsgenie.References())
+	}
+	if deps.OPNsense != nil {
+		maps.Copy(refs, deps.OPNsense.References())
+	}
+	// Approvals from Slack: the signing secret and the webhook.
+	if sc, err := slackapprove.ParseConfig(cfg.Slack.YAML, cfg.Slack.Line); err == nil {
+		for key, name := range sc.References() {
+			if refs == nil {
+				refs = map[string]string{}
+			}
+			refs[key] = name
+		}
 	}
 	// The console's single sign-on client secret may be a reference too:
 	// a missing one would otherwise show only at the first sign-in.

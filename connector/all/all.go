@@ -14,6 +14,7 @@ import (
 	"github.com/riposte-soar/riposte/connector/incidentops"
 	"github.com/riposte-soar/riposte/connector/ldap"
 	"github.com/riposte-soar/riposte/connector/notifyops"
+	"github.com/riposte-soar/riposte/connector/opnsense"
 	"github.com/riposte-soar/riposte/connector/opsgenie"
 	"github.com/riposte-soar/riposte/connector/pagerduty"
 	"github.com/riposte-soar/riposte/connector/recovery"
@@ -21,6 +22,7 @@ import (
 	"github.com/riposte-soar/riposte/connector/slack"
 	"github.com/riposte-soar/riposte/connector/ssh"
 	"github.com/riposte-soar/riposte/connector/teams"
+	"github.com/riposte-soar/riposte/connector/thehive"
 	"github.com/riposte-soar/riposte/connector/wait"
 	"github.com/riposte-soar/riposte/connector/webhook"
 	"github.com/riposte-soar/riposte/notify"
@@ -61,8 +63,12 @@ type Deps struct {
 	// PagerDuty configures the paging connector; nil leaves it out (it
 	// needs a routing key).
 	PagerDuty *pagerduty.Config
+	// TheHive configures the case connector (TheHive 5); nil leaves it out.
+	TheHive *thehive.Config
 	// Opsgenie configures the paging connector (Opsgenie); nil leaves it out.
 	Opsgenie *opsgenie.Config
+	// OPNsense configures the firewall alias connector; nil leaves it out.
+	OPNsense *opnsense.Config
 	// Recovery is the recovery connector, bound to the playbook service
 	// once it exists; nil leaves it out.
 	Recovery *recovery.Connector
@@ -123,7 +129,9 @@ func Register(reg *connector.Registry, deps Deps) error {
 		{deps.DNSSink != nil, dnssink.Name, func() (connector.Connector, error) { return dnssink.New(*deps.DNSSink) }},
 		{deps.LDAP != nil, ldap.Name, func() (connector.Connector, error) { return ldap.New(*deps.LDAP) }},
 		{deps.PagerDuty != nil, pagerduty.Name, func() (connector.Connector, error) { return pagerduty.New(*deps.PagerDuty) }},
+		{deps.TheHive != nil, thehive.Name, func() (connector.Connector, error) { return thehive.New(*deps.TheHive) }},
 		{deps.Opsgenie != nil, opsgenie.Name, func() (connector.Connector, error) { return opsgenie.New(*deps.Opsgenie) }},
+		{deps.OPNsense != nil, opnsense.Name, func() (connector.Connector, error) { return opnsense.New(*deps.OPNsense) }},
 	}
 	for _, o := range optional {
 		if !o.set {
