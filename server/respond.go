@@ -22,6 +22,7 @@ import (
 	"github.com/riposte-soar/riposte/connector/dnssink"
 	emailconn "github.com/riposte-soar/riposte/connector/email"
 	httpconn "github.com/riposte-soar/riposte/connector/http"
+	"github.com/riposte-soar/riposte/connector/jira"
 	ldapconn "github.com/riposte-soar/riposte/connector/ldap"
 	"github.com/riposte-soar/riposte/connector/opnsense"
 	"github.com/riposte-soar/riposte/connector/opsgenie"
@@ -129,6 +130,7 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 			DNSSink   *dnssink.Config     `yaml:"dnssink"`
 			LDAP      *ldapconn.Config    `yaml:"ldap"`
 			PagerDuty *pagerduty.Config   `yaml:"pagerduty"`
+			Jira      *jira.Config        `yaml:"jira"`
 			TheHive   *thehive.Config     `yaml:"thehive"`
 			Opsgenie  *opsgenie.Config    `yaml:"opsgenie"`
 			OPNsense  *opnsense.Config    `yaml:"opnsense"`
@@ -140,6 +142,7 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 		deps.SSH, deps.Email, deps.Webhook, deps.Slack, deps.Teams = cc.SSH, cc.Email, cc.Webhook, cc.Slack, cc.Teams
 		deps.DNSSink, deps.LDAP = cc.DNSSink, cc.LDAP
 		deps.PagerDuty = cc.PagerDuty
+		deps.Jira = cc.Jira
 		deps.TheHive = cc.TheHive
 		deps.Opsgenie = cc.Opsgenie
 		deps.OPNsense = cc.OPNsense
@@ -171,6 +174,10 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 	if deps.PagerDuty != nil {
 		deps.PagerDuty.Secrets = deps.HTTP.Secrets
 		deps.PagerDuty.RiposteURL = cmp.Or(deps.PagerDuty.RiposteURL, cfg.PublicURL)
+	}
+	if deps.Jira != nil {
+		deps.Jira.Secrets = deps.HTTP.Secrets
+		deps.Jira.RiposteURL = cmp.Or(deps.Jira.RiposteURL, cfg.PublicURL)
 	}
 	if deps.TheHive != nil {
 		deps.TheHive.Secrets = deps.HTTP.Secrets

@@ -50,6 +50,9 @@ func secretRefs(cfg config.Config) (map[string]string, error) {
 	if deps.PagerDuty != nil {
 		maps.Copy(refs, deps.PagerDuty.References())
 	}
+	if deps.Jira != nil {
+		maps.Copy(refs, deps.Jira.References())
+	}
 	if deps.TheHive != nil {
 		maps.Copy(refs, deps.TheHive.References())
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/riposte-soar/riposte/connector/email"
 	"github.com/riposte-soar/riposte/connector/http"
 	"github.com/riposte-soar/riposte/connector/incidentops"
+	"github.com/riposte-soar/riposte/connector/jira"
 	"github.com/riposte-soar/riposte/connector/ldap"
 	"github.com/riposte-soar/riposte/connector/notifyops"
 	"github.com/riposte-soar/riposte/connector/opnsense"
@@ -63,6 +64,8 @@ type Deps struct {
 	// PagerDuty configures the paging connector; nil leaves it out (it
 	// needs a routing key).
 	PagerDuty *pagerduty.Config
+	// Jira configures the issue connector (Jira); nil leaves it out.
+	Jira *jira.Config
 	// TheHive configures the case connector (TheHive 5); nil leaves it out.
 	TheHive *thehive.Config
 	// Opsgenie configures the paging connector (Opsgenie); nil leaves it out.
@@ -129,6 +132,7 @@ func Register(reg *connector.Registry, deps Deps) error {
 		{deps.DNSSink != nil, dnssink.Name, func() (connector.Connector, error) { return dnssink.New(*deps.DNSSink) }},
 		{deps.LDAP != nil, ldap.Name, func() (connector.Connector, error) { return ldap.New(*deps.LDAP) }},
 		{deps.PagerDuty != nil, pagerduty.Name, func() (connector.Connector, error) { return pagerduty.New(*deps.PagerDuty) }},
+		{deps.Jira != nil, jira.Name, func() (connector.Connector, error) { return jira.New(*deps.Jira) }},
 		{deps.TheHive != nil, thehive.Name, func() (connector.Connector, error) { return thehive.New(*deps.TheHive) }},
 		{deps.Opsgenie != nil, opsgenie.Name, func() (connector.Connector, error) { return opsgenie.New(*deps.Opsgenie) }},
 		{deps.OPNsense != nil, opnsense.Name, func() (connector.Connector, error) { return opnsense.New(*deps.OPNsense) }},
