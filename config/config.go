@@ -33,6 +33,9 @@ type Config struct {
 	// Notify holds notification channels and routes; the notify package
 	// reads and checks it (see notify/sample.conf).
 	Notify Raw `yaml:"notify"`
+	// Slack lets people answer approvals from Slack; package slackapprove
+	// reads and checks it (see slackapprove/sample.conf).
+	Slack Raw `yaml:"slack"`
 	// Alarm tunes dedup, grouping and prioritization windows.
 	Alarm Alarm `yaml:"alarm"`
 	// PublicURL is how people reach this server, for links in notifications.

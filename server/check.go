@@ -10,6 +10,7 @@ import (
 	"github.com/riposte-soar/riposte/connector"
 	"github.com/riposte-soar/riposte/connector/agent"
 	"github.com/riposte-soar/riposte/connector/all"
+	"github.com/riposte-soar/riposte/slackapprove"
 )
 
 // Check makes the checks that serve makes before it opens anything, on
@@ -30,6 +31,9 @@ func Check(cfg config.Config) []error {
 		if _, err := agent.New(nil, nil, deps.Agent); err != nil {
 			errs = append(errs, fmt.Errorf("connector agent: %w", err))
 		}
+	}
+	if _, err := slackapprove.ParseConfig(cfg.Slack.YAML, cfg.Slack.Line); err != nil {
+		errs = append(errs, err)
 	}
 	errs = append(errs, checkSecretsOnDisk(cfg)...)
 	n, err := newNotifier(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,6 +50,7 @@ import (
 	"github.com/riposte-soar/riposte/internal/atomicfile"
 	"github.com/riposte-soar/riposte/internal/buildinfo"
 	"github.com/riposte-soar/riposte/normalize"
+	"github.com/riposte-soar/riposte/slackapprove"
 	"github.com/riposte-soar/riposte/store"
 )
 
@@ -252,6 +254,19 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		return err
 	}
 	defer responder.Engine.Close()
+	// Approvals answered from Slack, when the slack section is set.
+	var slackHook http.Handler
+	if sc, err := slackapprove.ParseConfig(cfg.Slack.YAML, cfg.Slack.Line); err != nil {
+		return err
+	} else if sc.Enabled() {
+		sa, err := slackapprove.New(sc, slackapprove.Deps{Engine: responder.Engine, Users: users, Store: slackapprove.NewStore(ctl),
+			Secrets: secrets, PublicURL: cfg.PublicURL, Log: log})
+		if err != nil {
+			return err
+		}
+		go sa.Run(ctx)
+		slackHook = sa
+	}
 	metrics := ingest.NewMetrics(reg)
 	storedEvents := prometheus.NewCounter(prometheus.CounterOpts{Name: "riposte_eventstore_events_written_total", Help: "Events written to the event store."})
 	reg.MustRegister(storedEvents)
@@ -436,7 +451,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 			}
 			return nil
 		},
-		Log: log, Version: version, Limits: apiLimits, Cluster: rt, Bouncers: bouncers, Feeds: blockFeeds,
+		Log: log, Version: version, Limits: apiLimits, Cluster: rt, Bouncers: bouncers, Feeds: blockFeeds, Slack: slackHook,
 	})
 	var sso *oidc.OIDC // single sign-on, when console.oidc names a provider
 	if cfg.Console.OIDC.Issuer != "" {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/riposte-soar/riposte/auth"
+	"github.com/riposte-soar/riposte/slackapprove"
+	"github.com/riposte-soar/riposte/store"
 )
 
 // userCmd manages the people who sign in to the console. Like token, it
@@ -24,12 +27,14 @@ func userCmd() *cobra.Command {
 	c := &cobra.Command{Use: "user", Short: "Add, change, disable and list the people who sign in to the console"}
 	var data, role, output string
 	var fromStdin bool
+	var ctl *store.DB // the database users() opened
 
 	users := func() (*auth.Users, func(), error) {
 		db, err := openData(data)
 		if err != nil {
 			return nil, nil, err
 		}
+		ctl = db
 		return auth.NewUsers(db, auth.UserOptions{}), func() { db.Close() }, nil
 	}
 	// fail maps the package's answers to exit codes: a "no" (unknown
@@ -181,7 +186,11 @@ func userCmd() *cobra.Command {
 			if output == "json" {
 				return writeJSON(c.OutOrStdout(), us)
 			}
-			tab := newTable(c.OutOrStdout(), "NAME\tROLE\tSTATE\tSOURCE\tCREATED\tCREATED BY\tLAST SIGN-IN")
+			slack, err := slackLinks(context.Background(), slackapprove.NewStore(ctl))
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			tab := newTable(c.OutOrStdout(), "NAME\tROLE\tSTATE\tSOURCE\tCREATED\tCREATED BY\tLAST SIGN-IN\tSLACK")
 			for _, x := range us {
 				st, last := "enabled", "never"
 				if x.Disabled {
@@ -190,17 +199,19 @@ func userCmd() *cobra.Command {
 				if x.LastLogin != nil {
 					last = stamp(*x.LastLogin)
 				}
-				tab.row(x.Name, x.Role, st, x.Source, stamp(x.CreatedAt), x.CreatedBy, last)
+				tab.row(x.Name, x.Role, st, x.Source, stamp(x.CreatedAt), x.CreatedBy, last, cmp.Or(slack[x.Name], "-"))
 			}
 			return tab.flush()
 		},
 	}
 	outputFlag(list, &output)
 
-	for _, s := range []*cobra.Command{add, passwd, disable, enable, roleCmd, list} {
+	links := userLinkCmds(&data)
+	for _, s := range append([]*cobra.Command{add, passwd, disable, enable, roleCmd, list}, links...) {
 		dataFlag(s, &data)
 	}
 	c.AddCommand(add, passwd, disable, enable, roleCmd, list)
+	c.AddCommand(links...)
 	return c
 }
 
