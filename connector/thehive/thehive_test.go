@@ -28,10 +28,7 @@ func newConn(t *testing.T, srv *apitest.Server) *Connector {
 	return c
 }
 
-var (
-	hdr    = map[string]string{"Authorization": "Bearer " + key, "X-Organisation": "SOC", "Content-Type": "application/json", "Accept": "application/json"}
-	noBody = map[string]string{"Authorization": "Bearer " + key, "Content-Type": ""}
-)
+var hdr = map[string]string{"Authorization": "Bearer " + key, "X-Organisation": "SOC", "Content-Type": "application/json", "Accept": "application/json"}
 
 const findBody = `{"query":[{"_name":"listCase"},{"_name":"filter","_eq":{"_field":"tags","_value":"riposte:inc-7"}},
  {"_name":"sort","_fields":[{"_createdAt":"desc"}]},{"_name":"page","from":0,"to":1}]}`
