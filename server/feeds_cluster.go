@@ -136,7 +136,19 @@ func (t *taxiiFeeds) follow(ctx context.Context) error {
 			t.ix.RemoveFeed(info.Name)
 			return
 		}
-		inds, _, err := t.read(ctx, info.Name)
+		// A read can meet the object while its holder replaces it (the
+		// old chunks go once the new ones are in): read again shortly.
+		var inds []intel.Indicator
+		var err error
+		for try := 0; try < 5; try++ {
+			if inds, _, err = t.read(ctx, info.Name); err == nil || ctx.Err() != nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Duration(try+1) * 200 * time.Millisecond):
+			}
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				t.log.Error("taxii feed not read from the cluster", "feed", info.Name, "err", err)

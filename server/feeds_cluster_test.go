@@ -240,7 +240,7 @@ func TestTAXIIFeedOncePerCluster(t *testing.T) {
 	// Published later: every node gets it from the one poll.
 	srv.add(3, "198.51.100.3", base.Add(3*time.Second))
 	for _, n := range nodes {
-		waitFor(t, 5*time.Second, n.name+" indexes the new indicator", func() bool { return n.has("198.51.100.3") })
+		waitFor(t, 15*time.Second, n.name+" indexes the new indicator", func() bool { return n.has("198.51.100.3") })
 	}
 
 	// The holder dies as in a crash: it neither renews nor releases.
@@ -269,7 +269,7 @@ func TestTAXIIFeedOncePerCluster(t *testing.T) {
 	}
 	srv.add(4, "198.51.100.4", base.Add(4*time.Second))
 	for _, n := range nodes {
-		waitFor(t, 5*time.Second, n.name+" indexes what the new holder polled", func() bool { return n.has("198.51.100.4") })
+		waitFor(t, 15*time.Second, n.name+" indexes what the new holder polled", func() bool { return n.has("198.51.100.4") })
 	}
 	settle(t, nodes)
 	if got := steadyPoller(t, srv, 8*feedEvery); got != next.node {
