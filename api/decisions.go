@@ -50,14 +50,10 @@ func (s *Server) listDecisions(w http.ResponseWriter, r *http.Request, _ *Caller
 	for _, d := range ds {
 		e := enforced{Decision: d, EnforcedBy: []string{}, Missing: []string{}}
 		for _, a := range agents {
-			if a.Revoked || !d.AppliesTo(a.Hostname) || !d.Active(time.Now()) {
+			if a.Revoked || !a.Enforces(d) || !d.Active(time.Now()) {
 				continue
 			}
-			held := a.Contained == d.Rule && d.Kind == decision.ContainHost
-			for _, r := range a.Rules {
-				held = held || (r == d.Rule && d.Kind == decision.DenyIP)
-			}
-			if held {
+			if a.Holds(d) {
 				e.EnforcedBy = append(e.EnforcedBy, a.Hostname)
 			} else {
 				e.Missing = append(e.Missing, a.Hostname)

@@ -47,7 +47,7 @@ func (c *Console) opsRenderAgents(w http.ResponseWriter, r *http.Request, v *vie
 	for _, a := range c.d.Fleet.List() {
 		row := opsAgentRow{Agent: a, Isolated: a.Contained != 0}
 		for _, d := range active {
-			if a.Revoked || !d.AppliesTo(a.Hostname) {
+			if a.Revoked || !a.Enforces(d) {
 				continue
 			}
 			if a.Holds(d) {

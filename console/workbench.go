@@ -331,12 +331,10 @@ func (c *Console) loadDecisions(ctx context.Context, p *incidentPage, now time.T
 // agents whose last heartbeat holds its rule, and those that should.
 func enforcement(d decision.Decision, agents []fleet.Agent) (by, missing []string) {
 	for _, a := range agents {
-		if a.Revoked || !d.AppliesTo(a.Hostname) {
+		if a.Revoked || !a.Enforces(d) {
 			continue
 		}
-		held := a.Contained == d.Rule && d.Kind == decision.ContainHost
-		held = held || (d.Kind == decision.DenyIP && slices.Contains(a.Rules, d.Rule))
-		if held {
+		if a.Holds(d) {
 			by = append(by, a.Hostname)
 		} else {
 			missing = append(missing, a.Hostname)

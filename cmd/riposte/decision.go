@@ -64,8 +64,8 @@ func decisionCmd() *cobra.Command {
 		},
 	}
 	add.Flags().StringVar(&kind, "kind", "deny_ip", "deny_ip, contain_host, or contain_segment (a CIDR or address quarantined at the gateways in front of it)")
-	add.Flags().StringVar(&target, "target", "", "address or CIDR (deny_ip), host (contain_host)")
-	add.Flags().StringVar(&host, "host", "", "where a deny applies (empty: every host with an agent)")
+	add.Flags().StringVar(&target, "target", "", "address or CIDR (deny_ip, contain_segment), host (contain_host)")
+	add.Flags().StringVar(&host, "host", "", "where a deny applies (empty: every host with an agent); for contain_segment, the gateway (empty: every gateway in front of the target)")
 	add.Flags().StringVar(&ttl, "ttl", "", "duration, until_reverted, or empty for the repeat-offender schedule")
 	add.Flags().StringVar(&reason, "reason", "", "why (required)")
 	add.Flags().StringVar(&incident, "incident", "", "the incident it contains (recovery lifts it)")
