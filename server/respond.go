@@ -28,6 +28,7 @@ import (
 	"github.com/riposte-soar/riposte/connector/opsgenie"
 	"github.com/riposte-soar/riposte/connector/pagerduty"
 	"github.com/riposte-soar/riposte/connector/recovery"
+	"github.com/riposte-soar/riposte/connector/servicenow"
 	slackconn "github.com/riposte-soar/riposte/connector/slack"
 	"github.com/riposte-soar/riposte/connector/ssh"
 	teamsconn "github.com/riposte-soar/riposte/connector/teams"
@@ -121,20 +122,21 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 	var deps all.Deps
 	if len(bytes.TrimSpace(cfg.Connectors.YAML)) > 0 {
 		var cc struct {
-			HTTP      *httpconn.Config    `yaml:"http"`
-			SSH       *ssh.Config         `yaml:"ssh"`
-			Email     *emailconn.Config   `yaml:"email"`
-			Webhook   *webhookconn.Config `yaml:"webhook"`
-			Slack     *slackconn.Config   `yaml:"slack"`
-			Teams     *teamsconn.Config   `yaml:"teams"`
-			DNSSink   *dnssink.Config     `yaml:"dnssink"`
-			LDAP      *ldapconn.Config    `yaml:"ldap"`
-			PagerDuty *pagerduty.Config   `yaml:"pagerduty"`
-			Jira      *jira.Config        `yaml:"jira"`
-			TheHive   *thehive.Config     `yaml:"thehive"`
-			Opsgenie  *opsgenie.Config    `yaml:"opsgenie"`
-			OPNsense  *opnsense.Config    `yaml:"opnsense"`
-			Agent     *agent.Config       `yaml:"agent"`
+			HTTP       *httpconn.Config    `yaml:"http"`
+			SSH        *ssh.Config         `yaml:"ssh"`
+			Email      *emailconn.Config   `yaml:"email"`
+			Webhook    *webhookconn.Config `yaml:"webhook"`
+			Slack      *slackconn.Config   `yaml:"slack"`
+			Teams      *teamsconn.Config   `yaml:"teams"`
+			DNSSink    *dnssink.Config     `yaml:"dnssink"`
+			LDAP       *ldapconn.Config    `yaml:"ldap"`
+			PagerDuty  *pagerduty.Config   `yaml:"pagerduty"`
+			Jira       *jira.Config        `yaml:"jira"`
+			ServiceNow *servicenow.Config  `yaml:"servicenow"`
+			TheHive    *thehive.Config     `yaml:"thehive"`
+			Opsgenie   *opsgenie.Config    `yaml:"opsgenie"`
+			OPNsense   *opnsense.Config    `yaml:"opnsense"`
+			Agent      *agent.Config       `yaml:"agent"`
 		}
 		if err := yaml.UnmarshalWithOptions(cfg.Connectors.YAML, &cc, yaml.Strict()); err != nil {
 			return deps, fmt.Errorf("connectors (from line %d): %v", cfg.Connectors.Line, err)
@@ -143,6 +145,7 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 		deps.DNSSink, deps.LDAP = cc.DNSSink, cc.LDAP
 		deps.PagerDuty = cc.PagerDuty
 		deps.Jira = cc.Jira
+		deps.ServiceNow = cc.ServiceNow
 		deps.TheHive = cc.TheHive
 		deps.Opsgenie = cc.Opsgenie
 		deps.OPNsense = cc.OPNsense
@@ -178,6 +181,10 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 	if deps.Jira != nil {
 		deps.Jira.Secrets = deps.HTTP.Secrets
 		deps.Jira.RiposteURL = cmp.Or(deps.Jira.RiposteURL, cfg.PublicURL)
+	}
+	if deps.ServiceNow != nil {
+		deps.ServiceNow.Secrets = deps.HTTP.Secrets
+		deps.ServiceNow.RiposteURL = cmp.Or(deps.ServiceNow.RiposteURL, cfg.PublicURL)
 	}
 	if deps.TheHive != nil {
 		deps.TheHive.Secrets = deps.HTTP.Secrets

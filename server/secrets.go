@@ -53,6 +53,9 @@ func secretRefs(cfg config.Config) (map[string]string, error) {
 	if deps.Jira != nil {
 		maps.Copy(refs, deps.Jira.References())
 	}
+	if deps.ServiceNow != nil {
+		maps.Copy(refs, deps.ServiceNow.References())
+	}
 	if deps.TheHive != nil {
 		maps.Copy(refs, deps.TheHive.References())
 	}

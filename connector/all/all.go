@@ -19,6 +19,7 @@ import (
 	"github.com/riposte-soar/riposte/connector/opsgenie"
 	"github.com/riposte-soar/riposte/connector/pagerduty"
 	"github.com/riposte-soar/riposte/connector/recovery"
+	"github.com/riposte-soar/riposte/connector/servicenow"
 	"github.com/riposte-soar/riposte/connector/set"
 	"github.com/riposte-soar/riposte/connector/slack"
 	"github.com/riposte-soar/riposte/connector/ssh"
@@ -66,6 +67,8 @@ type Deps struct {
 	PagerDuty *pagerduty.Config
 	// Jira configures the issue connector (Jira); nil leaves it out.
 	Jira *jira.Config
+	// ServiceNow configures the incident record connector; nil leaves it out.
+	ServiceNow *servicenow.Config
 	// TheHive configures the case connector (TheHive 5); nil leaves it out.
 	TheHive *thehive.Config
 	// Opsgenie configures the paging connector (Opsgenie); nil leaves it out.
@@ -133,6 +136,7 @@ func Register(reg *connector.Registry, deps Deps) error {
 		{deps.LDAP != nil, ldap.Name, func() (connector.Connector, error) { return ldap.New(*deps.LDAP) }},
 		{deps.PagerDuty != nil, pagerduty.Name, func() (connector.Connector, error) { return pagerduty.New(*deps.PagerDuty) }},
 		{deps.Jira != nil, jira.Name, func() (connector.Connector, error) { return jira.New(*deps.Jira) }},
+		{deps.ServiceNow != nil, servicenow.Name, func() (connector.Connector, error) { return servicenow.New(*deps.ServiceNow) }},
 		{deps.TheHive != nil, thehive.Name, func() (connector.Connector, error) { return thehive.New(*deps.TheHive) }},
 		{deps.Opsgenie != nil, opsgenie.Name, func() (connector.Connector, error) { return opsgenie.New(*deps.Opsgenie) }},
 		{deps.OPNsense != nil, opnsense.Name, func() (connector.Connector, error) { return opnsense.New(*deps.OPNsense) }},
