@@ -51,7 +51,14 @@ var builtinConnectors = testConnectors{
 		"verdict": {"verdict": req("string"), "incident": opt("string")},
 	},
 	"wait": {"sleep": {"duration": req("duration")}},
-	"set":  {"vars": {"values": req("map")}},
+	// The global block starter also uses the sinkhole, directory and
+	// ticket connectors, configured on the nodes it is imported on.
+	"dnssink": {"sinkhole_domain": {"domain": req("string")}, "unsinkhole_domain": {"domain": req("string")}},
+	"ldap":    {"disable_account": {"user": req("string")}, "enable_account": {"user": req("string")}},
+	"thehive": {
+		"open": {"incident": opt("string"), "title": req("string"), "description": opt("string"), "priority": opt("string"), "tags": opt("list"), "observables": opt("map")},
+	},
+	"set": {"vars": {"values": req("map")}},
 	"agent": {
 		"block_ip":            {"address": req("ip"), "host": opt("string"), "ttl": opt("string"), "reason": opt("string")},
 		"unblock_ip":          {"address": opt("string"), "decision": opt("string"), "host": opt("string"), "reason": opt("string")},
@@ -83,8 +90,8 @@ func TestLibraryParsesAndLintsClean(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pbs) != 5 {
-		t.Fatalf("library has %d playbooks, want 5", len(pbs))
+	if len(pbs) != 6 {
+		t.Fatalf("library has %d playbooks, want 6", len(pbs))
 	}
 	names, _ := Library.ReadDir("library")
 	for i, p := range pbs {

@@ -14,6 +14,9 @@ import (
 	"github.com/riposte-soar/riposte/alarm"
 	"github.com/riposte-soar/riposte/connector"
 	"github.com/riposte-soar/riposte/connector/all"
+	"github.com/riposte-soar/riposte/connector/dnssink"
+	"github.com/riposte-soar/riposte/connector/ldap"
+	"github.com/riposte-soar/riposte/connector/thehive"
 	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/engine"
 	"github.com/riposte-soar/riposte/fleet"
@@ -52,7 +55,17 @@ func (offline) List(context.Context, bool, time.Time) ([]decision.Decision, erro
 func registry(t *testing.T) *connector.Registry {
 	t.Helper()
 	reg := connector.NewRegistry()
-	if err := all.Register(reg, all.Deps{Incidents: noServices{}, Notifier: noServices{}, Agents: offline{}, Decisions: offline{}}); err != nil {
+	// The sinkhole, directory and ticket connectors the global block
+	// starter uses, configured; a dry run reaches none of them.
+	secrets := func(context.Context, string) (string, error) { return "", errors.New("dry run: no secret is read") }
+	deps := all.Deps{Incidents: noServices{}, Notifier: noServices{}, Agents: offline{}, Decisions: offline{},
+		DNSSink: &dnssink.Config{Resolver: "127.0.0.1:53", Sinkhole: "192.0.2.53", Secrets: secrets},
+		LDAP: &ldap.Config{URL: "ldap://127.0.0.1:389", Flavour: ldap.OpenLDAP, BindDN: "cn=riposte,dc=example,dc=test", BindPassword: "secret://ldap",
+			UsersBase: "ou=people,dc=example,dc=test", GroupsBase: "ou=groups,dc=example,dc=test", Secrets: secrets},
+		TheHive: &thehive.Config{APIKey: "secret://thehive"}}
+	deps.TheHive.URL = "https://thehive.example.internal"
+	deps.TheHive.Secrets = secrets
+	if err := all.Register(reg, deps); err != nil {
 		t.Fatal(err)
 	}
 	return reg
@@ -69,6 +82,7 @@ func TestStarterLibraryDryRuns(t *testing.T) {
 			"__incident__": map[string]any{"id": "01INC"}},
 		"suspicious-process.yaml": {"__incident__": map[string]any{"id": "01INC"}, "__host__": "ws-3", "__pid__": 4242, "__process_name__": "mimikatz.exe", "__level__": "critical"},
 		"outbound-indicator.yaml": {"__alert__": map[string]any{"id": "01AL"}, "__incident__": map[string]any{"id": "01INC"}, "__host__": "ws-5", "__dst_ip__": "198.51.100.66"},
+		"global-block.yaml":       {"__incident__": map[string]any{"id": "01INC"}, "__src_ip__": "203.0.113.9", "__domain__": "c2.evil.example", "__user__": "alice"},
 	}
 	want := map[string][]string{
 		"ssh-brute-force.yaml":    {`{"action":"deny"`, `"ipv4_net":"203.0.113.7/32"`, `{"action":"contain"`},
@@ -76,6 +90,7 @@ func TestStarterLibraryDryRuns(t *testing.T) {
 		"phishing-reported.yaml":  {"POST https://mail-gw.example.internal/api/v1/blocklist"},
 		"suspicious-process.yaml": {`"x-riposte:processes"`, `{"action":"stop"`, `"pid":4242`},
 		"outbound-indicator.yaml": {`{"action":"deny"`, `"ipv4_net":"198.51.100.66/32"`},
+		"global-block.yaml":       {`{"action":"deny"`, `"ipv4_net":"203.0.113.9/32"`, "local_zone c2.evil.example. redirect", "pwdAccountLockedTime", "(uid=alice)"},
 	}
 	reg := registry(t)
 	eng, err := engine.Open(filepath.Join(t.TempDir(), "engine.db"), reg, engine.Options{Sync: "off"})
@@ -84,11 +99,11 @@ func TestStarterLibraryDryRuns(t *testing.T) {
 	}
 	defer eng.Close()
 	files, _ := fs.Glob(playbook.Library, "*.yaml")
-	if len(files) != 5 {
+	if len(files) != 6 {
 		files, _ = fs.Glob(playbook.Library, "library/*.yaml")
 	}
-	if len(files) != 5 {
-		t.Fatalf("%d starter playbooks, want 5", len(files))
+	if len(files) != 6 {
+		t.Fatalf("%d starter playbooks, want 6", len(files))
 	}
 	for _, f := range files {
 		name := filepath.Base(f)
