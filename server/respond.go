@@ -21,6 +21,7 @@ import (
 	"github.com/riposte-soar/riposte/connector/all"
 	"github.com/riposte-soar/riposte/connector/dnssink"
 	emailconn "github.com/riposte-soar/riposte/connector/email"
+	"github.com/riposte-soar/riposte/connector/falcon"
 	httpconn "github.com/riposte-soar/riposte/connector/http"
 	"github.com/riposte-soar/riposte/connector/jira"
 	ldapconn "github.com/riposte-soar/riposte/connector/ldap"
@@ -132,6 +133,7 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 			LDAP       *ldapconn.Config    `yaml:"ldap"`
 			PagerDuty  *pagerduty.Config   `yaml:"pagerduty"`
 			Jira       *jira.Config        `yaml:"jira"`
+			Falcon     *falcon.Config      `yaml:"falcon"`
 			ServiceNow *servicenow.Config  `yaml:"servicenow"`
 			TheHive    *thehive.Config     `yaml:"thehive"`
 			Opsgenie   *opsgenie.Config    `yaml:"opsgenie"`
@@ -145,6 +147,7 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 		deps.DNSSink, deps.LDAP = cc.DNSSink, cc.LDAP
 		deps.PagerDuty = cc.PagerDuty
 		deps.Jira = cc.Jira
+		deps.Falcon = cc.Falcon
 		deps.ServiceNow = cc.ServiceNow
 		deps.TheHive = cc.TheHive
 		deps.Opsgenie = cc.Opsgenie
@@ -189,6 +192,9 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 	if deps.TheHive != nil {
 		deps.TheHive.Secrets = deps.HTTP.Secrets
 		deps.TheHive.RiposteURL = cmp.Or(deps.TheHive.RiposteURL, cfg.PublicURL)
+	}
+	if deps.Falcon != nil {
+		deps.Falcon.Secrets = deps.HTTP.Secrets
 	}
 	if deps.OPNsense != nil {
 		deps.OPNsense.Secrets = deps.HTTP.Secrets

@@ -62,6 +62,9 @@ func secretRefs(cfg config.Config) (map[string]string, error) {
 	if deps.Opsgenie != nil {
 		maps.Copy(refs, deps.Opsgenie.References())
 	}
+	if deps.Falcon != nil {
+		maps.Copy(refs, deps.Falcon.References())
+	}
 	if deps.OPNsense != nil {
 		maps.Copy(refs, deps.OPNsense.References())
 	}

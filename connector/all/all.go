@@ -10,6 +10,7 @@ import (
 	"github.com/riposte-soar/riposte/connector/agent"
 	"github.com/riposte-soar/riposte/connector/dnssink"
 	"github.com/riposte-soar/riposte/connector/email"
+	"github.com/riposte-soar/riposte/connector/falcon"
 	"github.com/riposte-soar/riposte/connector/http"
 	"github.com/riposte-soar/riposte/connector/incidentops"
 	"github.com/riposte-soar/riposte/connector/jira"
@@ -67,6 +68,9 @@ type Deps struct {
 	PagerDuty *pagerduty.Config
 	// Jira configures the issue connector (Jira); nil leaves it out.
 	Jira *jira.Config
+	// Falcon configures the EDR containment connector (CrowdStrike
+	// Falcon); nil leaves it out.
+	Falcon *falcon.Config
 	// ServiceNow configures the incident record connector; nil leaves it out.
 	ServiceNow *servicenow.Config
 	// TheHive configures the case connector (TheHive 5); nil leaves it out.
@@ -140,6 +144,7 @@ func Register(reg *connector.Registry, deps Deps) error {
 		{deps.TheHive != nil, thehive.Name, func() (connector.Connector, error) { return thehive.New(*deps.TheHive) }},
 		{deps.Opsgenie != nil, opsgenie.Name, func() (connector.Connector, error) { return opsgenie.New(*deps.Opsgenie) }},
 		{deps.OPNsense != nil, opnsense.Name, func() (connector.Connector, error) { return opnsense.New(*deps.OPNsense) }},
+		{deps.Falcon != nil, falcon.Name, func() (connector.Connector, error) { return falcon.New(*deps.Falcon) }},
 	}
 	for _, o := range optional {
 		if !o.set {

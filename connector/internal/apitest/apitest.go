@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"strings"
 	"sync"
@@ -30,6 +31,9 @@ type Exchange struct {
 	// an empty body.
 	Body   string
 	NoBody bool
+	// Form, when not nil, must equal the request's form-encoded body
+	// (OAuth 2.0 token requests).
+	Form map[string]string
 	// Status, RespHeader and Resp are the answer.
 	Status     int
 	RespHeader map[string]string
@@ -96,6 +100,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	for k, v := range e.Header {
 		if got := r.Header.Get(k); got != v {
 			s.t.Errorf("contract: %s: header %s = %q, want %q", where, k, got, v)
+		}
+	}
+	if e.Form != nil {
+		got := map[string]string{}
+		vs, err := url.ParseQuery(string(body))
+		if err != nil || r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" {
+			s.t.Errorf("contract: %s: body is not a form (%s): %s", where, r.Header.Get("Content-Type"), body)
+		}
+		for k, v := range vs {
+			got[k] = strings.Join(v, ",")
+		}
+		if !reflect.DeepEqual(got, e.Form) {
+			s.t.Errorf("contract: %s: form %v, want %v", where, got, e.Form)
 		}
 	}
 	switch {
