@@ -17,6 +17,7 @@ import (
 	"github.com/riposte-soar/riposte/audit"
 	"github.com/riposte-soar/riposte/config"
 	"github.com/riposte-soar/riposte/connector"
+	"github.com/riposte-soar/riposte/connector/abuseipdb"
 	"github.com/riposte-soar/riposte/connector/agent"
 	"github.com/riposte-soar/riposte/connector/all"
 	"github.com/riposte-soar/riposte/connector/dnssink"
@@ -34,6 +35,7 @@ import (
 	"github.com/riposte-soar/riposte/connector/ssh"
 	teamsconn "github.com/riposte-soar/riposte/connector/teams"
 	"github.com/riposte-soar/riposte/connector/thehive"
+	"github.com/riposte-soar/riposte/connector/virustotal"
 	webhookconn "github.com/riposte-soar/riposte/connector/webhook"
 	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/engine"
@@ -135,6 +137,8 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 			Jira       *jira.Config        `yaml:"jira"`
 			Falcon     *falcon.Config      `yaml:"falcon"`
 			ServiceNow *servicenow.Config  `yaml:"servicenow"`
+			AbuseIPDB  *abuseipdb.Config   `yaml:"abuseipdb"`
+			VirusTotal *virustotal.Config  `yaml:"virustotal"`
 			TheHive    *thehive.Config     `yaml:"thehive"`
 			Opsgenie   *opsgenie.Config    `yaml:"opsgenie"`
 			OPNsense   *opnsense.Config    `yaml:"opnsense"`
@@ -149,6 +153,7 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 		deps.Jira = cc.Jira
 		deps.Falcon = cc.Falcon
 		deps.ServiceNow = cc.ServiceNow
+		deps.AbuseIPDB, deps.VirusTotal = cc.AbuseIPDB, cc.VirusTotal
 		deps.TheHive = cc.TheHive
 		deps.Opsgenie = cc.Opsgenie
 		deps.OPNsense = cc.OPNsense
@@ -188,6 +193,12 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 	if deps.ServiceNow != nil {
 		deps.ServiceNow.Secrets = deps.HTTP.Secrets
 		deps.ServiceNow.RiposteURL = cmp.Or(deps.ServiceNow.RiposteURL, cfg.PublicURL)
+	}
+	if deps.AbuseIPDB != nil {
+		deps.AbuseIPDB.Secrets = deps.HTTP.Secrets
+	}
+	if deps.VirusTotal != nil {
+		deps.VirusTotal.Secrets = deps.HTTP.Secrets
 	}
 	if deps.TheHive != nil {
 		deps.TheHive.Secrets = deps.HTTP.Secrets

@@ -56,6 +56,12 @@ func secretRefs(cfg config.Config) (map[string]string, error) {
 	if deps.ServiceNow != nil {
 		maps.Copy(refs, deps.ServiceNow.References())
 	}
+	if deps.AbuseIPDB != nil {
+		maps.Copy(refs, deps.AbuseIPDB.References())
+	}
+	if deps.VirusTotal != nil {
+		maps.Copy(refs, deps.VirusTotal.References())
+	}
 	if deps.TheHive != nil {
 		maps.Copy(refs, deps.TheHive.References())
 	}

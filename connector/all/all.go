@@ -7,6 +7,7 @@ import (
 
 	"github.com/riposte-soar/riposte/alarm"
 	"github.com/riposte-soar/riposte/connector"
+	"github.com/riposte-soar/riposte/connector/abuseipdb"
 	"github.com/riposte-soar/riposte/connector/agent"
 	"github.com/riposte-soar/riposte/connector/dnssink"
 	"github.com/riposte-soar/riposte/connector/email"
@@ -26,6 +27,7 @@ import (
 	"github.com/riposte-soar/riposte/connector/ssh"
 	"github.com/riposte-soar/riposte/connector/teams"
 	"github.com/riposte-soar/riposte/connector/thehive"
+	"github.com/riposte-soar/riposte/connector/virustotal"
 	"github.com/riposte-soar/riposte/connector/wait"
 	"github.com/riposte-soar/riposte/connector/webhook"
 	"github.com/riposte-soar/riposte/notify"
@@ -73,6 +75,10 @@ type Deps struct {
 	Falcon *falcon.Config
 	// ServiceNow configures the incident record connector; nil leaves it out.
 	ServiceNow *servicenow.Config
+	// AbuseIPDB and VirusTotal configure the enrichment connectors
+	// (read-only); nil leaves each out (each needs an API key).
+	AbuseIPDB  *abuseipdb.Config
+	VirusTotal *virustotal.Config
 	// TheHive configures the case connector (TheHive 5); nil leaves it out.
 	TheHive *thehive.Config
 	// Opsgenie configures the paging connector (Opsgenie); nil leaves it out.
@@ -141,6 +147,8 @@ func Register(reg *connector.Registry, deps Deps) error {
 		{deps.PagerDuty != nil, pagerduty.Name, func() (connector.Connector, error) { return pagerduty.New(*deps.PagerDuty) }},
 		{deps.Jira != nil, jira.Name, func() (connector.Connector, error) { return jira.New(*deps.Jira) }},
 		{deps.ServiceNow != nil, servicenow.Name, func() (connector.Connector, error) { return servicenow.New(*deps.ServiceNow) }},
+		{deps.AbuseIPDB != nil, abuseipdb.Name, func() (connector.Connector, error) { return abuseipdb.New(*deps.AbuseIPDB) }},
+		{deps.VirusTotal != nil, virustotal.Name, func() (connector.Connector, error) { return virustotal.New(*deps.VirusTotal) }},
 		{deps.TheHive != nil, thehive.Name, func() (connector.Connector, error) { return thehive.New(*deps.TheHive) }},
 		{deps.Opsgenie != nil, opsgenie.Name, func() (connector.Connector, error) { return opsgenie.New(*deps.Opsgenie) }},
 		{deps.OPNsense != nil, opnsense.Name, func() (connector.Connector, error) { return opnsense.New(*deps.OPNsense) }},
