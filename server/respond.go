@@ -20,6 +20,7 @@ import (
 	"github.com/riposte-soar/riposte/connector/abuseipdb"
 	"github.com/riposte-soar/riposte/connector/agent"
 	"github.com/riposte-soar/riposte/connector/all"
+	"github.com/riposte-soar/riposte/connector/defender"
 	"github.com/riposte-soar/riposte/connector/dnssink"
 	emailconn "github.com/riposte-soar/riposte/connector/email"
 	"github.com/riposte-soar/riposte/connector/falcon"
@@ -135,6 +136,7 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 			LDAP       *ldapconn.Config    `yaml:"ldap"`
 			PagerDuty  *pagerduty.Config   `yaml:"pagerduty"`
 			Jira       *jira.Config        `yaml:"jira"`
+			Defender   *defender.Config    `yaml:"defender"`
 			Falcon     *falcon.Config      `yaml:"falcon"`
 			ServiceNow *servicenow.Config  `yaml:"servicenow"`
 			AbuseIPDB  *abuseipdb.Config   `yaml:"abuseipdb"`
@@ -151,6 +153,7 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 		deps.DNSSink, deps.LDAP = cc.DNSSink, cc.LDAP
 		deps.PagerDuty = cc.PagerDuty
 		deps.Jira = cc.Jira
+		deps.Defender = cc.Defender
 		deps.Falcon = cc.Falcon
 		deps.ServiceNow = cc.ServiceNow
 		deps.AbuseIPDB, deps.VirusTotal = cc.AbuseIPDB, cc.VirusTotal
@@ -206,6 +209,9 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 	}
 	if deps.Falcon != nil {
 		deps.Falcon.Secrets = deps.HTTP.Secrets
+	}
+	if deps.Defender != nil {
+		deps.Defender.Secrets = deps.HTTP.Secrets
 	}
 	if deps.OPNsense != nil {
 		deps.OPNsense.Secrets = deps.HTTP.Secrets

@@ -71,6 +71,9 @@ func secretRefs(cfg config.Config) (map[string]string, error) {
 	if deps.Falcon != nil {
 		maps.Copy(refs, deps.Falcon.References())
 	}
+	if deps.Defender != nil {
+		maps.Copy(refs, deps.Defender.References())
+	}
 	if deps.OPNsense != nil {
 		maps.Copy(refs, deps.OPNsense.References())
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/riposte-soar/riposte/connector"
 	"github.com/riposte-soar/riposte/connector/abuseipdb"
 	"github.com/riposte-soar/riposte/connector/agent"
+	"github.com/riposte-soar/riposte/connector/defender"
 	"github.com/riposte-soar/riposte/connector/dnssink"
 	"github.com/riposte-soar/riposte/connector/email"
 	"github.com/riposte-soar/riposte/connector/falcon"
@@ -70,6 +71,9 @@ type Deps struct {
 	PagerDuty *pagerduty.Config
 	// Jira configures the issue connector (Jira); nil leaves it out.
 	Jira *jira.Config
+	// Defender configures the EDR isolation connector (Microsoft
+	// Defender for Endpoint); nil leaves it out.
+	Defender *defender.Config
 	// Falcon configures the EDR containment connector (CrowdStrike
 	// Falcon); nil leaves it out.
 	Falcon *falcon.Config
@@ -152,6 +156,7 @@ func Register(reg *connector.Registry, deps Deps) error {
 		{deps.TheHive != nil, thehive.Name, func() (connector.Connector, error) { return thehive.New(*deps.TheHive) }},
 		{deps.Opsgenie != nil, opsgenie.Name, func() (connector.Connector, error) { return opsgenie.New(*deps.Opsgenie) }},
 		{deps.OPNsense != nil, opnsense.Name, func() (connector.Connector, error) { return opnsense.New(*deps.OPNsense) }},
+		{deps.Defender != nil, defender.Name, func() (connector.Connector, error) { return defender.New(*deps.Defender) }},
 		{deps.Falcon != nil, falcon.Name, func() (connector.Connector, error) { return falcon.New(*deps.Falcon) }},
 	}
 	for _, o := range optional {

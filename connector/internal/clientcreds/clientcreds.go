@@ -16,6 +16,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -292,4 +293,18 @@ func redact(s, sec string) string {
 // query or fragment.
 func CheckTokenURL(what, raw string) (*url.URL, error) {
 	return apiclient.CheckBase(what, raw)
+}
+
+// tenantRE is a Microsoft Entra tenant: its id (a GUID) or one of its
+// domain names.
+var tenantRE = regexp.MustCompile(`^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63}){1,8})$`)
+
+// MicrosoftTokenURL is the Microsoft identity platform's v2.0 token
+// endpoint of a tenant (tenant id or domain; not "common", which a
+// client-credentials grant cannot use).
+func MicrosoftTokenURL(tenant string) (string, error) {
+	if !tenantRE.MatchString(tenant) {
+		return "", fmt.Errorf("tenant_id %q is not a tenant id (GUID) or domain", limit.Text(tenant, 64))
+	}
+	return "https://login.microsoftonline.com/" + tenant + "/oauth2/v2.0/token", nil
 }
