@@ -184,7 +184,9 @@ var examples = map[string]string{
   riposte user list --data /var/lib/riposte --output json`,
 	"user passwd": `  riposte user passwd alice
   printf '%s\n' "$NEW_PASSWORD" | riposte user passwd alice --password-stdin`,
-	"user role": `  riposte user role alice responder`,
+	"user role":   `  riposte user role alice responder`,
+	"user link":   `  riposte user link alice --slack U024BE7LH`,
+	"user unlink": `  riposte user unlink alice`,
 	"version": `  riposte version
   riposte --version`,
 }
