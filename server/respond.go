@@ -30,6 +30,7 @@ import (
 	"github.com/riposte-soar/riposte/connector/opnsense"
 	"github.com/riposte-soar/riposte/connector/opsgenie"
 	"github.com/riposte-soar/riposte/connector/pagerduty"
+	"github.com/riposte-soar/riposte/connector/rdap"
 	"github.com/riposte-soar/riposte/connector/recovery"
 	"github.com/riposte-soar/riposte/connector/servicenow"
 	slackconn "github.com/riposte-soar/riposte/connector/slack"
@@ -141,6 +142,7 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 			ServiceNow *servicenow.Config  `yaml:"servicenow"`
 			AbuseIPDB  *abuseipdb.Config   `yaml:"abuseipdb"`
 			VirusTotal *virustotal.Config  `yaml:"virustotal"`
+			RDAP       *rdap.Config        `yaml:"rdap"`
 			TheHive    *thehive.Config     `yaml:"thehive"`
 			Opsgenie   *opsgenie.Config    `yaml:"opsgenie"`
 			OPNsense   *opnsense.Config    `yaml:"opnsense"`
@@ -156,7 +158,7 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 		deps.Defender = cc.Defender
 		deps.Falcon = cc.Falcon
 		deps.ServiceNow = cc.ServiceNow
-		deps.AbuseIPDB, deps.VirusTotal = cc.AbuseIPDB, cc.VirusTotal
+		deps.AbuseIPDB, deps.VirusTotal, deps.RDAP = cc.AbuseIPDB, cc.VirusTotal, cc.RDAP
 		deps.TheHive = cc.TheHive
 		deps.Opsgenie = cc.Opsgenie
 		deps.OPNsense = cc.OPNsense

@@ -21,6 +21,7 @@ import (
 	"github.com/riposte-soar/riposte/connector/opnsense"
 	"github.com/riposte-soar/riposte/connector/opsgenie"
 	"github.com/riposte-soar/riposte/connector/pagerduty"
+	"github.com/riposte-soar/riposte/connector/rdap"
 	"github.com/riposte-soar/riposte/connector/recovery"
 	"github.com/riposte-soar/riposte/connector/servicenow"
 	"github.com/riposte-soar/riposte/connector/set"
@@ -83,6 +84,8 @@ type Deps struct {
 	// (read-only); nil leaves each out (each needs an API key).
 	AbuseIPDB  *abuseipdb.Config
 	VirusTotal *virustotal.Config
+	// RDAP configures the whois connector (no key); nil leaves it out.
+	RDAP *rdap.Config
 	// TheHive configures the case connector (TheHive 5); nil leaves it out.
 	TheHive *thehive.Config
 	// Opsgenie configures the paging connector (Opsgenie); nil leaves it out.
@@ -153,6 +156,7 @@ func Register(reg *connector.Registry, deps Deps) error {
 		{deps.ServiceNow != nil, servicenow.Name, func() (connector.Connector, error) { return servicenow.New(*deps.ServiceNow) }},
 		{deps.AbuseIPDB != nil, abuseipdb.Name, func() (connector.Connector, error) { return abuseipdb.New(*deps.AbuseIPDB) }},
 		{deps.VirusTotal != nil, virustotal.Name, func() (connector.Connector, error) { return virustotal.New(*deps.VirusTotal) }},
+		{deps.RDAP != nil, rdap.Name, func() (connector.Connector, error) { return rdap.New(*deps.RDAP) }},
 		{deps.TheHive != nil, thehive.Name, func() (connector.Connector, error) { return thehive.New(*deps.TheHive) }},
 		{deps.Opsgenie != nil, opsgenie.Name, func() (connector.Connector, error) { return opsgenie.New(*deps.Opsgenie) }},
 		{deps.OPNsense != nil, opnsense.Name, func() (connector.Connector, error) { return opnsense.New(*deps.OPNsense) }},
