@@ -91,6 +91,9 @@ type Request struct {
 	Query url.Values
 	// Body is sent as JSON when not nil.
 	Body any
+	// Form, when not nil and Body is nil, is sent form-encoded (the
+	// PAN-OS XML API).
+	Form url.Values
 	// Retry says the request may be sent again after a 5xx answer or a
 	// connection lost once it was written: it is a read, or the vendor
 	// deduplicates it (a dedup key, an alias), or it sets a value.
@@ -198,6 +201,8 @@ func (c *Client) Line(r Request) string {
 	if r.Body != nil {
 		b, _ := json.Marshal(c.withSecret(r.Body, c.Secret))
 		s += " " + string(b)
+	} else if r.Form != nil {
+		s += " " + r.Form.Encode()
 	}
 	return limit.Text(s, limit.Command)
 }
@@ -220,6 +225,8 @@ func (c *Client) Do(ctx context.Context, r Request, out any) (*Response, error) 
 		if body, err = json.Marshal(c.withSecret(r.Body, cred)); err != nil {
 			return nil, connector.Errorf(connector.Permanent, "%s: %v", what, err)
 		}
+	} else if r.Form != nil {
+		body = []byte(r.Form.Encode())
 	}
 	attempts, wait := c.Attempts, c.Backoff
 	if attempts <= 0 {
@@ -290,8 +297,11 @@ func (c *Client) once(ctx context.Context, r Request, body []byte, cred, what st
 	if req.Header.Get("Accept") == "" {
 		req.Header.Set("Accept", "application/json")
 	}
-	if body != nil {
+	switch {
+	case r.Body != nil:
 		req.Header.Set("Content-Type", "application/json")
+	case r.Form != nil:
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	if c.Auth != nil && cred != "" {
 		c.Auth(req.Header, cred)
