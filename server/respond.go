@@ -23,6 +23,7 @@ import (
 	"github.com/riposte-soar/riposte/connector/defender"
 	"github.com/riposte-soar/riposte/connector/dnssink"
 	emailconn "github.com/riposte-soar/riposte/connector/email"
+	"github.com/riposte-soar/riposte/connector/entra"
 	"github.com/riposte-soar/riposte/connector/falcon"
 	httpconn "github.com/riposte-soar/riposte/connector/http"
 	"github.com/riposte-soar/riposte/connector/jira"
@@ -139,6 +140,7 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 			Jira       *jira.Config        `yaml:"jira"`
 			Defender   *defender.Config    `yaml:"defender"`
 			Falcon     *falcon.Config      `yaml:"falcon"`
+			Entra      *entra.Config       `yaml:"entra"`
 			ServiceNow *servicenow.Config  `yaml:"servicenow"`
 			AbuseIPDB  *abuseipdb.Config   `yaml:"abuseipdb"`
 			VirusTotal *virustotal.Config  `yaml:"virustotal"`
@@ -157,6 +159,7 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 		deps.Jira = cc.Jira
 		deps.Defender = cc.Defender
 		deps.Falcon = cc.Falcon
+		deps.Entra = cc.Entra
 		deps.ServiceNow = cc.ServiceNow
 		deps.AbuseIPDB, deps.VirusTotal, deps.RDAP = cc.AbuseIPDB, cc.VirusTotal, cc.RDAP
 		deps.TheHive = cc.TheHive
@@ -214,6 +217,9 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 	}
 	if deps.Defender != nil {
 		deps.Defender.Secrets = deps.HTTP.Secrets
+	}
+	if deps.Entra != nil {
+		deps.Entra.Secrets = deps.HTTP.Secrets
 	}
 	if deps.OPNsense != nil {
 		deps.OPNsense.Secrets = deps.HTTP.Secrets

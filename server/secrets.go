@@ -74,6 +74,9 @@ func secretRefs(cfg config.Config) (map[string]string, error) {
 	if deps.Defender != nil {
 		maps.Copy(refs, deps.Defender.References())
 	}
+	if deps.Entra != nil {
+		maps.Copy(refs, deps.Entra.References())
+	}
 	if deps.OPNsense != nil {
 		maps.Copy(refs, deps.OPNsense.References())
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/riposte-soar/riposte/connector/defender"
 	"github.com/riposte-soar/riposte/connector/dnssink"
 	"github.com/riposte-soar/riposte/connector/email"
+	"github.com/riposte-soar/riposte/connector/entra"
 	"github.com/riposte-soar/riposte/connector/falcon"
 	"github.com/riposte-soar/riposte/connector/http"
 	"github.com/riposte-soar/riposte/connector/incidentops"
@@ -78,6 +79,9 @@ type Deps struct {
 	// Falcon configures the EDR containment connector (CrowdStrike
 	// Falcon); nil leaves it out.
 	Falcon *falcon.Config
+	// Entra configures the identity connector (Microsoft Entra ID
+	// through Microsoft Graph); nil leaves it out.
+	Entra *entra.Config
 	// ServiceNow configures the incident record connector; nil leaves it out.
 	ServiceNow *servicenow.Config
 	// AbuseIPDB and VirusTotal configure the enrichment connectors
@@ -162,6 +166,7 @@ func Register(reg *connector.Registry, deps Deps) error {
 		{deps.OPNsense != nil, opnsense.Name, func() (connector.Connector, error) { return opnsense.New(*deps.OPNsense) }},
 		{deps.Defender != nil, defender.Name, func() (connector.Connector, error) { return defender.New(*deps.Defender) }},
 		{deps.Falcon != nil, falcon.Name, func() (connector.Connector, error) { return falcon.New(*deps.Falcon) }},
+		{deps.Entra != nil, entra.Name, func() (connector.Connector, error) { return entra.New(*deps.Entra) }},
 	}
 	for _, o := range optional {
 		if !o.set {
