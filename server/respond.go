@@ -25,12 +25,15 @@ import (
 	emailconn "github.com/riposte-soar/riposte/connector/email"
 	"github.com/riposte-soar/riposte/connector/entra"
 	"github.com/riposte-soar/riposte/connector/falcon"
+	"github.com/riposte-soar/riposte/connector/fortigate"
 	httpconn "github.com/riposte-soar/riposte/connector/http"
 	"github.com/riposte-soar/riposte/connector/jira"
 	ldapconn "github.com/riposte-soar/riposte/connector/ldap"
+	"github.com/riposte-soar/riposte/connector/okta"
 	"github.com/riposte-soar/riposte/connector/opnsense"
 	"github.com/riposte-soar/riposte/connector/opsgenie"
 	"github.com/riposte-soar/riposte/connector/pagerduty"
+	"github.com/riposte-soar/riposte/connector/panos"
 	"github.com/riposte-soar/riposte/connector/rdap"
 	"github.com/riposte-soar/riposte/connector/recovery"
 	"github.com/riposte-soar/riposte/connector/servicenow"
@@ -141,6 +144,7 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 			Defender   *defender.Config    `yaml:"defender"`
 			Falcon     *falcon.Config      `yaml:"falcon"`
 			Entra      *entra.Config       `yaml:"entra"`
+			Okta       *okta.Config        `yaml:"okta"`
 			ServiceNow *servicenow.Config  `yaml:"servicenow"`
 			AbuseIPDB  *abuseipdb.Config   `yaml:"abuseipdb"`
 			VirusTotal *virustotal.Config  `yaml:"virustotal"`
@@ -148,6 +152,8 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 			TheHive    *thehive.Config     `yaml:"thehive"`
 			Opsgenie   *opsgenie.Config    `yaml:"opsgenie"`
 			OPNsense   *opnsense.Config    `yaml:"opnsense"`
+			PANOS      *panos.Config       `yaml:"panos"`
+			FortiGate  *fortigate.Config   `yaml:"fortigate"`
 			Agent      *agent.Config       `yaml:"agent"`
 		}
 		if err := yaml.UnmarshalWithOptions(cfg.Connectors.YAML, &cc, yaml.Strict()); err != nil {
@@ -159,12 +165,13 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 		deps.Jira = cc.Jira
 		deps.Defender = cc.Defender
 		deps.Falcon = cc.Falcon
-		deps.Entra = cc.Entra
+		deps.Entra, deps.Okta = cc.Entra, cc.Okta
 		deps.ServiceNow = cc.ServiceNow
 		deps.AbuseIPDB, deps.VirusTotal, deps.RDAP = cc.AbuseIPDB, cc.VirusTotal, cc.RDAP
 		deps.TheHive = cc.TheHive
 		deps.Opsgenie = cc.Opsgenie
 		deps.OPNsense = cc.OPNsense
+		deps.PANOS, deps.FortiGate = cc.PANOS, cc.FortiGate
 		if cc.HTTP != nil {
 			deps.HTTP = *cc.HTTP
 		}
@@ -221,8 +228,17 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 	if deps.Entra != nil {
 		deps.Entra.Secrets = deps.HTTP.Secrets
 	}
+	if deps.Okta != nil {
+		deps.Okta.Secrets = deps.HTTP.Secrets
+	}
 	if deps.OPNsense != nil {
 		deps.OPNsense.Secrets = deps.HTTP.Secrets
+	}
+	if deps.PANOS != nil {
+		deps.PANOS.Secrets = deps.HTTP.Secrets
+	}
+	if deps.FortiGate != nil {
+		deps.FortiGate.Secrets = deps.HTTP.Secrets
 	}
 	if deps.Opsgenie != nil {
 		deps.Opsgenie.Secrets = deps.HTTP.Secrets

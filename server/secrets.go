@@ -77,8 +77,17 @@ func secretRefs(cfg config.Config) (map[string]string, error) {
 	if deps.Entra != nil {
 		maps.Copy(refs, deps.Entra.References())
 	}
+	if deps.Okta != nil {
+		maps.Copy(refs, deps.Okta.References())
+	}
 	if deps.OPNsense != nil {
 		maps.Copy(refs, deps.OPNsense.References())
+	}
+	if deps.PANOS != nil {
+		maps.Copy(refs, deps.PANOS.References())
+	}
+	if deps.FortiGate != nil {
+		maps.Copy(refs, deps.FortiGate.References())
 	}
 	// Approvals from Slack: the signing secret and the webhook.
 	if sc, err := slackapprove.ParseConfig(cfg.Slack.YAML, cfg.Slack.Line); err == nil {

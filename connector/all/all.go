@@ -14,14 +14,17 @@ import (
 	"github.com/riposte-soar/riposte/connector/email"
 	"github.com/riposte-soar/riposte/connector/entra"
 	"github.com/riposte-soar/riposte/connector/falcon"
+	"github.com/riposte-soar/riposte/connector/fortigate"
 	"github.com/riposte-soar/riposte/connector/http"
 	"github.com/riposte-soar/riposte/connector/incidentops"
 	"github.com/riposte-soar/riposte/connector/jira"
 	"github.com/riposte-soar/riposte/connector/ldap"
 	"github.com/riposte-soar/riposte/connector/notifyops"
+	"github.com/riposte-soar/riposte/connector/okta"
 	"github.com/riposte-soar/riposte/connector/opnsense"
 	"github.com/riposte-soar/riposte/connector/opsgenie"
 	"github.com/riposte-soar/riposte/connector/pagerduty"
+	"github.com/riposte-soar/riposte/connector/panos"
 	"github.com/riposte-soar/riposte/connector/rdap"
 	"github.com/riposte-soar/riposte/connector/recovery"
 	"github.com/riposte-soar/riposte/connector/servicenow"
@@ -82,6 +85,9 @@ type Deps struct {
 	// Entra configures the identity connector (Microsoft Entra ID
 	// through Microsoft Graph); nil leaves it out.
 	Entra *entra.Config
+	// Okta configures the identity connector (Okta Users API); nil
+	// leaves it out.
+	Okta *okta.Config
 	// ServiceNow configures the incident record connector; nil leaves it out.
 	ServiceNow *servicenow.Config
 	// AbuseIPDB and VirusTotal configure the enrichment connectors
@@ -96,6 +102,10 @@ type Deps struct {
 	Opsgenie *opsgenie.Config
 	// OPNsense configures the firewall alias connector; nil leaves it out.
 	OPNsense *opnsense.Config
+	// PANOS and FortiGate configure the firewall dynamic group
+	// connectors; nil leaves each out.
+	PANOS     *panos.Config
+	FortiGate *fortigate.Config
 	// Recovery is the recovery connector, bound to the playbook service
 	// once it exists; nil leaves it out.
 	Recovery *recovery.Connector
@@ -164,9 +174,12 @@ func Register(reg *connector.Registry, deps Deps) error {
 		{deps.TheHive != nil, thehive.Name, func() (connector.Connector, error) { return thehive.New(*deps.TheHive) }},
 		{deps.Opsgenie != nil, opsgenie.Name, func() (connector.Connector, error) { return opsgenie.New(*deps.Opsgenie) }},
 		{deps.OPNsense != nil, opnsense.Name, func() (connector.Connector, error) { return opnsense.New(*deps.OPNsense) }},
+		{deps.PANOS != nil, panos.Name, func() (connector.Connector, error) { return panos.New(*deps.PANOS) }},
+		{deps.FortiGate != nil, fortigate.Name, func() (connector.Connector, error) { return fortigate.New(*deps.FortiGate) }},
 		{deps.Defender != nil, defender.Name, func() (connector.Connector, error) { return defender.New(*deps.Defender) }},
 		{deps.Falcon != nil, falcon.Name, func() (connector.Connector, error) { return falcon.New(*deps.Falcon) }},
 		{deps.Entra != nil, entra.Name, func() (connector.Connector, error) { return entra.New(*deps.Entra) }},
+		{deps.Okta != nil, okta.Name, func() (connector.Connector, error) { return okta.New(*deps.Okta) }},
 	}
 	for _, o := range optional {
 		if !o.set {
