@@ -77,9 +77,6 @@ func secretRefs(cfg config.Config) (map[string]string, error) {
 	if deps.Entra != nil {
 		maps.Copy(refs, deps.Entra.References())
 	}
-	if deps.Okta != nil {
-		maps.Copy(refs, deps.Okta.References())
-	}
 	if deps.OPNsense != nil {
 		maps.Copy(refs, deps.OPNsense.References())
 	}

@@ -73,3 +73,28 @@ func TestCheckNamesMissingSSOSecret(t *testing.T) {
 		t.Fatal("a missing single sign-on client secret is not reported by the check")
 	}
 }
+
+// TestCheckNamesMissingFirewallSecrets: the firewall connectors' keys
+// (connectors.panos, connectors.fortigate) are checked like the others.
+func TestCheckNamesMissingFirewallSecrets(t *testing.T) {
+	t.Setenv(secret.KeyEnv, "")
+	for _, tc := range []struct{ yaml, key, ref string }{
+		{"panos:\n  url: https://pa.example.org\n  api_key: secret://fw/pa\n  tag: riposte-block\n", "connectors.panos.api_key", "secret://fw/pa"},
+		{"fortigate:\n  url: https://fgt.example.org\n  token: secret://fw/fgt\n  group: riposte-block\n  vdom: root\n", "connectors.fortigate.token", "secret://fw/fgt"},
+	} {
+		cfg := config.Default()
+		cfg.Data = t.TempDir() + "/data"
+		cfg.Connectors = config.Raw{YAML: []byte(tc.yaml), Line: 1}
+		var found bool
+		for _, err := range Check(cfg) {
+			if strings.Contains(err.Error(), tc.key) && strings.Contains(err.Error(), tc.ref+" does not exist") {
+				found = true
+			} else {
+				t.Errorf("%s: unexpected problem: %v", tc.key, err)
+			}
+		}
+		if !found {
+			t.Errorf("%s: a missing %s is not reported by the check", tc.key, tc.ref)
+		}
+	}
+}
