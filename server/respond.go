@@ -29,6 +29,7 @@ import (
 	httpconn "github.com/riposte-soar/riposte/connector/http"
 	"github.com/riposte-soar/riposte/connector/jira"
 	ldapconn "github.com/riposte-soar/riposte/connector/ldap"
+	"github.com/riposte-soar/riposte/connector/okta"
 	"github.com/riposte-soar/riposte/connector/opnsense"
 	"github.com/riposte-soar/riposte/connector/opsgenie"
 	"github.com/riposte-soar/riposte/connector/pagerduty"
@@ -143,6 +144,7 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 			Defender   *defender.Config    `yaml:"defender"`
 			Falcon     *falcon.Config      `yaml:"falcon"`
 			Entra      *entra.Config       `yaml:"entra"`
+			Okta       *okta.Config        `yaml:"okta"`
 			ServiceNow *servicenow.Config  `yaml:"servicenow"`
 			AbuseIPDB  *abuseipdb.Config   `yaml:"abuseipdb"`
 			VirusTotal *virustotal.Config  `yaml:"virustotal"`
@@ -163,7 +165,7 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 		deps.Jira = cc.Jira
 		deps.Defender = cc.Defender
 		deps.Falcon = cc.Falcon
-		deps.Entra = cc.Entra
+		deps.Entra, deps.Okta = cc.Entra, cc.Okta
 		deps.ServiceNow = cc.ServiceNow
 		deps.AbuseIPDB, deps.VirusTotal, deps.RDAP = cc.AbuseIPDB, cc.VirusTotal, cc.RDAP
 		deps.TheHive = cc.TheHive
@@ -225,6 +227,9 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 	}
 	if deps.Entra != nil {
 		deps.Entra.Secrets = deps.HTTP.Secrets
+	}
+	if deps.Okta != nil {
+		deps.Okta.Secrets = deps.HTTP.Secrets
 	}
 	if deps.OPNsense != nil {
 		deps.OPNsense.Secrets = deps.HTTP.Secrets

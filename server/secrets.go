@@ -77,6 +77,9 @@ func secretRefs(cfg config.Config) (map[string]string, error) {
 	if deps.Entra != nil {
 		maps.Copy(refs, deps.Entra.References())
 	}
+	if deps.Okta != nil {
+		maps.Copy(refs, deps.Okta.References())
+	}
 	if deps.OPNsense != nil {
 		maps.Copy(refs, deps.OPNsense.References())
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/riposte-soar/riposte/connector/jira"
 	"github.com/riposte-soar/riposte/connector/ldap"
 	"github.com/riposte-soar/riposte/connector/notifyops"
+	"github.com/riposte-soar/riposte/connector/okta"
 	"github.com/riposte-soar/riposte/connector/opnsense"
 	"github.com/riposte-soar/riposte/connector/opsgenie"
 	"github.com/riposte-soar/riposte/connector/pagerduty"
@@ -84,6 +85,9 @@ type Deps struct {
 	// Entra configures the identity connector (Microsoft Entra ID
 	// through Microsoft Graph); nil leaves it out.
 	Entra *entra.Config
+	// Okta configures the identity connector (Okta Users API); nil
+	// leaves it out.
+	Okta *okta.Config
 	// ServiceNow configures the incident record connector; nil leaves it out.
 	ServiceNow *servicenow.Config
 	// AbuseIPDB and VirusTotal configure the enrichment connectors
@@ -175,6 +179,7 @@ func Register(reg *connector.Registry, deps Deps) error {
 		{deps.Defender != nil, defender.Name, func() (connector.Connector, error) { return defender.New(*deps.Defender) }},
 		{deps.Falcon != nil, falcon.Name, func() (connector.Connector, error) { return falcon.New(*deps.Falcon) }},
 		{deps.Entra != nil, entra.Name, func() (connector.Connector, error) { return entra.New(*deps.Entra) }},
+		{deps.Okta != nil, okta.Name, func() (connector.Connector, error) { return okta.New(*deps.Okta) }},
 	}
 	for _, o := range optional {
 		if !o.set {
