@@ -24,6 +24,7 @@ import (
 	"github.com/riposte-soar/riposte/bouncer"
 	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/eventstore"
+	"github.com/riposte-soar/riposte/feeds"
 	"github.com/riposte-soar/riposte/fleet"
 	"github.com/riposte-soar/riposte/internal/netlimit"
 	"github.com/riposte-soar/riposte/respond"
@@ -46,8 +47,10 @@ type Deps struct {
 	Decisions *decision.Store
 	// Bouncers says which CrowdSec bouncers pulled which decision (nil: none).
 	Bouncers *bouncer.Store
-	Fleet    *fleet.Fleet
-	Events   *eventstore.Store
+	// Feeds lists the firewalls polling the block-list feeds (nil: none).
+	Feeds  *feeds.Store
+	Fleet  *fleet.Fleet
+	Events *eventstore.Store
 	// Rules is the rule manager the API uses too.
 	Rules api.RuleService
 	Log   *slog.Logger

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/riposte-soar/riposte/decision"
+	"github.com/riposte-soar/riposte/feeds"
 	"github.com/riposte-soar/riposte/fleet"
 )
 
@@ -21,6 +22,10 @@ type opsDecisionsPage struct {
 	HasAgents bool
 	// HasBouncers shows the CrowdSec bouncers that pulled each decision.
 	HasBouncers bool
+	// Feeds are the firewalls polling the block-list feeds (nil: no feed
+	// store on this node).
+	Feeds    []feeds.Consumer
+	HasFeeds bool
 }
 
 type opsDecisionFilter struct {
@@ -106,6 +111,14 @@ func (c *Console) opsDecisions(w http.ResponseWriter, r *http.Request, v *viewer
 		for i := range p.Rows {
 			p.Rows[i].PulledBy = by[p.Rows[i].ID]
 		}
+	}
+	if c.d.Feeds != nil {
+		fs, err := c.d.Feeds.List(r.Context())
+		if err != nil {
+			c.fail(w, r, v, http.StatusInternalServerError, "The firewall feeds could not be read: "+err.Error())
+			return
+		}
+		p.Feeds, p.HasFeeds = fs, true
 	}
 	p.Pager = opsPages("/decisions", f.values(), f.Page, len(ds), total)
 	c.render(w, r, http.StatusOK, "decisions", view{V: v, Title: "Decisions", Nav: "decisions", Page: p})

@@ -21,6 +21,7 @@ import (
 	"github.com/riposte-soar/riposte/decision"
 	"github.com/riposte-soar/riposte/event"
 	"github.com/riposte-soar/riposte/eventstore"
+	"github.com/riposte-soar/riposte/feeds"
 	"github.com/riposte-soar/riposte/fleet"
 	"github.com/riposte-soar/riposte/store"
 )
@@ -31,6 +32,7 @@ import (
 type opsRig struct {
 	*rig
 	dec    *decision.Store
+	feeds  *feeds.Store
 	fleet  *fleet.Fleet
 	events *eventstore.Store
 }
@@ -45,6 +47,8 @@ func newOpsRig(t *testing.T) *opsRig {
 		}
 		t.Cleanup(func() { db.Close() })
 		o.dec = decision.New(db, decision.DefaultSchedule)
+		o.feeds = feeds.NewStore(db)
+		d.Feeds = o.feeds
 		_, key, _ := ed25519.GenerateKey(nil)
 		if o.fleet, err = fleet.New(context.Background(), fleet.Options{DB: db, Decisions: o.dec, Key: key}); err != nil {
 			t.Fatal(err)
@@ -514,4 +518,31 @@ func TestOpsEventByID(t *testing.T) {
 	if !strings.Contains(body, "second event") || strings.Contains(body, "first event") {
 		t.Fatalf("/events?id= does not show exactly the one event:\n%s", body)
 	}
+}
+
+// TestOpsFeedsPanel: the decisions page lists the firewalls polling the
+// block-list feeds, with what they said of themselves shown as text.
+func TestOpsFeedsPanel(t *testing.T) {
+	r := newOpsRig(t)
+	ctx := context.Background()
+	if _, _, err := r.feeds.Add(ctx, "edge-fw", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.feeds.Add(ctx, "branch-fw", "test"); err != nil {
+		t.Fatal(err)
+	}
+	list, err := r.feeds.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range list {
+		if c.Name == "edge-fw" {
+			if _, _, err := r.feeds.Poll(ctx, c, "digest-1", "192.0.2.10:443", "PAN-OS "+opsHostile, "panos", time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	_, body := r.as(auth.Viewer).get("/decisions")
+	contains(t, body, "Firewalls polling the block-list feeds", "edge-fw", "branch-fw", "192.0.2.10:443", "panos", "never")
+	opsEscaped(t, body)
 }

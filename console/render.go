@@ -33,7 +33,17 @@ var funcs = template.FuncMap{
 		}
 		return "-"
 	},
-	"ago":     ago,
+	"ago": func(t any) string {
+		switch v := t.(type) {
+		case time.Time:
+			return ago(v)
+		case *time.Time:
+			if v != nil {
+				return ago(*v)
+			}
+		}
+		return "-"
+	},
 	"join":    strings.Join,
 	"lower":   strings.ToLower,
 	"prio":    prioClass,

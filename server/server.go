@@ -461,7 +461,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	}
 	con, err := console.New(console.Deps{
 		Users: users, OIDC: sso, Audit: auditLog, Alarm: alarmSvc, Respond: responder,
-		Decisions: decisions, Bouncers: bouncers.Store, Fleet: agents, Events: events, Rules: det.manager, Log: log,
+		Decisions: decisions, Bouncers: bouncers.Store, Feeds: blockFeeds.Store, Fleet: agents, Events: events, Rules: det.manager, Log: log,
 		SignInFailures: apiLimits.AuthFailures, Secure: cfg.HTTP.TLSCert != "", Version: version,
 	})
 	if err != nil {
