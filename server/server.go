@@ -143,10 +143,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	tokens := auth.NewStore(ctl)
 	auditLog := audit.New(ctl)
 	users := auth.NewUsers(ctl, auth.UserOptions{Idle: cfg.Console.SessionIdle.D(), Absolute: cfg.Console.SessionAbsolute.D()})
-	if err := firstUser(ctx, cfg.Data, users, log); err != nil {
-		return fmt.Errorf("first console user: %w", err)
-	}
-	if err := firstStart(ctx, cfg.Data, tokens, auditLog, log); err != nil {
+	if err := firstRun(ctx, cfg.Data, ctl, users, tokens, auditLog, log); err != nil {
 		return err
 	}
 	secrets, err := openSecrets(ctx, cfg, ctl)
@@ -504,6 +501,22 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	busClosed = true
 	log.Info("stopped")
 	return nil
+}
+
+// firstRun makes the first console user and admin token under a lock:
+// nodes of a cluster share one database, and two starting together would
+// otherwise both see none and both make them (the second user refused, its
+// node stopped).
+func firstRun(ctx context.Context, data string, ctl *store.DB, users *auth.Users, tokens *auth.Store, l *audit.Log, log *slog.Logger) error {
+	unlock, err := ctl.Lock(ctx, "first-start")
+	if err != nil {
+		return fmt.Errorf("first start: %w", err)
+	}
+	defer unlock()
+	if err := firstUser(ctx, data, users, log); err != nil {
+		return fmt.Errorf("first console user: %w", err)
+	}
+	return firstStart(ctx, data, tokens, l, log)
 }
 
 // firstStart creates the first admin token when there is none and writes it
