@@ -140,7 +140,7 @@ func (t *taxiiFeeds) follow(ctx context.Context) error {
 		// old chunks go once the new ones are in): read again shortly.
 		var inds []intel.Indicator
 		var err error
-		for try := 0; try < 5; try++ {
+		for try := 0; try < 10; try++ {
 			if inds, _, err = t.read(ctx, info.Name); err == nil || ctx.Err() != nil {
 				break
 			}

@@ -98,7 +98,7 @@ func (n nodeTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 const (
 	feedTTL   = 2 * time.Second
-	feedEvery = 200 * time.Millisecond
+	feedEvery = 400 * time.Millisecond
 )
 
 type feedNode struct {
@@ -225,7 +225,7 @@ func TestTAXIIFeedOncePerCluster(t *testing.T) {
 		nodes[name] = startFeedNode(t, c, name, hs.URL)
 	}
 	for _, n := range nodes {
-		waitFor(t, 10*time.Second, n.name+" indexes the feed", func() bool { return n.has("198.51.100.1", "198.51.100.2") })
+		waitFor(t, 30*time.Second, n.name+" indexes the feed", func() bool { return n.has("198.51.100.1", "198.51.100.2") })
 	}
 	settle(t, nodes)
 	holder := steadyPoller(t, srv, 8*feedEvery)
