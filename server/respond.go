@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -197,53 +196,7 @@ func connectorDeps(cfg config.Config, secrets *secret.Store) (all.Deps, error) {
 	if deps.LDAP != nil {
 		deps.LDAP.Secrets = deps.HTTP.Secrets
 	}
-	if deps.PagerDuty != nil {
-		deps.PagerDuty.Secrets = deps.HTTP.Secrets
-		deps.PagerDuty.RiposteURL = cmp.Or(deps.PagerDuty.RiposteURL, cfg.PublicURL)
-	}
-	if deps.Jira != nil {
-		deps.Jira.Secrets = deps.HTTP.Secrets
-		deps.Jira.RiposteURL = cmp.Or(deps.Jira.RiposteURL, cfg.PublicURL)
-	}
-	if deps.ServiceNow != nil {
-		deps.ServiceNow.Secrets = deps.HTTP.Secrets
-		deps.ServiceNow.RiposteURL = cmp.Or(deps.ServiceNow.RiposteURL, cfg.PublicURL)
-	}
-	if deps.AbuseIPDB != nil {
-		deps.AbuseIPDB.Secrets = deps.HTTP.Secrets
-	}
-	if deps.VirusTotal != nil {
-		deps.VirusTotal.Secrets = deps.HTTP.Secrets
-	}
-	if deps.TheHive != nil {
-		deps.TheHive.Secrets = deps.HTTP.Secrets
-		deps.TheHive.RiposteURL = cmp.Or(deps.TheHive.RiposteURL, cfg.PublicURL)
-	}
-	if deps.Falcon != nil {
-		deps.Falcon.Secrets = deps.HTTP.Secrets
-	}
-	if deps.Defender != nil {
-		deps.Defender.Secrets = deps.HTTP.Secrets
-	}
-	if deps.Entra != nil {
-		deps.Entra.Secrets = deps.HTTP.Secrets
-	}
-	if deps.Okta != nil {
-		deps.Okta.Secrets = deps.HTTP.Secrets
-	}
-	if deps.OPNsense != nil {
-		deps.OPNsense.Secrets = deps.HTTP.Secrets
-	}
-	if deps.PANOS != nil {
-		deps.PANOS.Secrets = deps.HTTP.Secrets
-	}
-	if deps.FortiGate != nil {
-		deps.FortiGate.Secrets = deps.HTTP.Secrets
-	}
-	if deps.Opsgenie != nil {
-		deps.Opsgenie.Secrets = deps.HTTP.Secrets
-		deps.Opsgenie.RiposteURL = cmp.Or(deps.Opsgenie.RiposteURL, cfg.PublicURL)
-	}
+	deps.ShareAPI(deps.HTTP.Secrets, cfg.PublicURL)
 	return deps, nil
 }
 

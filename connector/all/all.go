@@ -3,6 +3,8 @@
 package all
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 
 	"github.com/riposte-soar/riposte/alarm"
@@ -17,6 +19,7 @@ import (
 	"github.com/riposte-soar/riposte/connector/fortigate"
 	"github.com/riposte-soar/riposte/connector/http"
 	"github.com/riposte-soar/riposte/connector/incidentops"
+	"github.com/riposte-soar/riposte/connector/internal/apiclient"
 	"github.com/riposte-soar/riposte/connector/jira"
 	"github.com/riposte-soar/riposte/connector/ldap"
 	"github.com/riposte-soar/riposte/connector/notifyops"
@@ -197,4 +200,60 @@ func Register(reg *connector.Registry, deps Deps) error {
 		}
 	}
 	return nil
+}
+
+// ShareAPI gives every configured vendor-API connector the node's secret
+// resolver, and those whose records link back to the incident (tickets,
+// paging) the node's public URL unless their own riposte_url is set.
+func (d *Deps) ShareAPI(secrets func(ctx context.Context, ref string) (string, error), publicURL string) {
+	linked := []*apiclient.Options{}
+	if d.PagerDuty != nil {
+		linked = append(linked, &d.PagerDuty.Options)
+	}
+	if d.Opsgenie != nil {
+		linked = append(linked, &d.Opsgenie.Options)
+	}
+	if d.TheHive != nil {
+		linked = append(linked, &d.TheHive.Options)
+	}
+	if d.Jira != nil {
+		linked = append(linked, &d.Jira.Options)
+	}
+	if d.ServiceNow != nil {
+		linked = append(linked, &d.ServiceNow.Options)
+	}
+	for _, o := range linked {
+		o.RiposteURL = cmp.Or(o.RiposteURL, publicURL)
+	}
+	all := linked
+	if d.AbuseIPDB != nil {
+		all = append(all, &d.AbuseIPDB.Options)
+	}
+	if d.VirusTotal != nil {
+		all = append(all, &d.VirusTotal.Options)
+	}
+	if d.Falcon != nil {
+		all = append(all, &d.Falcon.Options)
+	}
+	if d.Defender != nil {
+		all = append(all, &d.Defender.Options)
+	}
+	if d.Entra != nil {
+		all = append(all, &d.Entra.Options)
+	}
+	if d.Okta != nil {
+		all = append(all, &d.Okta.Options)
+	}
+	if d.OPNsense != nil {
+		all = append(all, &d.OPNsense.Options)
+	}
+	if d.PANOS != nil {
+		all = append(all, &d.PANOS.Options)
+	}
+	if d.FortiGate != nil {
+		all = append(all, &d.FortiGate.Options)
+	}
+	for _, o := range all {
+		o.Secrets = secrets
+	}
 }
